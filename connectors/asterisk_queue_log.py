@@ -1,0 +1,253 @@
+"""Asterisk queue_log -> phone InquiryEvents: the phone queue's view of every inbound call.
+
+The runtime hands this parser one `epoch|callid|queue|agent|event|data...` line at a time;
+each call's ENTERQUEUE, CONNECT and COMPLETE*/ABANDON*/TRANSFER lines become its arrived,
+answered, closed or abandoned events. Member and queue housekeeping lines are skipped.
+
+Choices where the log itself is silent:
+- A transferred call (TRANSFER, BLINDTRANSFER, ATTENDEDTRANSFER) is `closed` in this queue
+  with `resolved_first_contact=False`: the agent passed the caller on instead of settling
+  the matter. If it lands in another queue it re-enters there with the same unique id, so
+  the event reference is `callid|queue` and the two queues' events never collide.
+- ATTENDEDTRANSFER's method data is one field (BRIDGE|id, APP|name) or two (LINK|a|b),
+  so its holdtime and calltime are read from the end of the line, not by position.
+- Rows from old Asterisk versions (1.2/1.4) that lack the wait or talk times still yield
+  their event, with the missing duration left empty rather than guessed.
+- The caller id is keyed (HMAC) only when it looks like a phone number; the number itself
+  never leaves this module, not even in a rejection reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timezone
+from typing import ClassVar
+
+from pydantic import ConfigDict, Field
+
+from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
+from connectors.mapping import Classification
+from connectors.privacy import mask_personal_data, normalise_phone_number
+from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
+
+
+class AsteriskQueueLogConfig(ConnectorConfig):
+    """Where the queue_log comes from and how its queue names are classified."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = Field(
+        default="asterisk",
+        min_length=1,
+        description="Name of the PBX, e.g. 'asterisk-pbx1'; part of every event id and of the event's source.",
+        examples=["asterisk-pbx1"],
+    )
+    rule_set: str = Field(
+        default="phone_queue",
+        min_length=1,
+        description="Rule set in the mapping file that maps queue names to task and department.",
+    )
+    ignore_queues: list[str] = Field(
+        default_factory=list,
+        description="Queue names (exact, as in column 3) whose lines are skipped, e.g. internal test queues.",
+        examples=[["testqueue", "intern-helpdesk"]],
+    )
+
+
+logger = logging.getLogger(__name__)
+
+# Unix epoch seconds of 2000-01-01 and 2100-01-01: anything outside is a broken line.
+_EARLIEST_EPOCH = 946_684_800
+_LATEST_EPOCH = 4_102_444_800
+# More digits than this is not a duration in seconds (and keeps int() away from huge strings).
+_MAX_DURATION_DIGITS = 9
+
+# callid values Asterisk writes on lines that are about the queue, not a call.
+_NON_CALL_IDS = frozenset({"NONE", "REALTIME", "CLI", "MANAGER"})
+
+# Valid lines that are not a stage of an inquiry: member state, ringing attempts (RINGNOANSWER
+# carries milliseconds and dominates FreePBX logs), reloads and dialplan annotations.
+_HOUSEKEEPING = frozenset({
+    "RINGNOANSWER", "RINGCANCELED", "WITHDRAW",
+    "ADDMEMBER", "REMOVEMEMBER", "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL", "PENALTY",
+    "AGENTLOGIN", "AGENTLOGOFF", "AGENTCALLBACKLOGIN", "AGENTCALLBACKLOGOFF", "AGENTDUMP",
+    "QUEUESTART", "CONFIGRELOAD", "SYSCOMPAT", "DID", "INFO",
+})  # fmt: skip
+
+# Call events: the data fields a line must have (oldest writer's layout) and their names
+# for rejection reasons. Trailing extra fields are ignored, so newer Asterisk versions that
+# append fields (ENTERQUEUE's caller name, 2025) still load.
+_CALL_EVENTS: dict[str, tuple[int, str]] = {
+    "ENTERQUEUE": (2, "url|callerid[|origposition]"),
+    "CONNECT": (1, "holdtime[|uniqueid|ringtime]"),
+    "COMPLETECALLER": (2, "holdtime|calltime[|origposition]"),
+    "COMPLETEAGENT": (2, "holdtime|calltime[|origposition]"),
+    "ABANDON": (3, "position|origposition|waittime"),
+    "EXITEMPTY": (3, "position|origposition|waittime"),
+    "EXITWITHTIMEOUT": (1, "position[|origposition|waittime]"),
+    "EXITWITHKEY": (2, "key|position[|origposition|waittime]"),
+    "TRANSFER": (2, "exten|context[|holdtime|calltime|origposition]"),
+    "BLINDTRANSFER": (4, "exten|context|holdtime|calltime[|origposition]"),
+    "ATTENDEDTRANSFER": (5, "method|method-data|holdtime|calltime|origposition"),
+}
+_ABANDON_WAIT_FIELD = {"ABANDON": 2, "EXITEMPTY": 2, "EXITWITHTIMEOUT": 2, "EXITWITHKEY": 3}
+_TRANSFERS = frozenset({"TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER"})
+
+# A caller id worth keying: digits with the punctuation people and PBXes put in numbers.
+# Channel names (Local/2004@from-internal/n, SIP/abc-0001) and 'anonymous' do not match.
+_PHONE_LIKE = re.compile(r"\+?[0-9 ()\-.]+")
+_MIN_PHONE_DIGITS = 8
+_MAX_PHONE_DIGITS = 15  # E.164
+_MAX_CACHED_QUEUES = 4096
+
+
+def _shown(value: str) -> str:
+    """A field value fit for a rejection reason: short, and with personal data masked."""
+    return repr(mask_personal_data(value[:40]))
+
+
+def _seconds(value: str, field_no: int, name: str) -> int:
+    """A whole number of seconds, as app_queue writes durations; anything else rejects the line."""
+    if not (value.isascii() and value.isdigit()) or len(value) > _MAX_DURATION_DIGITS:
+        raise RecordRejected(f"bad {name} {_shown(value)} in field {field_no}: expected whole seconds, 0 or more")
+    return int(value)
+
+
+class AsteriskQueueLogParser:
+    """Parses one queue_log line into phone events, a Skip, or a RecordRejected."""
+
+    kind: ClassVar[str] = "asterisk_queue_log"
+
+    def __init__(self, config: AsteriskQueueLogConfig, context: ConnectorContext) -> None:
+        self._config = config
+        self._context = context
+        self._ignored = frozenset(config.ignore_queues)
+        self._classes: dict[str, Classification] = {}
+
+    def start_file(self, path: str, first_line: bytes | None) -> None:
+        """queue_log has no header: every line stands alone."""
+        logger.debug("reading queue_log %s for system %s", path, self._config.system)
+
+    def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
+        if not record:
+            raise RecordRejected("empty line")
+        text = decode_record(record)
+        if text.endswith("\r"):  # a CRLF file whose CR survived line splitting
+            text = text[:-1]
+        fields = text.split("|")
+        if len(fields) < 5:
+            raise RecordRejected(
+                f"{len(fields)} fields, expected at least 5 separated by | (epoch|callid|queue|agent|event|data...)"
+            )
+        epoch = self._epoch(fields[0])
+        callid, queue, verb = fields[1], fields[2], fields[4]
+
+        call_event = _CALL_EVENTS.get(verb)
+        if call_event is None:
+            if verb in _HOUSEKEEPING:
+                return Skip(reason=f"housekeeping {verb}")
+            raise RecordRejected(f"unknown event {_shown(verb)} in field 5: not a queue_log event this connector knows")
+        if callid in _NON_CALL_IDS:
+            return Skip(reason=f"housekeeping {verb}")
+        if queue in self._ignored:
+            return Skip(reason="ignored queue")
+        if not callid:
+            raise RecordRejected(f"empty callid in field 2 of {verb} line")
+        if not queue:
+            raise RecordRejected(f"empty queue name in field 3 of {verb} line")
+
+        min_data, layout = call_event
+        data = fields[5:]
+        if len(data) < min_data:
+            raise RecordRejected(
+                f"{len(fields)} fields, expected at least {5 + min_data} for {verb} separated by |"
+                f" (epoch|callid|queue|agent|{verb}|{layout})"
+            )
+        occurred_at = datetime.fromtimestamp(epoch, timezone.utc)
+
+        if verb == "ENTERQUEUE":
+            key = self._contact_key(data[1])
+            event = self._event(location, callid, queue, Stage.arrived, occurred_at, contact_key=key)
+        elif verb == "CONNECT":
+            wait = _seconds(data[0], 6, "holdtime")
+            event = self._event(location, callid, queue, Stage.answered, occurred_at, wait=wait)
+        elif verb in _TRANSFERS:
+            # ATTENDEDTRANSFER: holdtime|calltime|origposition are always the last three.
+            hold_at = len(data) - 3 if verb == "ATTENDEDTRANSFER" else 2
+            wait = _seconds(data[hold_at], 6 + hold_at, "holdtime") if len(data) > hold_at else None
+            handle = _seconds(data[hold_at + 1], 7 + hold_at, "calltime") if len(data) > hold_at + 1 else None
+            event = self._event(
+                location, callid, queue, Stage.closed, occurred_at, wait=wait, handle=handle, resolved=False
+            )
+        elif verb in _ABANDON_WAIT_FIELD:
+            at = _ABANDON_WAIT_FIELD[verb]
+            wait = _seconds(data[at], 6 + at, "waittime") if len(data) > at else None
+            event = self._event(location, callid, queue, Stage.abandoned, occurred_at, wait=wait)
+        else:  # COMPLETECALLER, COMPLETEAGENT
+            wait = _seconds(data[0], 6, "holdtime")
+            handle = _seconds(data[1], 7, "calltime")
+            event = self._event(location, callid, queue, Stage.closed, occurred_at, wait=wait, handle=handle)
+        return [event]
+
+    @staticmethod
+    def _epoch(value: str) -> int:
+        if not (value.isascii() and value.isdigit()) or len(value) > 10:
+            raise RecordRejected(f"bad timestamp {_shown(value)} in field 1: expected Unix epoch seconds")
+        epoch = int(value)
+        if not _EARLIEST_EPOCH <= epoch < _LATEST_EPOCH:
+            raise RecordRejected(
+                f"timestamp {epoch} in field 1 is outside 2000-2099: expected Unix epoch seconds"
+            )
+        return epoch
+
+    def _contact_key(self, callerid: str) -> str | None:
+        if not _PHONE_LIKE.fullmatch(callerid):
+            return None
+        number = normalise_phone_number(callerid)
+        if not _MIN_PHONE_DIGITS <= len(number) <= _MAX_PHONE_DIGITS:
+            return None
+        return self._context.keyer.key(number)
+
+    def _classify(self, queue: str) -> Classification:
+        found = self._classes.get(queue)
+        if found is None:
+            if len(self._classes) >= _MAX_CACHED_QUEUES:  # garbage queue names must not grow memory
+                self._classes.clear()
+            found = self._classes[queue] = self._context.mapping.classify(self._config.rule_set, queue)
+        return found
+
+    def _event(
+        self,
+        location: Location,
+        callid: str,
+        queue: str,
+        stage: Stage,
+        occurred_at: datetime,
+        *,
+        wait: int | None = None,
+        handle: int | None = None,
+        resolved: bool | None = None,
+        contact_key: str | None = None,
+    ) -> InquiryEvent:
+        cls = self._classify(queue)
+        return InquiryEvent(
+            event_id=make_event_id(location.system, f"{callid}|{queue}", stage.value),
+            occurred_at=occurred_at,
+            municipality=self._context.municipality,
+            channel=Channel.phone,
+            direction=Direction.inbound,
+            stage=stage,
+            task=cls.task,
+            task_label=cls.task_label,
+            department=cls.department,
+            queue=queue,
+            wait_seconds=wait,
+            handle_seconds=handle,
+            requester_type=cls.requester_type,
+            inquiry_kind=cls.inquiry_kind,
+            resolved_first_contact=resolved,
+            contact_key=contact_key,
+            source=location.source_ref(),
+        )
+

@@ -1,0 +1,66 @@
+"""Personal data stops at the connector: keyed hashing of requester ids, masking of raw text.
+
+A contact_key lets analysts count repeat contacts without anyone being able to read, or
+cheaply reverse, the caller's number: it is HMAC-SHA256 keyed with a secret from settings.
+Dead letters carry the raw record for debugging, so CPR numbers, e-mail addresses and
+phone numbers are masked in them first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import date
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# CPR: ddmmyy-ssss or ddmmyyssss, masked only when the date part is a real date, so
+# epoch timestamps and call ids (also ten digits) stay readable in dead letters.
+_CPR = re.compile(r"(?<![\d.])(\d{2})(\d{2})(\d{2})-?(\d{4})(?![\d])")
+# Danish numbers: 8 digits (optionally in pairs), with or without +45 / 0045 / 45.
+_PHONE = re.compile(r"(?<![\d.])(?:(?:\+|00)?45[ \-]?)?\d{2}[ \-]?\d{2}[ \-]?\d{2}[ \-]?\d{2}(?![\d])")
+# Any other international number written with a leading +.
+_INTERNATIONAL = re.compile(r"\+\d{7,15}(?!\d)")
+
+
+def _plausible_cpr(match: re.Match[str]) -> bool:
+    day, month, year = (int(g) for g in match.group(1, 2, 3))
+    try:
+        date(2000 + year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def mask_personal_data(text: str) -> str:
+    """Replace CPR numbers, e-mail addresses and phone numbers with fixed placeholders."""
+    text = _EMAIL.sub("<email>", text)
+    text = _CPR.sub(lambda m: "<cpr>" if _plausible_cpr(m) else m.group(0), text)
+    text = _INTERNATIONAL.sub("<phone>", text)
+    return _PHONE.sub("<phone>", text)
+
+
+def normalise_phone_number(raw: str) -> str:
+    """Reduce a caller id to its digits without the Danish prefix, so +45 1234 5678 == 12345678."""
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) == 10 and digits.startswith("45"):
+        digits = digits[2:]
+    elif len(digits) == 12 and digits.startswith("0045"):
+        digits = digits[4:]
+    return digits
+
+
+class ContactKeyer:
+    """Turns requester identifiers into contact keys with one secret."""
+
+    def __init__(self, secret: bytes) -> None:
+        if not secret:
+            raise ValueError("privacy.contact_key_secret is empty: set KANALPULS_PRIVACY__CONTACT_KEY_SECRET")
+        self._secret = secret
+
+    def key(self, identifier: str) -> str | None:
+        """HMAC-SHA256 hex of the identifier; None when there is no usable identifier."""
+        identifier = identifier.strip().lower()
+        if not identifier:
+            return None
+        return hmac.new(self._secret, identifier.encode(), hashlib.sha256).hexdigest()

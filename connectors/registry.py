@@ -1,0 +1,46 @@
+"""Connector kinds by name: what `kanalpuls ingest <kind>` can read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from connectors.asterisk_queue_log import AsteriskQueueLogConfig, AsteriskQueueLogParser
+from connectors.base import ConnectorContext, Parser
+from connectors.ticket_export import TicketExportConfig, TicketExportParser
+
+
+@dataclass(frozen=True)
+class ConnectorKind:
+    name: str
+    config_model: type[BaseModel]
+    parser_class: type
+    summary: str
+
+    def build(self, config: BaseModel, context: ConnectorContext) -> Parser:
+        return self.parser_class(config, context)
+
+
+KINDS: dict[str, ConnectorKind] = {
+    kind.name: kind
+    for kind in (
+        ConnectorKind("asterisk_queue_log", AsteriskQueueLogConfig, AsteriskQueueLogParser,
+                      "Asterisk queue_log (phone queues)"),
+        ConnectorKind("ticket_export", TicketExportConfig, TicketExportParser,
+                      "Ticket-number system CSV export (walk-ins)"),
+    )
+}
+ALIASES = {"asterisk": "asterisk_queue_log", "queue_log": "asterisk_queue_log", "tickets": "ticket_export"}
+
+
+class UnknownConnector(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown connector kind '{name}': choose one of {', '.join(sorted(KINDS))}")
+
+
+def get_kind(name: str) -> ConnectorKind:
+    name = ALIASES.get(name, name)
+    if name not in KINDS:
+        raise UnknownConnector(name)
+    return KINDS[name]

@@ -1,0 +1,303 @@
+"""Shared connector machinery: read (plain or gzip, optionally following), parse, batch, produce, checkpoint.
+
+Written once for every connector. The guarantee: a record's events reach the broker
+(acks=all) before the checkpoint moves past the record, so a connector killed at any
+moment resumes with no loss; what it resends after a kill carries the same event ids and
+the worker drops it as a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import os
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaError
+
+from connectors.base import Location, Parser, RecordRejected, Skip
+from connectors.privacy import mask_personal_data
+from pipeline import metrics
+from schemas import DeadLetter, InquiryEvent, SourceRef
+
+logger = logging.getLogger(__name__)
+
+
+class ProduceFailed(Exception):
+    """Transient: the broker did not acknowledge; the checkpoint stays, a restart resends."""
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    data: bytes  # without the line ending
+    line: int  # 1-based
+    offset: int  # byte offset of the record's first byte (decompressed for .gz)
+    end: int  # byte offset just after the record's line ending
+
+
+def open_log(path: Path) -> IO[bytes]:
+    """Open a log for binary reading; .gz files are decompressed on the fly."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def read_first_line(path: Path) -> bytes | None:
+    with open_log(path) as fh:
+        line = fh.readline()
+    return line.rstrip(b"\r\n") if line else None
+
+
+def iter_records(fh: IO[bytes], offset: int, line: int, final: bool) -> Iterator[Record]:
+    """Records from `offset` on. A last line without newline is yielded only when `final`
+    (a finished file may lack its final newline; a followed file may still be writing it)."""
+    fh.seek(offset)
+    for raw in fh:
+        if not raw.endswith(b"\n") and not final:
+            return
+        line += 1
+        end = offset + len(raw)
+        yield Record(raw.rstrip(b"\r\n") if raw.endswith(b"\n") else raw.rstrip(b"\r"), line, offset, end)
+        offset = end
+
+
+# --- checkpoints ---------------------------------------------------------------------
+
+
+@dataclass
+class Position:
+    inode: int
+    offset: int
+    line: int
+
+
+class Checkpoints:
+    """Read positions per file, in one JSON file per connector, replaced atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.positions: dict[str, Position] = {}
+        if path.exists():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            self.positions = {name: Position(**pos) for name, pos in data.get("files", {}).items()}
+
+    def start(self, file: Path) -> Position:
+        """Where to resume `file`: its saved position if it is still the same file, else the start."""
+        inode = file.stat().st_ino
+        saved = self.positions.get(str(file))
+        if saved and saved.inode == inode:
+            return saved
+        return Position(inode=inode, offset=0, line=0)
+
+    def save(self, file: Path, position: Position) -> None:
+        self.positions[str(file)] = position
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        payload = {"files": {name: vars(pos) for name, pos in self.positions.items()}}
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+
+# --- producing -----------------------------------------------------------------------
+
+
+class EventSink(Protocol):
+    async def send_batch(self, key: str, events: list[InquiryEvent]) -> None: ...
+
+    async def send_dead_letter(self, letter: DeadLetter) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
+def encode_batch(events: list[InquiryEvent]) -> bytes:
+    """The wire format: one event per line (NDJSON), see schemas/WIRE_FORMAT.md."""
+    return b"\n".join(e.model_dump_json().encode() for e in events)
+
+
+class KafkaEventSink:
+    """Produces batches to the inquiries topic and dead letters to the DLQ, acks=all."""
+
+    def __init__(self, bootstrap: str, topic: str, dead_letter_topic: str, timeout: float = 30.0) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=16 * 1024 * 1024,
+            request_timeout_ms=int(timeout * 1000),
+        )
+        self._topic = topic
+        self._dead_letter_topic = dead_letter_topic
+        self._pending: list[asyncio.Future[object]] = []
+        self._bootstrap = bootstrap
+
+    async def start(self) -> None:
+        try:
+            await self._producer.start()
+        except KafkaConnectionError as exc:
+            await self._producer.stop()
+            raise ProduceFailed(f"no Kafka broker answers at {self._bootstrap}: start `kanalpuls broker` "
+                                f"or set KANALPULS_KAFKA__BOOTSTRAP") from exc
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send_batch(self, key: str, events: list[InquiryEvent]) -> None:
+        self._pending.append(await self._producer.send(self._topic, encode_batch(events), key=key.encode()))
+
+    async def send_dead_letter(self, letter: DeadLetter) -> None:
+        value = letter.model_dump_json().encode()
+        self._pending.append(await self._producer.send(self._dead_letter_topic, value, key=letter.connector.encode()))
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        try:
+            await asyncio.gather(*pending)
+        except KafkaError as exc:
+            raise ProduceFailed(f"the broker did not acknowledge a batch: {exc}") from exc
+
+
+class DryRunSink:
+    """`--dry-run`: events as NDJSON on stdout, each rejection with file, line, reason on stderr."""
+
+    def __init__(self, out: IO[str] = sys.stdout, err: IO[str] = sys.stderr) -> None:
+        self.out, self.err = out, err
+
+    async def send_batch(self, key: str, events: list[InquiryEvent]) -> None:
+        for event in events:
+            self.out.write(event.model_dump_json() + "\n")
+
+    async def send_dead_letter(self, letter: DeadLetter) -> None:
+        self.err.write(f"{letter.source.file}:{letter.source.line}: {letter.reason}\n")
+
+    async def flush(self) -> None:
+        self.out.flush()
+        self.err.flush()
+
+
+# --- the loop ------------------------------------------------------------------------
+
+
+@dataclass
+class ConnectorStats:
+    records: int = 0
+    events: int = 0
+    rejected: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    files: int = 0
+
+
+@dataclass
+class _Batches:
+    by_key: defaultdict[str, list[InquiryEvent]] = field(default_factory=lambda: defaultdict(list))
+    size: int = 0
+
+
+class ConnectorRunner:
+    """Runs one parser over files: the same loop for every connector."""
+
+    def __init__(
+        self,
+        parser: Parser,
+        system: str,
+        sink: EventSink,
+        checkpoints: Checkpoints | None,
+        batch_events: int = 500,
+        linger_seconds: float = 0.2,
+        poll_seconds: float = 0.2,
+    ) -> None:
+        self.parser = parser
+        self.system = system
+        self.sink = sink
+        self.checkpoints = checkpoints
+        self.batch_events = batch_events
+        self.linger_seconds = linger_seconds
+        self.poll_seconds = poll_seconds
+        self.stats = ConnectorStats()
+        self._batches = _Batches()
+        self._dead_letters: list[DeadLetter] = []
+
+    async def run(self, files: list[Path], follow: bool = False, stop: asyncio.Event | None = None) -> ConnectorStats:
+        """Read every file to its end in order; with `follow`, keep reading the last one as it grows."""
+        for index, path in enumerate(files):
+            last = index == len(files) - 1
+            await self._read_file(path, follow=follow and last, stop=stop)
+            self.stats.files += 1
+        return self.stats
+
+    async def _read_file(self, path: Path, follow: bool, stop: asyncio.Event | None) -> None:
+        position = self.checkpoints.start(path) if self.checkpoints else Position(path.stat().st_ino, 0, 0)
+        self.parser.start_file(str(path), read_first_line(path))
+        with open_log(path) as fh:
+            while True:
+                position = await self._read_available(path, fh, position, final=not follow)
+                if not follow or (stop is not None and stop.is_set()):
+                    return
+                await asyncio.sleep(self.poll_seconds)
+
+    async def _read_available(self, path: Path, fh: IO[bytes], position: Position, final: bool) -> Position:
+        name = str(path)
+        last_flush = time.monotonic()
+        for record in iter_records(fh, position.offset, position.line, final):
+            self._handle(record, name)
+            position = Position(position.inode, record.end, record.line)
+            if self._batches.size >= self.batch_events * 8 or time.monotonic() - last_flush > self.linger_seconds:
+                await self._flush(path, position)
+                last_flush = time.monotonic()
+        await self._flush(path, position)
+        return position
+
+    def _handle(self, record: Record, file: str) -> None:
+        self.stats.records += 1
+        location = Location(self.system, file, record.line, record.offset)
+        try:
+            result = self.parser.parse(record.data, location)
+        except RecordRejected as exc:
+            self.stats.rejected += 1
+            metrics.CONNECTOR_RECORDS.labels(self.parser.kind, "rejected").inc()
+            self._dead_letters.append(self._dead_letter(record, location, exc.reason))
+            return
+        if isinstance(result, Skip):
+            self.stats.skipped[result.reason] += 1
+            metrics.CONNECTOR_SKIPPED.labels(self.parser.kind, result.reason).inc()
+            return
+        metrics.CONNECTOR_RECORDS.labels(self.parser.kind, "parsed").inc()
+        for event in result:
+            self._batches.by_key[event.partition_key].append(event)
+            self._batches.size += 1
+
+    def _dead_letter(self, record: Record, location: Location, reason: str) -> DeadLetter:
+        logger.warning("rejected %s line %d: %s", location.file, location.line, reason)
+        return DeadLetter(
+            connector=self.parser.kind,
+            source=SourceRef(system=location.system, file=location.file, line=location.line, offset=location.offset),
+            reason=reason,
+            raw=mask_personal_data(record.data.decode("utf-8", "backslashreplace")),
+            rejected_at=datetime.now(timezone.utc),
+        )
+
+    async def _flush(self, path: Path, position: Position) -> None:
+        batches, self._batches = self._batches, _Batches()
+        for key, events in batches.by_key.items():
+            for start in range(0, len(events), self.batch_events):
+                chunk = events[start : start + self.batch_events]
+                await self.sink.send_batch(key, chunk)
+                self.stats.events += len(chunk)
+        letters, self._dead_letters = self._dead_letters, []
+        for letter in letters:
+            await self.sink.send_dead_letter(letter)
+        await self.sink.flush()
+        if self.checkpoints is not None:
+            self.checkpoints.save(path, position)

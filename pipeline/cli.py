@@ -1,0 +1,163 @@
+"""The `kanalpuls` command: every way an operator starts, feeds and asks the pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.settings import get_settings
+
+app = typer.Typer(help="kanalpuls: live channel telemetry for citizen service.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+store_app = typer.Typer(help="The ClickHouse store.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+@app.callback()
+def _setup() -> None:
+    from pipeline.logs import configure_logging
+
+    configure_logging(get_settings().log_format)
+
+
+@app.command()
+def broker() -> None:
+    """Run the embedded Kafka-API broker (Tansu) and create the topics, until Ctrl-C."""
+    from pipeline.broker import BrokerError, EmbeddedBroker, ensure_topics, required_topics
+
+    settings = get_settings()
+    if settings.kafka.bootstrap:
+        raise _fail(f"KANALPULS_KAFKA__BOOTSTRAP is set ({settings.kafka.bootstrap}): use that broker, "
+                    "or unset it to run the embedded one")
+    try:
+        embedded = EmbeddedBroker(settings.kafka.embedded_port).start()
+    except BrokerError as exc:
+        raise _fail(str(exc))
+    try:
+        asyncio.run(ensure_topics(settings.kafka.bootstrap_servers, required_topics(settings.kafka)))
+        console.print(f"broker on [bold]{settings.kafka.bootstrap_servers}[/bold] (memory only); "
+                      f"topics {', '.join(required_topics(settings.kafka))}. Ctrl-C stops it.")
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        assert embedded.process is not None
+        embedded.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        embedded.stop()
+
+
+@app.command()
+def worker() -> None:
+    """Run the Faust worker: consume inquiries, aggregate, store in ClickHouse."""
+    from faust.worker import Worker
+
+    from pipeline.app import build_app
+
+    settings = get_settings()
+    faust_app = build_app(settings)
+    Worker(faust_app, loglevel="WARNING", quiet=True).execute_from_commandline()
+
+
+@store_app.command("init")
+def store_init() -> None:
+    """Create the database, tables and views (idempotent)."""
+    from pipeline.store import StoreError, init_schema, open_store
+
+    settings = get_settings()
+    try:
+        store = open_store(settings.store)
+        applied = init_schema(store)
+        store.close()
+    except StoreError as exc:
+        raise _fail(str(exc))
+    console.print(f"store ready: database {settings.store.database}, applied {', '.join(applied)}")
+
+
+@app.command()
+def ingest(
+    kind: Annotated[str, typer.Argument(help="Connector kind: asterisk_queue_log or ticket_export.")],
+    paths: Annotated[list[Path], typer.Argument(help="Log files, oldest first (.gz allowed).", exists=True, dir_okay=False)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print events to stdout, rejections to stderr; no broker.")] = False,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep reading the last file as it grows.")] = False,
+    config: Annotated[Optional[Path], typer.Option(help="Connector config (YAML) for this kind.")] = None,
+) -> None:
+    """Read logs and produce inquiry events (or check them with --dry-run)."""
+    from connectors.registry import UnknownConnector
+    from connectors.runtime import ProduceFailed
+    from pipeline.ingest import IngestError, run_ingest
+
+    settings = get_settings()
+    try:
+        stats = asyncio.run(run_ingest(settings, kind, paths, dry_run=dry_run, follow=follow, config_file=config))
+    except (UnknownConnector, IngestError, ProduceFailed) as exc:
+        raise _fail(str(exc))
+    except KeyboardInterrupt:
+        return
+    skipped = sum(stats.skipped.values())
+    console.print(f"{stats.files} file(s), {stats.records} records: {stats.events} events, "
+                  f"{skipped} skipped, {stats.rejected} rejected")
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Directory for the logs and ground_truth.json.")] = Path("var/simulated"),
+    days: Annotated[int, typer.Option(min=1, help="Days to simulate.")] = 7,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same logs.")] = 1,
+    start: Annotated[Optional[str], typer.Option(help="First day (YYYY-MM-DD); default: Monday of last week.")] = None,
+) -> None:
+    """Write realistic phone-queue and ticket logs for one municipality, with ground truth."""
+    from datetime import date
+
+    from pipeline.simulator import default_start, simulate as run_simulation
+
+    first = date.fromisoformat(start) if start else default_start(date.today())
+    run_simulation(out, days=days, seed=seed, start=first, municipality=get_settings().municipality)
+    console.print(f"wrote {out}/ (ground truth in {out / 'ground_truth.json'})")
+
+
+@app.command()
+def query(sql: Annotated[str, typer.Argument(help="SQL to run on the store.")]) -> None:
+    """Run SQL on the store (embedded or server) and print a table."""
+    from pipeline.store import StoreError
+    from pipeline.store_client import run_query
+
+    try:
+        result = run_query(get_settings(), sql)
+    except StoreError as exc:
+        raise _fail(str(exc))
+    table = Table(*result.columns)
+    for row in result.rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(table)
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(min=1, help="Days to simulate.")] = 7,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+) -> None:
+    """Run everything on embedded parts and compare ClickHouse with ground truth."""
+    from pipeline.demo import run_demo
+
+    raise typer.Exit(run_demo(get_settings(), days=days, seed=seed, console=console))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Wire a connector kind to settings, files and a sink: what `kanalpuls ingest` runs."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from connectors.base import ConnectorContext
+from connectors.mapping import MappingError, load_mapping
+from connectors.privacy import ContactKeyer
+from connectors.registry import get_kind
+from connectors.runtime import Checkpoints, ConnectorRunner, ConnectorStats, DryRunSink, KafkaEventSink
+from pipeline.settings import Settings
+
+
+class IngestError(Exception):
+    """The ingest cannot start: bad connector config or mapping rules; the message says which."""
+
+
+def load_connector_config(model: type[BaseModel], path: Path | None) -> BaseModel:
+    if path is None:
+        return model()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return model.model_validate(data)
+    except OSError as exc:
+        raise IngestError(f"cannot read connector config {path}: {exc.strerror}") from exc
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise IngestError(f"connector config {path}: {exc}") from exc
+
+
+def build_runner(settings: Settings, kind_name: str, config: BaseModel | None, sink: object,
+                 with_checkpoints: bool) -> ConnectorRunner:
+    kind = get_kind(kind_name)
+    config = config if config is not None else kind.config_model()
+    try:
+        mapping = load_mapping(settings.connectors.mapping_file)
+    except MappingError as exc:
+        raise IngestError(str(exc)) from exc
+    context = ConnectorContext(
+        municipality=mapping.municipality,
+        mapping=mapping,
+        keyer=ContactKeyer(settings.privacy.contact_key_secret.get_secret_value().encode()),
+    )
+    system = getattr(config, "system", kind.name)
+    checkpoints = (
+        Checkpoints(settings.connectors.checkpoint_dir / f"{kind.name}-{system}.json") if with_checkpoints else None
+    )
+    return ConnectorRunner(
+        kind.build(config, context), system, sink, checkpoints,  # type: ignore[arg-type]
+        batch_events=settings.connectors.batch_events,
+        linger_seconds=settings.connectors.linger_seconds,
+        poll_seconds=settings.connectors.poll_seconds,
+    )
+
+
+async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, dry_run: bool = False,
+                     follow: bool = False, config_file: Path | None = None,
+                     stop: asyncio.Event | None = None) -> ConnectorStats:
+    kind = get_kind(kind_name)
+    config = load_connector_config(kind.config_model, config_file)
+    if dry_run:
+        runner = build_runner(settings, kind_name, config, DryRunSink(), with_checkpoints=False)
+        return await runner.run(paths, follow=follow, stop=stop)
+    sink = KafkaEventSink(settings.kafka.bootstrap_servers, settings.kafka.inquiries_topic,
+                          settings.kafka.dead_letter_topic, settings.kafka.acks_timeout_seconds)
+    runner = build_runner(settings, kind_name, config, sink, with_checkpoints=True)
+    await sink.start()
+    try:
+        return await runner.run([p.resolve() for p in paths], follow=follow, stop=stop)
+    finally:
+        await sink.stop()

@@ -1,0 +1,116 @@
+"""The one settings object. Nothing else in kanalpuls reads the environment.
+
+Every value can be set as `KANALPULS_<SECTION>__<FIELD>` (for example
+`KANALPULS_KAFKA__BOOTSTRAP=kafka:9092`) or in a `.env` file. The defaults run the
+embedded demo on this machine with no configuration at all.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_SECRET = "kanalpuls-demo-secret-change-me"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KafkaSettings(_Section):
+    bootstrap: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers, e.g. 'kafka:9092'. Unset: the embedded broker on embedded_port.",
+        examples=["kafka-1:9092,kafka-2:9092"],
+    )
+    embedded_port: int = Field(default=19092, description="Loopback port of the embedded Tansu broker.")
+    partitions: int = Field(default=6, ge=1, description="Partitions of the inquiries topic.")
+    inquiries_topic: str = Field(default="inquiries", description="Normalised inquiry events (NDJSON batches).")
+    dead_letter_topic: str = Field(default="inquiries.dlq", description="Rejected records with file, line and reason.")
+    acks_timeout_seconds: float = Field(default=30.0, gt=0, description="How long a produce may wait for acks.")
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.bootstrap or f"127.0.0.1:{self.embedded_port}"
+
+
+class StoreSettings(_Section):
+    url: str | None = Field(
+        default=None,
+        description="ClickHouse server HTTP URL. Unset: embedded chDB under path.",
+        examples=["http://clickhouse:8123"],
+    )
+    path: Path = Field(default=Path("var/chdb"), description="Embedded chDB data directory.")
+    database: str = Field(default="kanalpuls", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    user: str = Field(default="default")
+    password: SecretStr = Field(default=SecretStr(""))
+
+
+class WorkerSettings(_Section):
+    app_id: str = Field(default="kanalpuls", description="Faust app id = Kafka consumer group.")
+    web_host: str = Field(default="127.0.0.1", description="Where the worker's web server (metrics, store queries) listens.")
+    web_port: int = Field(default=6066, description="Worker web port: /metrics and, embedded, /store/query.")
+    batch_max_messages: int = Field(default=200, ge=1, description="Kafka messages taken per aggregation batch.")
+    batch_within_seconds: float = Field(default=0.25, gt=0, description="Longest a partial batch waits.")
+    dedupe_days_in_memory: int = Field(default=45, ge=1, description="Days of event ids kept to drop duplicates.")
+    data_dir: Path = Field(default=Path("var/worker"), description="Faust's local data directory.")
+
+
+class ConnectorSettings(_Section):
+    batch_events: int = Field(default=500, ge=1, description="Events per Kafka message (one NDJSON batch).")
+    linger_seconds: float = Field(default=0.2, ge=0, description="Longest a partial batch waits before it is sent.")
+    checkpoint_dir: Path = Field(default=Path("var/checkpoints"), description="Where read positions are kept.")
+    mapping_file: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "deploy" / "mapping.yaml",
+        description="Rules mapping queues, ticket services, mailboxes and URLs to task and department.",
+    )
+    poll_seconds: float = Field(default=0.2, gt=0, description="How often --follow looks for new lines.")
+
+
+class PrivacySettings(_Section):
+    contact_key_secret: SecretStr = Field(
+        default=SecretStr(DEMO_SECRET),
+        description="HMAC key turning requester identifiers into contact_key. Set your own in production.",
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KANALPULS_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+    )
+
+    municipality: str = Field(default="751", pattern=r"^\d{3}$", description="Default municipality code.")
+    var_dir: Path = Field(default=Path("var"), description="Working directory for embedded state.")
+    log_format: str = Field(default="console", pattern="^(console|json)$")
+    kafka: KafkaSettings = KafkaSettings()
+    store: StoreSettings = StoreSettings()
+    worker: WorkerSettings = WorkerSettings()
+    connectors: ConnectorSettings = ConnectorSettings()
+    privacy: PrivacySettings = PrivacySettings()
+
+    @model_validator(mode="after")
+    def _relative_to_var(self) -> "Settings":
+        # Embedded state follows var_dir unless a path was set explicitly.
+        for section, field, default in (
+            (self.store, "path", Path("var/chdb")),
+            (self.worker, "data_dir", Path("var/worker")),
+            (self.connectors, "checkpoint_dir", Path("var/checkpoints")),
+        ):
+            if getattr(section, field) == default and self.var_dir != Path("var"):
+                object.__setattr__(section, field, self.var_dir / default.name)
+        return self
+
+    @property
+    def embedded_store(self) -> bool:
+        return not self.store.url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

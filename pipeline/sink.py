@@ -1,0 +1,57 @@
+"""The ClickHouse sink: one columnar insert per batch, retried while ClickHouse is away.
+
+Transient errors (store unreachable or locked) are retried with backoff so no batch is
+lost and the consumer does not commit past it; terminal errors (ClickHouse refused the
+data) propagate and stop the worker, since skipping would lose events silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, timedelta
+
+import pyarrow as pa
+
+from pipeline import metrics
+from pipeline.aggregation import to_store_table
+from pipeline.store import EmbeddedStore, ServerStore, StoreUnavailable, init_schema
+
+logger = logging.getLogger(__name__)
+
+EVENTS_TABLE = "inquiry_events"
+
+
+class ClickHouseSink:
+    def __init__(self, store: EmbeddedStore | ServerStore, max_backoff: float = 30.0) -> None:
+        self.store = store
+        self.max_backoff = max_backoff
+
+    def setup(self) -> None:
+        """Create the schema if missing, so a fresh worker runs without a separate step."""
+        init_schema(self.store)
+
+    def stored_ids(self, day: date) -> list[str]:
+        """Event ids already stored for one UTC day; seeds the worker's duplicate filter."""
+        start, end = day.isoformat(), (day + timedelta(days=1)).isoformat()
+        table = self.store.query_arrow(
+            f"SELECT toString(event_id) AS id FROM {self.store.database}.{EVENTS_TABLE} "
+            f"WHERE occurred_at >= toDateTime64('{start}', 3, 'UTC') AND occurred_at < toDateTime64('{end}', 3, 'UTC')"
+        )
+        return table.column("id").to_pylist()
+
+    async def write(self, events: pa.Table) -> None:
+        """Insert the events; waits out transient store outages."""
+        if events.num_rows == 0:
+            return
+        data = to_store_table(events)
+        delay = 0.5
+        while True:
+            try:
+                self.store.insert_arrow(EVENTS_TABLE, data)
+                return
+            except StoreUnavailable as exc:
+                metrics.STORE_RETRIES.inc()
+                logger.warning("ClickHouse unavailable, retrying in %.1fs: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)

@@ -1,0 +1,181 @@
+"""The ClickHouse store: embedded chDB on disk, or a ClickHouse server, with the same SQL.
+
+Embedded mode has one rule: a single process owns the data directory (chDB locks it), so
+while a worker runs, other commands reach the store through the worker's web server
+(`/store/query`, see pipeline/app.py). DDL lives in deploy/clickhouse/*.sql.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from pipeline.settings import StoreSettings
+
+logger = logging.getLogger(__name__)
+
+DDL_DIR = Path(__file__).resolve().parent.parent / "deploy" / "clickhouse"
+_READ_ONLY = re.compile(r"^\s*(select|with|show|describe|desc|explain|exists)\b", re.IGNORECASE)
+
+
+class StoreError(Exception):
+    """Base of store errors."""
+
+
+class StoreUnavailable(StoreError):
+    """Transient: the store cannot be reached or is locked by another process; retry later."""
+
+
+class StoreQueryError(StoreError):
+    """Terminal: ClickHouse refused the statement; the message is ClickHouse's own."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+class Store(Protocol):
+    database: str
+
+    def command(self, sql: str) -> None: ...
+
+    def query(self, sql: str) -> QueryResult: ...
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def is_read_only(sql: str) -> bool:
+    """Whether a statement only reads; the worker's query endpoint serves nothing else."""
+    return bool(_READ_ONLY.match(sql)) and ";" not in sql.strip().rstrip(";")
+
+
+class EmbeddedStore:
+    """chDB in this process, data on disk under `path`."""
+
+    def __init__(self, path: Path, database: str) -> None:
+        from chdb import session  # imported here: a server deployment never loads chDB
+
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._session = session.Session(str(path))
+        except Exception as exc:  # chDB raises plain RuntimeError for a held lock
+            if "lock" in str(exc).lower():
+                raise StoreUnavailable(
+                    f"the embedded store {path} is in use by another process (a running worker?): "
+                    "stop it, or run the command through the worker with `kanalpuls query`"
+                ) from exc
+            raise StoreUnavailable(f"cannot open the embedded store {path}: {exc}") from exc
+        self.database = database
+        self.path = path
+
+    def command(self, sql: str) -> None:
+        self._run(sql, "CSV")
+
+    def query(self, sql: str) -> QueryResult:
+        table: pa.Table = self._run(sql, "ArrowTable")
+        columns = table.column_names
+        return QueryResult(columns=list(columns), rows=[tuple(r.values()) for r in table.to_pylist()])
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        return self._run(sql, "ArrowTable")
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        columns = ", ".join(f"`{c}`" for c in data.column_names)
+        # chDB's Python() table function reads the Arrow table from this frame's locals.
+        self._run(f"INSERT INTO {self.database}.{table} ({columns}) SELECT {columns} FROM Python(data)", "CSV")
+
+    def _run(self, sql: str, fmt: str) -> Any:
+        try:
+            return self._session.query(sql, fmt)
+        except Exception as exc:
+            raise StoreQueryError(str(exc).strip()) from exc
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class ServerStore:
+    """A ClickHouse server through clickhouse-connect (HTTP)."""
+
+    def __init__(self, settings: StoreSettings) -> None:
+        import clickhouse_connect
+        from clickhouse_connect.driver.exceptions import OperationalError
+
+        assert settings.url is not None
+        try:
+            self._client = clickhouse_connect.get_client(
+                dsn=settings.url,
+                username=settings.user,
+                password=settings.password.get_secret_value(),
+            )
+        except OperationalError as exc:
+            raise StoreUnavailable(f"cannot reach ClickHouse at {settings.url}: {exc}") from exc
+        self.database = settings.database
+
+    def command(self, sql: str) -> None:
+        self._call(self._client.command, sql)
+
+    def query(self, sql: str) -> QueryResult:
+        result = self._call(self._client.query, sql)
+        return QueryResult(columns=list(result.column_names), rows=[tuple(r) for r in result.result_rows])
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        return self._call(self._client.query_arrow, sql)
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        self._call(self._client.insert_arrow, f"{self.database}.{table}", data)
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+        try:
+            return fn(*args)
+        except OperationalError as exc:
+            raise StoreUnavailable(f"ClickHouse unreachable: {exc}") from exc
+        except DatabaseError as exc:
+            raise StoreQueryError(str(exc).strip()) from exc
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def open_store(settings: StoreSettings) -> EmbeddedStore | ServerStore:
+    if settings.url:
+        return ServerStore(settings)
+    return EmbeddedStore(settings.path, settings.database)
+
+
+def ddl_statements(database: str) -> list[tuple[str, str]]:
+    """(file name, statement) for every DDL file, in order, with the database filled in."""
+    return [
+        (path.name, path.read_text(encoding="utf-8").replace("{db}", database))
+        for path in sorted(DDL_DIR.glob("*.sql"))
+    ]
+
+
+def init_schema(store: EmbeddedStore | ServerStore) -> list[str]:
+    """Create the database, tables and views if missing; safe to run any number of times."""
+    store.command(f"CREATE DATABASE IF NOT EXISTS {store.database}")
+    applied = []
+    for name, statement in ddl_statements(store.database):
+        try:
+            store.command(statement)
+        except StoreQueryError as exc:
+            raise StoreQueryError(f"deploy/clickhouse/{name}: {exc}") from exc
+        applied.append(name)
+    return applied
