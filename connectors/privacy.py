@@ -16,9 +16,12 @@ from datetime import date
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 # CPR: ddmmyy-ssss or ddmmyyssss, masked only when the date part is a real date, so
 # epoch timestamps and call ids (also ten digits) stay readable in dead letters.
-_CPR = re.compile(r"(?<![\d.])(\d{2})(\d{2})(\d{2})-?(\d{4})(?![\d])")
-# Danish numbers: 8 digits (optionally in pairs), with or without +45 / 0045 / 45.
-_PHONE = re.compile(r"(?<![\d.])(?:(?:\+|00)?45[ \-]?)?\d{2}[ \-]?\d{2}[ \-]?\d{2}[ \-]?\d{2}(?![\d])")
+_CPR = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})-?(\d{4})(?!\d)")
+# Danish numbers: 8 digits, written together, in pairs or in fours separated by spaces, with or
+# without +45 / 0045 / 45. Only pairs may be dash-separated, so ISO dates (2024-03-04) stay readable.
+_PHONE = re.compile(
+    r"(?<![\d\-:])(?:(?:\+|00)?45 ?)?(?:\d{8}|\d{2} \d{2} \d{2} \d{2}|\d{2}-\d{2}-\d{2}-\d{2}|\d{4} \d{4})(?![\d:])"
+)
 # Any other international number written with a leading +.
 _INTERNATIONAL = re.compile(r"\+\d{7,15}(?!\d)")
 

@@ -31,7 +31,7 @@ from pipeline import metrics
 from pipeline.aggregation import DedupeIndex, Message, decode_messages, dead_letter_json, minute_rollup
 from pipeline.settings import Settings
 from pipeline.sink import ClickHouseSink
-from pipeline.store import StoreError, is_read_only, open_store
+from pipeline.store import StoreError, open_store, read_only_statement
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,16 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.agent(inquiries)
     async def aggregate_inquiries(stream: faust.StreamT) -> None:
+        try:
+            await _aggregate(stream)
+        except Exception as exc:
+            # A crashed agent would leave a worker that looks alive and consumes nothing:
+            # stop the whole worker instead, so the supervisor sees it and restarts it.
+            logger.exception("aggregation failed, stopping the worker")
+            await app.crash(exc)
+            raise
+
+    async def _aggregate(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(settings.worker.batch_max_messages,
                                               within=settings.worker.batch_within_seconds):
             with metrics.BATCH_SECONDS.time():
@@ -144,7 +154,8 @@ def build_app(settings: Settings) -> faust.App:
     @app.page("/metrics")
     class MetricsPage(View):
         async def get(self, request: Request) -> Response:
-            return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+            # aiohttp wants the charset apart from the content type.
+            return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4")
 
     @app.page("/store/query")
     class StoreQueryPage(View):
@@ -152,12 +163,8 @@ def build_app(settings: Settings) -> faust.App:
 
         async def post(self, request: Request) -> Response:
             body = await request.json()
-            sql = str(body.get("sql", ""))
-            if not is_read_only(sql):
-                return self.bytes(orjson.dumps({"error": "only one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN)"}),
-                                  content_type="application/json", status=400)
             try:
-                result = worker_state().sink.store.query(sql)
+                result = worker_state().sink.store.query(read_only_statement(str(body.get("sql", ""))))
             except StoreError as exc:
                 return self.bytes(orjson.dumps({"error": str(exc)}), content_type="application/json", status=400)
             payload = {"columns": result.columns, "rows": result.rows}

@@ -23,7 +23,7 @@ from pipeline.ingest import run_ingest
 from pipeline.settings import Settings
 from pipeline.simulator import GroundTruth, default_start, simulate
 from pipeline.store import QueryResult
-from pipeline.store_client import query_worker
+from pipeline.store_client import run_query
 from pipeline.supervise import WorkerStartFailed, free_port, worker_process
 
 TIMEZONE = "Europe/Copenhagen"
@@ -50,7 +50,8 @@ def demo_settings(base: Settings) -> Settings:
 
 
 def store_query(settings: Settings, sql: str) -> QueryResult:
-    return query_worker(settings.worker.web_host, settings.worker.web_port, sql)
+    """The store as any command reaches it: the worker for embedded chDB, else the server."""
+    return run_query(settings, sql)
 
 
 def wait_until_stored(settings: Settings, expected: int, timeout: float, console: Console) -> int:

@@ -7,6 +7,7 @@ while a worker runs, other commands reach the store through the worker's web ser
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import re
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 DDL_DIR = Path(__file__).resolve().parent.parent / "deploy" / "clickhouse"
 _READ_ONLY = re.compile(r"^\s*(select|with|show|describe|desc|explain|exists)\b", re.IGNORECASE)
+_QUERY = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
+_OUTFILE = re.compile(r"\binto\s+outfile\b", re.IGNORECASE)
+_SETTINGS = re.compile(r"\bsettings\b", re.IGNORECASE)
 
 
 class StoreError(Exception):
@@ -60,8 +64,39 @@ class Store(Protocol):
 
 
 def is_read_only(sql: str) -> bool:
-    """Whether a statement only reads; the worker's query endpoint serves nothing else."""
-    return bool(_READ_ONLY.match(sql)) and ";" not in sql.strip().rstrip(";")
+    """Whether a statement only reads; the worker's query endpoint serves nothing else.
+
+    A first guard only: `read_only_statement` also makes ClickHouse itself refuse writes.
+    """
+    return bool(_READ_ONLY.match(sql)) and ";" not in sql.strip().rstrip(";") and not _OUTFILE.search(sql)
+
+
+def read_only_statement(sql: str) -> str:
+    """The statement with ClickHouse's readonly=1 added, so INSERTs hidden in a WITH, or
+    table functions reading local files, are refused by ClickHouse itself."""
+    if not is_read_only(sql):
+        raise StoreQueryError("only one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS)")
+    statement = sql.strip().rstrip(";")
+    if not _QUERY.match(statement):
+        return statement
+    return statement + (", readonly = 1" if _SETTINGS.search(statement) else " SETTINGS readonly = 1")
+
+
+def _check_not_locked(path: Path) -> None:
+    """chDB holds an flock on <path>/status while open; test it first so the operator gets
+    a message that says what to do (chDB's own error does not mention the lock)."""
+    status = path / "status"
+    if not status.exists():
+        return
+    with open(status, "rb") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreUnavailable(
+                f"the embedded store {path} is in use by another process (a running worker?): stop it, "
+                "or ask through the worker: `kanalpuls query` does that when the worker's web port answers"
+            ) from None
+        fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class EmbeddedStore:
@@ -71,14 +106,10 @@ class EmbeddedStore:
         from chdb import session  # imported here: a server deployment never loads chDB
 
         path.mkdir(parents=True, exist_ok=True)
+        _check_not_locked(path)
         try:
             self._session = session.Session(str(path))
-        except Exception as exc:  # chDB raises plain RuntimeError for a held lock
-            if "lock" in str(exc).lower():
-                raise StoreUnavailable(
-                    f"the embedded store {path} is in use by another process (a running worker?): "
-                    "stop it, or run the command through the worker with `kanalpuls query`"
-                ) from exc
+        except Exception as exc:  # chDB raises plain RuntimeError
             raise StoreUnavailable(f"cannot open the embedded store {path}: {exc}") from exc
         self.database = database
         self.path = path

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pydantic import BaseModel, SecretStr
+
 from pipeline.broker import port_open
 from pipeline.settings import Settings
 
@@ -31,30 +33,20 @@ def free_port() -> int:
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
-    """This process's environment with KANALPULS_* replaced by `settings`."""
+    """This process's environment with every KANALPULS_* variable taken from `settings`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KANALPULS_")}
-    env.update(
-        KANALPULS_VAR_DIR=str(settings.var_dir),
-        KANALPULS_MUNICIPALITY=settings.municipality,
-        KANALPULS_KAFKA__BOOTSTRAP=settings.kafka.bootstrap or "",
-        KANALPULS_KAFKA__EMBEDDED_PORT=str(settings.kafka.embedded_port),
-        KANALPULS_KAFKA__PARTITIONS=str(settings.kafka.partitions),
-        KANALPULS_STORE__URL=settings.store.url or "",
-        KANALPULS_STORE__PATH=str(settings.store.path),
-        KANALPULS_STORE__DATABASE=settings.store.database,
-        KANALPULS_STORE__USER=settings.store.user,
-        KANALPULS_STORE__PASSWORD=settings.store.password.get_secret_value(),
-        KANALPULS_WORKER__APP_ID=settings.worker.app_id,
-        KANALPULS_WORKER__WEB_PORT=str(settings.worker.web_port),
-        KANALPULS_WORKER__DATA_DIR=str(settings.worker.data_dir),
-        KANALPULS_WORKER__BATCH_MAX_MESSAGES=str(settings.worker.batch_max_messages),
-        KANALPULS_WORKER__BATCH_WITHIN_SECONDS=str(settings.worker.batch_within_seconds),
-        KANALPULS_CONNECTORS__BATCH_EVENTS=str(settings.connectors.batch_events),
-        KANALPULS_CONNECTORS__LINGER_SECONDS=str(settings.connectors.linger_seconds),
-        KANALPULS_CONNECTORS__CHECKPOINT_DIR=str(settings.connectors.checkpoint_dir),
-        KANALPULS_CONNECTORS__MAPPING_FILE=str(settings.connectors.mapping_file),
-        KANALPULS_PRIVACY__CONTACT_KEY_SECRET=settings.privacy.contact_key_secret.get_secret_value(),
-    )
+
+    def text(value: object) -> str:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        return "" if value is None else str(value)
+
+    for name, value in settings:
+        if isinstance(value, BaseModel):
+            for field, inner in value:
+                env[f"KANALPULS_{name.upper()}__{field.upper()}"] = text(inner)
+        else:
+            env[f"KANALPULS_{name.upper()}"] = text(value)
     return env
 
 

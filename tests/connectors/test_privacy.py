@@ -1,0 +1,144 @@
+"""Personal data stops at the connector: masking of raw text and keyed requester ids."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors.privacy import ContactKeyer, mask_personal_data, normalise_phone_number
+
+SECRET = b"test-secret"
+
+
+# --------------------------------------------------------------------------- masking
+
+
+@pytest.mark.parametrize("cpr", ["010190-1234", "0101901234", "311299-4321", "290200-1111"])
+def test_cpr_is_masked_with_and_without_dash(cpr: str) -> None:
+    masked = mask_personal_data(f"kunde {cpr} ringede")
+    assert masked == "kunde <cpr> ringede"
+
+
+def test_cpr_inside_a_delimited_record_is_masked() -> None:
+    assert mask_personal_data("1366720340|0101901234|pas") == "1366720340|<cpr>|pas"
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        "1366720340|1366720340.303267|pas|NONE|ENTERQUEUE||",  # epoch and Asterisk call id
+        "epoch 1366720340 end",
+        "callid 1366720340.303267",
+    ],
+)
+def test_epoch_and_call_ids_are_not_plausible_dates_and_stay_readable(record: str) -> None:
+    # 13/66/72 and 13/66/72 are no dates, so the 10-digit runs are not CPR numbers
+    assert mask_personal_data(record) == record
+
+
+def test_ten_digits_with_impossible_date_are_not_masked_as_cpr() -> None:
+    assert mask_personal_data("ref 3102991234") == "ref 3102991234"  # 31 February
+
+
+@pytest.mark.parametrize("address", ["borger@example.dk", "a.b-c+tag@mail.kommune.dk", "X_Y%z@sub.domain.org"])
+def test_email_addresses_are_masked(address: str) -> None:
+    assert mask_personal_data(f"fra {address}: hej") == "fra <email>: hej"
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["12345678", "+4512345678", "0045 12 34 56 78", "45 12345678", "12 34 56 78", "12-34-56-78", "+46701234567"],
+)
+def test_phone_numbers_are_masked(number: str) -> None:
+    masked = mask_personal_data(f"ring {number} tak")
+    assert masked == "ring <phone> tak"
+    assert not re.search(r"\d{4}", masked)
+
+
+def test_longer_digit_runs_are_not_masked_as_phone_numbers() -> None:
+    assert mask_personal_data("order 123456789 x") == "order 123456789 x"
+
+
+def test_text_without_personal_data_is_unchanged() -> None:
+    line = "X903;Pas;Rådhuset;lost;2"
+    assert mask_personal_data(line) == line
+
+
+@pytest.mark.parametrize("text", ["ring tlf.12345678", "CPR-nr.010190-1234"])
+def test_number_right_after_an_abbreviation_dot_is_masked(text: str) -> None:
+    masked = mask_personal_data(text)
+    assert "12345678" not in masked and "010190" not in masked
+
+
+def test_iso_date_in_a_raw_record_stays_readable() -> None:
+    record = "X903;Pas;Rådhuset;2024-03-04 10:16:00;2024-03-04 10:21:00;2;lost"
+    assert mask_personal_data(record) == record
+
+
+# a number from the generator, surrounded by arbitrary text on both sides, separated by spaces
+_numbers = st.from_regex(r"[2-9]\d{7}", fullmatch=True)
+
+
+@given(parts=st.lists(st.tuples(st.text(max_size=30), _numbers), min_size=1, max_size=5), tail=st.text(max_size=30))
+def test_masked_text_never_contains_an_eight_digit_number(parts: list[tuple[str, str]], tail: str) -> None:
+    text = " ".join(f"{before} {number}" for before, number in parts) + " " + tail
+    masked = mask_personal_data(text)
+    for _, number in parts:
+        assert number not in masked
+
+
+@given(st.text())
+def test_masking_never_raises(text: str) -> None:
+    assert isinstance(mask_personal_data(text), str)
+
+
+# --------------------------------------------------------------------------- contact keys
+
+
+def test_same_person_gets_the_same_key_however_the_number_is_written() -> None:
+    keyer = ContactKeyer(SECRET)
+    written = ["+4512345678", "12345678", "0045 12 34 56 78", "+45 12 34 56 78"]
+    keys = {keyer.key(normalise_phone_number(raw)) for raw in written}
+    assert len(keys) == 1 and None not in keys
+
+
+def test_different_numbers_get_different_keys() -> None:
+    keyer = ContactKeyer(SECRET)
+    assert keyer.key("12345678") != keyer.key("12345679")
+
+
+def test_key_depends_on_the_secret() -> None:
+    assert ContactKeyer(b"secret-a").key("12345678") != ContactKeyer(b"secret-b").key("12345678")
+
+
+def test_key_is_64_lowercase_hex_and_does_not_contain_the_identifier() -> None:
+    key = ContactKeyer(SECRET).key("12345678")
+    assert key is not None and re.fullmatch(r"[0-9a-f]{64}", key)
+    assert "12345678" not in key
+
+
+def test_key_ignores_case_and_surrounding_space_of_email_identifiers() -> None:
+    keyer = ContactKeyer(SECRET)
+    assert keyer.key(" Borger@Example.DK ") == keyer.key("borger@example.dk")
+
+
+@pytest.mark.parametrize("identifier", ["", "   ", "\t\n"])
+def test_empty_identifier_has_no_key(identifier: str) -> None:
+    assert ContactKeyer(SECRET).key(identifier) is None
+
+
+def test_empty_secret_is_refused_with_the_setting_to_fix() -> None:
+    with pytest.raises(ValueError, match="KANALPULS_PRIVACY__CONTACT_KEY_SECRET"):
+        ContactKeyer(b"")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("+4512345678", "12345678"), ("004512345678", "12345678"), ("45 12 34 56 78", "12345678"), ("12345678", "12345678"),
+     ("+46701234567", "46701234567")],
+)
+def test_normalise_phone_number_strips_the_danish_prefix_only(raw: str, expected: str) -> None:
+    assert normalise_phone_number(raw) == expected

@@ -1,0 +1,233 @@
+"""The ClickHouse store against real embedded chDB on disk: schema, inserts, the rollup view, locking.
+
+chDB allows one data directory per process (a second path fails with "EmbeddedServer already
+initialized"), so this module opens one store for all its tests and closes it at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.aggregation import Message, decode_messages, to_store_table
+from pipeline.sink import ClickHouseSink
+from pipeline.store import EmbeddedStore, StoreQueryError, init_schema, is_read_only, read_only_statement
+from schemas import Channel, InquiryEvent, SourceRef, Stage, make_event_id
+
+REPO = Path(__file__).resolve().parents[2]
+DDL_FILES = ["001_inquiry_events.sql", "002_inquiry_minute.sql", "003_inquiry_minute_mv.sql"]
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("store") / "chdb"
+
+
+@pytest.fixture(scope="module")
+def store(store_path: Path) -> Iterator[EmbeddedStore]:
+    opened = EmbeddedStore(store_path, "kanalpuls_test")
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def database(store: EmbeddedStore, request: pytest.FixtureRequest) -> EmbeddedStore:
+    """A fresh database with the schema for each test, in the module's one store."""
+    store.database = f"t_{request.node.name.replace('[', '_').replace(']', '').replace('-', '_')}"[:60]
+    store.command(f"DROP DATABASE IF EXISTS {store.database}")
+    init_schema(store)
+    return store
+
+
+def event(n: int, *, at: datetime = T0, stage: Stage = Stage.arrived, **overrides: Any) -> InquiryEvent:
+    fields: dict[str, Any] = {
+        "event_id": make_event_id("pbx", f"call-{n}", stage.value),
+        "occurred_at": at,
+        "municipality": "751",
+        "channel": Channel.phone,
+        "stage": stage,
+        "task": "85.06.00",
+        "task_label": "Pas",
+        "department": "Borgerservice",
+        "queue": "pas",
+        "source": SourceRef(system="pbx", file="queue_log", line=n + 1, offset=80 * n),
+    }
+    fields.update(overrides)
+    return InquiryEvent(**fields)
+
+
+def insert(store: EmbeddedStore, events: list[InquiryEvent]) -> None:
+    value = b"\n".join(e.model_dump_json().encode() for e in events)
+    decoded = decode_messages([Message(value, 0, 0)])
+    assert not decoded.invalid
+    store.insert_arrow("inquiry_events", to_store_table(decoded.events))
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def test_init_schema_is_idempotent_and_creates_the_tables(database: EmbeddedStore) -> None:
+    assert init_schema(database) == DDL_FILES  # second run on top of the fixture's first
+    assert init_schema(database) == DDL_FILES
+    tables = database.query(
+        f"SELECT name FROM system.tables WHERE database = '{database.database}' ORDER BY name"
+    ).rows
+    assert [t[0] for t in tables] == ["inquiry_events", "inquiry_minute", "inquiry_minute_mv"]
+
+
+def test_init_schema_keeps_existing_rows(database: EmbeddedStore) -> None:
+    insert(database, [event(1)])
+    init_schema(database)
+    assert database.query(f"SELECT count() FROM {database.database}.inquiry_events").scalar() == 1
+
+
+# --------------------------------------------------------------------------- inserts
+
+
+def test_insert_fills_the_minute_rollup_through_the_view(database: EmbeddedStore) -> None:
+    events = [
+        event(1, at=T0 + timedelta(seconds=1), wait_seconds=10.0),
+        event(2, at=T0 + timedelta(seconds=59), wait_seconds=20.5),
+        event(3, at=T0 + timedelta(seconds=30)),  # no wait: counted, not in wait_count
+        event(1, stage=Stage.answered, at=T0 + timedelta(seconds=40), wait_seconds=10.0, handle_seconds=90.0),
+        event(4, at=T0 + timedelta(minutes=1, seconds=2), wait_seconds=4.0),
+    ]
+    insert(database, events)
+    db = database.database
+    assert database.query(f"SELECT count() FROM {db}.inquiry_events").scalar() == len(events)
+    assert database.query(f"SELECT sum(events) FROM {db}.inquiry_minute").scalar() == len(events)
+    rows = database.query(
+        f"SELECT toUnixTimestamp(minute) AS m, stage, sum(events), sum(wait_seconds_sum), sum(wait_count), "
+        f"sum(handle_seconds_sum), sum(handle_count) FROM {db}.inquiry_minute GROUP BY m, stage ORDER BY m, stage"
+    ).rows
+    m0 = int(T0.timestamp())
+    assert rows == [
+        (m0, "answered", 1, 10.0, 1, 90.0, 1),
+        (m0, "arrived", 3, 30.5, 2, 0.0, 0),
+        (m0 + 60, "arrived", 1, 4.0, 1, 0.0, 0),
+    ]
+
+
+def test_inserted_event_round_trips_its_fields(database: EmbeddedStore) -> None:
+    e = event(7, at=T0 + timedelta(milliseconds=123), channel=Channel.walk_in, site="Rådhuset",
+              contact_key="ab" * 32, appointment=False, wait_seconds=1.5)
+    insert(database, [e])
+    row = database.query(
+        f"SELECT toString(event_id), occurred_at, channel, site, toString(contact_key), appointment, "
+        f"source_system, source_file, source_line, source_offset FROM {database.database}.inquiry_events"
+    ).rows[0]
+    assert row[0] == e.event_id
+    assert row[1].replace(tzinfo=timezone.utc) == e.occurred_at
+    assert row[2:] == ("walk_in", "Rådhuset", "ab" * 32, False, "pbx", "queue_log", 8, 560)
+
+
+def test_stored_ids_returns_the_ids_of_one_utc_day_only(database: EmbeddedStore) -> None:
+    day = date(2026, 3, 2)
+    midnight = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    inside = [event(1, at=midnight), event(2, at=midnight + timedelta(hours=12)),
+              event(3, at=midnight + timedelta(days=1, milliseconds=-1))]
+    outside = [event(4, at=midnight - timedelta(milliseconds=1)), event(5, at=midnight + timedelta(days=1))]
+    insert(database, inside + outside)
+    sink = ClickHouseSink(database)
+    assert sorted(sink.stored_ids(day)) == sorted(e.event_id for e in inside)
+    assert sink.stored_ids(date(2026, 3, 3)) == [outside[1].event_id]
+    assert sink.stored_ids(date(2026, 4, 1)) == []
+
+
+# --------------------------------------------------------------------------- queries
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["SELECT 1", "  select count() from x", "WITH a AS (SELECT 1) SELECT * FROM a", "SHOW TABLES",
+     "SELECT 1;", "DESCRIBE TABLE x", "EXPLAIN SELECT 1"],
+)
+def test_reading_statements_are_read_only(sql: str) -> None:
+    assert is_read_only(sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["INSERT INTO x VALUES (1)", "DROP TABLE x", "SELECT 1; DROP TABLE x", "ALTER TABLE x DELETE WHERE 1",
+     "TRUNCATE TABLE x", "", "selected", "CREATE TABLE x (a Int8) ENGINE = Memory"],
+)
+def test_writing_or_stacked_statements_are_not_read_only(sql: str) -> None:
+    assert not is_read_only(sql)
+
+
+def test_into_outfile_is_not_read_only() -> None:
+    assert not is_read_only("SELECT 42 INTO OUTFILE '/tmp/kanalpuls-out.csv' FORMAT CSV")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["WITH x AS (SELECT 1) INSERT INTO {db}.inquiry_events SELECT * FROM {db}.inquiry_events",
+     "SELECT * FROM file('/etc/hostname', 'LineAsString')"],
+    ids=["with_insert", "file_table_function"],
+)
+def test_clickhouse_itself_refuses_writes_and_file_reads_hidden_in_a_read_statement(
+    store: EmbeddedStore, sql: str
+) -> None:
+    with pytest.raises(StoreQueryError, match="readonly|READONLY"):
+        store.query(read_only_statement(sql.format(db=store.database)))
+
+
+def test_bad_sql_raises_store_query_error_with_clickhouses_message(store: EmbeddedStore) -> None:
+    with pytest.raises(StoreQueryError, match="(?i)syntax error"):
+        store.query("SELEC 1")
+    with pytest.raises(StoreQueryError, match="UNKNOWN_TABLE|does not exist"):
+        store.query("SELECT * FROM no_such_database.no_such_table")
+
+
+def test_query_result_has_columns_and_rows(store: EmbeddedStore) -> None:
+    result = store.query("SELECT 1 AS a, 'x' AS b")
+    assert result.columns == ["a", "b"]
+    assert result.as_dicts() == [{"a": 1, "b": "x"}]
+    assert result.scalar() == 1
+
+
+# --------------------------------------------------------------------------- one owner per directory
+
+_OPEN_FROM_ANOTHER_PROCESS = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from pipeline.store import EmbeddedStore
+    try:
+        EmbeddedStore(Path(sys.argv[1]), "kanalpuls_test").close()
+        print(json.dumps({"error": None, "message": ""}))
+    except Exception as exc:
+        print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def second_process_open(store: EmbeddedStore, store_path: Path) -> dict[str, Any]:
+    """What a second process sees when it opens the store this process holds."""
+    done = subprocess.run(
+        [sys.executable, "-c", _OPEN_FROM_ANOTHER_PROCESS, str(store_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_second_process_cannot_open_a_held_store(second_process_open: dict[str, Any], store_path: Path) -> None:
+    assert second_process_open["error"] == "StoreUnavailable"
+    assert str(store_path) in second_process_open["message"]
+
+
+def test_held_store_message_points_at_the_running_worker(second_process_open: dict[str, Any]) -> None:
+    assert "worker" in second_process_open["message"]

@@ -1,0 +1,184 @@
+"""Simulated logs -> connectors -> Kafka -> worker -> ClickHouse, on real services.
+
+One pipeline per test module run: the connector is SIGKILLed midway and restarted, every
+file is then replayed from scratch, and ClickHouse must still equal ground truth; then
+every topic and table is searched for the callers' phone numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from pipeline.demo import stored_inquiries, stored_phone_kpis, true_inquiries, true_phone_kpis, same
+from pipeline.ingest import run_ingest
+from pipeline.settings import Settings
+from pipeline.simulator import GroundTruth, simulate
+from pipeline.store_client import run_query
+from pipeline.supervise import kanalpuls_command, settings_environment, worker_process
+
+START = date(2026, 3, 23)  # Monday; the week of the spring DST change
+
+
+def expected_events(truth: GroundTruth) -> int:
+    return sum(sum(stage.model_dump().values()) for stage in truth.totals.values())
+
+
+def stored_count(settings: Settings) -> int:
+    db = settings.store.database
+    return int(run_query(settings, f"SELECT count() FROM {db}.inquiry_events FINAL").scalar())
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def worker_metric(settings: Settings, name: str) -> float:
+    url = f"http://{settings.worker.web_host}:{settings.worker.web_port}/metrics"
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    match = re.search(rf"^{name} ([0-9.e+]+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[bytes]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer.stop()
+            consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False)
+            await consumer.start()
+            partitions = consumer.partitions_for_topic(topic) or set()
+            await consumer.stop()
+            consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+            await consumer.start()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        values: list[bytes] = []
+        while any((await consumer.position(tp)) < end[tp] for tp in tps):
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                values.extend((r.key or b"") + b" " + (r.value or b"") for r in records)
+        return values
+    finally:
+        await consumer.stop()
+
+
+async def list_topics(bootstrap: str) -> set[str]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        return await consumer.topics()
+    finally:
+        await consumer.stop()
+
+
+def queue_log_files(logs: Path) -> list[Path]:
+    return sorted(logs.glob("queue_log-*.gz")) + [logs / "queue_log"]
+
+
+@pytest.fixture
+def simulated(tmp_path: Path) -> tuple[Path, GroundTruth]:
+    logs = tmp_path / "logs"
+    return logs, simulate(logs, days=3, seed=7, start=START)
+
+
+def test_connector_killed_midway_and_full_replay_leave_clickhouse_equal_to_ground_truth(
+    topics: Settings, simulated: tuple[Path, GroundTruth], tmp_path: Path
+) -> None:
+    settings = topics
+    logs, truth = simulated
+    expected = expected_events(truth)
+    # Small batches, no linger: the connector checkpoints often, so a kill lands between checkpoints.
+    slow = settings.model_copy(update={"connectors": settings.connectors.model_copy(
+        update={"batch_events": 50, "linger_seconds": 0.0})})
+    env = settings_environment(slow)
+    queue_logs = [str(p) for p in queue_log_files(logs)]
+    checkpoint = settings.connectors.checkpoint_dir / "asterisk_queue_log-asterisk.json"
+
+    with worker_process(settings, tmp_path / "worker.log"):
+        # 1. SIGKILL the queue_log connector after its first checkpoint.
+        connector = subprocess.Popen(kanalpuls_command("ingest", "asterisk_queue_log", *queue_logs), env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(checkpoint.exists, 60, "the connector's first checkpoint")
+        os.kill(connector.pid, signal.SIGKILL)
+        connector.wait()
+        saved = json.loads(checkpoint.read_text())["files"]
+        assert len(saved) < len(queue_logs) or any(
+            pos["offset"] < os.path.getsize(name) for name, pos in saved.items()
+        ), "the kill came after the connector had finished: nothing was tested"
+
+        # 2. Restart it to completion, and load the walk-ins.
+        rerun = subprocess.run(kanalpuls_command("ingest", "asterisk_queue_log", *queue_logs), env=env,
+                               capture_output=True, timeout=300)
+        assert rerun.returncode == 0, rerun.stderr.decode()[-2000:]
+        tickets = sorted(logs.glob("tickets-*.csv"))
+        stats = asyncio.run(run_ingest(settings, "ticket_export", tickets))
+        assert stats.rejected == truth.malformed["tickets"]
+
+        wait_for(lambda: stored_count(settings) >= expected, 120, f"{expected} events in ClickHouse")
+        assert stored_count(settings) == expected
+        assert stored_inquiries(settings) == true_inquiries(truth)
+        kpis, want = stored_phone_kpis(settings, truth.service_level_seconds), true_phone_kpis(truth)
+        for scope in want:
+            for name, value in want[scope].items():
+                assert same(kpis[scope][name], value), (scope, name, kpis[scope][name], value)
+
+        # 3. Replay every file from scratch: every event arrives again, nothing may change.
+        duplicates_before = worker_metric(settings, "kanalpuls_worker_events_duplicate_total")
+        replay = settings.model_copy(update={"connectors": settings.connectors.model_copy(
+            update={"checkpoint_dir": tmp_path / "replay-checkpoints"})})
+        asyncio.run(run_ingest(replay, "asterisk_queue_log", [Path(p) for p in queue_logs]))
+        asyncio.run(run_ingest(replay, "ticket_export", tickets))
+        wait_for(lambda: worker_metric(settings, "kanalpuls_worker_events_duplicate_total")
+                 >= duplicates_before + expected, 120, "the worker to see the replayed events")
+        assert stored_count(settings) == expected
+        db = settings.store.database
+        assert int(run_query(settings, f"SELECT count() FROM {db}.inquiry_events").scalar()) == expected
+        assert stored_inquiries(settings) == true_inquiries(truth)
+
+        # 4. Every malformed line is in the dead-letter topic with file, line and reason.
+        letters = [json.loads(v.split(b" ", 1)[1]) for v in
+                   asyncio.run(read_topic(settings.kafka.bootstrap_servers, settings.kafka.dead_letter_topic))]
+        located = {(Path(d["source"]["file"]).name, d["source"]["line"]) for d in letters}
+        assert len(located) == truth.malformed["queue_log"] + truth.malformed["tickets"]
+        assert all(d["reason"] for d in letters)
+        reasons = " ".join(d["reason"] for d in letters)
+        for expected_reason in ("invalid UTF-8", "empty line", "unknown event", "timestamp"):
+            assert expected_reason in reasons
+
+        # 5. No caller number in any topic of this pipeline, nor in any table.
+        numbers = set(truth.personal_data.phone_numbers)
+        assert numbers, "the simulator wrote no caller numbers"
+        run_id = settings.worker.app_id.removeprefix("kanalpuls-")
+        ours = [t for t in asyncio.run(list_topics(settings.kafka.bootstrap_servers)) if run_id in t]
+        assert settings.kafka.inquiries_topic in ours and any("changelog" in t for t in ours)
+        for topic in ours:
+            blob = b"\n".join(asyncio.run(read_topic(settings.kafka.bootstrap_servers, topic))).decode("utf-8", "replace")
+            assert blob, f"topic {topic} is empty"
+            leaked = [n for n in numbers if n in blob]
+            assert not leaked, f"caller numbers in topic {topic}: {leaked[:3]}"
+        tables = run_query(settings, f"SELECT name FROM system.tables WHERE database = '{db}'").rows
+        for (table,) in tables:
+            rows = run_query(settings, f"SELECT * FROM {db}.`{table}`").rows
+            text = "\n".join("\t".join(str(v) for v in row) for row in rows)
+            leaked = [n for n in numbers if n in text]
+            assert not leaked, f"caller numbers in table {table}: {leaked[:3]}"
