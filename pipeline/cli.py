@@ -60,6 +60,21 @@ def broker() -> None:
 
 
 @app.command()
+def topics() -> None:
+    """Create the topics kanalpuls needs on the configured Kafka (idempotent)."""
+    from pipeline.broker import BrokerError, ensure_topics, required_topics
+
+    settings = get_settings()
+    wanted = required_topics(settings.kafka)
+    try:
+        asyncio.run(ensure_topics(settings.kafka.bootstrap_servers, wanted))
+    except BrokerError as exc:
+        raise _fail(str(exc))
+    console.print(f"topics ready on {settings.kafka.bootstrap_servers}: "
+                  + ", ".join(f"{name} ({n} partitions)" for name, n in wanted.items()))
+
+
+@app.command()
 def worker() -> None:
     """Run the Faust worker: consume inquiries, aggregate, store in ClickHouse."""
     from faust.worker import Worker

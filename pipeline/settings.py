@@ -82,7 +82,9 @@ class Settings(BaseSettings):
         env_prefix="KANALPULS_",
         env_nested_delimiter="__",
         env_file=".env",
-        extra="forbid",
+        # The .env file is shared with docker compose, whose own keys (CLICKHOUSE_PASSWORD, ...)
+        # must not stop kanalpuls; unknown keys inside a section are still refused.
+        extra="ignore",
     )
 
     municipality: str = Field(default="751", pattern=r"^\d{3}$", description="Default municipality code.")
