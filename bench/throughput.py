@@ -268,13 +268,16 @@ def as_messages(events: Iterator[tuple[str, bytes]], batch: int) -> Iterator[tup
             yield key, b"\n".join(buf), len(buf)
 
 
-async def produce(bootstrap: str, topic: str, n: int, batch: int, seed: int, progress: Progress) -> int:
-    """Produce n events in messages of `batch` events; returns the number of messages."""
+async def produce(bootstrap: str, topic: str, n: int, batch: int, seed: int,
+                  progress: Progress) -> tuple[int, dict[int, int]]:
+    """Produce n events in messages of `batch` events; returns the number of messages and each
+    partition's end offset as the acks reported it (Tansu's ListOffsets answer is not reliable)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                                 max_request_size=16 * 1024 * 1024, max_batch_size=1024 * 1024)
     await producer.start()
     task = progress.add_task(f"produce {topic}", total=n)
     messages = 0
+    ends: dict[int, int] = {}
     try:
         pending = []
         for key, value, count in as_messages(check_wire_shape(generate_events(n, seed)), batch):
@@ -282,22 +285,14 @@ async def produce(bootstrap: str, topic: str, n: int, batch: int, seed: int, pro
             messages += 1
             progress.advance(task, count)
             if len(pending) >= 2000:
-                await asyncio.gather(*pending)
+                for meta in await asyncio.gather(*pending):
+                    ends[meta.partition] = max(ends.get(meta.partition, 0), meta.offset + 1)
                 pending.clear()
-        await asyncio.gather(*pending)
+        for meta in await asyncio.gather(*pending):
+            ends[meta.partition] = max(ends.get(meta.partition, 0), meta.offset + 1)
     finally:
         await producer.stop()
-    return messages
-
-
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(PARTITIONS)])
-        return {tp.partition: off for tp, off in ends.items()}
-    finally:
-        await consumer.stop()
+    return messages, ends
 
 
 # --- measuring --------------------------------------------------------------------------------
@@ -497,17 +492,20 @@ async def run_aiokafka(bootstrap: str, topic: str, n: int, ends: dict[int, int],
                                 max_partition_fetch_bytes=16 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
     partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
     await consumer.start()
-    stored, t0 = 0, None
+    stored, t0, last_progress = 0, None, time.monotonic()
     try:
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         with console.status(f"{result.name}: starting") as status:
             while stored < n:
-                fetched = await consumer.getmany(*partitions, timeout_ms=250, max_records=batch_messages)
+                fetched = await consumer.getmany(timeout_ms=250, max_records=batch_messages)
                 messages = [Message(r.value, tp.partition, r.offset)
-                            for tp, records in fetched.items() for r in records if r.offset < ends[tp.partition]]
+                            for tp, records in fetched.items() for r in records if r.offset < ends.get(tp.partition, 0)]
                 if not messages:
+                    if time.monotonic() - last_progress > 120:
+                        raise BenchFailed(f"{result.name}: stuck at {stored:,} of {n:,} events for 120s")
                     continue
+                last_progress = time.monotonic()
                 decoded = decode_messages(messages)
                 fresh = dedupe.keep_new(decoded.events)
                 await sink.write(fresh)
@@ -564,12 +562,13 @@ def run(args: argparse.Namespace) -> int:
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=console) as progress:
                 started = time.monotonic()
-                messages = asyncio.run(produce(bootstrap, main_topic, args.events, BATCH_EVENTS, args.seed, progress))
+                messages, ends = asyncio.run(produce(bootstrap, main_topic, args.events, BATCH_EVENTS, args.seed,
+                                                     progress))
                 produced_main = time.monotonic() - started
                 started = time.monotonic()
-                naive_messages = asyncio.run(produce(bootstrap, naive_topic, args.naive_events, 1, args.seed, progress))
+                naive_messages, _ = asyncio.run(produce(bootstrap, naive_topic, args.naive_events, 1, args.seed,
+                                                        progress))
                 produced_naive = time.monotonic() - started
-            ends = asyncio.run(end_offsets(bootstrap, main_topic))
             console.print(f"produced {args.events:,} events in {messages:,} messages to {main_topic} "
                           f"({produced_main:.1f}s) and {args.naive_events:,} in {naive_messages:,} messages "
                           f"to {naive_topic} ({produced_naive:.1f}s); broker {bootstrap}")

@@ -172,8 +172,8 @@ class KafkaEventSink:
 class DryRunSink:
     """`--dry-run`: events as NDJSON on stdout, each rejection with file, line, reason on stderr."""
 
-    def __init__(self, out: IO[str] = sys.stdout, err: IO[str] = sys.stderr) -> None:
-        self.out, self.err = out, err
+    def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None) -> None:
+        self.out, self.err = out or sys.stdout, err or sys.stderr
 
     async def send_batch(self, key: str, events: list[InquiryEvent]) -> None:
         for event in events:

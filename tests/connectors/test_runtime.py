@@ -1,0 +1,195 @@
+"""The shared connector loop: reading plain and gzip files, following, checkpoints, batching, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from connectors.asterisk_queue_log import AsteriskQueueLogConfig, AsteriskQueueLogParser
+from connectors.base import ConnectorContext
+from connectors.mapping import load_mapping
+from connectors.privacy import ContactKeyer
+from connectors.runtime import Checkpoints, ConnectorRunner, DryRunSink, encode_batch, iter_records, open_log
+from schemas import DeadLetter, InquiryEvent
+
+MAPPING = Path(__file__).resolve().parents[2] / "deploy" / "mapping.yaml"
+
+
+def call_lines(first: int, count: int, queue: str = "pas") -> list[str]:
+    """ENTERQUEUE + CONNECT + COMPLETECALLER for `count` calls: 3 events each."""
+    lines = []
+    for i in range(first, first + count):
+        epoch = 1763971200 + i * 10
+        uid = f"{epoch}.{i}"
+        lines += [
+            f"{epoch}|{uid}|{queue}|NONE|ENTERQUEUE||2{i:07d}|1",
+            f"{epoch + 5}|{uid}|{queue}|SIP/2001|CONNECT|5|{uid}9|2",
+            f"{epoch + 65}|{uid}|{queue}|SIP/2001|COMPLETECALLER|5|60|1",
+        ]
+    return lines
+
+
+class RecordingSink:
+    """An EventSink that keeps what it is given, in order (stands where Kafka would)."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, list[InquiryEvent]]] = []
+        self.dead_letters: list[DeadLetter] = []
+        self.flushes = 0
+
+    async def send_batch(self, key: str, events: list[InquiryEvent]) -> None:
+        self.batches.append((key, list(events)))
+
+    async def send_dead_letter(self, letter: DeadLetter) -> None:
+        self.dead_letters.append(letter)
+
+    async def flush(self) -> None:
+        self.flushes += 1
+
+    @property
+    def events(self) -> list[InquiryEvent]:
+        return [e for _, batch in self.batches for e in batch]
+
+
+def runner(sink: RecordingSink, checkpoints: Checkpoints | None = None, batch_events: int = 500) -> ConnectorRunner:
+    context = ConnectorContext("751", load_mapping(MAPPING), ContactKeyer(b"test-secret"))
+    parser = AsteriskQueueLogParser(AsteriskQueueLogConfig(), context)
+    return ConnectorRunner(parser, "asterisk", sink, checkpoints, batch_events=batch_events,
+                           linger_seconds=0.05, poll_seconds=0.02)
+
+
+def write(path: Path, lines: list[str], newline_at_end: bool = True) -> Path:
+    text = "\n".join(lines) + ("\n" if newline_at_end else "")
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_records_carry_line_numbers_and_byte_offsets() -> None:
+    records = list(iter_records(io.BytesIO(b"a\nbb\r\nccc\n"), 0, 0, final=True))
+    assert [(r.data, r.line, r.offset, r.end) for r in records] == [
+        (b"a", 1, 0, 2), (b"bb", 2, 2, 6), (b"ccc", 3, 6, 10)]
+
+
+def test_last_line_without_newline_is_read_only_when_the_file_is_final() -> None:
+    assert [r.data for r in iter_records(io.BytesIO(b"a\nhalf"), 0, 0, final=True)] == [b"a", b"half"]
+    assert [r.data for r in iter_records(io.BytesIO(b"a\nhalf"), 0, 0, final=False)] == [b"a"]
+
+
+def test_gzip_files_are_read_like_plain_ones(tmp_path: Path) -> None:
+    lines = call_lines(0, 3)
+    plain, packed = write(tmp_path / "queue_log", lines), write(tmp_path / "queue_log.1.gz", lines)
+    with open_log(plain) as a, open_log(packed) as b:
+        assert list(iter_records(a, 0, 0, True)) == list(iter_records(b, 0, 0, True))
+
+
+async def test_every_line_becomes_events_batched_by_key(tmp_path: Path) -> None:
+    log = write(tmp_path / "queue_log", call_lines(0, 40) + call_lines(40, 40, queue="jobcenter"))
+    sink = RecordingSink()
+    stats = await runner(sink, batch_events=50).run([log])
+    assert stats.records == 240 and stats.events == 240 and stats.rejected == 0
+    assert len(sink.events) == 240 and len({e.event_id for e in sink.events}) == 240
+    for key, batch in sink.batches:
+        assert len(batch) <= 50
+        assert {e.partition_key for e in batch} == {key}
+    assert {key for key, _ in sink.batches} == {"751/phone/85.06.00", "751/phone/23.02.00"}
+
+
+async def test_bad_lines_become_dead_letters_with_file_line_reason_and_the_connector_goes_on(tmp_path: Path) -> None:
+    lines = call_lines(0, 2) + ["1763971200|abc", "", "17x3971200|1.2|pas|NONE|ENTERQUEUE||22334455|1",
+                                "1763971300|9.9|pas|NONE|FROBNICATE|x"] + call_lines(2, 2)
+    log = tmp_path / "queue_log"
+    log.write_bytes(("\n".join(lines) + "\n").encode() + b"\xff\xfe broken\n" + b"1763971400|9.8|pas|NONE|ENTERQUEUE||+4522334455")
+    sink = RecordingSink()
+    stats = await runner(sink).run([log])
+    assert stats.events == 12 + 1  # four calls and the final ENTERQUEUE without newline
+    assert stats.rejected == 5
+    located = {(Path(d.source.file).name, d.source.line): d.reason for d in sink.dead_letters}
+    assert set(located) == {("queue_log", n) for n in (7, 8, 9, 10, 17)}
+    assert "empty line" in located[("queue_log", 8)]
+    assert "invalid UTF-8" in located[("queue_log", 17)]
+    assert "FROBNICATE" in located[("queue_log", 10)]
+    assert all("22334455" not in d.raw for d in sink.dead_letters)
+
+
+async def test_checkpoint_resumes_after_the_last_acknowledged_line(tmp_path: Path) -> None:
+    log = write(tmp_path / "queue_log", call_lines(0, 10))
+    checkpoints = Checkpoints(tmp_path / "cp.json")
+    first = RecordingSink()
+    await runner(first, checkpoints).run([log])
+    assert len(first.events) == 30
+    saved = json.loads((tmp_path / "cp.json").read_text())["files"][str(log)]
+    assert saved["offset"] == log.stat().st_size and saved["line"] == 30
+
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(call_lines(10, 2)) + "\n")
+    second = RecordingSink()
+    await runner(second, Checkpoints(tmp_path / "cp.json")).run([log])
+    assert len(second.events) == 6
+    assert {e.source.line for e in second.events} == set(range(31, 37))
+
+
+async def test_a_new_file_under_the_same_name_is_read_from_the_start(tmp_path: Path) -> None:
+    log = write(tmp_path / "queue_log", call_lines(0, 5))
+    checkpoints = Checkpoints(tmp_path / "cp.json")
+    await runner(RecordingSink(), checkpoints).run([log])
+    log.rename(tmp_path / "queue_log.old")
+    write(tmp_path / "queue_log", call_lines(5, 2))  # new inode
+    sink = RecordingSink()
+    await runner(sink, Checkpoints(tmp_path / "cp.json")).run([tmp_path / "queue_log"])
+    assert len(sink.events) == 6
+
+
+async def test_follow_reads_lines_appended_later_and_waits_for_a_line_to_be_complete(tmp_path: Path) -> None:
+    log = write(tmp_path / "queue_log", call_lines(0, 1))
+    sink = RecordingSink()
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner(sink).run([log], follow=True, stop=stop))
+
+    async def events_reach(n: int) -> None:
+        for _ in range(200):
+            if len(sink.events) >= n:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"only {len(sink.events)} events, expected {n}")
+
+    await events_reach(3)
+    appended = call_lines(1, 1)
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(appended[0] + "\n" + appended[1][:10])  # the second line is still being written
+        fh.flush()
+        await events_reach(4)
+        await asyncio.sleep(0.1)
+        assert len(sink.events) == 4
+        fh.write(appended[1][10:] + "\n" + appended[2] + "\n")
+    await events_reach(6)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert [e.stage.value for e in sink.events[3:]] == ["arrived", "answered", "closed"]
+
+
+async def test_dry_run_prints_events_to_stdout_and_rejections_to_stderr(tmp_path: Path) -> None:
+    log = write(tmp_path / "queue_log", call_lines(0, 1) + ["garbage"])
+    out, err = io.StringIO(), io.StringIO()
+    await runner(DryRunSink(out, err)).run([log])  # type: ignore[arg-type]
+    events = [InquiryEvent.model_validate_json(line) for line in out.getvalue().splitlines()]
+    assert [e.stage.value for e in events] == ["arrived", "answered", "closed"]
+    assert err.getvalue().startswith(f"{log}:4: ")
+
+
+def test_wire_batch_is_one_event_per_line() -> None:
+    context = ConnectorContext("751", load_mapping(MAPPING), ContactKeyer(b"k"))
+    parser = AsteriskQueueLogParser(AsteriskQueueLogConfig(), context)
+    from connectors.base import Location
+
+    events = [e for i, line in enumerate(call_lines(0, 2)) for e in parser.parse(line.encode(), Location("a", "f", i + 1, 0))]
+    lines = encode_batch(events).split(b"\n")
+    assert [InquiryEvent.model_validate_json(line) for line in lines] == events

@@ -1,0 +1,87 @@
+"""The `kanalpuls` command as an operator runs it: a real process, real files, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from pipeline.settings import Settings
+from pipeline.supervise import free_port, kanalpuls_command, settings_environment
+
+QUEUE_LOG = "\n".join([
+    "1763971200|1763971200.1|pas|NONE|ENTERQUEUE||22334455|1",
+    "1763971205|1763971200.1|pas|SIP/2001|CONNECT|5|1763971200.9|2",
+    "1763971260|1763971200.1|pas|SIP/2001|COMPLETEAGENT|5|55|1",
+    "1763971261|NONE|pas|SIP/2001|PAUSE|",
+    "garbage line",
+]) + "\n"
+
+
+def run(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(kanalpuls_command(*args), env=settings_environment(settings), capture_output=True,
+                          text=True, timeout=timeout, cwd=settings.var_dir.parent)
+
+
+def isolated(tmp_path: Path) -> Settings:
+    """Embedded everything under tmp_path, with no broker listening on the configured port."""
+    settings = Settings(var_dir=tmp_path / "var")
+    return settings.model_copy(update={
+        "kafka": settings.kafka.model_copy(update={"bootstrap": None, "embedded_port": free_port()}),
+        "store": settings.store.model_copy(update={"url": None, "path": tmp_path / "var" / "chdb"}),
+        "worker": settings.worker.model_copy(update={"web_port": free_port()}),
+    })
+
+
+def test_dry_run_prints_events_and_rejections_without_a_broker(tmp_path: Path) -> None:
+    log = tmp_path / "queue_log"
+    log.write_text(QUEUE_LOG)
+    done = run(isolated(tmp_path), "ingest", "asterisk_queue_log", str(log), "--dry-run")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [e["stage"] for e in events] == ["arrived", "answered", "closed"]
+    assert {e["task"] for e in events} == {"85.06.00"}
+    assert "22334455" not in done.stdout
+    assert f"{log}:5: " in done.stderr
+    assert "3 events, 1 skipped, 1 rejected" in done.stderr
+
+
+def test_ingest_without_a_reachable_broker_fails_with_what_to_do(tmp_path: Path) -> None:
+    log = tmp_path / "queue_log"
+    log.write_text(QUEUE_LOG)
+    done = run(isolated(tmp_path), "ingest", "asterisk_queue_log", str(log))
+    assert done.returncode == 2
+    assert "no Kafka broker answers" in done.stderr and "kanalpuls broker" in done.stderr
+
+
+def test_unknown_connector_kind_lists_the_known_ones(tmp_path: Path) -> None:
+    log = tmp_path / "queue_log"
+    log.write_text(QUEUE_LOG)
+    done = run(isolated(tmp_path), "ingest", "fax_machine", str(log), "--dry-run")
+    assert done.returncode == 2
+    assert "asterisk_queue_log" in done.stderr and "ticket_export" in done.stderr
+
+
+def test_store_init_is_idempotent_and_query_prints_a_table(tmp_path: Path) -> None:
+    settings = isolated(tmp_path)
+    for _ in range(2):
+        done = run(settings, "store", "init")
+        assert done.returncode == 0, done.stderr
+        assert "001_inquiry_events.sql" in done.stderr
+    done = run(settings, "query", "SELECT name FROM system.tables WHERE database = 'kanalpuls' ORDER BY name")
+    assert done.returncode == 0, done.stderr
+    assert [name in done.stdout for name in ("inquiry_events", "inquiry_minute", "inquiry_minute_mv")] == [True] * 3
+
+
+def test_query_with_bad_sql_exits_non_zero_with_clickhouses_message(tmp_path: Path) -> None:
+    done = run(isolated(tmp_path), "query", "SELEC 1")
+    assert done.returncode == 2
+    assert "Syntax error" in done.stderr
+
+
+def test_cli_is_the_installed_console_script() -> None:
+    done = subprocess.run([str(Path(sys.executable).parent / "kanalpuls"), "--help"], capture_output=True, text=True)
+    assert done.returncode == 0
+    for command in ("broker", "worker", "ingest", "simulate", "demo", "query", "store", "topics"):
+        assert command in done.stdout
