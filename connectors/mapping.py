@@ -32,6 +32,10 @@ class Classification(BaseModel):
     inquiry_kind: InquiryKind = InquiryKind.unknown
     requester_type: RequesterType = RequesterType.unknown
 
+    def event_fields(self) -> dict[str, object]:
+        """The InquiryEvent fields this classification decides, for `InquiryEvent(**...)`."""
+        return dict(self)
+
 
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")

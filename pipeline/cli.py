@@ -18,7 +18,8 @@ app = typer.Typer(help="kanalpuls: live channel telemetry for citizen service.",
                   pretty_exceptions_enable=False)
 store_app = typer.Typer(help="The ClickHouse store.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
-console = Console(stderr=True)
+# Not a terminal (CI logs, pipes): wide enough for the demo's tables.
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
