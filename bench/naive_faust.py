@@ -33,6 +33,9 @@ TABLE_NAME = "naive_minute_counts"
 WINDOW_SECONDS = 60
 INSERT_EVENTS = 1000
 FLUSH_SECONDS = 0.5  # a partial insert batch waits at most this long
+# The wire schema with occurred_at as a timestamp: this agent parses the time per event itself.
+ROW_SCHEMA = EVENT_SCHEMA.set(EVENT_SCHEMA.get_field_index("occurred_at"),
+                              pa.field("occurred_at", pa.timestamp("ms", tz="UTC")))
 
 
 def build_app(args: argparse.Namespace) -> faust.App:
@@ -66,7 +69,7 @@ def build_app(args: argparse.Namespace) -> faust.App:
             return
         rows = pending[:]
         pending.clear()
-        await sink.write(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA))
+        await sink.write(pa.Table.from_pylist(rows, schema=ROW_SCHEMA))
         stored[0] += len(rows)
         tmp = progress.with_suffix(".tmp")
         tmp.write_text(str(stored[0]))

@@ -8,17 +8,29 @@ Run from the repository root (the script puts the root on sys.path itself):
 
 What it does, all embedded and all cleaned up on the way out (also on Ctrl-C):
 
-1. Starts one Tansu broker on a free port and produces (aiokafka, acks=all) N distinct
-   canonical InquiryEvents (a week of phone calls and walk-ins of one municipality) as
-   NDJSON messages of 500 events keyed like InquiryEvent.partition_key, to a 6-partition
-   topic; and N_naive of them, one event per message, to a second topic.
-2. kanalpuls worker: the real `kanalpuls worker` child process on a fresh chDB directory.
-3. naive Faust agent (bench/naive_faust.py, a child process): one event per message.
-4. plain aiokafka loop, in this process: getmany -> decode_messages -> DedupeIndex.keep_new
-   -> ClickHouseSink.write -> minute_rollup into a dict. The practical bound.
-5. Freshness: `kanalpuls ingest asterisk_queue_log FILE --follow` feeding the worker of
-   step 2 while ENTERQUEUE lines are appended at 1000 lines/s; latency = first moment the
-   store holds a line's event minus the moment the line was appended.
+1. Starts one Tansu broker on a free port and, before any consumer runs, produces
+   (aiokafka, acks=all) N distinct canonical InquiryEvents (a week of phone calls and
+   walk-ins of one municipality, built with orjson in InquiryEvent.model_dump_json()'s exact
+   bytes, checked against the model every 997th event) as NDJSON messages of 500 events
+   keyed like InquiryEvent.partition_key, to a 6-partition topic; and N_naive events, one
+   per message, to a second topic.
+2. kanalpuls worker: the real `kanalpuls worker` child process (supervise.worker_process)
+   with its own app id, topic and fresh chDB directory; the store count is polled through
+   the worker's /store/query every 100 ms.
+3. Freshness, on that same worker once it has caught up: `kanalpuls ingest
+   asterisk_queue_log FILE --follow` while ENTERQUEUE lines are appended at 1000 lines/s for
+   15 s; a line's latency = first poll (every 50 ms) at which the store holds its event,
+   minus the moment it was appended.
+4. naive Faust agent (bench/naive_faust.py, a child process) on the second topic: one event
+   per message, one windowed-table update per event, chDB inserts of 1000 events.
+5. plain aiokafka loop, in this process, on the worker's topic with no consumer group:
+   getmany -> decode_messages -> DedupeIndex.keep_new -> ClickHouseSink.write ->
+   minute_rollup into a dict. The practical bound for the worker's own functions.
+
+Each peer has its own temp dir (tempfile.mkdtemp) for chDB and Faust data; all of them, and
+every child process, are removed on the way out, also on Ctrl-C, SIGTERM or a failure (whose
+child logs are printed first). Other load on the machine shows up in the figures: the load
+average at start is printed with them.
 
 Steady rate = (N - count at t0) / (t1 - t0): t0 is the first poll that sees a stored event,
 t1 the first poll that sees all N. "wall" adds start-up (process start, consumer join,
@@ -347,11 +359,10 @@ def worker_count(settings: Settings, sql: str = COUNT_SQL) -> int:
 
 
 def peer_settings(var_dir: Path, broker_port: int, app_id: str) -> Settings:
-    # settings_environment passes neither inquiries_topic nor dead_letter_topic to the child,
-    # so the worker always reads the default `inquiries`; this broker is ours alone.
     return Settings(
         var_dir=var_dir,
-        kafka=KafkaSettings(embedded_port=broker_port, partitions=PARTITIONS),
+        kafka=KafkaSettings(embedded_port=broker_port, partitions=PARTITIONS, inquiries_topic=f"inquiries-{app_id}",
+                            dead_letter_topic=f"inquiries-{app_id}.dlq"),
         store=StoreSettings(path=var_dir / "chdb", database=DATABASE),
         worker=WorkerSettings(app_id=app_id, web_port=free_port(), data_dir=var_dir / "worker"),
         connectors=ConnectorSettings(checkpoint_dir=var_dir / "checkpoints"),
@@ -535,8 +546,10 @@ async def run_aiokafka(bootstrap: str, topic: str, n: int, ends: dict[int, int],
 
 def machine() -> str:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{cpus} CPUs (nproc), {platform.processor() or platform.machine()}, "
-            f"Python {platform.python_version()} on {platform.system()} {platform.release()}")
+            f"Python {platform.python_version()} on {platform.system()} {platform.release()}; "
+            f"load average at start {load}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -550,14 +563,15 @@ def run(args: argparse.Namespace) -> int:
 
     results: list[PeerResult] = []
     freshness: Freshness | None = None
+    machine_line = machine()
     broker_port = free_port()
-    main_topic = "inquiries"  # what the worker child reads, see peer_settings
     naive_topic = f"naive-inquiries-{run_id}"
     try:
         with EmbeddedBroker(broker_port):
             bootstrap = f"127.0.0.1:{broker_port}"
             worker_dir = temp("worker")
             settings = peer_settings(worker_dir, broker_port, f"kanalpuls-bench-{run_id}")
+            main_topic = settings.kafka.inquiries_topic  # the aiokafka peer reads it too, on its own
             asyncio.run(ensure_topics(bootstrap, {**required_topics(settings.kafka), naive_topic: PARTITIONS}))
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=console) as progress:
@@ -596,13 +610,16 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if sys.exc_info()[0] is not None:  # the logs go with the temp dirs: show their ends first
             for log in (p for path in temp_dirs for p in sorted(path.glob("*.log"))):
-                tail = log.read_bytes()[-3000:].decode("utf-8", "replace")
+                data = log.read_bytes()
+                first = data.find(b"Traceback")  # the first error is the cause, the rest is shutdown
+                tail = (data[max(0, first - 300):first + 2500] + b"\n[...]\n" if first >= 0 else b"") + data[-1500:]
+                tail = tail.decode("utf-8", "replace")
                 console.print(f"[dim]--- end of {log.name} ---[/dim]\n{tail}", markup=True, highlight=False)
         for path in temp_dirs:
             shutil.rmtree(path, ignore_errors=True)
 
-    out = Console()
-    out.print(f"machine: {machine()}")
+    out = Console(width=None if sys.stdout.isatty() else 120)
+    out.print(f"machine: {machine_line}")
     out.print(f"command: {shlex.join([sys.executable, *sys.argv])}")
     table = Table(title="Throughput: events stored in ClickHouse (chDB) per second, same broker, same run")
     for header in ("peer", "events", "seconds (steady)", "events/s", "wall incl. start-up"):
@@ -637,6 +654,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)  # run the same clean-up as Ctrl-C
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (`cmd &`)
     try:
         return run(args)
     except KeyboardInterrupt:
