@@ -12,8 +12,9 @@ import io
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -78,6 +79,7 @@ class Message:
     value: bytes
     partition: int = 0
     offset: int = 0
+    key: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,12 @@ def _empty_events() -> pa.Table:
     return schema.empty_table()
 
 
-def _with_partitions(table: pa.Table, partitions: list[int]) -> pa.Table:
-    return table.append_column("partition", pa.array(partitions, type=pa.int32()))
+def _with_origin(table: pa.Table, messages: Sequence[Message], rows_per_message: Sequence[int]) -> pa.Table:
+    """Add each event's source `partition` and `message_key` (repeated per message, in C)."""
+    index = pa.array(np.repeat(np.arange(len(messages), dtype=np.int32), rows_per_message))
+    partitions = pa.array([m.partition for m in messages], type=pa.int32()).take(index)
+    keys = pa.array([m.key.decode("utf-8", "replace") for m in messages], type=pa.string()).take(index)
+    return table.append_column("partition", partitions).append_column("message_key", keys)
 
 
 def decode_messages(messages: Sequence[Message]) -> DecodedBatch:
@@ -152,19 +158,20 @@ def decode_messages(messages: Sequence[Message]) -> DecodedBatch:
     values = [(m, m.value.strip(b"\n")) for m in messages]
     values = [(m, v) for m, v in values if v]
     if not values:
-        return DecodedBatch(events=_with_partitions(_empty_events(), []))
+        return DecodedBatch(events=_with_origin(_empty_events(), [], []))
     try:
         table = _read(b"\n".join(v for _, v in values))
-        partitions = [m.partition for m, v in values for _ in range(v.count(b"\n") + 1)]
-        if len(partitions) == table.num_rows:  # no blank lines inside a message
-            return DecodedBatch(events=_with_partitions(table, partitions))
+        counts = [v.count(b"\n") + 1 for _, v in values]
+        if sum(counts) == table.num_rows:  # no blank lines inside a message
+            return DecodedBatch(events=_with_origin(table, [m for m, _ in values], counts))
     except (pa.ArrowInvalid, _NotCanonical):
         pass
     # Slow path: something in the batch is not canonical. Validate line by line.
     good: list[bytes] = []
-    partitions = []
+    counts = []
     invalid: list[InvalidEvent] = []
     for message, value in values:
+        counts.append(0)
         for number, line in enumerate(value.split(b"\n"), start=1):
             if not line.strip():
                 continue
@@ -177,9 +184,9 @@ def decode_messages(messages: Sequence[Message]) -> DecodedBatch:
                 invalid.append(InvalidEvent(message.partition, message.offset, number, reason, line))
                 continue
             good.append(event.model_dump_json().encode())
-            partitions.append(message.partition)
+            counts[-1] += 1
     table = _read(b"\n".join(good)) if good else _empty_events()
-    return DecodedBatch(events=_with_partitions(table, partitions), invalid=invalid)
+    return DecodedBatch(events=_with_origin(table, [m for m, _ in values], counts), invalid=invalid)
 
 
 class DedupeIndex:
@@ -214,29 +221,44 @@ class DedupeIndex:
         """Forget everything, e.g. when partitions move between workers."""
         self._days.clear()
 
+    def missing_days(self, events: pa.Table) -> list[date]:
+        """Days of `events` whose stored ids are not loaded yet (the caller may `preload` them)."""
+        return [d for d in _days(events) if d not in self._days]
+
+    def preload(self, day: date, stored_ids: Iterable[str]) -> None:
+        """Seed a day with ids fetched elsewhere, e.g. asynchronously from the store."""
+        self._days.setdefault(day, set()).update(stored_ids)
+
     def keep_new(self, events: pa.Table) -> pa.Table:
         """The events whose ids were not seen before (nor earlier in this same table)."""
         if events.num_rows == 0:
             return events
-        days = pc.cast(events.column("occurred_at"), pa.date32()).to_pylist()
-        ids = events.column("event_id").to_pylist()
-        first_day = days[0]
-        if all(d == first_day for d in days):
-            seen = self._day(first_day)
+        day_numbers = pc.cast(pc.cast(events.column("occurred_at"), pa.date32()), pa.int32())
+        keep = np.ones(events.num_rows, dtype=bool)
+        for day_number in pc.unique(day_numbers).to_pylist():
+            on_day = pc.equal(day_numbers, day_number)
+            ids = events.column("event_id").filter(on_day).to_pylist()
+            seen = self._day(_EPOCH_DAY + timedelta(days=day_number))
             if seen.isdisjoint(ids) and len(set(ids)) == len(ids):
-                seen.update(ids)
-                self._trim()
-                return events
-        keep: list[bool] = []
-        for day, event_id in zip(days, ids):
-            seen = self._day(day)
-            if event_id in seen:
-                keep.append(False)
-            else:
-                seen.add(event_id)
-                keep.append(True)
+                seen.update(ids)  # the common case: nothing seen before, no Python loop
+                continue
+            positions = np.flatnonzero(on_day.to_numpy(zero_copy_only=False))
+            for position, event_id in zip(positions, ids):
+                if event_id in seen:
+                    keep[position] = False
+                else:
+                    seen.add(event_id)
         self._trim()
-        return events.filter(pa.array(keep, type=pa.bool_()))
+        return events if keep.all() else events.filter(pa.array(keep))
+
+
+_EPOCH_DAY = date(1970, 1, 1)
+
+
+def _days(events: pa.Table) -> list[date]:
+    if events.num_rows == 0:
+        return []
+    return pc.unique(pc.cast(events.column("occurred_at"), pa.date32())).to_pylist()
 
 
 @dataclass(frozen=True)
@@ -244,6 +266,7 @@ class RollupRow:
     """Sums for one minute x channel x task x department x site x stage."""
 
     partition: int  # source partition: where the windowed table's changelog entry belongs
+    message_key: str  # Kafka key of the messages the events came in
     minute: float  # epoch seconds of the minute's start
     key: tuple[str, ...]
     events: int
@@ -256,21 +279,59 @@ def minute_rollup(events: pa.Table) -> list[RollupRow]:
     if events.num_rows == 0:
         return []
     minute = pc.floor_temporal(events.column("occurred_at"), unit="minute")
-    table = events.select(["partition", *ROLLUP_DIMENSIONS, "wait_seconds", "handle_seconds"])
+    table = events.select(["partition", "message_key", *ROLLUP_DIMENSIONS, "wait_seconds", "handle_seconds"])
     table = table.append_column("minute", minute)
-    grouped = table.group_by(["partition", "minute", *ROLLUP_DIMENSIONS], use_threads=False).aggregate(
+    grouped = table.group_by(["partition", "message_key", "minute", *ROLLUP_DIMENSIONS], use_threads=False).aggregate(
         [([], "count_all"), ("wait_seconds", "sum"), ("handle_seconds", "sum")]
     )
-    minutes = pc.cast(pc.cast(grouped.column("minute"), pa.timestamp("s", tz="UTC")), pa.int64())
-    columns = [grouped.column(d).to_pylist() for d in ROLLUP_DIMENSIONS]
-    counts = grouped.column("count_all").to_pylist()
-    waits = grouped.column("wait_seconds_sum").to_pylist()
-    handles = grouped.column("handle_seconds_sum").to_pylist()
-    partitions = grouped.column("partition").to_pylist()
+    minutes = pc.cast(pc.cast(grouped.column("minute"), pa.timestamp("s", tz="UTC")), pa.int64()).to_pylist()
+    keys = zip(*(grouped.column(d).to_pylist() for d in ROLLUP_DIMENSIONS))
     return [
-        RollupRow(partitions[i], float(m), tuple(c[i] for c in columns), counts[i], waits[i] or 0.0, handles[i] or 0.0)
-        for i, m in enumerate(minutes.to_pylist())
+        RollupRow(partition, message_key, float(minute), key, count, wait or 0.0, handle or 0.0)
+        for partition, message_key, minute, key, count, wait, handle in zip(
+            grouped.column("partition").to_pylist(), grouped.column("message_key").to_pylist(), minutes, keys,
+            grouped.column("count_all").to_pylist(), grouped.column("wait_seconds_sum").to_pylist(),
+            grouped.column("handle_seconds_sum").to_pylist(),
+        )
     ]
+
+
+@dataclass
+class TableUpdate:
+    """What one windowed-table key gains in one minute: sums per full rollup key."""
+
+    partition: int
+    table_key: str
+    minute: float
+    sums: dict[str, list[float]]
+
+
+def table_updates(rows: Iterable[RollupRow]) -> list[TableUpdate]:
+    """Group rollup rows into one update per (message key, partition, minute).
+
+    Writing every rollup key to the Faust table costs one changelog message each (about
+    65 µs here, more than decoding and storing the events). Keyed like the topic instead,
+    one minute of one key is one write whose value holds every rollup key's sums. The
+    partition is part of the table key so that a key always lives on the partition its
+    events came from, whatever partitioner a producer used.
+    """
+    updates: dict[tuple[int, str, float], TableUpdate] = {}
+    for row in rows:
+        group = (row.partition, row.message_key, row.minute)
+        update = updates.get(group)
+        if update is None:
+            update = updates[group] = TableUpdate(row.partition, f"{row.message_key}#{row.partition}", row.minute, {})
+        update.sums["|".join(row.key)] = [row.events, row.wait_seconds, row.handle_seconds]
+    return list(updates.values())
+
+
+def add_sums(current: dict[str, list[float]], delta: dict[str, list[float]]) -> dict[str, list[float]]:
+    """A new table value: `current` plus `delta`, key by key (neither is modified)."""
+    merged = {key: list(value) for key, value in current.items()}
+    for key, (events, wait, handle) in delta.items():
+        old = merged.get(key)
+        merged[key] = [old[0] + events, old[1] + wait, old[2] + handle] if old else [events, wait, handle]
+    return merged
 
 
 STORE_COLUMNS = (

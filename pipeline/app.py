@@ -28,7 +28,9 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pipeline import metrics
-from pipeline.aggregation import DedupeIndex, Message, decode_messages, dead_letter_json, minute_rollup
+from pipeline.aggregation import (
+    DedupeIndex, Message, add_sums, dead_letter_json, decode_messages, minute_rollup, table_updates,
+)
 from pipeline.settings import Settings
 from pipeline.sink import ClickHouseSink
 from pipeline.store import StoreError, open_store, read_only_statement
@@ -84,14 +86,21 @@ def build_app(settings: Settings) -> faust.App:
         web_port=settings.worker.web_port,
         web_in_thread=False,
         table_cleanup_interval=60.0,
+        # Tansu completes a group join only after half the session timeout (Faust's default
+        # of 60 s made every start wait 30 s).
+        broker_session_timeout=settings.worker.session_timeout_seconds,
+        # One 500-event message is ~300 KB: fetch many per partition, not three.
+        consumer_max_fetch_size=settings.worker.max_fetch_bytes,
     )
     inquiries = app.topic(
         settings.kafka.inquiries_topic, key_serializer="raw", value_serializer="raw",
         partitions=settings.kafka.partitions,
     )
     dead_letters = app.topic(settings.kafka.dead_letter_topic, key_serializer="raw", value_serializer="raw")
+    # key: "<message key>#<partition>"; value: {"municipality|channel|task|department|site|stage":
+    # [events, wait_seconds_sum, handle_seconds_sum]} for one minute (see table_updates()).
     minute_counts = app.Table(
-        MINUTE_COUNTS_TABLE, default=lambda: [0, 0.0, 0.0], key_type=str, partitions=settings.kafka.partitions,
+        MINUTE_COUNTS_TABLE, default=dict, key_type=str, partitions=settings.kafka.partitions,
     ).tumbling(WINDOW_SECONDS, expires=WINDOW_EXPIRES)
 
     state: dict[str, WorkerState] = {}
@@ -130,24 +139,25 @@ def build_app(settings: Settings) -> faust.App:
             with metrics.BATCH_SECONDS.time():
                 current = worker_state()
                 decoded = decode_messages(
-                    [Message(e.value, e.message.partition, e.message.offset) for e in batch]
+                    [Message(e.value, e.message.partition, e.message.offset, e.key or b"") for e in batch]
                 )
                 for invalid in decoded.invalid:
                     metrics.EVENTS_INVALID.inc()
                     await dead_letters.send(value=dead_letter_json(invalid, settings.kafka.inquiries_topic))
                 metrics.EVENTS_CONSUMED.inc(decoded.events.num_rows)
+                for day in current.dedupe.missing_days(decoded.events):
+                    current.dedupe.preload(day, await current.sink.stored_ids_async(day))
                 fresh = current.dedupe.keep_new(decoded.events)
                 metrics.EVENTS_DUPLICATE.inc(decoded.events.num_rows - fresh.num_rows)
                 await current.sink.write(fresh)
                 last_event_of = {e.message.partition: e for e in batch}
-                for row in minute_rollup(fresh):
-                    with as_current_event(last_event_of[row.partition]):
-                        window = minute_counts.relative_to(row.minute)
-                        key = "|".join(row.key)
-                        events, wait, handle = window[key].value()
-                        window[key] = [events + row.events, wait + row.wait_seconds, handle + row.handle_seconds]
-                    metrics.EVENTS_STORED.labels(row.key[1]).inc(row.events)
+                for update in table_updates(minute_rollup(fresh)):
+                    with as_current_event(last_event_of[update.partition]):
+                        window = minute_counts.relative_to(update.minute)
+                        window[update.table_key] = add_sums(window[update.table_key].value(), update.sums)
                 if fresh.num_rows:
+                    for counted in pc.value_counts(fresh.column("channel")).to_pylist():
+                        metrics.EVENTS_STORED.labels(counted["values"]).inc(counted["counts"])
                     current.newest_event = max(current.newest_event, pc.max(fresh.column("occurred_at")).value / 1000)
                     metrics.NEWEST_EVENT.set(current.newest_event)
 
@@ -164,7 +174,7 @@ def build_app(settings: Settings) -> faust.App:
         async def post(self, request: Request) -> Response:
             body = await request.json()
             try:
-                result = worker_state().sink.store.query(read_only_statement(str(body.get("sql", ""))))
+                result = await worker_state().sink.query(read_only_statement(str(body.get("sql", ""))))
             except StoreError as exc:
                 return self.bytes(orjson.dumps({"error": str(exc)}), content_type="application/json", status=400)
             payload = {"columns": result.columns, "rows": result.rows}

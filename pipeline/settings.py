@@ -56,6 +56,12 @@ class WorkerSettings(_Section):
     batch_max_messages: int = Field(default=200, ge=1, description="Kafka messages taken per aggregation batch.")
     batch_within_seconds: float = Field(default=0.25, gt=0, description="Longest a partial batch waits.")
     dedupe_days_in_memory: int = Field(default=45, ge=1, description="Days of event ids kept to drop duplicates.")
+    session_timeout_seconds: float = Field(
+        default=10.0, ge=6, description="Kafka consumer-group session timeout; a dead worker's partitions move after it."
+    )
+    max_fetch_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024 * 1024, description="Most bytes fetched per partition in one request."
+    )
     data_dir: Path = Field(default=Path("var/worker"), description="Faust's local data directory.")
 
 

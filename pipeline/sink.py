@@ -9,27 +9,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import TypeVar
 
 import pyarrow as pa
 
 from pipeline import metrics
 from pipeline.aggregation import to_store_table
-from pipeline.store import EmbeddedStore, ServerStore, StoreUnavailable, init_schema
+from pipeline.store import EmbeddedStore, QueryResult, ServerStore, StoreUnavailable, init_schema
 
 logger = logging.getLogger(__name__)
 
 EVENTS_TABLE = "inquiry_events"
+T = TypeVar("T")
 
 
 class ClickHouseSink:
+    """Runs store calls in a thread, so the worker keeps fetching from Kafka meanwhile, and
+    one at a time: an embedded chDB session is not to be used by two threads at once."""
+
     def __init__(self, store: EmbeddedStore | ServerStore, max_backoff: float = 30.0) -> None:
         self.store = store
         self.max_backoff = max_backoff
+        self._lock = asyncio.Lock()
+
+    async def _call(self, fn: Callable[..., T], *args: object) -> T:
+        async with self._lock:
+            return await asyncio.to_thread(fn, *args)
+
+    async def query(self, sql: str) -> QueryResult:
+        return await self._call(self.store.query, sql)
 
     def setup(self) -> None:
         """Create the schema if missing, so a fresh worker runs without a separate step."""
         init_schema(self.store)
+
+    async def stored_ids_async(self, day: date) -> list[str]:
+        return await self._call(self.stored_ids, day)
 
     def stored_ids(self, day: date) -> list[str]:
         """Event ids already stored for one UTC day; seeds the worker's duplicate filter."""
@@ -48,7 +65,7 @@ class ClickHouseSink:
         delay = 0.5
         while True:
             try:
-                self.store.insert_arrow(EVENTS_TABLE, data)
+                await self._call(self.store.insert_arrow, EVENTS_TABLE, data)
                 return
             except StoreUnavailable as exc:
                 metrics.STORE_RETRIES.inc()
