@@ -19,6 +19,8 @@ from pipeline.aggregation import (
     Message,
     decode_messages,
     minute_rollup,
+    table_updates,
+    add_sums,
     to_store_table,
 )
 from schemas import Channel, InquiryEvent, SourceRef, Stage, make_event_id
@@ -290,8 +292,9 @@ def test_duplicate_within_a_table_spanning_more_days_than_kept_is_dropped() -> N
 
 def rollup_by_key(events: pa.Table) -> dict[tuple[Any, ...], tuple[int, float, float, int]]:
     return {
-        (row.minute, *row.key): (row.events, row.wait_seconds, row.handle_seconds, row.partition)
-        for row in minute_rollup(events)
+        (float(row["minute"]), *(row[d] for d in ROLLUP_DIMENSIONS)):
+            (row["events"], row["wait_seconds"], row["handle_seconds"], row["partition"])
+        for row in minute_rollup(events).to_pylist()
     }
 
 
@@ -325,12 +328,13 @@ def test_rollup_key_follows_rollup_dimensions() -> None:
 
 def test_rollup_keeps_partitions_apart() -> None:
     result = decode_messages([Message(batch([event(1)]), 0, 0), Message(batch([event(2)]), 1, 0)])
-    rows = minute_rollup(result.events)
-    assert sorted((r.partition, r.events) for r in rows) == [(0, 1), (1, 1)]
+    rows = minute_rollup(result.events).to_pylist()
+    assert sorted((r["partition"], r["events"]) for r in rows) == [(0, 1), (1, 1)]
 
 
 def test_rollup_of_nothing_is_empty() -> None:
-    assert minute_rollup(decoded([])) == []
+    assert minute_rollup(decoded([])).num_rows == 0
+    assert table_updates(minute_rollup(decoded([]))) == []
 
 
 def test_store_table_has_the_clickhouse_columns_with_source_flattened() -> None:
@@ -384,8 +388,30 @@ def test_rollup_counts_each_distinct_event_once_and_a_replay_adds_nothing(
     counted = 0
     for part in (messages[:split], messages[split:]):  # two worker batches
         kept = index.keep_new(decode_messages(part).events)
-        counted += sum(row.events for row in minute_rollup(kept))
+        counted += sum(minute_rollup(kept).column("events").to_pylist())
     assert counted == len(distinct)
 
     again = index.keep_new(decode_messages(messages).events)
     assert again.num_rows == 0
+
+
+def test_table_updates_group_rollup_keys_by_message_key_partition_and_minute() -> None:
+    a = event(1, at=T0, wait_seconds=10.0)
+    b = event(1, stage=Stage.answered, at=T0 + timedelta(seconds=30), wait_seconds=10.0, handle_seconds=60.0)
+    c = event(2, at=T0 + timedelta(minutes=1))
+    result = decode_messages([Message(batch([a, b, c]), 2, 0, b"751/phone/85.06.00")])
+    updates = table_updates(minute_rollup(result.events))
+    assert [(u.partition, u.table_key, u.minute) for u in sorted(updates, key=lambda u: u.minute)] == [
+        (2, "751/phone/85.06.00#2", T0.timestamp()), (2, "751/phone/85.06.00#2", T0.timestamp() + 60)]
+    first = min(updates, key=lambda u: u.minute)
+    assert first.sums == {
+        "751|phone|85.06.00|Borgerservice||arrived": [1, 10.0, 0.0],
+        "751|phone|85.06.00|Borgerservice||answered": [1, 10.0, 60.0],
+    }
+
+
+def test_add_sums_adds_key_by_key_without_touching_its_inputs() -> None:
+    current = {"k": [1, 2.0, 3.0]}
+    delta = {"k": [1, 1.0, 1.0], "new": [2, 0.0, 0.0]}
+    assert add_sums(current, delta) == {"k": [2, 3.0, 4.0], "new": [2, 0.0, 0.0]}
+    assert current == {"k": [1, 2.0, 3.0]}
