@@ -69,7 +69,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table  # noqa: E402
 
 from connectors.mapping import load_mapping  # noqa: E402
-from pipeline.aggregation import DedupeIndex, Message, decode_messages, minute_rollup  # noqa: E402
+from pipeline.aggregation import DedupeIndex, Message, add_sums, decode_messages, minute_rollup, table_updates  # noqa: E402
 from pipeline.broker import EmbeddedBroker, ensure_topics, port_open, required_topics  # noqa: E402
 from pipeline.settings import ConnectorSettings, KafkaSettings, Settings, StoreSettings, WorkerSettings  # noqa: E402
 from pipeline.sink import ClickHouseSink  # noqa: E402
@@ -510,7 +510,7 @@ async def run_aiokafka(bootstrap: str, topic: str, n: int, ends: dict[int, int],
         with console.status(f"{result.name}: starting") as status:
             while stored < n:
                 fetched = await consumer.getmany(timeout_ms=250, max_records=batch_messages)
-                messages = [Message(r.value, tp.partition, r.offset)
+                messages = [Message(r.value, tp.partition, r.offset, r.key or b"")
                             for tp, records in fetched.items() for r in records if r.offset < ends.get(tp.partition, 0)]
                 if not messages:
                     if time.monotonic() - last_progress > 120:
@@ -520,11 +520,10 @@ async def run_aiokafka(bootstrap: str, topic: str, n: int, ends: dict[int, int],
                 decoded = decode_messages(messages)
                 fresh = dedupe.keep_new(decoded.events)
                 await sink.write(fresh)
-                for row in minute_rollup(fresh):
-                    sums = rollup.setdefault((row.minute, row.key), [0, 0.0, 0.0])
-                    sums[0] += row.events
-                    sums[1] += row.wait_seconds
-                    sums[2] += row.handle_seconds
+                # The worker's aggregation, into a plain dict where the worker has its Faust table.
+                for update in table_updates(minute_rollup(fresh)):
+                    window = (update.table_key, update.minute)
+                    rollup[window] = add_sums(rollup.get(window, {}), update.sums)
                 stored += fresh.num_rows
                 now = time.monotonic()
                 if t0 is None:
@@ -534,7 +533,8 @@ async def run_aiokafka(bootstrap: str, topic: str, n: int, ends: dict[int, int],
         result.steady_seconds, result.wall_seconds = now - t0, now - launched
         result.checks.append(f"store count {int(store.query(COUNT_SQL).scalar()):,}, "
                              f"rollup sum(events) {int(store.query(ROLLUP_SQL).scalar()):,}, "
-                             f"in-memory rollup {int(sum(v[0] for v in rollup.values())):,} over {len(rollup):,} keys")
+                             f"in-memory rollup {int(sum(v[0] for sums in rollup.values() for v in sums.values())):,} "
+                             f"over {len(rollup):,} table keys x minutes")
     finally:
         await consumer.stop()
         store.close()

@@ -13,6 +13,7 @@ other agents (spike detection) build on.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import weakref
@@ -149,12 +150,17 @@ def build_app(settings: Settings) -> faust.App:
                     current.dedupe.preload(day, await current.sink.stored_ids_async(day))
                 fresh = current.dedupe.keep_new(decoded.events)
                 metrics.EVENTS_DUPLICATE.inc(decoded.events.num_rows - fresh.num_rows)
-                await current.sink.write(fresh)
-                last_event_of = {e.message.partition: e for e in batch}
-                for update in table_updates(minute_rollup(fresh)):
-                    with as_current_event(last_event_of[update.partition]):
-                        window = minute_counts.relative_to(update.minute)
-                        window[update.table_key] = add_sums(window[update.table_key].value(), update.sums)
+                # The insert runs in a thread while this thread updates the table; the batch is
+                # acknowledged (and its offsets committed) only after both, so nothing is lost.
+                stored = asyncio.ensure_future(current.sink.write(fresh))
+                try:
+                    last_event_of = {e.message.partition: e for e in batch}
+                    for update in table_updates(minute_rollup(fresh)):
+                        with as_current_event(last_event_of[update.partition]):
+                            window = minute_counts.relative_to(update.minute)
+                            window[update.table_key] = add_sums(window[update.table_key].value(), update.sums)
+                finally:
+                    await stored
                 if fresh.num_rows:
                     for counted in pc.value_counts(fresh.column("channel")).to_pylist():
                         metrics.EVENTS_STORED.labels(counted["values"]).inc(counted["counts"])
