@@ -75,7 +75,10 @@ def read_only_statement(sql: str) -> str:
     """The statement with ClickHouse's readonly=1 added, so INSERTs hidden in a WITH, or
     table functions reading local files, are refused by ClickHouse itself."""
     if not is_read_only(sql):
-        raise StoreQueryError("only one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS)")
+        raise StoreQueryError(
+            "the running worker answers only one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, "
+            "EXISTS); to change the embedded store, stop the worker first"
+        )
     statement = sql.strip().rstrip(";")
     if not _QUERY.match(statement):
         return statement
