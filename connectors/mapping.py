@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas import UNCLASSIFIED, InquiryKind, RequesterType
+from schemas.inquiry import MUNICIPALITY_PATTERN, TASK_PATTERN
 
 
 class MappingError(Exception):
@@ -26,7 +27,7 @@ class Classification(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    task: str = Field(default=UNCLASSIFIED, pattern=r"^(\d{2}\.\d{2}\.\d{2}|unclassified)$")
+    task: str = Field(default=UNCLASSIFIED, pattern=TASK_PATTERN)
     task_label: str = ""
     department: str = ""
     inquiry_kind: InquiryKind = InquiryKind.unknown
@@ -41,7 +42,7 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     match: str = Field(description="Glob on the source key (queue name, service, mailbox), case-insensitive.")
-    task: str = Field(default=UNCLASSIFIED, pattern=r"^(\d{2}\.\d{2}\.\d{2}|unclassified)$")
+    task: str = Field(default=UNCLASSIFIED, pattern=TASK_PATTERN)
     department: str = ""
     inquiry_kind: InquiryKind = InquiryKind.unknown
     requester_type: RequesterType = RequesterType.unknown
@@ -52,7 +53,7 @@ class MappingRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    municipality: str = Field(pattern=r"^\d{3}$")
+    municipality: str = Field(pattern=MUNICIPALITY_PATTERN)
     tasks: dict[str, str] = Field(default_factory=dict, description="KLE code -> readable label.")
     sources: dict[str, list[Rule]] = Field(default_factory=dict)
 

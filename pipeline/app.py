@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from pipeline.store import StoreError, open_store, read_only_statement
 logger = logging.getLogger(__name__)
 
 MINUTE_COUNTS_TABLE = "inquiry_minute_counts"
+EXIT_AGGREGATION_FAILED = 70  # EX_SOFTWARE
 WINDOW_SECONDS = 60
 WINDOW_EXPIRES = timedelta(days=2)
 
@@ -127,12 +129,14 @@ def build_app(settings: Settings) -> faust.App:
     async def aggregate_inquiries(stream: faust.StreamT) -> None:
         try:
             await _aggregate(stream)
-        except Exception as exc:
-            # A crashed agent would leave a worker that looks alive and consumes nothing:
-            # stop the whole worker instead, so the supervisor sees it and restarts it.
-            logger.exception("aggregation failed, stopping the worker")
-            await app.crash(exc)
-            raise
+        except Exception:
+            # Bad events never get here (they are dead-lettered), so this is the store refusing
+            # data or a bug. Exit at once: a graceful stop would acknowledge, and commit, the
+            # batch that failed. The supervisor restarts the worker, which resumes from the
+            # last committed offset; what was stored already is dropped as duplicate.
+            logger.critical("aggregation failed; exiting without committing the batch", exc_info=True)
+            logging.shutdown()
+            os._exit(EXIT_AGGREGATION_FAILED)
 
     async def _aggregate(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(settings.worker.batch_max_messages,
@@ -146,8 +150,11 @@ def build_app(settings: Settings) -> faust.App:
                     metrics.EVENTS_INVALID.inc()
                     await dead_letters.send(value=dead_letter_json(invalid, settings.kafka.inquiries_topic))
                 metrics.EVENTS_CONSUMED.inc(decoded.events.num_rows)
-                for day in current.dedupe.missing_days(decoded.events):
-                    current.dedupe.preload(day, await current.sink.stored_ids_async(day))
+                # No await between the last check and keep_new: a rebalance clearing the index
+                # meanwhile only sends us round again.
+                while missing := current.dedupe.missing_days(decoded.events):
+                    for day in missing:
+                        current.dedupe.preload(day, await current.sink.stored_ids_async(day))
                 fresh = current.dedupe.keep_new(decoded.events)
                 metrics.EVENTS_DUPLICATE.inc(decoded.events.num_rows - fresh.num_rows)
                 # The insert runs in a thread while this thread updates the table; the batch is

@@ -46,7 +46,7 @@ class ClickHouseSink:
         init_schema(self.store)
 
     async def stored_ids_async(self, day: date) -> list[str]:
-        return await self._call(self.stored_ids, day)
+        return await self._retrying(self.stored_ids, day)
 
     def stored_ids(self, day: date) -> list[str]:
         """Event ids already stored for one UTC day; seeds the worker's duplicate filter."""
@@ -61,12 +61,14 @@ class ClickHouseSink:
         """Insert the events; waits out transient store outages."""
         if events.num_rows == 0:
             return
-        data = to_store_table(events)
+        await self._retrying(self.store.insert_arrow, EVENTS_TABLE, to_store_table(events))
+
+    async def _retrying(self, fn: Callable[..., T], *args: object) -> T:
+        """Call the store until it answers; transient errors are waited out, terminal ones raised."""
         delay = 0.5
         while True:
             try:
-                await self._call(self.store.insert_arrow, EVENTS_TABLE, data)
-                return
+                return await self._call(fn, *args)
             except StoreUnavailable as exc:
                 metrics.STORE_RETRIES.inc()
                 logger.warning("ClickHouse unavailable, retrying in %.1fs: %s", delay, exc)

@@ -17,6 +17,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializ
 
 UNCLASSIFIED = "unclassified"
 
+# One definition each, shared by the model, the mapping rules and the worker's columnar
+# checks. [0-9], not \d: \d also matches other scripts' digits, which pyarrow's \d does not.
+TASK_PATTERN = r"^([0-9]{2}\.[0-9]{2}\.[0-9]{2}|unclassified)$"
+MUNICIPALITY_PATTERN = r"^[0-9]{3}$"
+EVENT_ID_PATTERN = r"^[0-9a-f]{32}$"
+CONTACT_KEY_PATTERN = r"^[0-9a-f]{64}$"
+# Events outside these years are broken clocks or broken lines, not inquiries.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
+
 
 class Channel(StrEnum):
     """The contact channels of a channel strategy (kanalstrategi)."""
@@ -85,7 +94,7 @@ class SourceRef(BaseModel):
     offset: int | None = Field(default=None, ge=0, description="Byte offset of the record's first byte.")
 
 
-TaskCode = Annotated[str, Field(pattern=r"^(\d{2}\.\d{2}\.\d{2}|unclassified)$")]
+TaskCode = Annotated[str, Field(pattern=TASK_PATTERN)]
 
 
 class InquiryEvent(BaseModel):
@@ -94,9 +103,9 @@ class InquiryEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: Literal[1] = 1
-    event_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="make_event_id(system, reference, stage).")
+    event_id: str = Field(pattern=EVENT_ID_PATTERN, description="make_event_id(system, reference, stage).")
     occurred_at: AwareDatetime = Field(description="When the stage happened, UTC on the wire.")
-    municipality: str = Field(pattern=r"^\d{3}$", description="3-digit municipality code, e.g. '751'.")
+    municipality: str = Field(pattern=MUNICIPALITY_PATTERN, description="3-digit municipality code, e.g. '751'.")
     channel: Channel
     direction: Direction = Direction.inbound
     stage: Stage
@@ -114,7 +123,7 @@ class InquiryEvent(BaseModel):
     visited_web_first: bool | None = None
     contact_key: str | None = Field(
         default=None,
-        pattern=r"^[0-9a-f]{64}$",
+        pattern=CONTACT_KEY_PATTERN,
         description="HMAC-SHA256 of the requester identifier; the identifier itself never leaves the connector.",
     )
     source: SourceRef
@@ -122,6 +131,8 @@ class InquiryEvent(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
+        if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+            raise ValueError(f"year {value.year} is outside {EARLIEST_YEAR}-{LATEST_YEAR}")
         return value.astimezone(timezone.utc)
 
     @field_serializer("occurred_at")

@@ -415,3 +415,36 @@ def test_add_sums_adds_key_by_key_without_touching_its_inputs() -> None:
     delta = {"k": [1, 1.0, 1.0], "new": [2, 0.0, 0.0]}
     assert add_sums(current, delta) == {"k": [2, 3.0, 4.0], "new": [2, 0.0, 0.0]}
     assert current == {"k": [1, 2.0, 3.0]}
+
+
+# --------------------------------------------------------------------------- nothing stops the worker
+
+_TRICKY_LINES = [
+    ("municipality", "\u0667\u0665\u0661"),  # Arabic-Indic digits: \d in Python, not in pyarrow
+    ("occurred_at", "0001-01-01T00:30:00+01:00"),  # before year 1 in UTC
+    ("occurred_at", "0999-01-01T00:00:00Z"),
+    ("occurred_at", "2026-03-02T08Z"),
+    ("source", {"file": "f", "line": 1}),  # no system
+    ("source", {"system": "s", "offset": -5}),
+    ("source", {"system": "s", "line": 0}),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), _TRICKY_LINES, ids=[f"{f}={v!r}"[:40] for f, v in _TRICKY_LINES])
+def test_a_line_the_model_or_the_columnar_reader_refuses_is_a_dead_letter_not_a_crash(field: str, value: object) -> None:
+    good = event(1)
+    result = decode_messages([Message(batch([good]) + b"\n" + line(event(2), **{field: value}), 3, 17)])
+    assert [r["event_id"] for r in result.events.to_pylist()] == [good.event_id]
+    assert [(i.partition, i.offset, i.line) for i in result.invalid] == [(3, 17, 2)]
+
+
+def test_a_message_without_a_value_is_skipped() -> None:
+    result = decode_messages([Message(None, 0, 0), Message(batch([event(1)]), 0, 1)])  # type: ignore[arg-type]
+    assert result.events.num_rows == 1 and result.invalid == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=4))
+def test_decoding_arbitrary_bytes_never_raises(values: list[bytes]) -> None:
+    result = decode_messages([Message(v, 0, i) for i, v in enumerate(values)])
+    assert result.events.num_rows + len(result.invalid) <= sum(v.count(b"\n") + 1 for v in values)
