@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -82,6 +83,22 @@ class Position:
     inode: int
     offset: int
     line: int
+    fingerprint: str = ""  # sha256 of the file's first min(offset, 4 KiB) bytes
+
+
+FINGERPRINT_BYTES = 4096
+
+
+def fingerprint(path: Path, upto: int) -> str:
+    """Hash of bytes already read: unchanged in an append-only file, changed when the file
+    was truncated (copytruncate) or replaced by another that reuses the inode."""
+    with open_log(path) as fh:
+        return hashlib.sha256(fh.read(min(upto, FINGERPRINT_BYTES))).hexdigest()
+
+
+def file_size(path: Path) -> int:
+    with open_log(path) as fh:
+        return fh.seek(0, os.SEEK_END)
 
 
 class Checkpoints:
@@ -98,11 +115,17 @@ class Checkpoints:
         """Where to resume `file`: its saved position if it is still the same file, else the start."""
         inode = file.stat().st_ino
         saved = self.positions.get(str(file))
-        if saved and saved.inode == inode:
+        if (saved and saved.inode == inode and file_size(file) >= saved.offset
+                and saved.fingerprint == fingerprint(file, saved.offset)):
             return saved
+        if saved:
+            logger.warning("%s is not the file the checkpoint was taken on (rotated, truncated or replaced): "
+                           "reading it from the start", file)
         return Position(inode=inode, offset=0, line=0)
 
     def save(self, file: Path, position: Position) -> None:
+        if not position.fingerprint or position.offset < FINGERPRINT_BYTES:
+            position = Position(position.inode, position.offset, position.line, fingerprint(file, position.offset))
         self.positions[str(file)] = position
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
@@ -155,11 +178,16 @@ class KafkaEventSink:
         await self._producer.stop()
 
     async def send_batch(self, key: str, events: list[InquiryEvent]) -> None:
-        self._pending.append(await self._producer.send(self._topic, encode_batch(events), key=key.encode()))
+        await self._send(self._topic, encode_batch(events), key.encode())
 
     async def send_dead_letter(self, letter: DeadLetter) -> None:
-        value = letter.model_dump_json().encode()
-        self._pending.append(await self._producer.send(self._dead_letter_topic, value, key=letter.connector.encode()))
+        await self._send(self._dead_letter_topic, letter.model_dump_json().encode(), letter.connector.encode())
+
+    async def _send(self, topic: str, value: bytes, key: bytes) -> None:
+        try:
+            self._pending.append(await self._producer.send(topic, value, key=key))
+        except KafkaError as exc:
+            raise ProduceFailed(f"the broker refused a message for topic {topic}: {exc}") from exc
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, []
@@ -217,6 +245,7 @@ class ConnectorRunner:
         batch_events: int = 500,
         linger_seconds: float = 0.2,
         poll_seconds: float = 0.2,
+        settle_seconds: float = 2.0,
     ) -> None:
         self.parser = parser
         self.system = system
@@ -225,6 +254,7 @@ class ConnectorRunner:
         self.batch_events = batch_events
         self.linger_seconds = linger_seconds
         self.poll_seconds = poll_seconds
+        self.settle_seconds = settle_seconds
         self.stats = ConnectorStats()
         self._batches = _Batches()
         self._dead_letters: list[DeadLetter] = []
@@ -237,12 +267,20 @@ class ConnectorRunner:
             self.stats.files += 1
         return self.stats
 
+    def _finished(self, path: Path, follow: bool) -> bool:
+        """Whether an unterminated last line is complete: never while following; otherwise
+        when the file is compressed (rotated, so done) or nobody wrote it for settle_seconds.
+        An unfinished line is left for the next run, which resumes before it."""
+        if follow:
+            return False
+        return path.suffix == ".gz" or time.time() - path.stat().st_mtime >= self.settle_seconds
+
     async def _read_file(self, path: Path, follow: bool, stop: asyncio.Event | None) -> None:
         position = self.checkpoints.start(path) if self.checkpoints else Position(path.stat().st_ino, 0, 0)
         self.parser.start_file(str(path), read_first_line(path))
         with open_log(path) as fh:
             while True:
-                position = await self._read_available(path, fh, position, final=not follow)
+                position = await self._read_available(path, fh, position, final=self._finished(path, follow))
                 if not follow or (stop is not None and stop.is_set()):
                     return
                 await asyncio.sleep(self.poll_seconds)

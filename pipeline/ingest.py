@@ -13,7 +13,7 @@ from connectors.mapping import MappingError, load_mapping
 from connectors.privacy import ContactKeyer
 from connectors.registry import get_kind
 from connectors.runtime import Checkpoints, ConnectorRunner, ConnectorStats, DryRunSink, KafkaEventSink
-from pipeline.settings import Settings
+from pipeline.settings import DEMO_SECRET, Settings
 
 
 class IngestError(Exception):
@@ -54,6 +54,7 @@ def build_runner(settings: Settings, kind_name: str, config: BaseModel | None, s
         batch_events=settings.connectors.batch_events,
         linger_seconds=settings.connectors.linger_seconds,
         poll_seconds=settings.connectors.poll_seconds,
+        settle_seconds=settings.connectors.settle_seconds,
     )
 
 
@@ -65,6 +66,11 @@ async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, d
     if dry_run:
         runner = build_runner(settings, kind_name, config, DryRunSink(), with_checkpoints=False)
         return await runner.run(paths, follow=follow, stop=stop)
+    if settings.kafka.bootstrap and settings.privacy.contact_key_secret.get_secret_value() == DEMO_SECRET:
+        raise IngestError(
+            f"KANALPULS_PRIVACY__CONTACT_KEY_SECRET is the public demo secret; with it anyone can recompute "
+            f"contact keys from phone numbers. Set your own secret before ingesting into {settings.kafka.bootstrap}"
+        )
     sink = KafkaEventSink(settings.kafka.bootstrap_servers, settings.kafka.inquiries_topic,
                           settings.kafka.dead_letter_topic, settings.kafka.acks_timeout_seconds)
     runner = build_runner(settings, kind_name, config, sink, with_checkpoints=True)

@@ -74,6 +74,10 @@ class ConnectorSettings(_Section):
         description="Rules mapping queues, ticket services, mailboxes and URLs to task and department.",
     )
     poll_seconds: float = Field(default=0.2, gt=0, description="How often --follow looks for new lines.")
+    settle_seconds: float = Field(
+        default=2.0, ge=0,
+        description="Without --follow, a last line with no newline counts as complete once the file is this old.",
+    )
 
 
 class PrivacySettings(_Section):

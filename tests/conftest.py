@@ -19,7 +19,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.broker import EmbeddedBroker, ensure_topics, required_topics
-from pipeline.settings import KafkaSettings, Settings, StoreSettings, WorkerSettings, ConnectorSettings
+from pydantic import SecretStr
+
+from pipeline.settings import (
+    ConnectorSettings, KafkaSettings, PrivacySettings, Settings, StoreSettings, WorkerSettings,
+)
 from pipeline.supervise import free_port
 
 
@@ -94,6 +98,7 @@ def pipeline_settings(kafka_service: KafkaService, store_service: StoreService, 
         store=StoreSettings(url=store_service.url, path=tmp_path / "var" / "chdb", database=f"kanalpuls_{run}"),
         worker=WorkerSettings(app_id=f"kanalpuls-{run}", web_port=free_port(), data_dir=tmp_path / "var" / "worker"),
         connectors=ConnectorSettings(checkpoint_dir=tmp_path / "var" / "checkpoints"),
+        privacy=PrivacySettings(contact_key_secret=SecretStr(f"test-secret-{run}")),
     )
 
 

@@ -56,11 +56,12 @@ class RecordingSink:
         return [e for _, batch in self.batches for e in batch]
 
 
-def runner(sink: RecordingSink, checkpoints: Checkpoints | None = None, batch_events: int = 500) -> ConnectorRunner:
+def runner(sink: RecordingSink, checkpoints: Checkpoints | None = None, batch_events: int = 500,
+           settle_seconds: float = 0.0) -> ConnectorRunner:
     context = ConnectorContext("751", load_mapping(MAPPING), ContactKeyer(b"test-secret"))
     parser = AsteriskQueueLogParser(AsteriskQueueLogConfig(), context)
     return ConnectorRunner(parser, "asterisk", sink, checkpoints, batch_events=batch_events,
-                           linger_seconds=0.05, poll_seconds=0.02)
+                           linger_seconds=0.05, poll_seconds=0.02, settle_seconds=settle_seconds)
 
 
 def write(path: Path, lines: list[str], newline_at_end: bool = True) -> Path:
@@ -193,3 +194,42 @@ def test_wire_batch_is_one_event_per_line() -> None:
     events = [e for i, line in enumerate(call_lines(0, 2)) for e in parser.parse(line.encode(), Location("a", "f", i + 1, 0))]
     lines = encode_batch(events).split(b"\n")
     assert [InquiryEvent.model_validate_json(line) for line in lines] == events
+
+
+async def test_a_line_still_being_written_is_left_for_the_next_run(tmp_path: Path) -> None:
+    lines = call_lines(0, 1)
+    log = tmp_path / "queue_log"
+    log.write_text("\n".join(lines[:2]) + "\n" + lines[2][:-3])  # the writer is mid-line
+    checkpoints = Checkpoints(tmp_path / "cp.json")
+    first = RecordingSink()
+    stats = await runner(first, checkpoints, settle_seconds=60).run([log])
+    assert [e.stage.value for e in first.events] == ["arrived", "answered"] and stats.rejected == 0
+
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(lines[2][-3:] + "\n")
+    second = RecordingSink()
+    await runner(second, Checkpoints(tmp_path / "cp.json"), settle_seconds=60).run([log])
+    assert [(e.stage.value, e.handle_seconds) for e in second.events] == [("closed", 60.0)]
+
+
+async def test_a_file_truncated_in_place_is_read_again_from_the_start(tmp_path: Path) -> None:
+    log = write(tmp_path / "queue_log", call_lines(0, 5))
+    await runner(RecordingSink(), Checkpoints(tmp_path / "cp.json")).run([log])
+    inode = log.stat().st_ino
+    with open(log, "r+", encoding="utf-8") as fh:  # copytruncate, then new lines: same inode
+        fh.truncate(0)
+        fh.write("\n".join(call_lines(100, 7)) + "\n")
+    assert log.stat().st_ino == inode and log.stat().st_size > 0
+    sink = RecordingSink()
+    await runner(sink, Checkpoints(tmp_path / "cp.json")).run([log])
+    assert len(sink.events) == 21
+
+
+async def test_a_replaced_file_with_the_same_inode_and_a_larger_size_is_read_from_the_start(tmp_path: Path) -> None:
+    log = write(tmp_path / "queue_log", call_lines(0, 2))
+    await runner(RecordingSink(), Checkpoints(tmp_path / "cp.json")).run([log])
+    with open(log, "r+", encoding="utf-8") as fh:  # same inode, different content, longer
+        fh.write("\n".join(call_lines(200, 4)) + "\n")
+    sink = RecordingSink()
+    await runner(sink, Checkpoints(tmp_path / "cp.json")).run([log])
+    assert len(sink.events) == 12

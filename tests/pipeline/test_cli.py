@@ -85,3 +85,14 @@ def test_cli_is_the_installed_console_script() -> None:
     assert done.returncode == 0
     for command in ("broker", "worker", "ingest", "simulate", "demo", "query", "store", "topics"):
         assert command in done.stdout
+
+
+def test_ingest_into_a_configured_kafka_refuses_the_public_demo_secret(tmp_path: Path) -> None:
+    log = tmp_path / "queue_log"
+    log.write_text(QUEUE_LOG)
+    settings = isolated(tmp_path)
+    settings = settings.model_copy(update={"kafka": settings.kafka.model_copy(
+        update={"bootstrap": f"127.0.0.1:{free_port()}"})})
+    done = run(settings, "ingest", "asterisk_queue_log", str(log))
+    assert done.returncode == 2
+    assert "CONTACT_KEY_SECRET" in done.stderr and "demo secret" in done.stderr
