@@ -28,7 +28,7 @@ from pydantic import ConfigDict, Field
 
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
 from connectors.mapping import Classification
-from connectors.privacy import mask_personal_data, normalise_phone_number
+from connectors.privacy import normalise_phone_number, shown
 from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
 
 
@@ -93,6 +93,7 @@ _CALL_EVENTS: dict[str, tuple[int, str]] = {
 }
 _ABANDON_WAIT_FIELD = {"ABANDON": 2, "EXITEMPTY": 2, "EXITWITHTIMEOUT": 2, "EXITWITHKEY": 3}
 _TRANSFERS = frozenset({"TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER"})
+_NO_CALLER_FIELD = (frozenset(_CALL_EVENTS) - {"ENTERQUEUE"}) | _HOUSEKEEPING
 
 # A caller id worth keying: digits with the punctuation people and PBXes put in numbers.
 # Channel names (Local/2004@from-internal/n, SIP/abc-0001) and 'anonymous' do not match.
@@ -102,15 +103,10 @@ _MAX_PHONE_DIGITS = 15  # E.164
 _MAX_CACHED_QUEUES = 4096
 
 
-def _shown(value: str) -> str:
-    """A field value fit for a rejection reason: short, and with personal data masked."""
-    return repr(mask_personal_data(value[:40]))
-
-
 def _seconds(value: str, field_no: int, name: str) -> int:
     """A whole number of seconds, as app_queue writes durations; anything else rejects the line."""
     if not (value.isascii() and value.isdigit()) or len(value) > _MAX_DURATION_DIGITS:
-        raise RecordRejected(f"bad {name} {_shown(value)} in field {field_no}: expected whole seconds, 0 or more")
+        raise RecordRejected(f"bad {name} {shown(value)} in field {field_no}: expected whole seconds, 0 or more")
     return int(value)
 
 
@@ -118,6 +114,14 @@ class AsteriskQueueLogParser:
     """Parses one queue_log line into phone events, a Skip, or a RecordRejected."""
 
     kind: ClassVar[str] = "asterisk_queue_log"
+
+    def redact(self, record: str) -> str:
+        """A rejected line fit for the dead-letter topic: its caller-id field (7th, ENTERQUEUE's
+        callerid, which may hold a name too) blanked unless the event is known to carry none."""
+        fields = record.split("|")
+        if len(fields) >= 7 and fields[4] not in _NO_CALLER_FIELD:
+            fields[6] = "<callerid>"
+        return "|".join(fields)
 
     def __init__(self, config: AsteriskQueueLogConfig, context: ConnectorContext) -> None:
         self._config = config
@@ -147,7 +151,7 @@ class AsteriskQueueLogParser:
         if call_event is None:
             if verb in _HOUSEKEEPING:
                 return Skip(reason=f"housekeeping {verb}")
-            raise RecordRejected(f"unknown event {_shown(verb)} in field 5: not a queue_log event this connector knows")
+            raise RecordRejected(f"unknown event {shown(verb)} in field 5: not a queue_log event this connector knows")
         if callid in _NON_CALL_IDS:
             return Skip(reason=f"housekeeping {verb}")
         if queue in self._ignored:
@@ -193,7 +197,7 @@ class AsteriskQueueLogParser:
     @staticmethod
     def _epoch(value: str) -> int:
         if not (value.isascii() and value.isdigit()) or len(value) > 10:
-            raise RecordRejected(f"bad timestamp {_shown(value)} in field 1: expected Unix epoch seconds")
+            raise RecordRejected(f"bad timestamp {shown(value)} in field 1: expected Unix epoch seconds")
         epoch = int(value)
         if not _EARLIEST_EPOCH <= epoch < _LATEST_EPOCH:
             raise RecordRejected(

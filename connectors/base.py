@@ -71,6 +71,9 @@ class Parser(Protocol):
     def parse(self, record: bytes, location: Location) -> ParseResult:
         """One raw record -> events or Skip; raises RecordRejected for bad input."""
 
+    # Optional: `redact(record: str) -> str` blanks fields the parser knows hold personal
+    # data before a rejected record is dead-lettered (generic masking runs after it).
+
 
 def decode_record(record: bytes) -> str:
     """Decode a record as UTF-8, rejecting it with the byte position when it is not."""

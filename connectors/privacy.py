@@ -22,8 +22,17 @@ _CPR = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})-?(\d{4})(?!\d)")
 _PHONE = re.compile(
     r"(?<![\d\-:])(?:(?:\+|00)?45 ?)?(?:\d{8}|\d{2} \d{2} \d{2} \d{2}|\d{2}-\d{2}-\d{2}-\d{2}|\d{4} \d{4})(?![\d:])"
 )
-# Any other international number written with a leading +.
-_INTERNATIONAL = re.compile(r"\+\d{7,15}(?!\d)")
+# Any other international number: + or 00, a country code, maybe a space or dash, the rest.
+_INTERNATIONAL = re.compile(r"(?<!\d)(?:\+|00)\d{1,3}[ \-]?\d{6,14}(?!\d)")
+# Any other run of 8 to 15 digits (a number without its prefix, 47 98765432 ...), except a
+# plausible Unix epoch, so queue_log timestamps and call ids stay readable.
+_LONG_NUMBER = re.compile(r"(?<!\d)\d{8,15}(?!\d)")
+_EPOCHS = range(946_684_800, 4_102_444_800)  # 2000-01-01 to 2100-01-01
+
+
+def _number_unless_epoch(match: re.Match[str]) -> str:
+    digits = match.group(0)
+    return digits if len(digits) == 10 and int(digits) in _EPOCHS else "<phone>"
 
 
 def _plausible_cpr(match: re.Match[str]) -> bool:
@@ -40,7 +49,13 @@ def mask_personal_data(text: str) -> str:
     text = _EMAIL.sub("<email>", text)
     text = _CPR.sub(lambda m: "<cpr>" if _plausible_cpr(m) else m.group(0), text)
     text = _INTERNATIONAL.sub("<phone>", text)
-    return _PHONE.sub("<phone>", text)
+    text = _PHONE.sub("<phone>", text)
+    return _LONG_NUMBER.sub(_number_unless_epoch, text)
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """A field value fit for a rejection reason: masked first, then cut, then quoted."""
+    return repr(mask_personal_data(value)[:limit])
 
 
 def normalise_phone_number(raw: str) -> str:

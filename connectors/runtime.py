@@ -258,6 +258,7 @@ class ConnectorRunner:
         self.stats = ConnectorStats()
         self._batches = _Batches()
         self._dead_letters: list[DeadLetter] = []
+        self._redact = getattr(parser, "redact", lambda record: record)
 
     async def run(self, files: list[Path], follow: bool = False, stop: asyncio.Event | None = None) -> ConnectorStats:
         """Read every file to its end in order; with `follow`, keep reading the last one as it grows."""
@@ -322,7 +323,7 @@ class ConnectorRunner:
             connector=self.parser.kind,
             source=SourceRef(system=location.system, file=location.file, line=location.line, offset=location.offset),
             reason=reason,
-            raw=mask_personal_data(record.data.decode("utf-8", "backslashreplace")),
+            raw=mask_personal_data(self._redact(record.data.decode("utf-8", "backslashreplace"))),
             rejected_at=datetime.now(timezone.utc),
         )
 

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
 from connectors.mapping import Classification
-from connectors.privacy import mask_personal_data
+from connectors.privacy import shown
 from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
 
 
@@ -175,12 +175,6 @@ _ISO_TIMESTAMP = re.compile(
 )
 
 
-def _shown(value: str) -> str:
-    """A field value fit for a rejection reason: short, and with personal data masked."""
-    value = value[:60]
-    # A date-shaped value is shown as is: masking would read its digits as a phone number.
-    return repr(value if _ISO_TIMESTAMP.fullmatch(value) else mask_personal_data(value))
-
 
 class TicketExportParser:
     """Parses one export row into walk-in events, a Skip (the header), or a RecordRejected."""
@@ -273,7 +267,7 @@ class TicketExportParser:
         outcome = self._outcomes.get(value["outcome"].casefold())
         if outcome is None:
             raise RecordRejected(
-                f"unknown outcome {_shown(value['outcome'])} in {columns.outcome}:"
+                f"unknown outcome {shown(value['outcome'])} in {columns.outcome}:"
                 f" configured outcomes are {self._outcome_list}"
             )
         seq = self._seq(value.get("transaction_seq", ""))
@@ -285,14 +279,14 @@ class TicketExportParser:
         finished = self._time(value["finished_at"], columns.finished_at)
         if called is not None and called < issued:
             raise RecordRejected(
-                f"{columns.called_at} {_shown(value['called_at'])}"
-                f" is before {columns.issued_at} {_shown(value['issued_at'])}"
+                f"{columns.called_at} {shown(value['called_at'])}"
+                f" is before {columns.issued_at} {shown(value['issued_at'])}"
             )
         if finished is not None and finished < (called or issued):
             start = "called_at" if called is not None else "issued_at"
             raise RecordRejected(
-                f"{columns.finished_at} {_shown(value['finished_at'])}"
-                f" is before {getattr(columns, start)} {_shown(value[start])}"
+                f"{columns.finished_at} {shown(value['finished_at'])}"
+                f" is before {getattr(columns, start)} {shown(value[start])}"
             )
 
         site = value.get("site") or self._config.default_site
@@ -353,16 +347,16 @@ class TicketExportParser:
                 parsed = datetime.strptime(raw, fmt)
         except ValueError:
             expected = "ISO 8601 such as 2024-03-04 09:12:00" if fmt is None else f"format {fmt!r}"
-            raise RecordRejected(f"bad timestamp {_shown(raw)} in {column}: expected {expected}") from None
+            raise RecordRejected(f"bad timestamp {shown(raw)} in {column}: expected {expected}") from None
         if not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
-            raise RecordRejected(f"timestamp {_shown(raw)} in {column} is outside {_FIRST_YEAR}-{_LAST_YEAR}")
+            raise RecordRejected(f"timestamp {shown(raw)} in {column} is outside {_FIRST_YEAR}-{_LAST_YEAR}")
         if parsed.tzinfo is not None:  # an explicit offset or Z wins over the configured zone
             return parsed.astimezone(timezone.utc)
         local = parsed.replace(tzinfo=self._zone, fold=0)  # fold=0: first of two ambiguous times
         utc = local.astimezone(timezone.utc)
         if utc.astimezone(self._zone).replace(tzinfo=None) != parsed:
             raise RecordRejected(
-                f"timestamp {_shown(raw)} in {column} does not exist in {self._config.timezone}:"
+                f"timestamp {shown(raw)} in {column} does not exist in {self._config.timezone}:"
                 " the clocks jumped past it when daylight saving time began"
             )
         return utc
@@ -372,7 +366,7 @@ class TicketExportParser:
             return 1
         if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) < 1:
             raise RecordRejected(
-                f"bad {self._config.columns.transaction_seq} {_shown(raw)}: expected a whole number from 1"
+                f"bad {self._config.columns.transaction_seq} {shown(raw)}: expected a whole number from 1"
             )
         return int(raw)
 
@@ -385,7 +379,7 @@ class TicketExportParser:
         if flag in _FALSE:
             return False
         raise RecordRejected(
-            f"bad {self._config.columns.appointment} {_shown(raw)}: expected one of"
+            f"bad {self._config.columns.appointment} {shown(raw)}: expected one of"
             f" {', '.join(sorted(_TRUE))} (booked) or {', '.join(sorted(_FALSE))} (drop-in), or empty"
         )
 

@@ -551,10 +551,16 @@ def _busiest_rate(site: str, hour: int) -> float:
 # --------------------------------------------------------------------------- malformed input
 
 
+MALFORMED_CALLER = "Jens Jensen <+4529876543>"
+MALFORMED_CALLER_NUMBERS = ("+4529876543", "29876543")
+
+
 def _malformed_queue_log(
     body: list[tuple[int, bytes]], fresh_uids: tuple[str, str], fallback_epoch: int
 ) -> tuple[list[bytes], int]:
-    """Insert six malformed lines into a day's lines; none carries a caller number."""
+    """Insert six malformed lines into a day's lines. The bad-timestamp ENTERQUEUE carries
+    MALFORMED_CALLER (a number and a name), so privacy tests see personal data reach the
+    dead-letter path and can check it is stripped there."""
     lines = [line for _, line in body]
     epochs = [e for e, _ in body] or [fallback_epoch]
     n = len(lines)
@@ -567,7 +573,7 @@ def _malformed_queue_log(
     i, e = at(0.2)
     inserts.append((i, f"{e}|abc".encode()))  # too few fields
     i, e = at(0.4)
-    inserts.append((i, f"{e[:2]}x{e[3:]}|{fresh_uids[0]}|pas|NONE|ENTERQUEUE|||1".encode()))  # bad timestamp
+    inserts.append((i, f"{e[:2]}x{e[3:]}|{fresh_uids[0]}|pas|NONE|ENTERQUEUE||{MALFORMED_CALLER}|1".encode()))
     i, e = at(0.6)
     inserts.append((i, f"{e}|{fresh_uids[1]}|pas|NONE|FROBNICATE|1|2|3".encode()))  # unknown verb
     i, _ = at(0.7)
@@ -738,6 +744,7 @@ def simulate(
         files.append(name)
 
     numbers = set(sim.written_numbers) | {normalise_phone_number(n) for n in sim.written_numbers}
+    numbers |= set(MALFORMED_CALLER_NUMBERS)
     abandon_verbs = ("ABANDON", "EXITWITHTIMEOUT", "EXITWITHKEY", "EXITEMPTY")
     truth = GroundTruth(
         municipality=municipality,

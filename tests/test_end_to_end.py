@@ -177,6 +177,9 @@ def test_connector_killed_midway_and_full_replay_leave_clickhouse_equal_to_groun
         # 5. No caller number in any topic of this pipeline, nor in any table.
         numbers = set(truth.personal_data.phone_numbers)
         assert numbers, "the simulator wrote no caller numbers"
+        dead_lettered = b"\n".join(asyncio.run(read_topic(settings.kafka.bootstrap_servers,
+                                                            settings.kafka.dead_letter_topic))).decode()
+        assert "ENTERQUEUE" in dead_lettered and "Jens" not in dead_lettered  # the caller's name, too
         run_id = settings.worker.app_id.removeprefix("kanalpuls-")
         ours = [t for t in asyncio.run(list_topics(settings.kafka.bootstrap_servers)) if run_id in t]
         assert settings.kafka.inquiries_topic in ours and any("changelog" in t for t in ours)

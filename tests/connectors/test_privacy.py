@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.privacy import ContactKeyer, mask_personal_data, normalise_phone_number
+from connectors.privacy import shown, ContactKeyer, mask_personal_data, normalise_phone_number
 
 SECRET = b"test-secret"
 
@@ -58,8 +58,18 @@ def test_phone_numbers_are_masked(number: str) -> None:
     assert not re.search(r"\d{4}", masked)
 
 
-def test_longer_digit_runs_are_not_masked_as_phone_numbers() -> None:
-    assert mask_personal_data("order 123456789 x") == "order 123456789 x"
+@pytest.mark.parametrize("number", ["0046701234567", "4798765432", "+45-12345678", "123456789"])
+def test_any_other_long_digit_run_is_masked_as_a_possible_number(number: str) -> None:
+    # Foreign numbers and numbers without their prefix: privacy wins over readability.
+    assert mask_personal_data(f"caller {number} x") == "caller <phone> x"
+
+
+def test_a_number_inside_a_sip_uri_is_masked() -> None:
+    assert mask_personal_data("sip:12345678@10.0.0.1") == "sip:<phone>@10.0.0.1"
+
+
+def test_shown_masks_before_cutting_so_no_part_of_a_number_survives() -> None:
+    assert "1234567" not in shown("x" * 55 + "12345678")
 
 
 def test_text_without_personal_data_is_unchanged() -> None:

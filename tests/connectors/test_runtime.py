@@ -233,3 +233,12 @@ async def test_a_replaced_file_with_the_same_inode_and_a_larger_size_is_read_fro
     sink = RecordingSink()
     await runner(sink, Checkpoints(tmp_path / "cp.json")).run([log])
     assert len(sink.events) == 12
+
+
+async def test_a_rejected_enterqueue_line_is_dead_lettered_without_its_caller(tmp_path: Path) -> None:
+    log = write(tmp_path / "queue_log", ["17x3971200|1763971200.7|pas|NONE|ENTERQUEUE||Hans Hansen <22334455>|1"])
+    sink = RecordingSink()
+    await runner(sink).run([log])
+    (letter,) = sink.dead_letters
+    assert "Hans" not in letter.raw and "22334455" not in letter.raw
+    assert letter.raw.startswith("17x3971200|1763971200.7|pas|NONE|ENTERQUEUE|")
