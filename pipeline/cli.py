@@ -140,7 +140,11 @@ def simulate(
     from pipeline.simulator import default_start, simulate as run_simulation
 
     first = date.fromisoformat(start) if start else default_start(date.today())
-    run_simulation(out, days=days, seed=seed, start=first, municipality=get_settings().municipality)
+    from connectors.mapping import load_mapping
+
+    # The municipality is the one the mapping rules are for, as in the connectors.
+    municipality = load_mapping(get_settings().connectors.mapping_file).municipality
+    run_simulation(out, days=days, seed=seed, start=first, municipality=municipality)
     console.print(f"wrote {out}/ (ground truth in {out / 'ground_truth.json'})")
 
 

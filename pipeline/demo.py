@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.broker import BrokerError, EmbeddedBroker, ensure_topics, required_topics
+from connectors.mapping import load_mapping
 from pipeline.ingest import run_ingest
 from pipeline.settings import Settings
 from pipeline.simulator import GroundTruth, default_start, simulate
@@ -30,15 +31,10 @@ TIMEZONE = "Europe/Copenhagen"
 KPI_DECIMALS = 6
 
 
-class DemoFailed(Exception):
-    """A step of the demo did not complete; the message says which and why."""
-
-
 def demo_settings(base: Settings) -> Settings:
     """Embedded everything in a fresh var/demo, on free ports, whatever the environment says."""
     var_dir = base.var_dir / "demo"
     return Settings(
-        municipality=base.municipality,
         var_dir=var_dir,
         log_format=base.log_format,
         kafka=base.kafka.model_copy(update={"bootstrap": None, "embedded_port": free_port()}),
@@ -176,12 +172,13 @@ def run_demo(base: Settings, days: int = 7, seed: int = 1, console: Console | No
     worker_log = settings.var_dir / "worker.log"
 
     first = start or default_start(date.today())
-    truth = simulate(logs, days=days, seed=seed, start=first, municipality=settings.municipality)
+    municipality = load_mapping(settings.connectors.mapping_file).municipality  # as the connectors see it
+    truth = simulate(logs, days=days, seed=seed, start=first, municipality=municipality)
     expected = sum(sum(stages.model_dump().values()) for stages in truth.totals.values())
     console.print(f"[bold]1/5[/bold] simulated {days} days from {first} (seed {seed}) into {logs}: "
                   f"{expected:,} events expected")
     try:
-        with EmbeddedBroker(settings.kafka.embedded_port) as broker:
+        with EmbeddedBroker(settings.kafka.embedded_port):
             asyncio.run(ensure_topics(settings.kafka.bootstrap_servers, required_topics(settings.kafka)))
             console.print(f"[bold]2/5[/bold] broker on {settings.kafka.bootstrap_servers}")
             with worker_process(settings, worker_log) as worker:
@@ -199,8 +196,7 @@ def run_demo(base: Settings, days: int = 7, seed: int = 1, console: Console | No
                 mismatches = compare(settings, truth, console)
                 if stored != expected:
                     mismatches += 1
-                del broker
-    except (DemoFailed, WorkerStartFailed, BrokerError) as exc:
+    except (WorkerStartFailed, BrokerError) as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         return 1
     elapsed = time.monotonic() - started

@@ -97,7 +97,6 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    municipality: str = Field(default="751", pattern=r"^\d{3}$", description="Default municipality code.")
     var_dir: Path = Field(default=Path("var"), description="Working directory for embedded state.")
     log_format: str = Field(default="console", pattern="^(console|json)$")
     kafka: KafkaSettings = KafkaSettings()

@@ -25,7 +25,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyP
 
 def test_defaults_run_the_embedded_demo_without_configuration(clean_env: pytest.MonkeyPatch) -> None:
     settings = Settings()
-    assert settings.municipality == "751"
+    assert settings.store.url is None and settings.var_dir == Path("var")
     assert settings.kafka.bootstrap is None
     assert settings.kafka.bootstrap_servers == "127.0.0.1:19092"
     assert (settings.kafka.inquiries_topic, settings.kafka.dead_letter_topic) == ("inquiries", "inquiries.dlq")
@@ -56,9 +56,14 @@ def test_dotenv_file_in_the_working_directory_is_read(clean_env: pytest.MonkeyPa
 
 
 def test_environment_beats_dotenv(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("KANALPULS_MUNICIPALITY=101\n", encoding="utf-8")
-    clean_env.setenv("KANALPULS_MUNICIPALITY", "147")
-    assert Settings().municipality == "147"
+    (tmp_path / ".env").write_text("KANALPULS_LOG_FORMAT=console\n", encoding="utf-8")
+    clean_env.setenv("KANALPULS_LOG_FORMAT", "json")
+    assert Settings().log_format == "json"
+
+
+def test_dotenv_is_read_and_may_hold_docker_compose_keys(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("CLICKHOUSE_PASSWORD=x\nKANALPULS_LOG_FORMAT=json\n", encoding="utf-8")
+    assert Settings().log_format == "json"
 
 
 def test_unknown_key_inside_a_section_is_rejected(clean_env: pytest.MonkeyPatch) -> None:
@@ -74,8 +79,8 @@ def test_invalid_value_is_rejected_with_its_field(clean_env: pytest.MonkeyPatch)
     with pytest.raises(ValidationError, match="partitions"):
         Settings()
     clean_env.setenv("KANALPULS_KAFKA__PARTITIONS", "6")
-    clean_env.setenv("KANALPULS_MUNICIPALITY", "75")
-    with pytest.raises(ValidationError, match="municipality"):
+    clean_env.setenv("KANALPULS_STORE__DATABASE", "kanal-puls")
+    with pytest.raises(ValidationError, match="database"):
         Settings()
 
 
