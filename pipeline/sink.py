@@ -8,6 +8,7 @@ data) propagate and stop the worker, since skipping would lose events silently.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -61,7 +62,9 @@ class ClickHouseSink:
         """Insert the events; waits out transient store outages."""
         if events.num_rows == 0:
             return
-        await self._retrying(self.store.insert_arrow, EVENTS_TABLE, to_store_table(events))
+        # The same events give the same token: a retry of an insert that did land is dropped.
+        token = hashlib.sha256("".join(events.column("event_id").to_pylist()).encode()).hexdigest()
+        await self._retrying(self.store.insert_arrow, EVENTS_TABLE, to_store_table(events), token)
 
     async def _retrying(self, fn: Callable[..., T], *args: object) -> T:
         """Call the store until it answers; transient errors are waited out, terminal ones raised."""

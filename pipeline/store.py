@@ -58,9 +58,14 @@ class Store(Protocol):
 
     def query(self, sql: str) -> QueryResult: ...
 
-    def insert_arrow(self, table: str, data: pa.Table) -> None: ...
+    def insert_arrow(self, table: str, data: pa.Table, token: str = "") -> None: ...
 
     def close(self) -> None: ...
+
+
+def dedup_settings(token: str) -> dict[str, object]:
+    """Settings making a retried insert (same token) a no-op, in the table and its views."""
+    return {"insert_deduplication_token": token, "deduplicate_blocks_in_dependent_materialized_views": 1}
 
 
 def is_read_only(sql: str) -> bool:
@@ -128,10 +133,11 @@ class EmbeddedStore:
     def query_arrow(self, sql: str) -> pa.Table:
         return self._run(sql, "ArrowTable")
 
-    def insert_arrow(self, table: str, data: pa.Table) -> None:
+    def insert_arrow(self, table: str, data: pa.Table, token: str = "") -> None:
         columns = ", ".join(f"`{c}`" for c in data.column_names)
+        settings = " SETTINGS " + ", ".join(f"{k} = {v!r}" for k, v in dedup_settings(token).items()) if token else ""
         # chDB's Python() table function reads the Arrow table from this frame's locals.
-        self._run(f"INSERT INTO {self.database}.{table} ({columns}) SELECT {columns} FROM Python(data)", "CSV")
+        self._run(f"INSERT INTO {self.database}.{table} ({columns}) SELECT {columns} FROM Python(data){settings}", "CSV")
 
     def _run(self, sql: str, fmt: str) -> Any:
         try:
@@ -171,8 +177,9 @@ class ServerStore:
     def query_arrow(self, sql: str) -> pa.Table:
         return self._call(self._client.query_arrow, sql)
 
-    def insert_arrow(self, table: str, data: pa.Table) -> None:
-        self._call(self._client.insert_arrow, f"{self.database}.{table}", data)
+    def insert_arrow(self, table: str, data: pa.Table, token: str = "") -> None:
+        self._call(self._client.insert_arrow, f"{self.database}.{table}", data, None,
+                   dedup_settings(token) if token else None)
 
     def _call(self, fn: Any, *args: Any) -> Any:
         from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError

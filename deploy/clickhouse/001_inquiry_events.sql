@@ -32,3 +32,6 @@ CREATE TABLE IF NOT EXISTS {db}.inquiry_events
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(occurred_at)
 ORDER BY (municipality, channel, toStartOfHour(occurred_at), event_id)
+-- The worker gives each insert a token derived from its event ids, so an insert retried
+-- after a timeout (that the server had in fact committed) is dropped, here and in the view.
+SETTINGS non_replicated_deduplication_window = 10000

@@ -23,3 +23,4 @@ CREATE TABLE IF NOT EXISTS {db}.inquiry_minute
 ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM(minute)
 ORDER BY (municipality, channel, minute, direction, stage, task, task_label, department, site, queue)
+SETTINGS non_replicated_deduplication_window = 10000

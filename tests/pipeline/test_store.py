@@ -231,3 +231,14 @@ def test_second_process_cannot_open_a_held_store(second_process_open: dict[str, 
 
 def test_held_store_message_points_at_the_running_worker(second_process_open: dict[str, Any]) -> None:
     assert "worker" in second_process_open["message"]
+
+
+def test_an_insert_retried_with_its_token_is_stored_once_in_the_table_and_the_rollup(database: EmbeddedStore) -> None:
+    value = b"\n".join(event(900 + i).model_dump_json().encode() for i in range(3))
+    data = to_store_table(decode_messages([Message(value, 0, 0)]).events)
+    before = database.query(f"SELECT count() FROM {database.database}.inquiry_events").scalar()
+    rolled = database.query(f"SELECT sum(events) FROM {database.database}.inquiry_minute").scalar() or 0
+    for _ in range(2):  # the first insert landed, but its answer was lost: the sink retries
+        database.insert_arrow("inquiry_events", data, token="same-batch")
+    assert database.query(f"SELECT count() FROM {database.database}.inquiry_events").scalar() == before + 3
+    assert database.query(f"SELECT sum(events) FROM {database.database}.inquiry_minute").scalar() == rolled + 3
