@@ -281,7 +281,11 @@ class ConnectorRunner:
         self.parser.start_file(str(path), read_first_line(path))
         with open_log(path) as fh:
             while True:
-                position = await self._read_available(path, fh, position, final=self._finished(path, follow))
+                final = self._finished(path, follow)
+                position = await self._read_available(path, fh, position, final=final)
+                if not follow and not final and position.offset < file_size(path):
+                    logger.info("%s: the last line has no newline yet and the file changed within %.0fs; "
+                                "it is left for the next run", path, self.settle_seconds)
                 if not follow or (stop is not None and stop.is_set()):
                     return
                 await asyncio.sleep(self.poll_seconds)
