@@ -12,7 +12,6 @@ import math
 import shutil
 import time
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console

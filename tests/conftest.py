@@ -9,8 +9,6 @@ answers, else the embedded part (Tansu broker binary, chDB on disk).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass

@@ -8,7 +8,6 @@ import io
 import json
 from pathlib import Path
 
-import pytest
 
 from connectors.asterisk_queue_log import AsteriskQueueLogConfig, AsteriskQueueLogParser
 from connectors.base import ConnectorContext

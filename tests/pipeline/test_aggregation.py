@@ -23,26 +23,12 @@ from pipeline.aggregation import (
     add_sums,
     to_store_table,
 )
-from schemas import Channel, InquiryEvent, SourceRef, Stage, make_event_id
+from tests.factories import T0, phone_event
+from schemas import Channel, InquiryEvent, SourceRef, Stage
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
 
-def event(n: int, *, stage: Stage = Stage.arrived, at: datetime = T0, **overrides: Any) -> InquiryEvent:
-    fields: dict[str, Any] = {
-        "event_id": make_event_id("pbx", f"call-{n}", stage.value),
-        "occurred_at": at,
-        "municipality": "751",
-        "channel": Channel.phone,
-        "stage": stage,
-        "task": "85.06.00",
-        "task_label": "Pas",
-        "department": "Borgerservice",
-        "queue": "pas",
-        "source": SourceRef(system="pbx", file="queue_log", line=n + 1, offset=n * 80),
-    }
-    fields.update(overrides)
-    return InquiryEvent(**fields)
+event = phone_event
 
 
 def batch(events: list[InquiryEvent]) -> bytes:

@@ -20,11 +20,11 @@ import pytest
 from pipeline.aggregation import Message, decode_messages, to_store_table
 from pipeline.sink import ClickHouseSink
 from pipeline.store import EmbeddedStore, StoreQueryError, init_schema, is_read_only, read_only_statement
-from schemas import Channel, InquiryEvent, SourceRef, Stage, make_event_id
+from tests.factories import T0, phone_event
+from schemas import Channel, InquiryEvent, Stage
 
 REPO = Path(__file__).resolve().parents[2]
 DDL_FILES = ["001_inquiry_events.sql", "002_inquiry_minute.sql", "003_inquiry_minute_mv.sql"]
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
@@ -50,21 +50,7 @@ def database(store: EmbeddedStore, request: pytest.FixtureRequest) -> EmbeddedSt
     return store
 
 
-def event(n: int, *, at: datetime = T0, stage: Stage = Stage.arrived, **overrides: Any) -> InquiryEvent:
-    fields: dict[str, Any] = {
-        "event_id": make_event_id("pbx", f"call-{n}", stage.value),
-        "occurred_at": at,
-        "municipality": "751",
-        "channel": Channel.phone,
-        "stage": stage,
-        "task": "85.06.00",
-        "task_label": "Pas",
-        "department": "Borgerservice",
-        "queue": "pas",
-        "source": SourceRef(system="pbx", file="queue_log", line=n + 1, offset=80 * n),
-    }
-    fields.update(overrides)
-    return InquiryEvent(**fields)
+event = phone_event
 
 
 def insert(store: EmbeddedStore, events: list[InquiryEvent]) -> None:
