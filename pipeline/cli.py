@@ -87,6 +87,22 @@ def worker() -> None:
     Worker(faust_app, loglevel="WARNING", quiet=True).execute_from_commandline()
 
 
+@app.command()
+def serve() -> None:
+    """HTTP ingest: POST /v1/events (bearer token), GET /v1/schema, GET /healthz."""
+    from aiohttp import web
+
+    from pipeline.http_ingest import HttpIngestError, build_http_app
+
+    settings = get_settings()
+    try:
+        http_app = build_http_app(settings)
+    except HttpIngestError as exc:
+        raise _fail(str(exc))
+    console.print(f"HTTP ingest on http://{settings.http.host}:{settings.http.port}/v1/events")
+    web.run_app(http_app, host=settings.http.host, port=settings.http.port, print=None)
+
+
 @store_app.command("init")
 def store_init() -> None:
     """Create the database, tables and views (idempotent)."""

@@ -80,6 +80,13 @@ class ConnectorSettings(_Section):
     )
 
 
+class HttpSettings(_Section):
+    host: str = Field(default="127.0.0.1", description="Where `kanalpuls serve` listens.")
+    port: int = Field(default=8080, description="Port of the HTTP ingest.")
+    token: SecretStr | None = Field(default=None, description="Bearer token clients must send; required.")
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+
+
 class PrivacySettings(_Section):
     contact_key_secret: SecretStr = Field(
         default=SecretStr(DEMO_SECRET),
@@ -104,6 +111,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     connectors: ConnectorSettings = ConnectorSettings()
     privacy: PrivacySettings = PrivacySettings()
+    http: HttpSettings = HttpSettings()
 
     @model_validator(mode="after")
     def _relative_to_var(self) -> "Settings":

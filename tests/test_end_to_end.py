@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from tests.topics import read_topic
 from pipeline.demo import stored_inquiries, stored_phone_kpis, true_inquiries, true_phone_kpis, same
 from pipeline.ingest import run_ingest
 from pipeline.settings import Settings
@@ -53,30 +54,6 @@ def worker_metric(settings: Settings, name: str) -> float:
     text = urllib.request.urlopen(url, timeout=10).read().decode()
     match = re.search(rf"^{name} ([0-9.e+]+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0
-
-
-async def read_topic(bootstrap: str, topic: str) -> list[bytes]:
-    """Every message of a topic, from the beginning, as `key value` bytes."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        consumer.unsubscribe()
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        values: list[bytes] = []
-
-        async def behind() -> bool:
-            return any([await consumer.position(tp) < end[tp] for tp in tps])
-
-        while await behind():
-            batch = await consumer.getmany(timeout_ms=1000)
-            for records in batch.values():
-                values.extend((r.key or b"") + b" " + (r.value or b"") for r in records)
-        return values
-    finally:
-        await consumer.stop()
 
 
 async def list_topics(bootstrap: str) -> set[str]:

@@ -1,0 +1,123 @@
+"""Direct ingest over HTTP: telephony and form systems POST InquiryEvents, we produce them.
+
+    POST /v1/events   one JSON event, or NDJSON (one event per line); bearer token required
+    GET  /v1/schema   the InquiryEvent JSON Schema
+    GET  /healthz     200 when the broker connection is up
+
+A batch is all or nothing: if any event is invalid the answer is 422 naming each bad line,
+field and reason, and nothing is produced, so a client can fix and resend the whole batch
+without creating duplicates. 202 means the broker acknowledged every event (acks=all).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections import defaultdict
+
+import orjson
+from aiohttp import web
+from pydantic import ValidationError
+
+from connectors.runtime import KafkaEventSink, ProduceFailed
+from pipeline.settings import Settings
+from schemas import InquiryEvent
+from schemas.export import json_schema_documents
+
+logger = logging.getLogger(__name__)
+
+SINK_KEY = web.AppKey("sink", KafkaEventSink)
+SETTINGS_KEY = web.AppKey("settings", Settings)
+
+
+class HttpIngestError(Exception):
+    """The HTTP ingest cannot start; the message says which setting to fix."""
+
+
+def _problem(status: int, title: str, **extra: object) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps({"title": title, **extra}), content_type="application/json")
+
+
+def parse_events(body: bytes) -> tuple[list[InquiryEvent], list[dict[str, object]]]:
+    """Events of a body (one JSON object or NDJSON), and an error entry per invalid line."""
+    events: list[InquiryEvent] = []
+    errors: list[dict[str, object]] = []
+    for number, line in enumerate(body.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            events.append(InquiryEvent.model_validate_json(line))
+        except ValidationError as exc:
+            errors.append({
+                "line": number,
+                "errors": [{"field": ".".join(str(p) for p in e["loc"]) or "(event)", "reason": e["msg"]}
+                           for e in exc.errors()],
+            })
+    return events, errors
+
+
+def authorised(request: web.Request, token: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+async def post_events(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS_KEY]
+    token = settings.http.token.get_secret_value() if settings.http.token else ""
+    if not authorised(request, token):
+        return _problem(401, "a valid bearer token is required", hint="Authorization: Bearer <KANALPULS_HTTP__TOKEN>")
+    if request.content_length is not None and request.content_length > settings.http.max_body_bytes:
+        return _problem(413, f"body larger than {settings.http.max_body_bytes} bytes; send smaller batches")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _problem(413, f"body larger than {settings.http.max_body_bytes} bytes; send smaller batches")
+    events, errors = parse_events(body)
+    if errors:
+        return _problem(422, f"{len(errors)} invalid event(s); nothing was accepted", invalid=errors)
+    if not events:
+        return _problem(422, "no events in the body: send one JSON event or NDJSON, one event per line")
+    by_key: defaultdict[str, list[InquiryEvent]] = defaultdict(list)
+    for event in events:
+        by_key[event.partition_key].append(event)
+    sink = request.app[SINK_KEY]
+    try:
+        for key, batch in by_key.items():
+            await sink.send_batch(key, batch)
+        await sink.flush()
+    except ProduceFailed as exc:
+        logger.warning("broker did not acknowledge an HTTP batch: %s", exc)
+        return _problem(503, "the broker did not acknowledge the events; retry later", detail=str(exc))
+    return web.Response(status=202, body=orjson.dumps({"accepted": len(events)}), content_type="application/json")
+
+
+async def get_schema(request: web.Request) -> web.Response:
+    return web.Response(body=orjson.dumps(json_schema_documents()["inquiry_event.v1.json"]),
+                        content_type="application/schema+json")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(body=b'{"status": "ok"}', content_type="application/json")
+
+
+def build_http_app(settings: Settings) -> web.Application:
+    """The aiohttp application; the Kafka producer starts and stops with it."""
+    if not settings.http.token or not settings.http.token.get_secret_value():
+        raise HttpIngestError("set KANALPULS_HTTP__TOKEN: the HTTP ingest refuses to run without a token")
+    app = web.Application(client_max_size=settings.http.max_body_bytes)
+    app[SETTINGS_KEY] = settings
+    app.router.add_post("/v1/events", post_events)
+    app.router.add_get("/v1/schema", get_schema)
+    app.router.add_get("/healthz", healthz)
+
+    async def producer(app: web.Application):  # type: ignore[no-untyped-def]
+        sink = KafkaEventSink(settings.kafka.bootstrap_servers, settings.kafka.inquiries_topic,
+                              settings.kafka.dead_letter_topic, settings.kafka.acks_timeout_seconds)
+        await sink.start()
+        app[SINK_KEY] = sink
+        yield
+        await sink.stop()
+
+    app.cleanup_ctx.append(producer)
+    return app

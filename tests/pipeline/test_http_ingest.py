@@ -1,0 +1,103 @@
+"""`kanalpuls serve`: the HTTP ingest against the real broker."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+
+from pipeline.http_ingest import HttpIngestError, build_http_app
+from pipeline.settings import HttpSettings, Settings
+from schemas import Stage
+from tests.factories import phone_event
+from tests.topics import read_topic
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture
+def settings(topics: Settings) -> Settings:
+    return topics.model_copy(update={"http": HttpSettings(token=SecretStr(TOKEN), max_body_bytes=64 * 1024)})
+
+
+async def client_for(settings: Settings) -> TestClient:
+    client = TestClient(TestServer(build_http_app(settings)))
+    await client.start_server()
+    return client
+
+
+def ndjson(*events) -> bytes:  # type: ignore[no-untyped-def]
+    return b"\n".join(e.model_dump_json().encode() for e in events)
+
+
+async def produced(settings: Settings) -> list[dict]:
+    values = await read_topic(settings.kafka.bootstrap_servers, settings.kafka.inquiries_topic)
+    return [json.loads(line) for value in values for line in value.split(b" ", 1)[1].split(b"\n")]
+
+
+async def test_without_a_valid_token_nothing_is_written(settings: Settings) -> None:
+    client = await client_for(settings)
+    try:
+        body = ndjson(phone_event(1))
+        assert (await client.post("/v1/events", data=body)).status == 401
+        wrong = await client.post("/v1/events", data=body, headers={"Authorization": "Bearer nope"})
+        assert wrong.status == 401
+    finally:
+        await client.close()
+    assert await produced(settings) == []
+
+
+async def test_a_valid_batch_is_acknowledged_after_the_broker_has_it(settings: Settings) -> None:
+    events = [phone_event(1), phone_event(1, stage=Stage.answered, wait_seconds=4.0), phone_event(2)]
+    client = await client_for(settings)
+    try:
+        response = await client.post("/v1/events", data=ndjson(*events), headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status == 202
+        assert await response.json() == {"accepted": 3}
+    finally:
+        await client.close()
+    assert sorted(e["event_id"] for e in await produced(settings)) == sorted(e.event_id for e in events)
+
+
+async def test_a_batch_with_an_invalid_event_is_refused_whole_naming_line_and_field(settings: Settings) -> None:
+    bad = json.loads(phone_event(2).model_dump_json())
+    bad["channel"] = "fax"
+    body = ndjson(phone_event(1)) + b"\n" + json.dumps(bad).encode()
+    client = await client_for(settings)
+    try:
+        response = await client.post("/v1/events", data=body, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status == 422
+        problem = await response.json()
+    finally:
+        await client.close()
+    assert problem["invalid"][0]["line"] == 2
+    assert problem["invalid"][0]["errors"][0]["field"] == "channel"
+    assert await produced(settings) == []
+
+
+async def test_a_body_over_the_limit_is_refused(settings: Settings) -> None:
+    client = await client_for(settings)
+    try:
+        body = ndjson(*[phone_event(i) for i in range(200)])  # ~100 KB > 64 KiB
+        response = await client.post("/v1/events", data=body, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status == 413
+    finally:
+        await client.close()
+    assert await produced(settings) == []
+
+
+async def test_schema_and_health_are_served(settings: Settings) -> None:
+    client = await client_for(settings)
+    try:
+        schema = await (await client.get("/v1/schema")).json(content_type=None)
+        assert "event_id" in schema["properties"] and schema["$id"].endswith("inquiry_event.v1.json")
+        assert (await client.get("/healthz")).status == 200
+    finally:
+        await client.close()
+
+
+def test_the_ingest_refuses_to_start_without_a_token(topics: Settings) -> None:
+    with pytest.raises(HttpIngestError, match="KANALPULS_HTTP__TOKEN"):
+        build_http_app(topics)
