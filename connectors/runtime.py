@@ -75,6 +75,20 @@ def iter_records(fh: IO[bytes], offset: int, line: int, final: bool) -> Iterator
         offset = end
 
 
+def _rotation(path: Path, fh: IO[bytes], position: Position) -> str | None:
+    """'renamed' when `path` now names another file, 'truncated' when the open file shrank
+    below what was read, else None (also while a rotated file is not yet re-created)."""
+    try:
+        named = path.stat()
+    except FileNotFoundError:
+        return None
+    if named.st_ino != os.fstat(fh.fileno()).st_ino:
+        return "renamed"
+    if named.st_size < position.offset:
+        return "truncated"
+    return None
+
+
 # --- checkpoints ---------------------------------------------------------------------
 
 
@@ -279,7 +293,8 @@ class ConnectorRunner:
     async def _read_file(self, path: Path, follow: bool, stop: asyncio.Event | None) -> None:
         position = self.checkpoints.start(path) if self.checkpoints else Position(path.stat().st_ino, 0, 0)
         self.parser.start_file(str(path), read_first_line(path))
-        with open_log(path) as fh:
+        fh = open_log(path)
+        try:
             while True:
                 final = self._finished(path, follow)
                 position = await self._read_available(path, fh, position, final=final)
@@ -289,6 +304,23 @@ class ConnectorRunner:
                 if not follow or (stop is not None and stop.is_set()):
                     return
                 await asyncio.sleep(self.poll_seconds)
+                rotation = _rotation(path, fh, position)
+                if rotation == "renamed":
+                    # The writer has moved to a new file: finish the old one (its last line is
+                    # complete now), then read the new one from its start.
+                    position = await self._read_available(path, fh, position, final=True)
+                    fh.close()
+                    fh = open_log(path)
+                    position = Position(os.fstat(fh.fileno()).st_ino, 0, 0)
+                    self.parser.start_file(str(path), read_first_line(path))
+                    logger.info("%s was rotated (renamed and created anew): reading the new file", path)
+                elif rotation == "truncated":
+                    position = Position(position.inode, 0, 0)
+                    self.parser.start_file(str(path), read_first_line(path))
+                    logger.warning("%s was truncated in place (copytruncate): reading it from the start; lines "
+                                   "written between the copy and the truncation exist only in the copy", path)
+        finally:
+            fh.close()
 
     async def _read_available(self, path: Path, fh: IO[bytes], position: Position, final: bool) -> Position:
         name = str(path)

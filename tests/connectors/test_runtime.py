@@ -241,3 +241,44 @@ async def test_a_rejected_enterqueue_line_is_dead_lettered_without_its_caller(tm
     (letter,) = sink.dead_letters
     assert "Hans" not in letter.raw and "22334455" not in letter.raw
     assert letter.raw.startswith("17x3971200|1763971200.7|pas|NONE|ENTERQUEUE|")
+
+
+async def _until(predicate, what: str) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(300):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_follow_survives_rename_and_create_rotation(tmp_path: Path) -> None:
+    log = write(tmp_path / "queue_log", call_lines(0, 2))
+    sink = RecordingSink()
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner(sink, Checkpoints(tmp_path / "cp.json")).run([log], follow=True, stop=stop))
+    await _until(lambda: len(sink.events) == 6, "the first lines")
+    log.rename(tmp_path / "queue_log.1")
+    with open(tmp_path / "queue_log.1", "a", encoding="utf-8") as old:  # the writer had not reopened yet
+        old.write("\n".join(call_lines(2, 1)) + "\n")
+    write(tmp_path / "queue_log", call_lines(3, 2))
+    await _until(lambda: len(sink.events) == 15, "lines of the old and the new file")
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert len({e.event_id for e in sink.events}) == 15
+
+
+async def test_follow_survives_copytruncate_rotation(tmp_path: Path) -> None:
+    log = write(tmp_path / "queue_log", call_lines(0, 3))
+    sink = RecordingSink()
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner(sink).run([log], follow=True, stop=stop))
+    await _until(lambda: len(sink.events) == 9, "the first lines")
+    (tmp_path / "queue_log.1").write_bytes(log.read_bytes())  # copy ...
+    with open(log, "r+", encoding="utf-8") as fh:  # ... then truncate, and the writer goes on
+        fh.truncate(0)
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(call_lines(3, 1)) + "\n")
+    await _until(lambda: len(sink.events) == 12, "lines written after the truncation")
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert [e.source.line for e in sink.events[9:]] == [1, 2, 3]
