@@ -144,6 +144,34 @@ def ingest(
 
 
 @app.command()
+def run(
+    config: Annotated[Path, typer.Option(help="YAML listing connectors: kind, paths (globs), follow, config.",
+                                         exists=True, dir_okay=False)],
+) -> None:
+    """Run several connectors side by side from one file, until Ctrl-C or SIGTERM."""
+    from connectors.registry import UnknownConnector
+    from connectors.runtime import ProduceFailed
+    from pipeline.ingest import IngestError, load_run_file, run_many
+
+    settings = get_settings()
+
+    async def main() -> list:  # type: ignore[type-arg]
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await run_many(settings, load_run_file(config), stop)
+
+    try:
+        results = asyncio.run(main())
+    except (UnknownConnector, IngestError, ProduceFailed) as exc:
+        raise _fail(str(exc))
+    for stats in results:
+        console.print(f"{stats.files} file(s), {stats.records} records: {stats.events} events, "
+                      f"{sum(stats.skipped.values())} skipped, {stats.rejected} rejected")
+
+
+@app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="Directory for the logs and ground_truth.json.")] = Path("var/simulated"),
     days: Annotated[int, typer.Option(min=1, help="Days to simulate.")] = 7,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import glob
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.base import ConnectorContext
 from connectors.mapping import MappingError, load_mapping
@@ -59,10 +61,11 @@ def build_runner(settings: Settings, kind_name: str, config: BaseModel | None, s
 
 
 async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, dry_run: bool = False,
-                     follow: bool = False, config_file: Path | None = None,
+                     follow: bool = False, config_file: Path | None = None, config: BaseModel | None = None,
                      stop: asyncio.Event | None = None) -> ConnectorStats:
     kind = get_kind(kind_name)
-    config = load_connector_config(kind.config_model, config_file)
+    if config is None:
+        config = load_connector_config(kind.config_model, config_file)
     if dry_run:
         runner = build_runner(settings, kind_name, config, DryRunSink(), with_checkpoints=False)
         return await runner.run(paths, follow=follow, stop=stop)
@@ -79,3 +82,56 @@ async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, d
         return await runner.run([p.resolve() for p in paths], follow=follow, stop=stop)
     finally:
         await sink.stop()
+
+
+class ConnectorRun(BaseModel):
+    """One connector in a `kanalpuls run` file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="Connector kind, e.g. asterisk_queue_log.")
+    paths: list[str] = Field(min_length=1, description="Files or glob patterns, read in sorted order.")
+    follow: bool = Field(default=True, description="Keep reading the last file as it grows and rotates.")
+    config: dict[str, Any] = Field(default_factory=dict, description="The connector kind's own configuration.")
+
+
+class RunFile(BaseModel):
+    """`kanalpuls run --config kanalpuls.yaml`: several connectors side by side."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connectors: list[ConnectorRun] = Field(min_length=1)
+
+
+def load_run_file(path: Path) -> RunFile:
+    try:
+        return RunFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    except OSError as exc:
+        raise IngestError(f"cannot read {path}: {exc.strerror}") from exc
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise IngestError(f"{path}: {exc}") from exc
+
+
+def expand_paths(patterns: list[str]) -> list[Path]:
+    """Files named or matched by the patterns, sorted, each once."""
+    found: dict[Path, None] = {}
+    for pattern in patterns:
+        matches = sorted(Path(p) for p in glob.glob(pattern)) if glob.has_magic(pattern) else [Path(pattern)]
+        found.update((m, None) for m in matches if m.is_file())
+    return list(found)
+
+
+async def run_many(settings: Settings, run_file: RunFile, stop: asyncio.Event) -> list[ConnectorStats]:
+    """Run every connector of the file until `stop` is set (or all have read to the end)."""
+    jobs = []
+    for entry in run_file.connectors:
+        kind = get_kind(entry.kind)
+        try:
+            config = kind.config_model.model_validate(entry.config)
+        except ValidationError as exc:
+            raise IngestError(f"connector {entry.kind}: {exc}") from exc
+        files = expand_paths(entry.paths)
+        if not files:
+            raise IngestError(f"connector {entry.kind}: no file matches {entry.paths}")
+        jobs.append(run_ingest(settings, entry.kind, files, follow=entry.follow, config=config, stop=stop))
+    return list(await asyncio.gather(*jobs))

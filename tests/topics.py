@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[bytes]:
-    """Every message of a topic, from the beginning, as `key value` bytes."""
+async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:
+    """Every message of a topic, from the beginning, as (key, value)."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -15,7 +15,7 @@ async def read_topic(bootstrap: str, topic: str) -> list[bytes]:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)
-        values: list[bytes] = []
+        values: list[tuple[bytes, bytes]] = []
 
         async def behind() -> bool:
             return any([await consumer.position(tp) < end[tp] for tp in tps])
@@ -23,7 +23,7 @@ async def read_topic(bootstrap: str, topic: str) -> list[bytes]:
         while await behind():
             batch = await consumer.getmany(timeout_ms=1000)
             for records in batch.values():
-                values.extend((r.key or b"") + b" " + (r.value or b"") for r in records)
+                values.extend((r.key or b"", r.value or b"") for r in records)
         return values
     finally:
         await consumer.stop()

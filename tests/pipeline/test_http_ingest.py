@@ -34,7 +34,7 @@ def ndjson(*events) -> bytes:  # type: ignore[no-untyped-def]
 
 async def produced(settings: Settings) -> list[dict]:
     values = await read_topic(settings.kafka.bootstrap_servers, settings.kafka.inquiries_topic)
-    return [json.loads(line) for value in values for line in value.split(b" ", 1)[1].split(b"\n")]
+    return [json.loads(line) for _, value in values for line in value.split(b"\n")]
 
 
 async def test_without_a_valid_token_nothing_is_written(settings: Settings) -> None:

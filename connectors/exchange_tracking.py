@@ -1,0 +1,317 @@
+"""Exchange message-tracking logs (MSGTRK*.log) -> e-mail InquiryEvents of the shared mailboxes.
+
+The runtime hands this parser one line at a time: the `#` header lines (the `#Fields:` line
+gives this file's column order) and then CSV rows, one per tracking event. A DELIVER to a
+shared mailbox ("fællespostkasse") is an inbound e-mail inquiry, a SEND from one is an
+outbound reply; every other tracking event is skipped and counted by its event-id.
+
+Choices where the log is silent:
+- One message to several shared mailboxes counts once per shared mailbox; the same message
+  logged again (on another server, or in another DELIVER line) keeps its event id, because
+  the reference is `network-message-id|mailbox|direction`. So logs of every server in the
+  organisation must be read with the same `system` name for copies to collapse.
+- A DELIVER with a null sender (empty or `<>`: bounces and delivery reports) is skipped:
+  no citizen wrote it.
+- The message subject is never read: not for events, not for classification (the mailbox
+  alone decides task and department), not in rejection reasons, and `redact` blanks it in
+  dead letters. The sender address becomes a contact key and goes no further.
+- `date-time` is UTC: a value without an offset is read as UTC, as Exchange writes it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from datetime import datetime, timezone
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
+from connectors.mapping import Classification
+from connectors.privacy import shown
+from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
+
+
+class ExchangeFields(BaseModel):
+    """Names of the tracking-log fields this connector uses, as the `#Fields:` line spells them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date_time: str = Field(default="date-time", min_length=1, description="When the event happened, UTC ISO 8601.")
+    event_id: str = Field(default="event-id", min_length=1, description="Tracking event: DELIVER, SEND, RECEIVE...")
+    network_message_id: str = Field(
+        default="network-message-id",
+        min_length=1,
+        description="Same for every copy of one message; deduplicates. Exchange 2010 lacks it: use 'message-id'.",
+    )
+    recipient_address: str = Field(
+        default="recipient-address", min_length=1, description="Recipients of this event, separated by ';'."
+    )
+    sender_address: str = Field(default="sender-address", min_length=1, description="The message's sender.")
+    message_subject: str | None = Field(
+        default="message-subject", description="Never read; located only to blank it in dead letters. None: absent."
+    )
+    return_path: str | None = Field(
+        default="return-path", description="Never read; located only to blank it in dead letters. None: absent."
+    )
+    related_recipient_address: str | None = Field(
+        default="related-recipient-address",
+        description="Never read; located only to blank it in dead letters. None: absent.",
+    )
+
+
+# Fields the parser reads; the others it only locates to blank them in dead letters.
+_READ = ("date_time", "event_id", "network_message_id", "recipient_address", "sender_address")
+_PERSONAL = ("recipient_address", "sender_address", "message_subject", "return_path", "related_recipient_address")
+
+
+class ExchangeTrackingConfig(ConnectorConfig):
+    """Which mailboxes are the municipality's shared mailboxes and how the log's fields are named."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = Field(
+        default="exchange",
+        min_length=1,
+        description="Name of the Exchange organisation (not one server: every server's logs share it, so copies"
+        " of a message logged on several servers count once); part of every event id.",
+        examples=["exchange-kommune"],
+    )
+    rule_set: str = Field(
+        default="mailbox",
+        min_length=1,
+        description="Rule set in the mapping file that maps shared-mailbox addresses to task and department.",
+    )
+    shared_mailboxes: list[str] = Field(
+        default_factory=list,
+        description="Addresses of the shared mailboxes to count (compared lower-cased). Empty: nothing is counted.",
+        examples=[["borgerservice@kommune.dk", "byggesag@kommune.dk"]],
+    )
+    fields: ExchangeFields = Field(
+        default_factory=ExchangeFields, description="Field names as the log's #Fields line spells them."
+    )
+
+    @field_validator("shared_mailboxes")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        addresses: list[str] = []
+        for raw in value:
+            address = raw.strip().lower()
+            local, at, domain = address.partition("@")
+            if not (local and at and domain) or ";" in address or " " in address:
+                raise ValueError(f"{raw!r} is not an e-mail address such as 'borgerservice@kommune.dk'")
+            if address not in addresses:
+                addresses.append(address)
+        return addresses
+
+
+logger = logging.getLogger(__name__)
+
+# Event ids Exchange 2010-2019 write, skipped unless DELIVER or SEND; reasons stay bounded by this list.
+_KNOWN_EVENTS = frozenset({
+    "AGENTINFO", "BADMAIL", "CLIENTSUBMISSION", "DEFER", "DELIVER", "DROP", "DSN", "DUPLICATEDELIVER",
+    "DUPLICATEEXPAND", "DUPLICATEREDIRECT", "EXPAND", "FAIL", "HADISCARD", "HARECEIVE", "HAREDIRECT",
+    "HAREDIRECTFAIL", "INITMESSAGECREATED", "LOAD", "MODERATIONEXPIRE", "MODERATORAPPROVE", "MODERATORREJECT",
+    "MODERATORSEXPIRE", "NOTIFYMAPI", "NOTIFYSHADOW", "POISONMESSAGE", "PROCESS", "PROCESSMEETINGMESSAGE",
+    "RECEIVE", "REDIRECT", "RESOLVE", "RESUBMIT", "RESUBMITDEFER", "RESUBMITFAIL", "SEND", "SUBMIT",
+    "SUBMITDEFER", "SUBMITFAIL", "SUPPRESSED", "THROTTLE", "TRANSFER",
+})  # fmt: skip
+_EVENT_SHAPE = re.compile(r"[A-Z]{2,40}")
+_NULL_SENDERS = frozenset({"", "<>"})
+# As Exchange writes it (2024-03-04T08:12:33.123Z); an offset is honoured, none means UTC.
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,7})?(?:Z|[+\-]\d{2}:\d{2})?")
+_FIRST_YEAR, _LAST_YEAR = 2000, 2099
+# Dead letters of rows whose columns cannot be aligned keep only fields of these shapes
+# (timestamps, IPs, GUIDs, numbers, event ids): anything else may be a subject or an address.
+_HARMLESS_FIELD = re.compile(r"[0-9A-Fa-f.:\-TZ+%{}]*")
+
+
+class ExchangeTrackingParser:
+    """Parses one tracking-log line into e-mail events, a Skip (headers, other events), or a RecordRejected."""
+
+    kind: ClassVar[str] = "exchange_tracking"
+
+    def __init__(self, config: ExchangeTrackingConfig, context: ConnectorContext) -> None:
+        self._config = config
+        self._context = context
+        # The mailboxes are few and fixed: classify each once.
+        self._classes: dict[str, Classification] = {
+            mailbox: context.mapping.classify(config.rule_set, mailbox) for mailbox in config.shared_mailboxes
+        }
+        self._wanted = {name: field for name, field in config.fields.model_dump().items() if field is not None}
+        if not self._classes:
+            logger.warning("exchange_tracking has no shared_mailboxes configured: no e-mail will be counted")
+        self._file = ""
+        self._width = 0  # columns per row; 0 until this file's #Fields line is read
+        self._fields_problem: str | None = None
+        self._date_at = self._event_at = self._message_at = self._recipient_at = self._sender_at = 0
+        self._personal_at: tuple[int, ...] = ()
+
+    def start_file(self, path: str, first_line: bytes | None) -> None:
+        """Forget the last file's column order: each file brings its own #Fields line."""
+        self._file = path
+        self._width = 0
+        self._fields_problem = None
+
+    def _read_fields(self, names_text: str) -> None:
+        names = [name.strip() for name in names_text.split(",")]
+        positions: dict[str, int] = {}
+        for position, name in enumerate(names):
+            positions.setdefault(name, position)
+        missing = {name: self._wanted[name] for name in _READ if self._wanted[name] not in positions}
+        if missing:
+            wanted = ", ".join(f"{field!r} (fields.{name})" for name, field in missing.items())
+            self._width = 0
+            self._fields_problem = (
+                f"#Fields line of {self._file} lacks {wanted}; it names {', '.join(repr(n) for n in names[:40])}:"
+                " fix the fields mapping (Exchange 2010 logs have no network-message-id: map it to 'message-id')"
+            )
+            logger.warning("exchange tracking #Fields line rejected: %s", self._fields_problem)
+            return
+        self._fields_problem = None
+        self._width = len(names)
+        at = {name: positions[field] for name, field in self._wanted.items() if field in positions}
+        self._date_at, self._event_at = at["date_time"], at["event_id"]
+        self._message_at, self._recipient_at, self._sender_at = (
+            at["network_message_id"], at["recipient_address"], at["sender_address"]
+        )  # fmt: skip
+        self._personal_at = tuple(at[name] for name in _PERSONAL if name in at)
+
+    def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
+        if not record:
+            raise RecordRejected("empty line")
+        text = decode_record(record)
+        if text.endswith("\r"):
+            text = text[:-1]
+        if text.startswith(("#", "\ufeff#")):
+            text = text.removeprefix("\ufeff")
+            if text.startswith("#Fields:"):
+                self._read_fields(text[8:])
+            return Skip(reason="header")
+        if not self._width:
+            raise RecordRejected(
+                self._fields_problem
+                or f"row before any #Fields line in {self._file}: the column order is unknown; a message"
+                " tracking log starts with its # header lines"
+            )
+        fields = text.split(",") if '"' not in text else _csv_fields(text)
+        if len(fields) != self._width:
+            raise RecordRejected(f"{len(fields)} fields, the #Fields line names {self._width} separated by ,")
+
+        at = self._time(fields[self._date_at])
+        verb = fields[self._event_at]
+        if verb == "DELIVER":
+            return self._delivered(fields, at, location)
+        if verb == "SEND":
+            return self._sent(fields, at, location)
+        if verb in _KNOWN_EVENTS:
+            return Skip(reason=f"event {verb}")
+        if _EVENT_SHAPE.fullmatch(verb):
+            return Skip(reason="unknown event")
+        raise RecordRejected(
+            f"bad {self._config.fields.event_id} {shown(verb)}: expected a tracking event such as DELIVER or SEND"
+        )
+
+    def _delivered(self, fields: list[str], at: datetime, location: Location) -> list[InquiryEvent] | Skip:
+        mailboxes: list[str] = []
+        for address in fields[self._recipient_at].lower().split(";"):
+            address = address.strip()
+            if address in self._classes and address not in mailboxes:
+                mailboxes.append(address)
+        if not mailboxes:
+            return Skip(reason="not to a shared mailbox")
+        sender = fields[self._sender_at].strip().lower()
+        if sender in _NULL_SENDERS:
+            return Skip(reason="null sender (bounce or delivery report)")
+        message = self._message_id(fields)
+        key = self._context.keyer.key(sender)
+        return [self._event(location, message, mailbox, Direction.inbound, at, key) for mailbox in mailboxes]
+
+    def _sent(self, fields: list[str], at: datetime, location: Location) -> list[InquiryEvent] | Skip:
+        mailbox = fields[self._sender_at].strip().lower()
+        if mailbox not in self._classes:
+            return Skip(reason="not from a shared mailbox")
+        return [self._event(location, self._message_id(fields), mailbox, Direction.outbound, at, None)]
+
+    def _message_id(self, fields: list[str]) -> str:
+        message = fields[self._message_at].strip()
+        if not message:
+            raise RecordRejected(
+                f"empty {self._config.fields.network_message_id}: without it copies of a message cannot be told apart"
+            )
+        return message
+
+    def _time(self, raw: str) -> datetime:
+        if _DATE_TIME.fullmatch(raw) is None:
+            raise RecordRejected(
+                f"bad {self._config.fields.date_time} {shown(raw)}: expected UTC ISO 8601 such as"
+                " 2024-03-04T08:12:33.123Z"
+            )
+        try:
+            parsed = datetime.fromisoformat(raw)
+        except ValueError:
+            raise RecordRejected(f"bad {self._config.fields.date_time} {shown(raw)}: not a calendar date") from None
+        if not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
+            raise RecordRejected(
+                f"{self._config.fields.date_time} {shown(raw)} is outside {_FIRST_YEAR}-{_LAST_YEAR}"
+            )
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)
+
+    def _event(
+        self,
+        location: Location,
+        message: str,
+        mailbox: str,
+        direction: Direction,
+        occurred_at: datetime,
+        contact_key: str | None,
+    ) -> InquiryEvent:
+        return InquiryEvent(
+            event_id=make_event_id(location.system, f"{message}|{mailbox}|{direction.value}", Stage.arrived.value),
+            occurred_at=occurred_at,
+            municipality=self._context.municipality,
+            channel=Channel.email,
+            direction=direction,
+            stage=Stage.arrived,
+            **self._classes[mailbox].event_fields(),
+            queue=mailbox,
+            contact_key=contact_key,
+            source=location.source_ref(),
+        )
+
+    def redact(self, record: str) -> str:
+        """A rejected row fit for the dead-letter topic: sender, recipients, return path and subject
+        blanked when the row lines up with this file's #Fields; otherwise every field that is not
+        plainly a timestamp, address of a server, id or number."""
+        text = record.removeprefix("\ufeff")
+        if not text or text.startswith("#"):
+            return record
+        try:
+            fields = _csv_fields(text)
+        except RecordRejected:
+            return "<row redacted: not a CSV line>"
+        if self._width and len(fields) == self._width:
+            for position in self._personal_at:
+                if fields[position]:
+                    fields[position] = "<redacted>"
+        else:
+            fields = [
+                field if field in _KNOWN_EVENTS or _HARMLESS_FIELD.fullmatch(field) else "<redacted>"
+                for field in fields
+            ]
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow(fields)
+        return out.getvalue()
+
+
+def _csv_fields(text: str) -> list[str]:
+    """A row with quoted fields (commas inside quotes, "" for a quote)."""
+    try:
+        return next(csv.reader((text,)), [])
+    except csv.Error as exc:
+        raise RecordRejected(f"not a CSV line: {exc}") from None
