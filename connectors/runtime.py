@@ -25,6 +25,7 @@ from typing import IO, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
+from pydantic import ValidationError
 
 from connectors.base import Location, Parser, RecordRejected, Skip
 from connectors.privacy import mask_personal_data
@@ -73,6 +74,11 @@ def iter_records(fh: IO[bytes], offset: int, line: int, final: bool) -> Iterator
         end = offset + len(raw)
         yield Record(raw.rstrip(b"\r\n") if raw.endswith(b"\n") else raw.rstrip(b"\r"), line, offset, end)
         offset = end
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
 
 
 def _rotation(path: Path, fh: IO[bytes], position: Position) -> str | None:
@@ -339,10 +345,13 @@ class ConnectorRunner:
         location = Location(self.system, file, record.line, record.offset)
         try:
             result = self.parser.parse(record.data, location)
-        except RecordRejected as exc:
+        except (RecordRejected, ValidationError) as exc:
+            # A ValidationError means the parser let through a value the event model refuses:
+            # still this record's fault, never a reason to stop reading.
+            reason = exc.reason if isinstance(exc, RecordRejected) else f"makes an invalid event: {_first_error(exc)}"
             self.stats.rejected += 1
             metrics.CONNECTOR_RECORDS.labels(self.parser.kind, "rejected").inc()
-            self._dead_letters.append(self._dead_letter(record, location, exc.reason))
+            self._dead_letters.append(self._dead_letter(record, location, reason))
             return
         if isinstance(result, Skip):
             self.stats.skipped[result.reason] += 1

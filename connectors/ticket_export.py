@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
 from connectors.mapping import Classification
 from connectors.privacy import shown
+from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
 from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
 
 
@@ -164,7 +165,7 @@ logger = logging.getLogger(__name__)
 _TRUE = frozenset({"1", "true", "yes", "ja", "booked"})
 _FALSE = frozenset({"0", "false", "no", "nej", "drop-in", "dropin", "walk-in", "walkin"})
 # Timestamps outside these years are broken values (and would overflow on conversion).
-_FIRST_YEAR, _LAST_YEAR = 2000, 2099
+_FIRST_YEAR, _LAST_YEAR = EARLIEST_YEAR, LATEST_YEAR
 _MAX_CACHED_SERVICES = 4096
 
 
@@ -351,14 +352,17 @@ class TicketExportParser:
         if not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
             raise RecordRejected(f"timestamp {shown(raw)} in {column} is outside {_FIRST_YEAR}-{_LAST_YEAR}")
         if parsed.tzinfo is not None:  # an explicit offset or Z wins over the configured zone
-            return parsed.astimezone(timezone.utc)
-        local = parsed.replace(tzinfo=self._zone, fold=0)  # fold=0: first of two ambiguous times
-        utc = local.astimezone(timezone.utc)
-        if utc.astimezone(self._zone).replace(tzinfo=None) != parsed:
-            raise RecordRejected(
-                f"timestamp {shown(raw)} in {column} does not exist in {self._config.timezone}:"
-                " the clocks jumped past it when daylight saving time began"
-            )
+            utc = parsed.astimezone(timezone.utc)
+        else:
+            local = parsed.replace(tzinfo=self._zone, fold=0)  # fold=0: first of two ambiguous times
+            utc = local.astimezone(timezone.utc)
+            if utc.astimezone(self._zone).replace(tzinfo=None) != parsed:
+                raise RecordRejected(
+                    f"timestamp {shown(raw)} in {column} does not exist in {self._config.timezone}:"
+                    " the clocks jumped past it when daylight saving time began"
+                )
+        if not _FIRST_YEAR <= utc.year <= _LAST_YEAR:  # 2000-01-01 00:30 local is still 1999 in UTC
+            raise RecordRejected(f"timestamp {shown(raw)} in {column} is outside {_FIRST_YEAR}-{_LAST_YEAR} in UTC")
         return utc
 
     def _seq(self, raw: str) -> int:

@@ -282,3 +282,28 @@ async def test_follow_survives_copytruncate_rotation(tmp_path: Path) -> None:
     stop.set()
     await asyncio.wait_for(task, 5)
     assert [e.source.line for e in sink.events[9:]] == [1, 2, 3]
+
+
+class _ParserThatBuildsABadEvent:
+    """A parser with a bug: it lets through a municipality code the model refuses."""
+
+    kind = "buggy"
+
+    def start_file(self, path: str, first_line: bytes | None) -> None:
+        pass
+
+    def parse(self, record: bytes, location):  # type: ignore[no-untyped-def]
+        from datetime import datetime, timezone
+
+        from schemas import make_event_id
+
+        return [InquiryEvent(event_id=make_event_id("x", record.decode(), "arrived"), occurred_at=datetime.now(timezone.utc),
+                             municipality=record.decode(), channel="phone", stage="arrived", source=location.source_ref())]
+
+
+async def test_an_event_the_model_refuses_is_dead_lettered_and_reading_goes_on(tmp_path: Path) -> None:
+    log = write(tmp_path / "log", ["7510", "751"])
+    sink = RecordingSink()
+    stats = await ConnectorRunner(_ParserThatBuildsABadEvent(), "x", sink, None, settle_seconds=0).run([log])  # type: ignore[arg-type]
+    assert stats.rejected == 1 and [e.municipality for e in sink.events] == ["751"]
+    assert "makes an invalid event: municipality" in sink.dead_letters[0].reason
