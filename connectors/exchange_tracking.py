@@ -25,6 +25,7 @@ import io
 import logging
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -33,6 +34,27 @@ from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordR
 from connectors.mapping import Classification
 from connectors.privacy import shown
 from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
+from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
+
+
+_HEADER_LINES = 20  # #Software, #Version, #Log-Type, #Date, #Fields: five in practice
+
+
+def _header_block(path: str) -> list[bytes]:
+    """The leading '#' lines of a tracking log (empty if the file cannot be read)."""
+    from connectors.runtime import open_log  # runtime imports the connectors' base, not them
+
+    lines: list[bytes] = []
+    try:
+        with open_log(Path(path)) as fh:
+            for _ in range(_HEADER_LINES):
+                line = fh.readline()
+                if not line.lstrip(b"\xef\xbb\xbf").startswith(b"#"):
+                    break
+                lines.append(line)
+    except OSError:
+        return []
+    return lines
 
 
 class ExchangeFields(BaseModel):
@@ -123,7 +145,7 @@ _EVENT_SHAPE = re.compile(r"[A-Z]{2,40}")
 _NULL_SENDERS = frozenset({"", "<>"})
 # As Exchange writes it (2024-03-04T08:12:33.123Z); an offset is honoured, none means UTC.
 _DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,7})?(?:Z|[+\-]\d{2}:\d{2})?")
-_FIRST_YEAR, _LAST_YEAR = 2000, 2099
+_FIRST_YEAR, _LAST_YEAR = EARLIEST_YEAR, LATEST_YEAR
 # Dead letters of rows whose columns cannot be aligned keep only fields of these shapes
 # (timestamps, IPs, GUIDs, numbers, event ids): anything else may be a subject or an address.
 _HARMLESS_FIELD = re.compile(r"[0-9A-Fa-f.:\-TZ+%{}]*")
@@ -151,10 +173,15 @@ class ExchangeTrackingParser:
         self._personal_at: tuple[int, ...] = ()
 
     def start_file(self, path: str, first_line: bytes | None) -> None:
-        """Forget the last file's column order: each file brings its own #Fields line."""
+        """Take this file's column order from its header block, so a read resumed from a
+        checkpoint (past the #Fields line) still knows it; each file brings its own."""
         self._file = path
         self._width = 0
         self._fields_problem = None
+        for line in _header_block(path):
+            text = line.decode("utf-8-sig", "replace").rstrip("\r\n")
+            if text.startswith("#Fields:"):
+                self._read_fields(text[8:])
 
     def _read_fields(self, names_text: str) -> None:
         names = [name.strip() for name in names_text.split(",")]
@@ -165,9 +192,14 @@ class ExchangeTrackingParser:
         if missing:
             wanted = ", ".join(f"{field!r} (fields.{name})" for name, field in missing.items())
             self._width = 0
+            hint = (
+                " (Exchange 2010 logs have no network-message-id: map it to 'message-id')"
+                if "network_message_id" in missing
+                else ""
+            )
             self._fields_problem = (
                 f"#Fields line of {self._file} lacks {wanted}; it names {', '.join(repr(n) for n in names[:40])}:"
-                " fix the fields mapping (Exchange 2010 logs have no network-message-id: map it to 'message-id')"
+                f" fix the fields mapping{hint}"
             )
             logger.warning("exchange tracking #Fields line rejected: %s", self._fields_problem)
             return
@@ -183,9 +215,7 @@ class ExchangeTrackingParser:
     def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
         if not record:
             raise RecordRejected("empty line")
-        text = decode_record(record)
-        if text.endswith("\r"):
-            text = text[:-1]
+        text = decode_record(record).removesuffix("\r")
         if text.startswith(("#", "\ufeff#")):
             text = text.removeprefix("\ufeff")
             if text.startswith("#Fields:"):
@@ -255,12 +285,13 @@ class ExchangeTrackingParser:
         except ValueError:
             raise RecordRejected(f"bad {self._config.fields.date_time} {shown(raw)}: not a calendar date") from None
         if not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
+            raise RecordRejected(f"{self._config.fields.date_time} {shown(raw)} is outside {_FIRST_YEAR}-{_LAST_YEAR}")
+        utc = parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+        if not _FIRST_YEAR <= utc.year <= _LAST_YEAR:  # 2100-01-01T00:30+01:00 is still 2099 in UTC, and so on
             raise RecordRejected(
-                f"{self._config.fields.date_time} {shown(raw)} is outside {_FIRST_YEAR}-{_LAST_YEAR}"
+                f"{self._config.fields.date_time} {shown(raw)} is outside {_FIRST_YEAR}-{_LAST_YEAR} in UTC"
             )
-        if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=timezone.utc)
-        return parsed.astimezone(timezone.utc)
+        return utc
 
     def _event(
         self,

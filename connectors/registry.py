@@ -8,6 +8,8 @@ from pydantic import BaseModel
 
 from connectors.asterisk_queue_log import AsteriskQueueLogConfig, AsteriskQueueLogParser
 from connectors.base import ConnectorContext, Parser
+from connectors.channel_export import ChannelExportConfig, ChannelExportParser
+from connectors.exchange_tracking import ExchangeTrackingConfig, ExchangeTrackingParser
 from connectors.ticket_export import TicketExportConfig, TicketExportParser
 
 
@@ -29,9 +31,14 @@ KINDS: dict[str, ConnectorKind] = {
                       "Asterisk queue_log (phone queues)"),
         ConnectorKind("ticket_export", TicketExportConfig, TicketExportParser,
                       "Ticket-number system CSV export (walk-ins)"),
+        ConnectorKind("exchange_tracking", ExchangeTrackingConfig, ExchangeTrackingParser,
+                      "Exchange message-tracking logs (shared mailboxes, e-mail)"),
+        ConnectorKind("channel_export", ChannelExportConfig, ChannelExportParser,
+                      "One row per inquiry from case systems: letters, Digital Post, chat, ..."),
     )
 }
-ALIASES = {"asterisk": "asterisk_queue_log", "queue_log": "asterisk_queue_log", "tickets": "ticket_export"}
+ALIASES = {"asterisk": "asterisk_queue_log", "queue_log": "asterisk_queue_log", "tickets": "ticket_export",
+           "exchange": "exchange_tracking"}
 
 
 class UnknownConnector(Exception):

@@ -102,7 +102,8 @@ def test_deliver_to_a_shared_mailbox_is_an_inbound_email_arrival_classified_by_t
     [event] = events(deliver())
     assert (event.channel, event.direction, event.stage) == (Channel.email, Direction.inbound, Stage.arrived)
     assert event.occurred_at == datetime(2024, 3, 4, 8, 12, 33, 123000, tzinfo=timezone.utc)
-    assert (event.task, event.task_label, event.department) == ("85.02.00", "Flytning og folkeregister", "Borgerservice")
+    assert (event.task, event.task_label) == ("85.02.00", "Flytning og folkeregister")
+    assert event.department == "Borgerservice"
     assert event.inquiry_kind is InquiryKind.dialogue and event.requester_type is RequesterType.citizen
     assert (event.queue, event.municipality) == ("borgerservice@aarhus.dk", "751")
     assert event.event_id == make_event_id(SYSTEM, f"{MESSAGE}|borgerservice@aarhus.dk|inbound", "arrived")
@@ -329,7 +330,9 @@ def test_sample_log_with_bom_crlf_and_header_lines_reads_without_rejections():
     ))
     assert quoted.occurred_at == datetime(2024, 3, 4, 9, 2, 45, 678000, tzinfo=timezone.utc)
     for event in emitted:
-        assert "Flytning" not in event.model_dump_json() and "example" not in event.model_dump_json()
+        dumped = event.model_dump_json()
+        for secret in ("ny adresse", "010190-1234", "Hansens Have", "affald", "@example.", "@byg.example"):
+            assert secret not in dumped
 
 
 def test_quoted_fields_may_contain_commas_and_quotes():
@@ -356,8 +359,9 @@ def test_fields_line_with_bom_as_the_first_line_is_read():
 
 def test_fields_may_come_in_any_order():
     names = list(reversed(FIELDS))
-    line = ",".join(reversed(next(csv.reader([deliver()]))))
-    assert '"' not in line
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(reversed(next(csv.reader([deliver()]))))
+    line = out.getvalue()
     parser = make_parser(fields_line="#Fields: " + ",".join(names))
     [event] = parser.parse(line.encode(), Location(SYSTEM, FILE, 9, 0))
     assert event.queue == "borgerservice@aarhus.dk"
@@ -404,6 +408,7 @@ def test_exchange_2010_fields_line_without_network_message_id_names_the_fix():
         (deliver(date_time="2024-02-30T08:12:33Z"), "bad date-time '2024-02-30T08:12:33Z': not a calendar date"),
         (deliver(date_time="1999-12-31T23:59:59Z"), "date-time '1999-12-31T23:59:59Z' is outside 2000-2099"),
         (deliver(date_time=""), "bad date-time ''"),
+        (deliver(date_time="2099-12-31T23:30:00-01:00"), "'2099-12-31T23:30:00-01:00' is outside 2000-2099 in UTC"),
         (deliver(network_message_id=""), "empty network-message-id: without it copies of a message cannot be told"),
         (send(network_message_id=" "), "empty network-message-id"),
         (deliver(event_id="deliver"), "bad event-id 'deliver': expected a tracking event such as DELIVER or SEND"),
@@ -489,7 +494,10 @@ def test_arbitrary_comma_joined_fields_yield_events_skip_or_rejection_only(value
 def test_well_formed_rows_with_arbitrary_addresses_and_subject_never_leak_the_subject(verb, recipients, sender, text):
     line = row(event_id=verb[0], network_message_id=MESSAGE, recipient_address=";".join(recipients),
                sender_address=sender, message_subject="SUBJ" + text)  # fmt: skip
-    result = _PARSER.parse(line.encode("utf-8", "surrogatepass"), Location(SYSTEM, FILE, 9, 0))
+    try:
+        result = _PARSER.parse(line.encode("utf-8", "surrogatepass"), Location(SYSTEM, FILE, 9, 0))
+    except RecordRejected:
+        return
     if isinstance(result, list):
         assert all("SUBJ" not in event.model_dump_json() for event in result)
 
@@ -501,3 +509,39 @@ def test_arbitrary_fields_line_and_row_never_raise_anything_but_rejection(fields
     parser.start_file(FILE, None)
     _check(parser, b"#Fields: " + fields_line, 1)
     _check(parser, record, 2)
+
+
+async def test_a_read_resumed_from_a_checkpoint_still_knows_the_column_order(tmp_path: Path) -> None:
+    from connectors.runtime import Checkpoints, ConnectorRunner
+
+    sample = (Path(__file__).resolve().parents[1] / "data" / "exchange_msgtrk_sample.log").read_bytes()
+    log = tmp_path / "MSGTRK2026032401-1.LOG"
+    log.write_bytes(sample)
+    checkpoints = Checkpoints(tmp_path / "cp.json")
+
+    class Events:
+        def __init__(self) -> None:
+            self.events, self.rejected = [], []
+
+        async def send_batch(self, key, events):  # type: ignore[no-untyped-def]
+            self.events.extend(events)
+
+        async def send_dead_letter(self, letter):  # type: ignore[no-untyped-def]
+            self.rejected.append(letter)
+
+        async def flush(self) -> None:
+            pass
+
+    first = Events()
+    await ConnectorRunner(ExchangeTrackingParser(CONFIG, CONTEXT), "exchange", first, checkpoints,
+                          settle_seconds=0).run([log])
+    header_and_rows = sample.count(b"\n")
+    assert first.events and not [r for r in first.rejected if "before any #Fields" in r.reason]
+    # The same file grows; a new run resumes past the header and must still read the new row.
+    with open(log, "ab") as fh:
+        fh.write(deliver(network_message_id="0f0f0f0f-1111-2222-3333-444444444444").encode() + b"\r\n")
+    second = Events()
+    await ConnectorRunner(ExchangeTrackingParser(CONFIG, CONTEXT), "exchange", second,
+                          Checkpoints(tmp_path / "cp.json"), settle_seconds=0).run([log])
+    assert second.rejected == [] and len(second.events) == 1
+    assert header_and_rows > 5

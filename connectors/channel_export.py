@@ -1,0 +1,478 @@
+"""Case-system and other channel exports (CSV or JSON Lines) -> one InquiryEvent per row.
+
+For channels without a log of their own: scanned inbound letters, Digital Post, chat, or
+any system that can export "one row per inquiry" with the fields KL's KOMHEN 2.0 counting
+registers (time, channel, direction, task, department, requester type, resolved at first
+contact, visited the web first). Columns and values are configuration; a CSV export's
+header arrives through `start_file`, a JSON Lines export names its fields on every line.
+
+Choices where the exports are silent:
+- Timestamps without an offset are local time in `timezone`: an ambiguous autumn fall-back
+  time is read as its first occurrence (fold=0), a spring-forward gap time is rejected.
+- Task: a KLE code (`85.06.00`) in the task column is taken as it is. The classification key
+  is the task_key column, else the task column; its rule decides department, inquiry kind
+  and requester type, and the task too when the task column is absent or holds no KLE code.
+  Department and requester-type columns, when filled, win over the rule.
+- An empty direction is inbound; an empty boolean or requester type is unknown.
+- The requester id becomes a contact key and goes no further. Phone-number-like ids are
+  reduced to their digits first (as the phone connector does), so `+45 12 34 56 78` here
+  and `12345678` in the queue_log give the same key.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
+from connectors.mapping import Classification
+from connectors.privacy import normalise_phone_number, shown
+from schemas import Channel, Direction, InquiryEvent, RequesterType, Stage, make_event_id
+from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    jsonl = "jsonl"  # JSON Lines: one object per line
+
+
+class ChannelExportColumns(BaseModel):
+    """Header names (CSV) or field names (JSON Lines; `a.b` reaches into nested objects) of the
+    export's columns; None means the export has no such column."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(default="id", min_length=1, description="The inquiry's id in the source system; unique per system.")
+    occurred_at: str = Field(default="occurred_at", min_length=1, description="When the inquiry arrived or was sent.")
+    channel: str = Field(default="channel", min_length=1, description="Channel; values mapped by `channel_values`.")
+    direction: str | None = Field(default=None, description="In or out; values mapped by `direction_values`.")
+    task: str | None = Field(default=None, description="KLE code, or a source key classified by `rule_set`.")
+    task_key: str | None = Field(default=None, description="Source key (case type, form...) classified by `rule_set`.")
+    department: str | None = Field(default=None, description="Department (afdeling); wins over the rule's when set.")
+    requester_type: str | None = Field(
+        default=None, description="Citizen, business...; values mapped by `requester_type_values`."
+    )
+    resolved_first_contact: str | None = Field(default=None, description="Resolved at first contact (yes/no).")
+    visited_web_first: str | None = Field(default=None, description="Had looked on the website first (yes/no).")
+    requester_id: str | None = Field(
+        default=None, description="CPR, CVR, e-mail or phone of the requester: keyed (HMAC), never produced."
+    )
+
+
+DEFAULT_CHANNEL_VALUES: dict[str, Channel] = {
+    "brev": Channel.letter, "papirpost": Channel.letter, "letter": Channel.letter,
+    "digital post": Channel.digital_post, "digitalpost": Channel.digital_post, "digital_post": Channel.digital_post,
+    "chat": Channel.chat,
+    "e-mail": Channel.email, "email": Channel.email, "mail": Channel.email,
+    "telefon": Channel.phone, "phone": Channel.phone,
+    "personligt fremmøde": Channel.walk_in, "fremmøde": Channel.walk_in, "walk_in": Channel.walk_in,
+    "selvbetjening": Channel.self_service, "digital selvbetjening": Channel.self_service,
+    "self_service": Channel.self_service,
+}  # fmt: skip
+DEFAULT_DIRECTION_VALUES: dict[str, Direction] = {
+    "ind": Direction.inbound, "indgående": Direction.inbound, "inbound": Direction.inbound,
+    "ud": Direction.outbound, "udgående": Direction.outbound, "outbound": Direction.outbound,
+}  # fmt: skip
+DEFAULT_REQUESTER_TYPE_VALUES: dict[str, RequesterType] = {
+    "borger": RequesterType.citizen, "citizen": RequesterType.citizen,
+    "virksomhed": RequesterType.business, "erhverv": RequesterType.business, "business": RequesterType.business,
+    "forening": RequesterType.association, "association": RequesterType.association,
+    "myndighed": RequesterType.authority, "authority": RequesterType.authority,
+    "ukendt": RequesterType.unknown, "unknown": RequesterType.unknown,
+}  # fmt: skip
+
+# Every KOMHEN registration field, each column named like its logical field.
+KOMHEN_COLUMNS = ChannelExportColumns(
+    direction="direction",
+    task="task",
+    department="department",
+    requester_type="requester_type",
+    resolved_first_contact="resolved_first_contact",
+    visited_web_first="visited_web_first",
+)
+
+
+class ChannelExportConfig(ConnectorConfig):
+    """How to read one system's "one row per inquiry" export. The defaults read id, time and channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = Field(
+        default="channel-export",
+        min_length=1,
+        description="Name of the exporting system, e.g. 'sbsys-post' or 'chat'; part of every event id.",
+        examples=["sbsys-post"],
+    )
+    format: ExportFormat = Field(default=ExportFormat.csv, description="'csv' (with a header line) or 'jsonl'.")
+    delimiter: str = Field(default=";", min_length=1, max_length=1, description="CSV field separator.")
+    timezone: str = Field(
+        default="Europe/Copenhagen", description="IANA zone of timestamps written without a UTC offset."
+    )
+    timestamp_format: str | None = Field(
+        default=None,
+        description="strptime format of the timestamps; None: ISO 8601 such as '2024-03-04 09:12:00'.",
+        examples=["%d-%m-%Y %H:%M"],
+    )
+    rule_set: str = Field(
+        default="channel_export",
+        min_length=1,
+        description="Rule set in the mapping file that classifies the task_key (or a task that is no KLE code).",
+    )
+    columns: ChannelExportColumns = Field(
+        default_factory=ChannelExportColumns, description="Header or field names of the export's columns."
+    )
+    channel_values: dict[str, Channel] = Field(
+        default_factory=lambda: dict(DEFAULT_CHANNEL_VALUES),
+        min_length=1,
+        description="Raw channel value (matched case-insensitively) -> channel.",
+    )
+    direction_values: dict[str, Direction] = Field(
+        default_factory=lambda: dict(DEFAULT_DIRECTION_VALUES),
+        min_length=1,
+        description="Raw direction value (matched case-insensitively) -> inbound or outbound; empty is inbound.",
+    )
+    requester_type_values: dict[str, RequesterType] = Field(
+        default_factory=lambda: dict(DEFAULT_REQUESTER_TYPE_VALUES),
+        min_length=1,
+        description="Raw requester type (matched case-insensitively) -> citizen, business, association...",
+    )
+    true_values: list[str] = Field(
+        default_factory=lambda: ["ja", "1", "true", "yes"],
+        min_length=1,
+        description="Values of the yes/no columns that mean yes (case-insensitive).",
+    )
+    false_values: list[str] = Field(
+        default_factory=lambda: ["nej", "0", "false", "no"],
+        min_length=1,
+        description="Values of the yes/no columns that mean no (case-insensitive); empty is unknown.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'Europe/Copenhagen'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _yes_is_not_no(self) -> ChannelExportConfig:
+        both = {v.strip().casefold() for v in self.true_values} & {v.strip().casefold() for v in self.false_values}
+        if both:
+            raise ValueError(f"{sorted(both)} are in both true_values and false_values")
+        return self
+
+    @classmethod
+    def komhen(cls, **overrides: Any) -> ChannelExportConfig:
+        """Every KOMHEN field: header `id;occurred_at;channel;direction;task;department;requester_type;
+        resolved_first_contact;visited_web_first` (or those keys on each line with format='jsonl')."""
+        return cls(**({"columns": KOMHEN_COLUMNS} | overrides))
+
+
+logger = logging.getLogger(__name__)
+
+_KLE = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}")  # a KLE subject code (emne), e.g. 85.06.00
+# A requester id that is a phone number (digits with the punctuation people write) is keyed by its digits.
+_PHONE_LIKE = re.compile(r"\+?[0-9 ()\-.]+")
+_MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 8, 15
+# Timestamps outside the event contract's years are broken values (and would overflow on conversion).
+_FIRST_YEAR, _LAST_YEAR = EARLIEST_YEAR, LATEST_YEAR
+_MAX_CACHED_KEYS = 4096
+# ISO 8601 date and time with colons and an optional offset: stricter than fromisoformat,
+# which would read '2024-03-04 12345678' as 12:34:56.78.
+_ISO_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?P<time>[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+\-]\d{2}(?::?\d{2})?)?)?"
+)
+
+
+class ChannelExportParser:
+    """Parses one export row into one `arrived` event, a Skip (the CSV header), or a RecordRejected."""
+
+    kind: ClassVar[str] = "channel_export"
+
+    def __init__(self, config: ChannelExportConfig, context: ConnectorContext) -> None:
+        self._config = config
+        self._context = context
+        self._zone = ZoneInfo(config.timezone)
+        self._jsonl = config.format is ExportFormat.jsonl
+        self._channels = {raw.strip().casefold(): channel for raw, channel in config.channel_values.items()}
+        self._directions = {raw.strip().casefold(): value for raw, value in config.direction_values.items()}
+        self._requester_types = {raw.strip().casefold(): v for raw, v in config.requester_type_values.items()}
+        self._true = frozenset(v.strip().casefold() for v in config.true_values)
+        self._false = frozenset(v.strip().casefold() for v in config.false_values)
+        # logical name -> header (CSV) or field path (JSON Lines), for the columns this export has
+        self._wanted = {name: header for name, header in config.columns.model_dump().items() if header is not None}
+        self._paths = {name: tuple(header.split(".")) for name, header in self._wanted.items()}
+        self._file = ""
+        self._header: str | None = None
+        self._width = 0
+        self._index: dict[str, int] = {}
+        self._header_problem: str | None = None
+        self._classes: dict[str, Classification] = {}
+
+    def start_file(self, path: str, first_line: bytes | None) -> None:
+        """CSV: read the header so rows can be looked up by column name. JSON Lines has none."""
+        self._file = path
+        self._header = None
+        self._header_problem = None
+        if first_line and not self._jsonl:
+            self._read_header(first_line)
+
+    def _read_header(self, line: bytes) -> None:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._header_problem = f"header of {self._file} is not valid UTF-8 (byte {exc.start}): re-export as UTF-8"
+            logger.warning("channel export header rejected: %s", self._header_problem)
+            return
+        text = text.removeprefix("\ufeff").removesuffix("\r")
+        self._header = text
+        try:
+            names = [name.strip() for name in next(csv.reader((text,), delimiter=self._config.delimiter))]
+        except (csv.Error, StopIteration) as exc:
+            self._header_problem = f"header of {self._file} is not a CSV line: {exc}"
+            logger.warning("channel export header rejected: %s", self._header_problem)
+            return
+        positions: dict[str, int] = {}
+        for position, name in enumerate(names):
+            positions.setdefault(name, position)
+        missing = {name: header for name, header in self._wanted.items() if header not in positions}
+        if missing:
+            wanted = ", ".join(f"{header!r} (columns.{name})" for name, header in missing.items())
+            self._header_problem = (
+                f"header of {self._file} lacks column(s) {wanted};"
+                f" it has {', '.join(repr(n) for n in names[:30])} separated by {self._config.delimiter!r}:"
+                " fix the columns mapping or the export"
+            )
+            logger.warning("channel export header rejected: %s", self._header_problem)
+            return
+        self._width = len(names)
+        self._index = {name: positions[header] for name, header in self._wanted.items()}
+
+    def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
+        if not record:
+            raise RecordRejected("empty line")
+        if self._jsonl:
+            return [self._event(self._json_values(record), location)]
+        if location.line == 1 and self._header is None and self._header_problem is None:
+            self._read_header(record)  # start_file saw no first line (the file was empty then)
+        if self._header_problem is not None:
+            raise RecordRejected(self._header_problem)
+        text = decode_record(record).removesuffix("\r")
+        if location.line == 1 or text.removeprefix("\ufeff") == self._header:
+            return Skip(reason="header")
+        if self._header is None:
+            raise RecordRejected(f"no header line read for {self._file}: the export must start with its header")
+        try:
+            row = next(csv.reader((text,), delimiter=self._config.delimiter))
+        except (csv.Error, StopIteration) as exc:
+            raise RecordRejected(f"not a CSV line: {exc}") from None
+        if len(row) != self._width:
+            raise RecordRejected(f"{len(row)} columns, header has {self._width}")
+        return [self._event({name: row[position].strip() for name, position in self._index.items()}, location)]
+
+    def _json_values(self, record: bytes) -> dict[str, str | bool]:
+        text = decode_record(record).removeprefix("\ufeff")
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise RecordRejected(f"not a JSON line: {exc.msg} at character {exc.pos}") from None
+        if not isinstance(data, dict):
+            raise RecordRejected(f"JSON line is a {type(data).__name__}, expected an object with the export's fields")
+        values: dict[str, str | bool] = {}
+        for name, path in self._paths.items():
+            value: Any = data
+            for part in path:
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is None:
+                values[name] = ""
+            elif isinstance(value, str):
+                values[name] = value.strip()
+            elif isinstance(value, bool):
+                values[name] = value
+            elif isinstance(value, int | float):
+                values[name] = str(value)
+            else:
+                raise RecordRejected(
+                    f"{self._wanted[name]} is a JSON {type(value).__name__}, expected a string, number or boolean"
+                )
+        return values
+
+    def _event(self, value: dict[str, Any], location: Location) -> InquiryEvent:
+        """One row's values (by logical column name) -> its arrived event."""
+        columns = self._config.columns
+        inquiry_id = _text(value["id"])
+        if not inquiry_id:
+            raise RecordRejected(f"empty {columns.id}: every row needs the id of its inquiry")
+        raw_channel = _text(value["channel"])
+        channel = self._channels.get(raw_channel.casefold())
+        if channel is None:
+            raise RecordRejected(
+                f"unknown channel {shown(raw_channel)} in {columns.channel}: configured channel values are"
+                f" {', '.join(repr(raw) for raw in self._config.channel_values)}"
+            )
+        occurred_at = self._time(_text(value["occurred_at"]), columns.occurred_at)
+        direction = self._direction(_text(value.get("direction", "")))
+        resolved = self._flag(value.get("resolved_first_contact", ""), columns.resolved_first_contact)
+        web_first = self._flag(value.get("visited_web_first", ""), columns.visited_web_first)
+        requester_type = self._requester_type(_text(value.get("requester_type", "")))
+
+        task = _text(value.get("task", ""))
+        key = _text(value.get("task_key", "")) or task
+        cls = self._classify(key)
+        fields = cls.event_fields()
+        if _KLE.fullmatch(task):
+            fields["task"], fields["task_label"] = task, self._context.mapping.tasks.get(task, "")
+        department = _text(value.get("department", ""))
+        if department:
+            fields["department"] = department
+        if requester_type is not None:
+            fields["requester_type"] = requester_type
+
+        return InquiryEvent(
+            event_id=make_event_id(location.system, inquiry_id, Stage.arrived.value),
+            occurred_at=occurred_at,
+            municipality=self._context.municipality,
+            channel=channel,
+            direction=direction,
+            stage=Stage.arrived,
+            **fields,
+            queue=key,
+            resolved_first_contact=resolved,
+            visited_web_first=web_first,
+            contact_key=self._contact_key(_text(value.get("requester_id", ""))),
+            source=location.source_ref(),
+        )
+
+    def _time(self, raw: str, column: str) -> datetime:
+        """A timestamp as UTC; local wall-clock values are placed in the configured zone."""
+        if not raw:
+            raise RecordRejected(f"empty {column}: the time of the inquiry is required")
+        fmt = self._config.timestamp_format
+        try:
+            if fmt is None:
+                iso = _ISO_TIMESTAMP.fullmatch(raw)
+                if iso is None or not iso["time"]:  # a bare date would silently read as midnight
+                    raise ValueError
+                parsed = datetime.fromisoformat(raw)
+            else:
+                parsed = datetime.strptime(raw, fmt)
+        except ValueError:
+            expected = "ISO 8601 such as 2024-03-04 09:12:00" if fmt is None else f"format {fmt!r}"
+            raise RecordRejected(f"bad timestamp {shown(raw)} in {column}: expected {expected}") from None
+        if not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
+            raise RecordRejected(f"timestamp {shown(raw)} in {column} is outside {_FIRST_YEAR}-{_LAST_YEAR}")
+        if parsed.tzinfo is not None:  # an explicit offset or Z wins over the configured zone
+            utc = parsed.astimezone(timezone.utc)
+        else:
+            local = parsed.replace(tzinfo=self._zone, fold=0)  # fold=0: first of two ambiguous times
+            utc = local.astimezone(timezone.utc)
+            if utc.astimezone(self._zone).replace(tzinfo=None) != parsed:
+                raise RecordRejected(
+                    f"timestamp {shown(raw)} in {column} does not exist in {self._config.timezone}:"
+                    " the clocks jumped past it when daylight saving time began"
+                )
+        if not _FIRST_YEAR <= utc.year <= _LAST_YEAR:  # 2000-01-01 00:30 local is still 1999 in UTC
+            raise RecordRejected(f"timestamp {shown(raw)} in {column} is outside {_FIRST_YEAR}-{_LAST_YEAR} in UTC")
+        return utc
+
+    def _direction(self, raw: str) -> Direction:
+        if not raw:
+            return Direction.inbound
+        direction = self._directions.get(raw.casefold())
+        if direction is None:
+            raise RecordRejected(
+                f"unknown direction {shown(raw)} in {self._config.columns.direction}: configured direction values"
+                f" are {', '.join(repr(raw) for raw in self._config.direction_values)}"
+            )
+        return direction
+
+    def _requester_type(self, raw: str) -> RequesterType | None:
+        if not raw:
+            return None
+        found = self._requester_types.get(raw.casefold())
+        if found is None:
+            raise RecordRejected(
+                f"unknown requester type {shown(raw)} in {self._config.columns.requester_type}: configured values"
+                f" are {', '.join(repr(raw) for raw in self._config.requester_type_values)}"
+            )
+        return found
+
+    def _flag(self, raw: str | bool, column: str | None) -> bool | None:
+        if isinstance(raw, bool):
+            return raw
+        if not raw:
+            return None
+        flag = raw.casefold()
+        if flag in self._true:
+            return True
+        if flag in self._false:
+            return False
+        raise RecordRejected(
+            f"bad {column} {shown(raw)}: expected one of {', '.join(self._config.true_values)} (yes)"
+            f" or {', '.join(self._config.false_values)} (no), or empty"
+        )
+
+    def _contact_key(self, requester_id: str) -> str | None:
+        if _PHONE_LIKE.fullmatch(requester_id):
+            number = normalise_phone_number(requester_id)
+            if _MIN_PHONE_DIGITS <= len(number) <= _MAX_PHONE_DIGITS:
+                return self._context.keyer.key(number)
+        return self._context.keyer.key(requester_id)
+
+    def _classify(self, key: str) -> Classification:
+        found = self._classes.get(key)
+        if found is None:
+            if len(self._classes) >= _MAX_CACHED_KEYS:  # garbage keys must not grow memory
+                self._classes.clear()
+            found = self._classes[key] = self._context.mapping.classify(self._config.rule_set, key)
+        return found
+
+    def redact(self, record: str) -> str:
+        """A rejected row fit for the dead-letter topic: its requester-id column blanked."""
+        column = self._config.columns.requester_id
+        if column is None:
+            return record
+        if self._jsonl:
+            try:
+                data = orjson.loads(record)
+            except orjson.JSONDecodeError:
+                return record  # generic masking still runs on it
+            if not isinstance(data, dict):
+                return record
+            target: Any = data
+            *parents, last = self._paths["requester_id"]
+            for part in parents:
+                target = target.get(part) if isinstance(target, dict) else None
+            if isinstance(target, dict) and last in target:
+                target[last] = "<redacted>"
+            return orjson.dumps(data).decode()
+        position = self._index.get("requester_id")
+        try:
+            row = next(csv.reader((record,), delimiter=self._config.delimiter))
+        except (csv.Error, StopIteration):
+            return record
+        if position is None or len(row) != self._width:
+            return record
+        row[position] = "<redacted>"
+        return self._config.delimiter.join(_quoted(field, self._config.delimiter) for field in row)
+
+
+def _text(value: str | bool) -> str:
+    """A column's value as text: JSON booleans only make sense in the yes/no columns."""
+    return str(value).lower() if isinstance(value, bool) else value
+
+
+def _quoted(field: str, delimiter: str) -> str:
+    if delimiter in field or '"' in field:
+        return '"' + field.replace('"', '""') + '"'
+    return field
