@@ -11,6 +11,7 @@ from connectors.base import ConnectorContext, Parser
 from connectors.channel_export import ChannelExportConfig, ChannelExportParser
 from connectors.exchange_tracking import ExchangeTrackingConfig, ExchangeTrackingParser
 from connectors.ticket_export import TicketExportConfig, TicketExportParser
+from connectors.web_access_log import WebAccessLogConfig, WebAccessLogParser
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,12 @@ KINDS: dict[str, ConnectorKind] = {
                       "Exchange message-tracking logs (shared mailboxes, e-mail)"),
         ConnectorKind("channel_export", ChannelExportConfig, ChannelExportParser,
                       "One row per inquiry from case systems: letters, Digital Post, chat, ..."),
+        ConnectorKind("web_access_log", WebAccessLogConfig, WebAccessLogParser,
+                      "nginx/Apache combined or JSON access logs (self-service forms, task pages)"),
     )
 }
 ALIASES = {"asterisk": "asterisk_queue_log", "queue_log": "asterisk_queue_log", "tickets": "ticket_export",
-           "exchange": "exchange_tracking"}
+           "exchange": "exchange_tracking", "web": "web_access_log"}
 
 
 class UnknownConnector(Exception):

@@ -45,7 +45,6 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
-from connectors.mapping import Classification
 from connectors.privacy import shown
 from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
 
@@ -92,9 +91,15 @@ class AccessLogJsonFields(BaseModel):
     )
     client: list[str] = Field(
         default_factory=lambda: [
-            "remote_addr", "client_ip", "client", "realip_remote_addr", "http_x_forwarded_for",
-            "x_forwarded_for", "source.ip", "client.ip",
-        ],  # fmt: skip
+            "remote_addr",
+            "client_ip",
+            "client",
+            "realip_remote_addr",
+            "http_x_forwarded_for",
+            "x_forwarded_for",
+            "source.ip",
+            "client.ip",
+        ],
         description="Client address fields, blanked in rejected lines before they are dead-lettered.",
     )
     user: list[str] = Field(
@@ -103,9 +108,9 @@ class AccessLogJsonFields(BaseModel):
     )
 
 
-# Bots and tools that fetch pages without a person behind them. 'bot' spares CUBOT phones.
+# Bots and tools that fetch pages without a person behind them. 'bot' spares CUBOT phones and "both".
 DEFAULT_BOT_PATTERNS = [
-    r"(?<!cu)bot", r"crawl", r"spider", r"slurp", r"curl/", r"wget/", r"python-requests", r"python-urllib",
+    r"(?<!cu)bot(?![a-z])", r"crawl", r"spider", r"slurp", r"curl/", r"wget/", r"python-requests", r"python-urllib",
     r"aiohttp", r"httpx", r"go-http-client", r"java/", r"okhttp", r"libwww-perl", r"apache-httpclient",
     r"scrapy", r"headlesschrome", r"phantomjs", r"monitor", r"uptime", r"pingdom", r"nagios", r"zabbix",
     r"check_http", r"prometheus", r"blackbox", r"statuscake", r"site24x7", r"facebookexternalhit",
@@ -221,12 +226,12 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 logger = logging.getLogger(__name__)
 
 # One quoted field as Apache and nginx write it: `"` and `\` inside escaped with a backslash.
-_QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
+_QUOTED = r'"([^"\\]*+(?:\\.[^"\\]*+)*+)"'
 _CLF_TIME = r"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+\-][0-9]{4}"
 # [vhost:port ]client ident user [time] "request" status bytes ["referer" "user agent"][ extra...]
 _COMBINED = re.compile(
-    r"(?:\S+ )?\S+ \S+ \S+ \[(" + _CLF_TIME + r")\] " + _QUOTED + r" ([0-9]{3}) \S+"
-    r'(?: "(?:[^"\\]*(?:\\.[^"\\]*)*)" ' + _QUOTED + r")?(?: .*)?",
+    r"(?:\S++ )?\S++ \S++ \S++ \[(" + _CLF_TIME + r")\] " + _QUOTED + r" ([0-9]{3}) \S++"
+    r'(?: "(?:[^"\\]*+(?:\\.[^"\\]*+)*+)" ' + _QUOTED + r")?(?: .*)?",
     re.DOTALL,
 )
 _CLF_TIME_ONLY = re.compile(_CLF_TIME)
@@ -239,7 +244,7 @@ _STATUS = re.compile(r"[0-9]{3}")
 # Apache and nginx escapes inside a quoted field: \" \\ and \xHH for other bytes.
 _ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|.)", re.DOTALL)
 # [vhost:port ]client ident user [  -- for blanking them in a rejected line.
-_HEAD = re.compile(r"((?:\S+ )?)(\S+) (\S+) (\S+)( \[)")
+_HEAD = re.compile(r"^((?:\S+ )?)(\S+) (\S+) (\S+)( \[)")
 # IPv6 (a run of hex groups with at least two colons) or dotted IPv4, not inside a version
 # number such as Chrome/120.0.0.0; ipaddress decides.
 _ADDRESS_LIKE = re.compile(
@@ -256,7 +261,7 @@ _EARLIEST_EPOCH, _LATEST_EPOCH = 946_684_800, 4_102_444_800  # 2000-01-01, 2100-
 _MAX_CACHED = 4096
 _EMPTY = ("", "-")
 _MISSING = object()
-_CLF_LAYOUT = "client ident user [time] \"request\" status bytes [\"referer\" \"user agent\"]"
+_CLF_LAYOUT = 'client ident user [time] "request" status bytes ["referer" "user agent"]'
 
 
 def _address_blanked(match: re.Match[str]) -> str:
@@ -285,10 +290,10 @@ def _unescape_percent(match: re.Match[str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Matched:
-    """The rule a path matched: its glob (carried as `queue`) and what it means."""
+    """The rule a path matched: its glob (carried as `queue`) and the event fields it decides."""
 
     pattern: str
-    classification: Classification
+    fields: dict[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +311,7 @@ class WebAccessLogParser:
     def __init__(self, config: WebAccessLogConfig, context: ConnectorContext) -> None:
         self._config = config
         self._context = context
+        self._format = config.format
         self._form_methods = frozenset(config.form_methods)
         self._page_methods = frozenset(config.page_methods)
         agents = config.skip_user_agent_patterns
@@ -369,9 +375,8 @@ class WebAccessLogParser:
         if not record:
             raise RecordRejected("empty line")
         text = decode_record(record)
-        if text.endswith("\r"):  # a CRLF file whose CR survived line splitting
-            text = text[:-1]
-        fmt = self._config.format
+        text = text.removesuffix("\r")  # a CRLF file whose CR survived line splitting
+        fmt = self._format
         if fmt is AccessLogFormat.json or (fmt is AccessLogFormat.auto and text.startswith("{")):
             return self._json_line(text, location)
         return self._combined_line(text, location)
@@ -384,9 +389,10 @@ class WebAccessLogParser:
             raise RecordRejected(self._combined_problem(text))
         stamp, request, status, agent = found.groups()
         at = self._clf_time(stamp, "[time]")
-        code = self._status(int(status), status)
-        if code is not None:
-            return code
+        code = int(status)
+        skip = self._status(code, status)
+        if skip is not None:
+            return skip
         if request in _EMPTY:
             return Skip(reason="no request line")
         method, _, rest = request.partition(" ")
@@ -395,7 +401,7 @@ class WebAccessLogParser:
             target = rest
         if not method or not target:
             return Skip(reason="no request line")
-        return self._judge(text, location, at, int(status), method, target, agent, escaped=True)
+        return self._judge(text, location, at, code, method, target, agent, escaped=True)
 
     def _combined_problem(self, text: str) -> str:
         """Why a line is not combined or common log format: the first part that does not fit."""
@@ -408,6 +414,8 @@ class WebAccessLogParser:
         head = text[:opened].split(" ")
         if len(head) not in (3, 4):
             return f"{len(head)} fields before [time], expected 3 (client ident user) or 4 with a vhost:port prefix"
+        if "" in head:
+            return "empty field before [time]: expected client ident user ('-' when unknown), single spaces apart"
         stamp = text[opened + 2 : closed]
         if not _CLF_TIME_ONLY.fullmatch(stamp):
             return f"bad timestamp {_shown(stamp)}: expected dd/Mon/yyyy:HH:MM:SS +hhmm"
@@ -420,7 +428,7 @@ class WebAccessLogParser:
             return f"bad status {_shown(status)} after the request line: expected a 3-digit HTTP status"
         if not size or size.startswith(" "):
             return "no response size after the status: expected bytes sent or '-'"
-        return f"fields after the response size do not fit: expected {_CLF_LAYOUT} and optional extra fields"
+        return f"not a combined or common log line: expected {_CLF_LAYOUT}, fields separated by single spaces"
 
     def _json_line(self, text: str, location: Location) -> list[InquiryEvent] | Skip:
         try:
@@ -519,7 +527,7 @@ class WebAccessLogParser:
                 channel=channel,
                 direction=Direction.inbound,
                 stage=Stage.arrived,
-                **matched.classification.event_fields(),
+                **matched.fields,
                 queue=matched.pattern,
                 source=location.source_ref(),
             )
@@ -548,7 +556,7 @@ class WebAccessLogParser:
     ) -> _Matched | None:
         for match, pattern in globs:
             if match(lowered):
-                return _Matched(pattern, self._context.mapping.classify(rule_set, path))
+                return _Matched(pattern, self._context.mapping.classify(rule_set, path).event_fields())
         return None
 
     def _is_bot(self, agent: str) -> bool:
