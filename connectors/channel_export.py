@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -35,8 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
 from connectors.mapping import Classification
 from connectors.privacy import normalise_phone_number, shown
+from connectors.tabular import HeaderProblem, parse_time, read_csv_header
 from schemas import Channel, Direction, InquiryEvent, RequesterType, Stage, make_event_id
-from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
 
 
 class ExportFormat(StrEnum):
@@ -184,14 +184,7 @@ _KLE = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}")  # a KLE subject code (emne),
 # A requester id that is a phone number (digits with the punctuation people write) is keyed by its digits.
 _PHONE_LIKE = re.compile(r"\+?[0-9 ()\-.]+")
 _MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 8, 15
-# Timestamps outside the event contract's years are broken values (and would overflow on conversion).
-_FIRST_YEAR, _LAST_YEAR = EARLIEST_YEAR, LATEST_YEAR
 _MAX_CACHED_KEYS = 4096
-# ISO 8601 date and time with colons and an optional offset: stricter than fromisoformat,
-# which would read '2024-03-04 12345678' as 12:34:56.78.
-_ISO_TIMESTAMP = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?P<time>[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+\-]\d{2}(?::?\d{2})?)?)?"
-)
 
 
 class ChannelExportParser:
@@ -229,34 +222,12 @@ class ChannelExportParser:
 
     def _read_header(self, line: bytes) -> None:
         try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            self._header_problem = f"header of {self._file} is not valid UTF-8 (byte {exc.start}): re-export as UTF-8"
-            logger.warning("channel export header rejected: %s", self._header_problem)
+            header = read_csv_header(line, self._file, self._config.delimiter, self._wanted)
+        except HeaderProblem as exc:
+            self._header_problem = str(exc)
+            logger.warning("channel export header rejected: %s", exc)
             return
-        text = text.removeprefix("\ufeff").removesuffix("\r")
-        self._header = text
-        try:
-            names = [name.strip() for name in next(csv.reader((text,), delimiter=self._config.delimiter))]
-        except (csv.Error, StopIteration) as exc:
-            self._header_problem = f"header of {self._file} is not a CSV line: {exc}"
-            logger.warning("channel export header rejected: %s", self._header_problem)
-            return
-        positions: dict[str, int] = {}
-        for position, name in enumerate(names):
-            positions.setdefault(name, position)
-        missing = {name: header for name, header in self._wanted.items() if header not in positions}
-        if missing:
-            wanted = ", ".join(f"{header!r} (columns.{name})" for name, header in missing.items())
-            self._header_problem = (
-                f"header of {self._file} lacks column(s) {wanted};"
-                f" it has {', '.join(repr(n) for n in names[:30])} separated by {self._config.delimiter!r}:"
-                " fix the columns mapping or the export"
-            )
-            logger.warning("channel export header rejected: %s", self._header_problem)
-            return
-        self._width = len(names)
-        self._index = {name: positions[header] for name, header in self._wanted.items()}
+        self._header, self._width, self._index = header.text, header.width, header.index
 
     def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
         if not record:
@@ -357,33 +328,7 @@ class ChannelExportParser:
         """A timestamp as UTC; local wall-clock values are placed in the configured zone."""
         if not raw:
             raise RecordRejected(f"empty {column}: the time of the inquiry is required")
-        fmt = self._config.timestamp_format
-        try:
-            if fmt is None:
-                iso = _ISO_TIMESTAMP.fullmatch(raw)
-                if iso is None or not iso["time"]:  # a bare date would silently read as midnight
-                    raise ValueError
-                parsed = datetime.fromisoformat(raw)
-            else:
-                parsed = datetime.strptime(raw, fmt)
-        except ValueError:
-            expected = "ISO 8601 such as 2024-03-04 09:12:00" if fmt is None else f"format {fmt!r}"
-            raise RecordRejected(f"bad timestamp {shown(raw)} in {column}: expected {expected}") from None
-        if not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
-            raise RecordRejected(f"timestamp {shown(raw)} in {column} is outside {_FIRST_YEAR}-{_LAST_YEAR}")
-        if parsed.tzinfo is not None:  # an explicit offset or Z wins over the configured zone
-            utc = parsed.astimezone(timezone.utc)
-        else:
-            local = parsed.replace(tzinfo=self._zone, fold=0)  # fold=0: first of two ambiguous times
-            utc = local.astimezone(timezone.utc)
-            if utc.astimezone(self._zone).replace(tzinfo=None) != parsed:
-                raise RecordRejected(
-                    f"timestamp {shown(raw)} in {column} does not exist in {self._config.timezone}:"
-                    " the clocks jumped past it when daylight saving time began"
-                )
-        if not _FIRST_YEAR <= utc.year <= _LAST_YEAR:  # 2000-01-01 00:30 local is still 1999 in UTC
-            raise RecordRejected(f"timestamp {shown(raw)} in {column} is outside {_FIRST_YEAR}-{_LAST_YEAR} in UTC")
-        return utc
+        return parse_time(raw, column, self._config.timestamp_format, self._zone, self._config.timezone)
 
     def _direction(self, raw: str) -> Direction:
         if not raw:

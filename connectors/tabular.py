@@ -1,0 +1,89 @@
+"""Shared by the connectors that read exported tables (ticket and channel exports): the CSV
+header and local wall-clock times. Written once so both read headers and convert
+Danish local time across daylight-saving changes the same way."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+
+from connectors.base import RecordRejected
+from connectors.privacy import shown
+from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
+
+# ISO 8601 as exports write it: date and time with colons, optional offset. Stricter than
+# datetime.fromisoformat, which reads '2024-03-04 12345678' as 12:34:56.78; a bare date
+# (which would read as midnight) has no `time` group.
+ISO_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?P<time>[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+\-]\d{2}(?::?\d{2})?)?)?"
+)
+
+
+class HeaderProblem(Exception):
+    """The header cannot be used; every row of the file is rejected with this message."""
+
+
+@dataclass(frozen=True)
+class CsvHeader:
+    text: str  # the header line as read, without BOM and line ending
+    width: int  # columns per row
+    index: dict[str, int]  # logical column name -> position
+
+
+def read_csv_header(line: bytes, file: str, delimiter: str, wanted: dict[str, str]) -> CsvHeader:
+    """Find every wanted column (logical name -> header name) in a CSV header line."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HeaderProblem(f"header of {file} is not valid UTF-8 (byte {exc.start}): re-export as UTF-8") from None
+    text = text.removeprefix("\ufeff").removesuffix("\r")
+    try:
+        names = [name.strip() for name in next(csv.reader((text,), delimiter=delimiter))]
+    except (csv.Error, StopIteration) as exc:
+        raise HeaderProblem(f"header of {file} is not a CSV line: {exc}") from None
+    positions: dict[str, int] = {}
+    for position, name in enumerate(names):
+        positions.setdefault(name, position)
+    missing = {name: header for name, header in wanted.items() if header not in positions}
+    if missing:
+        columns = ", ".join(f"{header!r} (columns.{name})" for name, header in missing.items())
+        raise HeaderProblem(
+            f"header of {file} lacks column(s) {columns};"
+            f" it has {', '.join(repr(n) for n in names[:30])} separated by {delimiter!r}:"
+            " fix the columns mapping or the export"
+        )
+    return CsvHeader(text, len(names), {name: positions[header] for name, header in wanted.items()})
+
+
+def parse_time(raw: str, column: str, fmt: str | None, zone: tzinfo, zone_name: str) -> datetime:
+    """A non-empty timestamp as UTC. A value with an offset or Z keeps it; a local wall-clock
+    value is placed in `zone`: an ambiguous autumn hour resolves to its first occurrence,
+    a time inside the spring gap is rejected. Years outside 2000-2099 (in UTC) are rejected."""
+    try:
+        if fmt is None:
+            iso = ISO_TIMESTAMP.fullmatch(raw)
+            if iso is None or not iso["time"]:
+                raise ValueError
+            parsed = datetime.fromisoformat(raw)
+        else:
+            parsed = datetime.strptime(raw, fmt)
+    except ValueError:
+        expected = "ISO 8601 such as 2024-03-04 09:12:00" if fmt is None else f"format {fmt!r}"
+        raise RecordRejected(f"bad timestamp {shown(raw)} in {column}: expected {expected}") from None
+    if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:  # also keeps the conversion from overflowing
+        raise RecordRejected(f"timestamp {shown(raw)} in {column} is outside {EARLIEST_YEAR}-{LATEST_YEAR}")
+    if parsed.tzinfo is not None:
+        utc = parsed.astimezone(timezone.utc)
+    else:
+        local = parsed.replace(tzinfo=zone, fold=0)  # fold=0: first of two ambiguous times
+        utc = local.astimezone(timezone.utc)
+        if utc.astimezone(zone).replace(tzinfo=None) != parsed:
+            raise RecordRejected(
+                f"timestamp {shown(raw)} in {column} does not exist in {zone_name}:"
+                " the clocks jumped past it when daylight saving time began"
+            )
+    if not EARLIEST_YEAR <= utc.year <= LATEST_YEAR:  # 2000-01-01 00:30 local is still 1999 in UTC
+        raise RecordRejected(f"timestamp {shown(raw)} in {column} is outside {EARLIEST_YEAR}-{LATEST_YEAR} in UTC")
+    return utc
