@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from tests.topics import read_topic
 from pipeline.demo import stored_inquiries, stored_phone_kpis, true_inquiries, true_phone_kpis, same
