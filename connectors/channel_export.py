@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
 from connectors.mapping import Classification
 from connectors.privacy import normalise_phone_number, shown
-from connectors.tabular import HeaderProblem, parse_time, read_csv_header
+from connectors.tabular import CsvRows, parse_time
 from schemas import Channel, Direction, InquiryEvent, RequesterType, Stage, make_event_id
 
 
@@ -205,51 +205,22 @@ class ChannelExportParser:
         # logical name -> header (CSV) or field path (JSON Lines), for the columns this export has
         self._wanted = {name: header for name, header in config.columns.model_dump().items() if header is not None}
         self._paths = {name: tuple(header.split(".")) for name, header in self._wanted.items()}
-        self._file = ""
-        self._header: str | None = None
-        self._width = 0
-        self._index: dict[str, int] = {}
-        self._header_problem: str | None = None
+        self._rows = CsvRows(config.delimiter, self._wanted, "channel export")
         self._classes: dict[str, Classification] = {}
 
     def start_file(self, path: str, first_line: bytes | None) -> None:
         """CSV: read the header so rows can be looked up by column name. JSON Lines has none."""
-        self._file = path
-        self._header = None
-        self._header_problem = None
-        if first_line and not self._jsonl:
-            self._read_header(first_line)
-
-    def _read_header(self, line: bytes) -> None:
-        try:
-            header = read_csv_header(line, self._file, self._config.delimiter, self._wanted)
-        except HeaderProblem as exc:
-            self._header_problem = str(exc)
-            logger.warning("channel export header rejected: %s", exc)
-            return
-        self._header, self._width, self._index = header.text, header.width, header.index
+        self._rows.start(path, None if self._jsonl else first_line)
 
     def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
-        if not record:
-            raise RecordRejected("empty line")
         if self._jsonl:
+            if not record:
+                raise RecordRejected("empty line")
             return [self._event(self._json_values(record), location)]
-        if location.line == 1 and self._header is None and self._header_problem is None:
-            self._read_header(record)  # start_file saw no first line (the file was empty then)
-        if self._header_problem is not None:
-            raise RecordRejected(self._header_problem)
-        text = decode_record(record).removesuffix("\r")
-        if location.line == 1 or text.removeprefix("\ufeff") == self._header:
-            return Skip(reason="header")
-        if self._header is None:
-            raise RecordRejected(f"no header line read for {self._file}: the export must start with its header")
-        try:
-            row = next(csv.reader((text,), delimiter=self._config.delimiter))
-        except (csv.Error, StopIteration) as exc:
-            raise RecordRejected(f"not a CSV line: {exc}") from None
-        if len(row) != self._width:
-            raise RecordRejected(f"{len(row)} columns, header has {self._width}")
-        return [self._event({name: row[position].strip() for name, position in self._index.items()}, location)]
+        value = self._rows.values(record, location.line)
+        if isinstance(value, Skip):
+            return value
+        return [self._event(value, location)]
 
     def _json_values(self, record: bytes) -> dict[str, str | bool]:
         text = decode_record(record).removeprefix("\ufeff")
@@ -401,12 +372,12 @@ class ChannelExportParser:
             if isinstance(target, dict) and last in target:
                 target[last] = "<redacted>"
             return orjson.dumps(data).decode()
-        position = self._index.get("requester_id")
+        position = self._rows.index.get("requester_id")
         try:
             row = next(csv.reader((record,), delimiter=self._config.delimiter))
         except (csv.Error, StopIteration):
             return record
-        if position is None or len(row) != self._width:
+        if position is None or len(row) != self._rows.width:
             return record
         row[position] = "<redacted>"
         return self._config.delimiter.join(_quoted(field, self._config.delimiter) for field in row)

@@ -5,11 +5,12 @@ Danish local time across daylight-saving changes the same way."""
 from __future__ import annotations
 
 import csv
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 
-from connectors.base import RecordRejected
+from connectors.base import RecordRejected, Skip, decode_record
 from connectors.privacy import shown
 from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
 
@@ -19,6 +20,9 @@ from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
 ISO_TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}(?P<time>[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+\-]\d{2}(?::?\d{2})?)?)?"
 )
+
+
+logger = logging.getLogger(__name__)
 
 
 class HeaderProblem(Exception):
@@ -87,3 +91,54 @@ def parse_time(raw: str, column: str, fmt: str | None, zone: tzinfo, zone_name: 
     if not EARLIEST_YEAR <= utc.year <= LATEST_YEAR:  # 2000-01-01 00:30 local is still 1999 in UTC
         raise RecordRejected(f"timestamp {shown(raw)} in {column} is outside {EARLIEST_YEAR}-{LATEST_YEAR} in UTC")
     return utc
+
+
+class CsvRows:
+    """One CSV export file as the runtime feeds it: the header (from start_file, or line 1),
+    then each row as {logical column name: value}. A header that cannot be used rejects
+    every row of its file with the reason, so the operator sees it once per row in the DLQ."""
+
+    def __init__(self, delimiter: str, wanted: dict[str, str], label: str) -> None:
+        self.delimiter = delimiter
+        self.wanted = wanted  # logical name -> header name
+        self.label = label  # e.g. "ticket export", for log lines
+        self.file = ""
+        self.header: str | None = None
+        self.width = 0
+        self.index: dict[str, int] = {}
+        self.problem: str | None = None
+
+    def start(self, file: str, first_line: bytes | None) -> None:
+        self.file, self.header, self.problem = file, None, None
+        if first_line:
+            self._read(first_line)
+
+    def _read(self, line: bytes) -> None:
+        try:
+            header = read_csv_header(line, self.file, self.delimiter, self.wanted)
+        except HeaderProblem as exc:
+            self.problem = str(exc)
+            logger.warning("%s header rejected: %s", self.label, exc)
+            return
+        self.header, self.width, self.index = header.text, header.width, header.index
+
+    def values(self, record: bytes, line: int) -> dict[str, str] | Skip:
+        """The row's wanted columns, stripped; Skip for the header; RecordRejected otherwise."""
+        if not record:
+            raise RecordRejected("empty line")
+        if line == 1 and self.header is None and self.problem is None:
+            self._read(record)  # start_file saw no first line (the file was empty then)
+        if self.problem is not None:
+            raise RecordRejected(self.problem)
+        text = decode_record(record).removesuffix("\r")
+        if line == 1 or text.removeprefix("\ufeff") == self.header:
+            return Skip(reason="header")
+        if self.header is None:
+            raise RecordRejected(f"no header line read for {self.file}: the export must start with its header")
+        try:
+            row = next(csv.reader((text,), delimiter=self.delimiter))
+        except (csv.Error, StopIteration) as exc:
+            raise RecordRejected(f"not a CSV line: {exc}") from None
+        if len(row) != self.width:
+            raise RecordRejected(f"{len(row)} columns, header has {self.width}")
+        return {name: row[position].strip() for name, position in self.index.items()}

@@ -19,7 +19,6 @@ Choices where the exports are silent:
 
 from __future__ import annotations
 
-import csv
 import logging
 from datetime import datetime
 from enum import StrEnum
@@ -28,10 +27,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
+from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip
 from connectors.mapping import Classification
 from connectors.privacy import shown
-from connectors.tabular import HeaderProblem, parse_time, read_csv_header
+from connectors.tabular import CsvRows, parse_time
 from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
 
 
@@ -179,51 +178,21 @@ class TicketExportParser:
         self._outcomes = {raw.strip().casefold(): outcome for raw, outcome in config.outcomes.items()}
         self._outcome_list = ", ".join(repr(raw) for raw in config.outcomes)
         # logical name -> header name, for the columns this export is configured to have
-        self._wanted = {name: header for name, header in config.columns.model_dump().items() if header is not None}
-        self._file = ""
-        self._header: str | None = None
-        self._width = 0
-        self._index: dict[str, int] = {}
-        self._header_problem: str | None = None
+        self._rows = CsvRows(
+            config.delimiter,
+            {name: header for name, header in config.columns.model_dump().items() if header is not None},
+            "ticket export",
+        )
         self._classes: dict[str, Classification] = {}
 
     def start_file(self, path: str, first_line: bytes | None) -> None:
         """Read the header so rows can be looked up by column name; a bad header rejects the file's rows."""
-        self._file = path
-        self._header = None
-        self._header_problem = None
-        if first_line:
-            self._read_header(first_line)
-
-    def _read_header(self, line: bytes) -> None:
-        try:
-            header = read_csv_header(line, self._file, self._config.delimiter, self._wanted)
-        except HeaderProblem as exc:
-            self._header_problem = str(exc)
-            logger.warning("ticket export header rejected: %s", exc)
-            return
-        self._header, self._width, self._index = header.text, header.width, header.index
+        self._rows.start(path, first_line)
 
     def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
-        if not record:
-            raise RecordRejected("empty line")
-        if location.line == 1 and self._header is None and self._header_problem is None:
-            self._read_header(record)  # start_file saw no first line (the file was empty then)
-        if self._header_problem is not None:
-            raise RecordRejected(self._header_problem)
-        text = decode_record(record).removesuffix("\r")
-        if location.line == 1 or text.removeprefix("\ufeff") == self._header:
-            return Skip(reason="header")
-        if self._header is None:
-            raise RecordRejected(f"no header line read for {self._file}: the export must start with its header")
-
-        try:
-            row = next(csv.reader((text,), delimiter=self._config.delimiter))
-        except (csv.Error, StopIteration) as exc:
-            raise RecordRejected(f"not a CSV line: {exc}") from None
-        if len(row) != self._width:
-            raise RecordRejected(f"{len(row)} columns, header has {self._width}")
-        value = {name: row[position].strip() for name, position in self._index.items()}
+        value = self._rows.values(record, location.line)
+        if isinstance(value, Skip):
+            return value
         return self._events(value, location)
 
     def _events(self, value: dict[str, str], location: Location) -> list[InquiryEvent]:
