@@ -27,7 +27,6 @@ from typing import ClassVar
 from pydantic import ConfigDict, Field
 
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
-from connectors.mapping import Classification
 from connectors.privacy import normalise_phone_number, shown
 from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
 
@@ -100,7 +99,6 @@ _NO_CALLER_FIELD = (frozenset(_CALL_EVENTS) - {"ENTERQUEUE"}) | _HOUSEKEEPING
 _PHONE_LIKE = re.compile(r"\+?[0-9 ()\-.]+")
 _MIN_PHONE_DIGITS = 8
 _MAX_PHONE_DIGITS = 15  # E.164
-_MAX_CACHED_QUEUES = 4096
 
 
 def _seconds(value: str, field_no: int, name: str) -> int:
@@ -127,7 +125,6 @@ class AsteriskQueueLogParser:
         self._config = config
         self._context = context
         self._ignored = frozenset(config.ignore_queues)
-        self._classes: dict[str, Classification] = {}
 
     def start_file(self, path: str, first_line: bytes | None) -> None:
         """queue_log has no header: every line stands alone."""
@@ -213,14 +210,6 @@ class AsteriskQueueLogParser:
             return None
         return self._context.keyer.key(number)
 
-    def _classify(self, queue: str) -> Classification:
-        found = self._classes.get(queue)
-        if found is None:
-            if len(self._classes) >= _MAX_CACHED_QUEUES:  # garbage queue names must not grow memory
-                self._classes.clear()
-            found = self._classes[queue] = self._context.mapping.classify(self._config.rule_set, queue)
-        return found
-
     def _event(
         self,
         location: Location,
@@ -234,7 +223,7 @@ class AsteriskQueueLogParser:
         resolved: bool | None = None,
         contact_key: str | None = None,
     ) -> InquiryEvent:
-        cls = self._classify(queue)
+        cls = self._context.mapping.classify(self._config.rule_set, queue)
         return InquiryEvent(
             event_id=make_event_id(location.system, f"{callid}|{queue}", stage.value),
             occurred_at=occurred_at,

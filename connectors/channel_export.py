@@ -33,7 +33,6 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
-from connectors.mapping import Classification
 from connectors.privacy import normalise_phone_number, shown
 from connectors.tabular import CsvRows, parse_time
 from schemas import Channel, Direction, InquiryEvent, RequesterType, Stage, make_event_id
@@ -184,7 +183,6 @@ _KLE = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}")  # a KLE subject code (emne),
 # A requester id that is a phone number (digits with the punctuation people write) is keyed by its digits.
 _PHONE_LIKE = re.compile(r"\+?[0-9 ()\-.]+")
 _MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 8, 15
-_MAX_CACHED_KEYS = 4096
 
 
 class ChannelExportParser:
@@ -206,7 +204,6 @@ class ChannelExportParser:
         self._wanted = {name: header for name, header in config.columns.model_dump().items() if header is not None}
         self._paths = {name: tuple(header.split(".")) for name, header in self._wanted.items()}
         self._rows = CsvRows(config.delimiter, self._wanted, "channel export")
-        self._classes: dict[str, Classification] = {}
 
     def start_file(self, path: str, first_line: bytes | None) -> None:
         """CSV: read the header so rows can be looked up by column name. JSON Lines has none."""
@@ -270,7 +267,7 @@ class ChannelExportParser:
 
         task = _text(value.get("task", ""))
         key = _text(value.get("task_key", "")) or task
-        cls = self._classify(key)
+        cls = self._context.mapping.classify(self._config.rule_set, key)
         fields = cls.event_fields()
         if _KLE.fullmatch(task):
             fields["task"], fields["task_label"] = task, self._context.mapping.tasks.get(task, "")
@@ -344,14 +341,6 @@ class ChannelExportParser:
             if _MIN_PHONE_DIGITS <= len(number) <= _MAX_PHONE_DIGITS:
                 return self._context.keyer.key(number)
         return self._context.keyer.key(requester_id)
-
-    def _classify(self, key: str) -> Classification:
-        found = self._classes.get(key)
-        if found is None:
-            if len(self._classes) >= _MAX_CACHED_KEYS:  # garbage keys must not grow memory
-                self._classes.clear()
-            found = self._classes[key] = self._context.mapping.classify(self._config.rule_set, key)
-        return found
 
     def redact(self, record: str) -> str:
         """A rejected row fit for the dead-letter topic: its requester-id column blanked."""

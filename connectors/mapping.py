@@ -12,10 +12,13 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from schemas import UNCLASSIFIED, InquiryKind, RequesterType
 from schemas.inquiry import MUNICIPALITY_PATTERN, TASK_PATTERN
+
+
+_MAX_CACHED = 8192
 
 
 class MappingError(Exception):
@@ -56,9 +59,21 @@ class MappingRules(BaseModel):
     municipality: str = Field(pattern=MUNICIPALITY_PATTERN)
     tasks: dict[str, str] = Field(default_factory=dict, description="KLE code -> readable label.")
     sources: dict[str, list[Rule]] = Field(default_factory=dict)
+    _cache: dict[tuple[str, str], Classification] = PrivateAttr(default_factory=dict)
 
     def classify(self, rule_set: str, key: str) -> Classification:
-        """First matching rule of `rule_set` wins; no match means unclassified."""
+        """First matching rule of `rule_set` wins; no match means unclassified.
+
+        Answers are cached (a log names the same few queues and services over and over);
+        the cache is emptied when full, so garbage keys in a broken log cannot grow memory."""
+        found = self._cache.get((rule_set, key))
+        if found is None:
+            if len(self._cache) >= _MAX_CACHED:
+                self._cache.clear()
+            found = self._cache[(rule_set, key)] = self._match(rule_set, key)
+        return found
+
+    def _match(self, rule_set: str, key: str) -> Classification:
         lowered = key.lower()
         for rule in self.sources.get(rule_set, ()):
             if fnmatch.fnmatchcase(lowered, rule.match.lower()):

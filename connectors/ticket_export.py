@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip
-from connectors.mapping import Classification
 from connectors.privacy import shown
 from connectors.tabular import CsvRows, parse_time
 from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
@@ -162,7 +161,6 @@ logger = logging.getLogger(__name__)
 
 _TRUE = frozenset({"1", "true", "yes", "ja", "booked"})
 _FALSE = frozenset({"0", "false", "no", "nej", "drop-in", "dropin", "walk-in", "walkin"})
-_MAX_CACHED_SERVICES = 4096
 
 
 
@@ -183,7 +181,6 @@ class TicketExportParser:
             {name: header for name, header in config.columns.model_dump().items() if header is not None},
             "ticket export",
         )
-        self._classes: dict[str, Classification] = {}
 
     def start_file(self, path: str, first_line: bytes | None) -> None:
         """Read the header so rows can be looked up by column name; a bad header rejects the file's rows."""
@@ -229,7 +226,7 @@ class TicketExportParser:
         site = value.get("site") or self._config.default_site
         service = value["service"]
         reference = f"{site}|{issued.astimezone(self._zone).date().isoformat()}|{ticket_id}|{seq}"
-        cls = self._classify(service)
+        cls = self._context.mapping.classify(self._config.rule_set, service)
 
         def event(stage: Stage, at: datetime, **measures: Any) -> InquiryEvent:
             return InquiryEvent(
@@ -296,11 +293,3 @@ class TicketExportParser:
             f"bad {self._config.columns.appointment} {shown(raw)}: expected one of"
             f" {', '.join(sorted(_TRUE))} (booked) or {', '.join(sorted(_FALSE))} (drop-in), or empty"
         )
-
-    def _classify(self, service: str) -> Classification:
-        found = self._classes.get(service)
-        if found is None:
-            if len(self._classes) >= _MAX_CACHED_SERVICES:  # garbage service names must not grow memory
-                self._classes.clear()
-            found = self._classes[service] = self._context.mapping.classify(self._config.rule_set, service)
-        return found

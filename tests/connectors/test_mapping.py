@@ -154,3 +154,15 @@ def test_shipped_mapping_classifies_a_known_queue_with_its_label() -> None:
     rules = load_mapping(REPO / "deploy" / "mapping.yaml")
     got = rules.classify("phone_queue", "Pas-Koerekort")
     assert (got.task, got.task_label, got.department) == ("85.06.00", "Pas", "Borgerservice")
+
+
+def test_answers_are_cached_but_garbage_keys_cannot_grow_the_cache_without_bound() -> None:
+    from connectors import mapping as mapping_module
+
+    rules = load_mapping(Path(__file__).resolve().parents[2] / "deploy" / "mapping.yaml").model_copy(deep=True)
+    first = rules.classify("phone_queue", "pas")
+    assert rules.classify("phone_queue", "pas") is first
+    for n in range(mapping_module._MAX_CACHED + 10):
+        assert rules.classify("phone_queue", f"garbage-{n}").task == "unclassified"
+    assert len(rules._cache) <= mapping_module._MAX_CACHED
+    assert rules.classify("phone_queue", "pas").task == first.task
