@@ -9,6 +9,7 @@ the worker drops it as a duplicate.
 from __future__ import annotations
 
 import asyncio
+import glob
 import gzip
 import hashlib
 import json
@@ -81,9 +82,32 @@ def _first_error(exc: ValidationError) -> str:
     return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
 
 
-def _rotation(path: Path, fh: IO[bytes], position: Position) -> str | None:
+class Head:
+    """The first bytes read from a followed file: when the file no longer starts with them,
+    it was truncated and rewritten (copytruncate) even if it has already grown past the
+    position read, which the size alone cannot tell."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def remember(self, fh: IO[bytes], offset: int) -> None:
+        if len(self.data) < FINGERPRINT_BYTES and offset > len(self.data):
+            at = fh.tell()
+            fh.seek(0)
+            self.data = fh.read(min(offset, FINGERPRINT_BYTES))
+            fh.seek(at)
+
+    def still_at_start_of(self, path: Path) -> bool:
+        if not self.data:
+            return True
+        with open_log(path) as fh:
+            return fh.read(len(self.data)) == self.data
+
+
+def _rotation(path: Path, fh: IO[bytes], position: Position, head: Head) -> str | None:
     """'renamed' when `path` now names another file, 'truncated' when the open file shrank
-    below what was read, else None (also while a rotated file is not yet re-created)."""
+    below what was read or no longer starts as it did, else None (also while a rotated
+    file is not yet re-created)."""
     try:
         named = path.stat()
     except FileNotFoundError:
@@ -91,6 +115,8 @@ def _rotation(path: Path, fh: IO[bytes], position: Position) -> str | None:
     if named.st_ino != os.fstat(fh.fileno()).st_ino:
         return "renamed"
     if named.st_size < position.offset:
+        return "truncated"
+    if named.st_size > position.offset and not head.still_at_start_of(path):
         return "truncated"
     return None
 
@@ -121,6 +147,24 @@ def file_size(path: Path) -> int:
         return fh.seek(0, os.SEEK_END)
 
 
+def _holds(path: Path, position: Position) -> bool:
+    """Whether `path` starts with the bytes a checkpoint was taken on (and is at least as long)."""
+    try:
+        return file_size(path) >= position.offset and fingerprint(path, position.offset) == position.fingerprint
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return False
+
+
+def reading_order(files: list[Path]) -> list[Path]:
+    """Oldest first by modification time, so rotated files (queue_log.2.gz, queue_log.1,
+    queue_log-20261122.gz) come before the live one whatever the naming scheme. On equal
+    times a file whose name starts another's (the live `queue_log`) comes after it."""
+    def key(path: Path) -> tuple[int, int, str]:
+        live = any(other != path and other.name.startswith(path.name) for other in files)
+        return path.stat().st_mtime_ns, int(live), path.name
+    return sorted(files, key=key)
+
+
 class Checkpoints:
     """Read positions per file, in one JSON file per connector, replaced atomically."""
 
@@ -132,16 +176,46 @@ class Checkpoints:
             self.positions = {name: Position(**pos) for name, pos in data.get("files", {}).items()}
 
     def start(self, file: Path) -> Position:
-        """Where to resume `file`: its saved position if it is still the same file, else the start."""
+        """Where to resume `file`: its saved position if it is still the same file; the
+        position saved under another name if this file is where that content went (renamed,
+        compressed or copied away by log rotation while the connector was down); else the start."""
         inode = file.stat().st_ino
         saved = self.positions.get(str(file))
-        if (saved and saved.inode == inode and file_size(file) >= saved.offset
-                and saved.fingerprint == fingerprint(file, saved.offset)):
+        if saved and saved.inode == inode and _holds(file, saved):
             return saved
+        moved = self._moved_to(file)
+        if moved is not None:
+            name, position = moved
+            logger.info("%s holds the content checkpointed as %s (rotated while the connector was down): "
+                        "resuming it at line %d", file, name, position.line)
+            return Position(inode, position.offset, position.line, position.fingerprint)
         if saved:
             logger.warning("%s is not the file the checkpoint was taken on (rotated, truncated or replaced): "
                            "reading it from the start", file)
         return Position(inode=inode, offset=0, line=0)
+
+    def rotated_away(self, file: Path) -> list[Path]:
+        """Rotated siblings of `file` (file.1, file.1.gz, file-20261123.gz, ...) that hold the
+        content checkpointed under `file`'s name, which `file` itself no longer holds: the
+        lines between the last checkpoint and the rotation are still to be read there."""
+        saved = self.positions.get(str(file))
+        if not saved or saved.offset == 0 or (file.exists() and file.stat().st_ino == saved.inode
+                                              and _holds(file, saved)):
+            return []
+        siblings = sorted(p for p in file.parent.glob(f"{glob.escape(file.name)}[.-]*") if p.is_file())
+        return [p for p in siblings if str(p) not in self.positions and _holds(p, saved)][:1]
+
+    def _moved_to(self, file: Path) -> tuple[str, Position] | None:
+        """A position saved under another name whose file no longer holds it, but `file` does."""
+        for name, position in self.positions.items():
+            if name == str(file) or position.offset == 0:
+                continue
+            there = Path(name)
+            if there.exists() and there.stat().st_ino == position.inode and _holds(there, position):
+                continue  # still where it was read: `file` is at most a copy of it
+            if _holds(file, position):
+                return name, position
+        return None
 
     def save(self, file: Path, position: Position) -> None:
         if not position.fingerprint or position.offset < FINGERPRINT_BYTES:
@@ -281,36 +355,48 @@ class ConnectorRunner:
         self._redact = getattr(parser, "redact", lambda record: record)
 
     async def run(self, files: list[Path], follow: bool = False, stop: asyncio.Event | None = None) -> ConnectorStats:
-        """Read every file to its end in order; with `follow`, keep reading the last one as it grows."""
+        """Read every file to its end, oldest first; with `follow`, keep reading the newest as it grows.
+
+        Before a file whose checkpointed content was rotated away while the connector was
+        down, the rotated file (renamed, compressed or copied) is finished first."""
+        files = reading_order(files)
         for index, path in enumerate(files):
             last = index == len(files) - 1
+            for rotated in self.checkpoints.rotated_away(path) if self.checkpoints else ():
+                if rotated not in files:
+                    logger.info("%s was rotated to %s while the connector was down: finishing that first",
+                                path, rotated)
+                    await self._read_file(rotated, follow=False, stop=stop, rotated=True)
+                    self.stats.files += 1
             await self._read_file(path, follow=follow and last, stop=stop)
             self.stats.files += 1
         return self.stats
 
-    def _finished(self, path: Path, follow: bool) -> bool:
+    def _finished(self, path: Path, follow: bool, rotated: bool) -> bool:
         """Whether an unterminated last line is complete: never while following; otherwise
-        when the file is compressed (rotated, so done) or nobody wrote it for settle_seconds.
+        when the file is rotated or compressed (so done) or nobody wrote it for settle_seconds.
         An unfinished line is left for the next run, which resumes before it."""
         if follow:
             return False
-        return path.suffix == ".gz" or time.time() - path.stat().st_mtime >= self.settle_seconds
+        return rotated or path.suffix == ".gz" or time.time() - path.stat().st_mtime >= self.settle_seconds
 
-    async def _read_file(self, path: Path, follow: bool, stop: asyncio.Event | None) -> None:
+    async def _read_file(self, path: Path, follow: bool, stop: asyncio.Event | None, rotated: bool = False) -> None:
         position = self.checkpoints.start(path) if self.checkpoints else Position(path.stat().st_ino, 0, 0)
         self.parser.start_file(str(path), read_first_line(path))
         fh = open_log(path)
+        head = Head()
         try:
             while True:
-                final = self._finished(path, follow)
+                final = self._finished(path, follow, rotated)
                 position = await self._read_available(path, fh, position, final=final)
+                head.remember(fh, position.offset)
                 if not follow and not final and position.offset < file_size(path):
                     logger.info("%s: the last line has no newline yet and the file changed within %.0fs; "
                                 "it is left for the next run", path, self.settle_seconds)
                 if not follow or (stop is not None and stop.is_set()):
                     return
                 await asyncio.sleep(self.poll_seconds)
-                rotation = _rotation(path, fh, position)
+                rotation = _rotation(path, fh, position, head)
                 if rotation == "renamed":
                     # The writer has moved to a new file: finish the old one (its last line is
                     # complete now), then read the new one from its start.
@@ -318,10 +404,12 @@ class ConnectorRunner:
                     fh.close()
                     fh = open_log(path)
                     position = Position(os.fstat(fh.fileno()).st_ino, 0, 0)
+                    head = Head()
                     self.parser.start_file(str(path), read_first_line(path))
                     logger.info("%s was rotated (renamed and created anew): reading the new file", path)
                 elif rotation == "truncated":
                     position = Position(position.inode, 0, 0)
+                    head = Head()
                     self.parser.start_file(str(path), read_first_line(path))
                     logger.warning("%s was truncated in place (copytruncate): reading it from the start; lines "
                                    "written between the copy and the truncation exist only in the copy", path)

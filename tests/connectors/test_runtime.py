@@ -307,3 +307,112 @@ async def test_an_event_the_model_refuses_is_dead_lettered_and_reading_goes_on(t
     stats = await ConnectorRunner(_ParserThatBuildsABadEvent(), "x", sink, None, settle_seconds=0).run([log])  # type: ignore[arg-type]
     assert stats.rejected == 1 and [e.municipality for e in sink.events] == ["751"]
     assert "makes an invalid event: municipality" in sink.dead_letters[0].reason
+
+
+# --- rotation while the connector is down ---------------------------------------------
+
+
+async def _read_then_die_while_the_writer_goes_on(log: Path, checkpoints_path: Path) -> RecordingSink:
+    """The connector reads and checkpoints the first 10 calls, then is down while 10 more are written."""
+    write(log, call_lines(0, 10))
+    sink = RecordingSink()
+    await runner(sink, Checkpoints(checkpoints_path)).run([log])
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(call_lines(10, 10)) + "\n")
+    return sink
+
+
+def _saved_line(checkpoints_path: Path) -> int:
+    return next(iter(json.loads(checkpoints_path.read_text())["files"].values()))["line"]
+
+
+def _rename_rotate(log: Path, rotated: Path, compress: bool) -> Path:
+    log.rename(rotated)
+    if compress:  # logrotate's `compress`: the rotated file becomes file.1.gz, a new inode
+        packed = rotated.with_name(rotated.name + ".gz")
+        with open(rotated, "rb") as src, gzip.open(packed, "wb") as dst:
+            dst.write(src.read())
+        rotated.unlink()
+        return packed
+    return rotated
+
+
+async def _resume(log: Path, checkpoints_path: Path, files: list[Path] | None = None) -> RecordingSink:
+    sink = RecordingSink()
+    await runner(sink, Checkpoints(checkpoints_path)).run(files or [log])
+    return sink
+
+
+async def test_a_file_renamed_while_the_connector_was_down_is_finished_from_its_checkpoint(tmp_path: Path) -> None:
+    log, cp = tmp_path / "queue_log", tmp_path / "cp.json"
+    before = await _read_then_die_while_the_writer_goes_on(log, cp)
+    _rename_rotate(log, tmp_path / "queue_log.1", compress=False)
+    write(log, call_lines(20, 5))
+
+    after = await _resume(log, cp)
+
+    ids = [e.event_id for e in before.events] + [e.event_id for e in after.events]
+    assert len(set(ids)) == 75  # every call of both files
+    assert len(after.events) == 75 - 30  # nothing read twice
+
+
+async def test_a_file_rotated_and_compressed_while_down_is_finished_from_the_gz(tmp_path: Path) -> None:
+    log, cp = tmp_path / "queue_log", tmp_path / "cp.json"
+    before = await _read_then_die_while_the_writer_goes_on(log, cp)
+    saved = _saved_line(cp)
+    packed = _rename_rotate(log, tmp_path / "queue_log.1", compress=True)
+    write(log, call_lines(20, 5))
+
+    after = await _resume(log, cp)
+
+    assert {e.source.file for e in after.events} == {str(packed), str(log)}
+    assert len(after.events) == 75 - saved
+    assert len({e.event_id for e in before.events + after.events}) == 75
+
+
+async def test_rotated_files_named_on_the_command_line_are_resumed_not_reread(tmp_path: Path) -> None:
+    log, cp = tmp_path / "queue_log", tmp_path / "cp.json"
+    before = await _read_then_die_while_the_writer_goes_on(log, cp)
+    saved = _saved_line(cp)
+    packed = _rename_rotate(log, tmp_path / "queue_log.1", compress=True)
+    write(log, call_lines(20, 5))
+
+    # `kanalpuls ingest asterisk queue_log*`: the shell sorts the live file first; reading goes oldest first.
+    after = await _resume(log, cp, files=[log, packed])
+
+    assert [e.source.file for e in after.events][0] == str(packed)
+    assert len(after.events) == 75 - saved
+    assert len({e.event_id for e in before.events + after.events}) == 75
+
+
+async def test_copytruncate_while_the_connector_was_down_finishes_the_copy(tmp_path: Path) -> None:
+    log, cp = tmp_path / "queue_log", tmp_path / "cp.json"
+    before = await _read_then_die_while_the_writer_goes_on(log, cp)
+    saved = _saved_line(cp)
+    (tmp_path / "queue_log.1").write_bytes(log.read_bytes())
+    with open(log, "r+", encoding="utf-8") as fh:
+        fh.truncate(0)
+    write(log, call_lines(20, 30))  # the new content is longer than what had been read
+
+    after = await _resume(log, cp)
+
+    assert len(after.events) == 60 - saved + 90
+    assert len({e.event_id for e in before.events + after.events}) == 150
+
+
+async def test_follow_notices_copytruncate_even_when_the_file_regrew_past_the_read_position(tmp_path: Path) -> None:
+    log = write(tmp_path / "queue_log", call_lines(0, 2))
+    sink = RecordingSink()
+    stop = asyncio.Event()
+    slow = runner(sink)
+    slow.poll_seconds = 0.3
+    task = asyncio.create_task(slow.run([log], follow=True, stop=stop))
+    await _until(lambda: len(sink.events) == 6, "the first lines")
+    (tmp_path / "queue_log.1").write_bytes(log.read_bytes())
+    with open(log, "r+", encoding="utf-8") as fh:  # truncate and write more than before, between two polls
+        fh.truncate(0)
+        fh.write("\n".join(call_lines(10, 5)) + "\n")
+    await _until(lambda: len(sink.events) == 21, "every line of the rewritten file")
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert len({e.event_id for e in sink.events}) == 21
