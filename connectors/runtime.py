@@ -408,11 +408,15 @@ class ConnectorRunner:
                     self.parser.start_file(str(path), read_first_line(path))
                     logger.info("%s was rotated (renamed and created anew): reading the new file", path)
                 elif rotation == "truncated":
+                    # Lines written between our last read and the truncation exist only in the
+                    # copy (queue_log.1): finish it from our position when it is there.
+                    for copy in self.checkpoints.rotated_away(path) if self.checkpoints else ():
+                        logger.info("%s was copied to %s and truncated: finishing the copy", path, copy)
+                        await self._read_file(copy, follow=False, stop=stop, rotated=True)
+                    self.parser.start_file(str(path), read_first_line(path))
                     position = Position(position.inode, 0, 0)
                     head = Head()
-                    self.parser.start_file(str(path), read_first_line(path))
-                    logger.warning("%s was truncated in place (copytruncate): reading it from the start; lines "
-                                   "written between the copy and the truncation exist only in the copy", path)
+                    logger.warning("%s was truncated in place (copytruncate): reading it from the start", path)
         finally:
             fh.close()
 

@@ -416,3 +416,25 @@ async def test_follow_notices_copytruncate_even_when_the_file_regrew_past_the_re
     stop.set()
     await asyncio.wait_for(task, 5)
     assert len({e.event_id for e in sink.events}) == 21
+
+
+async def test_lines_written_just_before_a_copytruncate_are_read_from_the_copy(tmp_path: Path) -> None:
+    log = write(tmp_path / "queue_log", call_lines(0, 2))
+    sink = RecordingSink()
+    stop = asyncio.Event()
+    slow = runner(sink, Checkpoints(tmp_path / "cp.json"))
+    slow.poll_seconds = 0.3
+    task = asyncio.create_task(slow.run([log], follow=True, stop=stop))
+    await _until(lambda: len(sink.events) == 6, "the first lines")
+    with open(log, "a", encoding="utf-8") as fh:  # written, then copied and truncated before the next poll
+        fh.write("\n".join(call_lines(2, 2)) + "\n")
+    (tmp_path / "queue_log.1").write_bytes(log.read_bytes())
+    with open(log, "r+", encoding="utf-8") as fh:
+        fh.truncate(0)
+    await asyncio.sleep(0.4)
+    write(log, call_lines(4, 1))
+    await _until(lambda: len(sink.events) == 15, "the copied lines and the new one")
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert len({e.event_id for e in sink.events}) == 15
+    assert {e.source.file for e in sink.events[6:12]} == {str(tmp_path / "queue_log.1")}
