@@ -21,7 +21,6 @@ Choices where the exports are silent:
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 from datetime import datetime
@@ -33,7 +32,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
-from connectors.privacy import normalise_phone_number, shown
+from connectors.privacy import PERSONAL_FIELDS, normalise_phone_number, redact_json_fields, shown
 from connectors.tabular import CsvRows, parse_time
 from schemas import Channel, Direction, InquiryEvent, RequesterType, Stage, make_event_id
 
@@ -127,6 +126,12 @@ class ChannelExportConfig(ConnectorConfig):
     )
     columns: ChannelExportColumns = Field(
         default_factory=ChannelExportColumns, description="Header or field names of the export's columns."
+    )
+    personal_fields: list[str] = Field(
+        default_factory=lambda: list(PERSONAL_FIELDS),
+        description="Columns (header names; for JSON Lines field names or dotted paths) that hold names, "
+        "addresses or other personal data: never read, and blanked in dead letters. Case-insensitive.",
+        examples=[["navn", "adresse", "borger.navn"]],
     )
     channel_values: dict[str, Channel] = Field(
         default_factory=lambda: dict(DEFAULT_CHANNEL_VALUES),
@@ -343,41 +348,13 @@ class ChannelExportParser:
         return self._context.keyer.key(requester_id)
 
     def redact(self, record: str) -> str:
-        """A rejected row fit for the dead-letter topic: its requester-id column blanked."""
-        column = self._config.columns.requester_id
-        if column is None:
-            return record
+        """A rejected row fit for the dead-letter topic: its requester id and personal fields blanked."""
         if self._jsonl:
-            try:
-                data = orjson.loads(record)
-            except orjson.JSONDecodeError:
-                return record  # generic masking still runs on it
-            if not isinstance(data, dict):
-                return record
-            target: Any = data
-            *parents, last = self._paths["requester_id"]
-            for part in parents:
-                target = target.get(part) if isinstance(target, dict) else None
-            if isinstance(target, dict) and last in target:
-                target[last] = "<redacted>"
-            return orjson.dumps(data).decode()
-        position = self._rows.index.get("requester_id")
-        try:
-            row = next(csv.reader((record,), delimiter=self._config.delimiter))
-        except (csv.Error, StopIteration):
-            return record
-        if position is None or len(row) != self._rows.width:
-            return record
-        row[position] = "<redacted>"
-        return self._config.delimiter.join(_quoted(field, self._config.delimiter) for field in row)
+            requester = [self._wanted["requester_id"]] if "requester_id" in self._wanted else []
+            return redact_json_fields(record, [*self._config.personal_fields, *requester])
+        return self._rows.redact(record, self._config.personal_fields, logical=("requester_id",))
 
 
 def _text(value: str | bool) -> str:
     """A column's value as text: JSON booleans only make sense in the yes/no columns."""
     return str(value).lower() if isinstance(value, bool) else value
-
-
-def _quoted(field: str, delimiter: str) -> str:
-    if delimiter in field or '"' in field:
-        return '"' + field.replace('"', '""') + '"'
-    return field

@@ -7,11 +7,12 @@ from __future__ import annotations
 import csv
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 
 from connectors.base import RecordRejected, Skip, decode_record
-from connectors.privacy import shown
+from connectors.privacy import redact_csv_row, shown
 from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
 
 # ISO 8601 as exports write it: date and time with colons, optional offset. Stricter than
@@ -34,6 +35,7 @@ class CsvHeader:
     text: str  # the header line as read, without BOM and line ending
     width: int  # columns per row
     index: dict[str, int]  # logical column name -> position
+    names: tuple[str, ...] = ()  # every header name, in order
 
 
 def read_csv_header(line: bytes, file: str, delimiter: str, wanted: dict[str, str]) -> CsvHeader:
@@ -58,7 +60,7 @@ def read_csv_header(line: bytes, file: str, delimiter: str, wanted: dict[str, st
             f" it has {', '.join(repr(n) for n in names[:30])} separated by {delimiter!r}:"
             " fix the columns mapping or the export"
         )
-    return CsvHeader(text, len(names), {name: positions[header] for name, header in wanted.items()})
+    return CsvHeader(text, len(names), {name: positions[header] for name, header in wanted.items()}, tuple(names))
 
 
 def parse_time(raw: str, column: str, fmt: str | None, zone: tzinfo, zone_name: str) -> datetime:
@@ -106,6 +108,7 @@ class CsvRows:
         self.header: str | None = None
         self.width = 0
         self.index: dict[str, int] = {}
+        self.names: tuple[str, ...] = ()
         self.problem: str | None = None
 
     def start(self, file: str, first_line: bytes | None) -> None:
@@ -120,7 +123,17 @@ class CsvRows:
             self.problem = str(exc)
             logger.warning("%s header rejected: %s", self.label, exc)
             return
-        self.header, self.width, self.index = header.text, header.width, header.index
+        self.header, self.width, self.index, self.names = header.text, header.width, header.index, header.names
+
+    def positions_of(self, fields: Collection[str], logical: Collection[str] = ()) -> list[int]:
+        """Positions of the header names in `fields` (case-insensitive) and of the logical columns in `logical`."""
+        wanted = {f.casefold() for f in fields}
+        found = [i for i, name in enumerate(self.names) if name.casefold() in wanted]
+        return found + [self.index[name] for name in logical if name in self.index]
+
+    def redact(self, record: str, fields: Collection[str], logical: Collection[str] = ()) -> str:
+        """A rejected row fit for the dead-letter topic: its personal columns blanked."""
+        return redact_csv_row(record, self.delimiter, self.positions_of(fields, logical))
 
     def values(self, record: bytes, line: int) -> dict[str, str] | Skip:
         """The row's wanted columns, stripped; Skip for the header; RecordRejected otherwise."""

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip
-from connectors.privacy import shown
+from connectors.privacy import PERSONAL_FIELDS, shown
 from connectors.tabular import CsvRows, parse_time
 from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
 
@@ -119,6 +119,12 @@ class TicketExportConfig(ConnectorConfig):
         examples=["%d-%m-%Y %H:%M:%S"],
     )
     columns: TicketColumns = Field(default_factory=TicketColumns, description="Header names of the export's columns.")
+    personal_fields: list[str] = Field(
+        default_factory=lambda: list(PERSONAL_FIELDS),
+        description="Columns (header names) that hold names, "
+        "addresses or other personal data: never read, and blanked in dead letters. Case-insensitive.",
+        examples=[["navn", "adresse", "borger.navn"]],
+    )
     outcomes: dict[str, TicketOutcome] = Field(
         default_factory=lambda: dict(SIMPLE_OUTCOMES),
         min_length=1,
@@ -185,6 +191,10 @@ class TicketExportParser:
     def start_file(self, path: str, first_line: bytes | None) -> None:
         """Read the header so rows can be looked up by column name; a bad header rejects the file's rows."""
         self._rows.start(path, first_line)
+
+    def redact(self, record: str) -> str:
+        """A rejected row fit for the dead-letter topic: its personal columns (names, addresses) blanked."""
+        return self._rows.redact(record, self._config.personal_fields)
 
     def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
         value = self._rows.values(record, location.line)

@@ -582,3 +582,20 @@ def test_arbitrary_header_and_row_never_raise_anything_but_rejection(header, rec
     parser = ChannelExportParser(CONFIG, CONTEXT)
     parser.start_file(FILE, header)
     _check(parser, record, line)
+
+
+def test_redact_blanks_configured_name_and_address_columns_of_a_rejected_row():
+    header = HEADER + ";Navn;adresse"
+    parser = make_parser(CONFIG, header)
+    redacted = parser.redact(csv_row(channel="fax") + ";Karen Margrethe Jensen;Storegade 12, 4000 Roskilde")
+    assert "Karen" not in redacted and "Storegade" not in redacted
+    assert redacted.endswith(";<redacted>;<redacted>") and redacted.startswith("P-1;2024-03-04 09:12:00;fax;")
+
+
+def test_redact_blanks_name_fields_at_any_depth_of_a_rejected_json_line():
+    config = CHAT_CONFIG.model_copy(update={"personal_fields": ["visitor.display", "navn"]})
+    parser = make_parser(config, None)
+    line = ('{"conversation": {"id": "c-1"}, "channel": "fax", "navn": "Ole Sørensen",'
+            ' "visitor": {"display": "Ole S.", "email": "ole@example.dk"}, "topic": "pas"}')
+    redacted = parser.redact(line)
+    assert "Ole" not in redacted and "ole@" not in redacted and '"topic":"pas"' in redacted

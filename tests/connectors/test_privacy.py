@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.privacy import shown, ContactKeyer, mask_personal_data, normalise_phone_number
+from connectors.privacy import REDACTED, shown, ContactKeyer, mask_personal_data, normalise_phone_number, redact_csv_row, redact_json_fields
 
 SECRET = b"test-secret"
 
@@ -152,3 +153,27 @@ def test_empty_secret_is_refused_with_the_setting_to_fix() -> None:
 )
 def test_normalise_phone_number_strips_the_danish_prefix_only(raw: str, expected: str) -> None:
     assert normalise_phone_number(raw) == expected
+
+
+@given(st.text(max_size=200), st.sets(st.integers(min_value=0, max_value=12), max_size=4))
+def test_redacting_csv_fields_blanks_exactly_those_fields(record: str, columns: set[int]) -> None:
+    redacted = redact_csv_row(record, ";", columns)
+    try:
+        before = next(csv.reader((record,), delimiter=";"))
+    except (csv.Error, StopIteration):
+        assert redacted == record or not columns
+        return
+    after = next(csv.reader((redacted,), delimiter=";"))
+    assert after == [REDACTED if i in columns else value for i, value in enumerate(before)]
+
+
+@given(st.text(max_size=200))
+def test_redacting_json_fields_never_raises(record: str) -> None:
+    redact_json_fields(record, ["navn"])
+
+
+def test_json_name_fields_are_blanked_by_key_or_dotted_path_case_insensitively() -> None:
+    line = '{"Navn": "Ib", "b": {"navn": "Bo", "c": [{"NAVN": "Al"}]}, "x": {"y": "Kim"}, "n": 1}'
+    assert redact_json_fields(line, ["navn", "x.y"]) == (
+        '{"Navn":"<redacted>","b":{"navn":"<redacted>","c":[{"NAVN":"<redacted>"}]},"x":{"y":"<redacted>"},"n":1}'
+    )

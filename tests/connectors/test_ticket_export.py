@@ -485,3 +485,18 @@ _QMATIC_PARSER.start_file(str(QMATIC_SAMPLE), QMATIC_SAMPLE.read_bytes().split(b
 @given(st.lists(st.one_of(_VALUE, st.integers(min_value=-3, max_value=15).map(str)), min_size=12, max_size=12))
 def test_arbitrary_qmatic_rows_yield_events_skip_or_rejection_only(fields):
     _check(_QMATIC_PARSER, ",".join(fields).encode("utf-8", "surrogatepass"))
+
+
+def test_a_rejected_row_is_dead_lettered_without_the_citizens_name_column():
+    parser = make_parser(header=HEADER + ";kundenavn")
+    row = f"A001;Pas;Rådhuset;not a time;;;1;served;Birgitte Holm Nielsen"
+    with pytest.raises(RecordRejected):
+        parser.parse(row.encode(), Location(SYSTEM, FILE, 2, 0))
+    redacted = parser.redact(row)
+    assert "Birgitte" not in redacted and redacted.endswith(";<redacted>")
+
+
+def test_personal_fields_are_configurable():
+    config = TicketExportConfig(personal_fields=["Borgerens navn"])
+    parser = make_parser(config, header=HEADER + ";Borgerens navn;navn")
+    assert parser.redact("A001;Pas;Rådhuset;x;;;1;served;Hans Hansen;Grete").endswith(";<redacted>;Grete")
