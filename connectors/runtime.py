@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -309,6 +309,34 @@ class DryRunSink:
         self.err.flush()
 
 
+class _NewerFiles:
+    """Files a followed connector should move on to: matched by the patterns, not known yet,
+    and modified after the followed file (so not one of its rotated copies)."""
+
+    def __init__(self, followed: Path, discover: Callable[[], list[Path]], known: set[Path], every: float) -> None:
+        self.followed, self.discover, self.known, self.every = followed, discover, known, every
+        self.found: list[Path] = []
+        self._last_look = time.monotonic()
+
+    def look(self) -> bool:
+        if time.monotonic() - self._last_look < self.every:
+            return False
+        self._last_look = time.monotonic()
+        try:
+            followed_at = self.followed.stat().st_mtime_ns
+        except FileNotFoundError:
+            followed_at = 0
+        fresh = []
+        for path in self.discover():
+            try:
+                if path not in self.known and path.stat().st_mtime_ns > followed_at:
+                    fresh.append(path)
+            except FileNotFoundError:
+                continue
+        self.found = fresh
+        return bool(fresh)
+
+
 # --- the loop ------------------------------------------------------------------------
 
 
@@ -340,6 +368,7 @@ class ConnectorRunner:
         linger_seconds: float = 0.2,
         poll_seconds: float = 0.2,
         settle_seconds: float = 2.0,
+        discover_seconds: float = 2.0,
     ) -> None:
         self.parser = parser
         self.system = system
@@ -349,27 +378,40 @@ class ConnectorRunner:
         self.linger_seconds = linger_seconds
         self.poll_seconds = poll_seconds
         self.settle_seconds = settle_seconds
+        self.discover_seconds = discover_seconds
         self.stats = ConnectorStats()
         self._batches = _Batches()
         self._dead_letters: list[DeadLetter] = []
         self._redact = getattr(parser, "redact", lambda record: record)
 
-    async def run(self, files: list[Path], follow: bool = False, stop: asyncio.Event | None = None) -> ConnectorStats:
+    async def run(self, files: list[Path], follow: bool = False, stop: asyncio.Event | None = None,
+                  discover: Callable[[], list[Path]] | None = None) -> ConnectorStats:
         """Read every file to its end, oldest first; with `follow`, keep reading the newest as it grows.
 
         Before a file whose checkpointed content was rotated away while the connector was
-        down, the rotated file (renamed, compressed or copied) is finished first."""
-        files = reading_order(files)
-        for index, path in enumerate(files):
-            last = index == len(files) - 1
+        down, the rotated file (renamed, compressed or copied) is finished first. With
+        `discover` (the run file's glob patterns), a followed connector moves on to a file
+        that appears later and was written after the one it follows (tomorrow's export),
+        finishing the current one first; rotated copies of the followed file are older than
+        it, so they are not mistaken for new files."""
+        queue = reading_order(files)
+        known = set(queue)
+        while queue:
+            path = queue.pop(0)
             for rotated in self.checkpoints.rotated_away(path) if self.checkpoints else ():
-                if rotated not in files:
+                if rotated not in known:
                     logger.info("%s was rotated to %s while the connector was down: finishing that first",
                                 path, rotated)
                     await self._read_file(rotated, follow=False, stop=stop, rotated=True)
                     self.stats.files += 1
-            await self._read_file(path, follow=follow and last, stop=stop)
+            followed = follow and not queue
+            newer = _NewerFiles(path, discover, known, self.discover_seconds) if followed and discover else None
+            await self._read_file(path, follow=followed, stop=stop, newer=newer)
             self.stats.files += 1
+            if newer is not None and newer.found:
+                logger.info("moving on from %s to %s", path, ", ".join(str(f) for f in newer.found))
+                queue = reading_order(newer.found)
+                known.update(queue)
         return self.stats
 
     def _finished(self, path: Path, follow: bool, rotated: bool) -> bool:
@@ -380,7 +422,8 @@ class ConnectorRunner:
             return False
         return rotated or path.suffix == ".gz" or time.time() - path.stat().st_mtime >= self.settle_seconds
 
-    async def _read_file(self, path: Path, follow: bool, stop: asyncio.Event | None, rotated: bool = False) -> None:
+    async def _read_file(self, path: Path, follow: bool, stop: asyncio.Event | None, rotated: bool = False,
+                         newer: _NewerFiles | None = None) -> None:
         position = self.checkpoints.start(path) if self.checkpoints else Position(path.stat().st_ino, 0, 0)
         self.parser.start_file(str(path), read_first_line(path))
         fh = open_log(path)
@@ -396,6 +439,9 @@ class ConnectorRunner:
                 if not follow or (stop is not None and stop.is_set()):
                     return
                 await asyncio.sleep(self.poll_seconds)
+                if newer is not None and newer.look():
+                    await self._read_available(path, fh, position, final=True)
+                    return
                 rotation = _rotation(path, fh, position, head)
                 if rotation == "renamed":
                     # The writer has moved to a new file: finish the old one (its last line is

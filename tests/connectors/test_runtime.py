@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import io
 import json
+import os
 from pathlib import Path
 
 
@@ -438,3 +439,28 @@ async def test_lines_written_just_before_a_copytruncate_are_read_from_the_copy(t
     await asyncio.wait_for(task, 5)
     assert len({e.event_id for e in sink.events}) == 15
     assert {e.source.file for e in sink.events[6:12]} == {str(tmp_path / "queue_log.1")}
+
+
+async def test_a_followed_connector_moves_on_to_a_new_file_matching_its_pattern(tmp_path: Path) -> None:
+    first = write(tmp_path / "export-1.log", call_lines(0, 2))
+    sink = RecordingSink()
+    stop = asyncio.Event()
+    watcher = runner(sink, Checkpoints(tmp_path / "cp.json"))
+    watcher.discover_seconds = 0.05
+    task = asyncio.create_task(watcher.run([first], follow=True, stop=stop,
+                                           discover=lambda: sorted(tmp_path.glob("export-*.log"))))
+    await _until(lambda: len(sink.events) == 6, "the first file")
+    copy = tmp_path / "export-0.log"  # an older file showing up (a restored copy): not taken
+    write(copy, call_lines(50, 1))
+    os.utime(copy, (first.stat().st_mtime - 60, first.stat().st_mtime - 60))
+    with open(first, "a", encoding="utf-8") as fh:  # the last lines of yesterday's export ...
+        fh.write("\n".join(call_lines(2, 1)) + "\n")
+    await asyncio.sleep(0.01)
+    second = write(tmp_path / "export-2.log", call_lines(3, 1))  # ... then today's file appears
+    await _until(lambda: len(sink.events) == 12, "yesterday's last lines and today's file")
+    with open(second, "a", encoding="utf-8") as fh:  # today's file is followed now
+        fh.write("\n".join(call_lines(4, 1)) + "\n")
+    await _until(lambda: len(sink.events) == 15, "a line appended to today's file")
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert {e.source.file for e in sink.events} == {str(first), str(second)}
