@@ -10,6 +10,7 @@ from connectors.asterisk_queue_log import AsteriskQueueLogConfig, AsteriskQueueL
 from connectors.base import ConnectorContext, Parser
 from connectors.channel_export import ChannelExportConfig, ChannelExportParser
 from connectors.exchange_tracking import ExchangeTrackingConfig, ExchangeTrackingParser
+from connectors.imap_mailbox import ImapHeaderParser, ImapMailboxConfig
 from connectors.ticket_export import TicketExportConfig, TicketExportParser
 from connectors.web_access_log import WebAccessLogConfig, WebAccessLogParser
 
@@ -20,6 +21,7 @@ class ConnectorKind:
     config_model: type[BaseModel]
     parser_class: type
     summary: str
+    reads_files: bool = True  # False: the connector fetches its own records (IMAP) and takes no paths
 
     def build(self, config: BaseModel, context: ConnectorContext) -> Parser:
         return self.parser_class(config, context)
@@ -38,10 +40,12 @@ KINDS: dict[str, ConnectorKind] = {
                       "One row per inquiry from case systems: letters, Digital Post, chat, ..."),
         ConnectorKind("web_access_log", WebAccessLogConfig, WebAccessLogParser,
                       "nginx/Apache combined or JSON access logs (self-service forms, task pages)"),
+        ConnectorKind("imap_mailbox", ImapMailboxConfig, ImapHeaderParser,
+                      "Shared mailboxes over IMAP, headers only (e-mail)", reads_files=False),
     )
 }
 ALIASES = {"asterisk": "asterisk_queue_log", "queue_log": "asterisk_queue_log", "tickets": "ticket_export",
-           "exchange": "exchange_tracking", "web": "web_access_log"}
+           "exchange": "exchange_tracking", "web": "web_access_log", "imap": "imap_mailbox"}
 
 
 class UnknownConnector(Exception):

@@ -120,26 +120,29 @@ def store_init() -> None:
 
 @app.command()
 def ingest(
-    kind: Annotated[str, typer.Argument(help="Connector kind: asterisk_queue_log or ticket_export.")],
-    paths: Annotated[list[Path], typer.Argument(help="Log files, oldest first (.gz allowed).", exists=True, dir_okay=False)],
+    kind: Annotated[str, typer.Argument(help="Connector kind, e.g. asterisk_queue_log, ticket_export, imap_mailbox.")],
+    paths: Annotated[list[Path] | None, typer.Argument(help="Log files, oldest first (.gz allowed); none for "
+                                                          "imap_mailbox.", exists=True, dir_okay=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print events to stdout, rejections to stderr; no broker.")] = False,
     follow: Annotated[bool, typer.Option("--follow", help="Keep reading the last file as it grows.")] = False,
     config: Annotated[Optional[Path], typer.Option(help="Connector config (YAML) for this kind.")] = None,
 ) -> None:
-    """Read logs and produce inquiry events (or check them with --dry-run)."""
+    """Read logs, or shared mailboxes over IMAP, and produce inquiry events (or check them with --dry-run)."""
+    from connectors.base import ConnectorError
     from connectors.registry import UnknownConnector
     from connectors.runtime import ProduceFailed
     from pipeline.ingest import IngestError, run_ingest
 
     settings = get_settings()
     try:
-        stats = asyncio.run(run_ingest(settings, kind, paths, dry_run=dry_run, follow=follow, config_file=config))
-    except (UnknownConnector, IngestError, ProduceFailed) as exc:
+        stats = asyncio.run(run_ingest(settings, kind, paths or [], dry_run=dry_run, follow=follow, config_file=config))
+    except (UnknownConnector, IngestError, ProduceFailed, ConnectorError) as exc:
         raise _fail(str(exc))
     except KeyboardInterrupt:
         return
     skipped = sum(stats.skipped.values())
-    console.print(f"{stats.files} file(s), {stats.records} records: {stats.events} events, "
+    read = "folder(s)" if kind in ("imap_mailbox", "imap") else "file(s)"
+    console.print(f"{stats.files} {read}, {stats.records} records: {stats.events} events, "
                   f"{skipped} skipped, {stats.rejected} rejected")
 
 
@@ -149,6 +152,7 @@ def run(
                                          exists=True, dir_okay=False)],
 ) -> None:
     """Run several connectors side by side from one file, until Ctrl-C or SIGTERM."""
+    from connectors.base import ConnectorError
     from connectors.registry import UnknownConnector
     from connectors.runtime import ProduceFailed
     from pipeline.ingest import IngestError, load_run_file, run_many
@@ -164,7 +168,7 @@ def run(
 
     try:
         results = asyncio.run(main())
-    except (UnknownConnector, IngestError, ProduceFailed) as exc:
+    except (UnknownConnector, IngestError, ProduceFailed, ConnectorError) as exc:
         raise _fail(str(exc))
     for stats in results:
         console.print(f"{stats.files} file(s), {stats.records} records: {stats.events} events, "

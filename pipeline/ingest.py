@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from connectors.base import ConnectorContext
 from connectors.mapping import MappingError, load_mapping
 from connectors.privacy import ContactKeyer
-from connectors.registry import get_kind
+from connectors.registry import ConnectorKind, UnknownConnector, get_kind
 from connectors.runtime import Checkpoints, ConnectorRunner, ConnectorStats, DryRunSink, KafkaEventSink
 from pipeline.settings import DEMO_SECRET, Settings
 
@@ -60,13 +60,40 @@ def build_runner(settings: Settings, kind_name: str, config: BaseModel | None, s
     )
 
 
+def paths_problem(kind: ConnectorKind, paths: list[Path] | list[str]) -> str | None:
+    """Why `paths` do not fit the kind: file connectors need some, IMAP takes none."""
+    if kind.reads_files and not paths:
+        return f"{kind.name} reads log files: name at least one"
+    if not kind.reads_files and paths:
+        return f"{kind.name} reads its mailboxes over IMAP (see its --config) and takes no paths"
+    return None
+
+
+async def _run_polled(settings: Settings, config: BaseModel, sink: object, with_checkpoints: bool,
+                      follow: bool, stop: asyncio.Event | None) -> ConnectorStats:
+    """The IMAP connector: it fetches its own messages, so it has no file runner."""
+    from connectors.imap_mailbox import ImapCheckpoints, ImapMailboxConfig, run_imap
+
+    assert isinstance(config, ImapMailboxConfig)
+    checkpoints = ImapCheckpoints.for_config(settings, config) if with_checkpoints else None
+    try:
+        return await run_imap(settings, config, sink, checkpoints, follow=follow, stop=stop)  # type: ignore[arg-type]
+    except MappingError as exc:
+        raise IngestError(str(exc)) from exc
+
+
 async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, dry_run: bool = False,
                      follow: bool = False, config_file: Path | None = None, config: BaseModel | None = None,
                      stop: asyncio.Event | None = None) -> ConnectorStats:
     kind = get_kind(kind_name)
+    problem = paths_problem(kind, paths)
+    if problem:
+        raise IngestError(problem)
     if config is None:
         config = load_connector_config(kind.config_model, config_file)
     if dry_run:
+        if not kind.reads_files:
+            return await _run_polled(settings, config, DryRunSink(), False, follow, stop)
         runner = build_runner(settings, kind_name, config, DryRunSink(), with_checkpoints=False)
         return await runner.run(paths, follow=follow, stop=stop)
     if settings.kafka.bootstrap and settings.privacy.contact_key_secret.get_secret_value() == DEMO_SECRET:
@@ -76,9 +103,11 @@ async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, d
         )
     sink = KafkaEventSink(settings.kafka.bootstrap_servers, settings.kafka.inquiries_topic,
                           settings.kafka.dead_letter_topic, settings.kafka.acks_timeout_seconds)
-    runner = build_runner(settings, kind_name, config, sink, with_checkpoints=True)
+    runner = build_runner(settings, kind_name, config, sink, with_checkpoints=True) if kind.reads_files else None
     await sink.start()
     try:
+        if runner is None:
+            return await _run_polled(settings, config, sink, True, follow, stop)
         return await runner.run([p.resolve() for p in paths], follow=follow, stop=stop)
     finally:
         await sink.stop()
@@ -90,9 +119,23 @@ class ConnectorRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: str = Field(description="Connector kind, e.g. asterisk_queue_log.")
-    paths: list[str] = Field(min_length=1, description="Files or glob patterns, read in sorted order.")
+    paths: list[str] = Field(
+        default_factory=list,
+        description="Files or glob patterns, read in sorted order; required for file kinds, none for imap_mailbox.",
+    )
     follow: bool = Field(default=True, description="Keep reading the last file as it grows and rotates.")
     config: dict[str, Any] = Field(default_factory=dict, description="The connector kind's own configuration.")
+
+    @model_validator(mode="after")
+    def _paths_fit_kind(self) -> ConnectorRun:
+        try:
+            kind = get_kind(self.kind)
+        except UnknownConnector:
+            return self  # run_many names the known kinds
+        problem = paths_problem(kind, self.paths)
+        if problem:
+            raise ValueError(f"paths: {problem}")
+        return self
 
 
 class RunFile(BaseModel):
@@ -131,7 +174,7 @@ async def run_many(settings: Settings, run_file: RunFile, stop: asyncio.Event) -
         except ValidationError as exc:
             raise IngestError(f"connector {entry.kind}: {exc}") from exc
         files = expand_paths(entry.paths)
-        if not files:
+        if not files and kind.reads_files:
             raise IngestError(f"connector {entry.kind}: no file matches {entry.paths}")
         jobs.append(run_ingest(settings, entry.kind, files, follow=entry.follow, config=config, stop=stop))
     return list(await asyncio.gather(*jobs))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -104,3 +104,193 @@ def pipeline_settings(kafka_service: KafkaService, store_service: StoreService, 
 def topics(pipeline_settings: Settings) -> Settings:
     asyncio.run(ensure_topics(pipeline_settings.kafka.bootstrap_servers, required_topics(pipeline_settings.kafka)))
     return pipeline_settings
+
+
+# --- IMAP: a throwaway Dovecot (Debian dovecot-imapd) ------------------------------------
+
+
+@dataclass
+class ImapService:
+    """A Dovecot on a loopback port, plain text (ssl = no), one maildir per account."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    root: Path  # config, passwd-file, maildirs and dovecot.log live here
+    log_path: Path
+    spare: list[tuple[str, str]] = field(default_factory=list)  # accounts written before the start
+
+    def new_account(self) -> tuple[str, str]:
+        """A login with an empty mailbox of its own, so tests never see each other's mail.
+        Spare accounts come first; past them, one is added to the passwd-file, which Dovecot
+        re-reads when it changed, at most once a second: wait until the new login works."""
+        import imaplib
+        import time
+
+        if self.spare:
+            return self.spare.pop()
+        user, password = _account()
+        with open(self.root / "users", "a", encoding="utf-8") as fh:
+            fh.write(f"{user}:{{PLAIN}}{password}\n")
+        deadline = time.monotonic() + 10
+        while True:
+            with imaplib.IMAP4(self.host, self.port, timeout=5) as conn:
+                try:
+                    conn.login(user, password)
+                    return user, password
+                except imaplib.IMAP4.error:
+                    if time.monotonic() > deadline:
+                        raise
+            time.sleep(0.1)
+
+
+def _account() -> tuple[str, str]:
+    return f"u{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
+
+
+def _dovecot_binary() -> str:
+    import os
+    import shutil
+    import subprocess
+
+    search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    found = shutil.which("dovecot", path=search)
+    if found:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "dovecot-imapd"]
+    done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0:  # a clean machine may have no package lists yet
+        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, text=True, timeout=600, check=False)
+        done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600, check=False)
+    found = shutil.which("dovecot", path=search)
+    if not found:
+        pytest.fail(f"dovecot is missing and `apt-get install dovecot-imapd` failed (run the tests as root on "
+                    f"Debian/Ubuntu): {done.stderr[-2000:]}")
+    return found
+
+
+def _dovecot_config(version: str, root: Path, port: int) -> str:
+    common = f"""
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+default_login_user = dovenull
+default_internal_user = dovecot
+first_valid_uid = 100
+# No growing delay after the login-failure test's wrong password: later logins stay instant.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"""
+    if version.startswith(("1.", "2.0", "2.1", "2.2", "2.3")):
+        return common + f"""
+disable_plaintext_auth = no
+mail_location = maildir:{root}/mail/%u
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/users
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={root}/mail/%u
+}}
+namespace inbox {{
+  inbox = yes
+}}
+"""
+    # Dovecot 2.4 (Debian 13) renamed these settings and wants its config version first.
+    return "dovecot_config_version = 2.4.0\ndovecot_storage_version = 2.4.0\n" + common + f"""
+auth_allow_cleartext = yes
+mail_driver = maildir
+mail_home = {root}/mail/%{{user}}
+mail_path = ~/Maildir
+passdb passwd-file {{
+  passwd_file_path = {root}/users
+}}
+userdb static {{
+  fields {{
+    uid = dovecot
+    gid = dovecot
+    home = {root}/mail/%{{user}}
+  }}
+}}
+namespace inbox {{
+  inbox = yes
+}}
+"""
+
+
+@pytest.fixture(scope="session")
+def imap_server() -> Iterator[ImapService]:
+    """A running Dovecot IMAP server (installed with apt when missing) and one account on it."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import tempfile
+    import time
+
+    from pipeline.broker import port_open
+
+    binary = _dovecot_binary()
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    # Not tmp_path: pytest's directories are 0700, and Dovecot's mail processes run as `dovecot`.
+    root = Path(tempfile.mkdtemp(prefix="kanalpuls-dovecot-"))
+    root.chmod(0o755)
+    for name in ("run", "state", "mail"):
+        (root / name).mkdir()
+    shutil.chown(root / "mail", "dovecot", "dovecot")
+    user, password = "kanalpuls", uuid.uuid4().hex
+    spare = [_account() for _ in range(32)]
+    (root / "users").write_text("".join(f"{name}:{{PLAIN}}{secret}\n" for name, secret in [(user, password), *spare]))
+    (root / "users").chmod(0o644)  # read by Dovecot's auth process; test passwords only
+    port = free_port()
+    (root / "dovecot.conf").write_text(_dovecot_config(version, root, port))
+    # Dovecot daemonises: its output goes to a file, since a pipe would stay open in the daemon.
+    with open(root / "start.log", "wb") as start_log:
+        started = subprocess.run([binary, "-c", str(root / "dovecot.conf")], stdin=subprocess.DEVNULL,
+                                 stdout=start_log, stderr=subprocess.STDOUT, timeout=30, check=False)
+    log, pid_file = root / "dovecot.log", root / "run" / "master.pid"
+    if started.returncode != 0:
+        output = (root / "start.log").read_text()
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(f"dovecot {version} did not start: {output}")
+    pid = 0
+    try:
+        deadline = time.monotonic() + 15
+        while not (pid_file.exists() and pid_file.read_text().strip() and port_open("127.0.0.1", port)):
+            if time.monotonic() > deadline:
+                pytest.fail(f"dovecot {version} did not open port {port}: {log.read_text() if log.exists() else ''}")
+            time.sleep(0.05)
+        pid = int(pid_file.read_text())
+        yield ImapService("127.0.0.1", port, user, password, root, log, spare)
+    finally:
+        if not pid and pid_file.exists() and pid_file.read_text().strip():
+            pid = int(pid_file.read_text())
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
+        shutil.rmtree(root, ignore_errors=True)
