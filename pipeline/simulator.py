@@ -1,10 +1,13 @@
-"""A simulated municipality: phone queue and ticket-machine logs, with the answers known.
+"""A simulated municipality: every source format kanalpuls reads, with the answers known.
 
-It stands where the real PBX and ticket machine stand in the dataflow: it writes the
-files the Asterisk and ticket connectors read, and beside them `ground_truth.json`,
-computed from its own in-memory model, that pipeline tests compare their results with.
+It stands where the real systems stand in the dataflow: it writes the files each connector
+reads (the phone queue and ticket machine here, the shared mailboxes, website, case-system
+exports, IMAP mailboxes and HTTP clients in pipeline/simulated/), and beside them
+`ground_truth.json`, counted from its own in-memory model while writing, that pipeline
+tests compare their results with. Personal data (CPR numbers, names, e-mail and IP
+addresses, phone numbers) is planted on purpose and every planted value is listed.
 
-Files written into `out_dir`:
+Files written into `out_dir` (paths relative to it):
 
 - `queue_log` and, for a run of more than one open day, `queue_log-<YYYYMMDD>.gz`:
   an Asterisk queue_log rotated before the last open day (the plain file is the "live"
@@ -12,10 +15,28 @@ Files written into `out_dir`:
   every earlier day). The plain file carries six malformed lines on purpose.
 - `tickets-YYYY-MM-DD.csv`: one ticket-machine export per open day, `;`-separated,
   local time. The last one carries three malformed rows on purpose.
+- `exchange/EXCH01/MSGTRK<YYYYMMDD>00-1.LOG`, `exchange/EXCH02/...`: Exchange message
+  tracking logs of two servers, one file per server and UTC day; four malformed rows.
+- `web/www.access.log` (nginx combined) and `web/selvbetjening.access.json` (nginx JSON):
+  the website and the self-service form platform; three malformed lines in each.
+- `exports/henvendelser-YYYY-MM-DD.csv`: the case system's KOMHEN export (letters and
+  Digital Post, in and out), one per calendar day; four malformed rows in the last.
+- `exports/chat.jsonl`: the chat system's export, one conversation per line, with the
+  requester's name; three malformed lines.
+- `imap/<mailbox address>/<INBOX|Sent>/NNNN.eml`: RFC 5322 messages to APPEND to an IMAP
+  server, numbered in date order per folder; on the last day three the connector must
+  reject (unreadable Date, no Date, From without address), one without Message-ID, one
+  delivered twice; a reply also filed in INBOX and delivery reports from MAILER-DAEMON.
+- `http_events.ndjson`: valid InquiryEvents as a form system and a chat system would POST
+  to /v1/events; `http_events_invalid.ndjson`: seven invalid ones, to POST one by one.
+- `connectors.yaml`: a `kanalpuls run --config` file (absolute paths) reading every file
+  above except imap/ and http_events*; the one file that names `out_dir`.
+  `connector_configs(out_dir)` gives the same as validated config objects.
 - `ground_truth.json`: `GroundTruth.model_dump(mode="json")`.
 
-Determinism: one `random.Random(seed)` drives everything, in a fixed order; nothing reads
-the clock except `start=None`, which means `default_start(date.today())`.
+Determinism: one `random.Random(seed)` drives the phone queue and tickets in a fixed order,
+and one `random.Random(f"{seed}:<source>")` each other source; nothing reads the clock
+except `start=None`, which means `default_start(date.today())`.
 """
 
 from __future__ import annotations
@@ -26,6 +47,7 @@ import json
 import math
 import random
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -33,10 +55,13 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import holidays
+import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.asterisk_queue_log import AsteriskQueueLogConfig
 from connectors.mapping import MappingRules, load_mapping
 from connectors.privacy import normalise_phone_number
+from connectors.ticket_export import TicketExportConfig
 from schemas import UNCLASSIFIED
 
 TIMEZONE = "Europe/Copenhagen"
@@ -45,6 +70,8 @@ SERVICE_LEVEL_SECONDS = 20
 DEFAULT_MAPPING_FILE = Path(__file__).resolve().parent.parent / "deploy" / "mapping.yaml"
 GROUND_TRUTH_FILE = "ground_truth.json"
 QUEUE_LOG_FILE = "queue_log"
+PBX_SYSTEM = "asterisk"  # source.system of the phone events, as connectors.yaml names it
+TICKET_SYSTEM = "tickets"
 TICKET_HEADER = "ticket;service;site;issued_at;called_at;finished_at;counter;outcome"
 TICKET_OUTCOMES = ("served", "no_show", "transferred", "removed")
 
@@ -185,15 +212,85 @@ class StageTotals(_Model):
     abandoned: int
 
 
+ChannelName = Literal["walk_in", "phone", "email", "letter", "digital_post", "self_service", "chat", "web"]
+SourceName = Literal[
+    "queue_log", "tickets", "exchange", "web_combined", "web_json", "channel_csv", "channel_jsonl", "imap", "http"
+]
+# Every source, in the order ground truth lists them.
+SOURCES: tuple[str, ...] = (
+    "queue_log", "tickets", "exchange", "web_combined", "web_json", "channel_csv", "channel_jsonl", "imap", "http"
+)
+
+
+class EventCount(_Model):
+    """Distinct events (by event id) one source should put into ClickHouse, per day and dimensions."""
+
+    source: SourceName
+    day: date = Field(description="Local (Europe/Copenhagen) date of the event's occurred_at.")
+    channel: ChannelName
+    direction: Literal["inbound", "outbound"]
+    stage: Literal["arrived", "answered", "closed", "abandoned"]
+    task: str = Field(description="KLE code as deploy/mapping.yaml (or the source itself) decides, or 'unclassified'.")
+    department: str = Field(description="Department as mapped or as the source states it; empty when unknown.")
+    site: str = Field(description="Walk-in site; empty for every other channel.")
+    count: int
+
+
+class SourceTruth(_Model):
+    """What one source's connector should make of the files written for it."""
+
+    connector: str = Field(
+        description="Connector kind that reads it; 'imap_mailbox' and 'http_ingest' are not file connectors."
+    )
+    systems: list[str] = Field(description="source.system of its events (source_system in ClickHouse).")
+    files: list[str] = Field(description="Files written for it, relative to out_dir, in reading order.")
+    records: int = Field(description="Records the connector reads: lines (headers too), messages, NDJSON lines.")
+    events: int = Field(description="Distinct event ids: what ClickHouse holds from this source; sum of its EventCounts.")
+    duplicates: int = Field(
+        description="Events emitted again with an id already emitted (the same message logged by a second"
+        " server, delivered twice): the connector emits events + duplicates, the worker stores events."
+    )
+    rejected: int = Field(
+        description="Records written malformed on purpose: dead letters for file connectors and IMAP, lines"
+        " answered 422 for HTTP (posted one per request; nothing reaches Kafka)."
+    )
+    rejected_at: list[str] = Field(description="'<file>:<line>' of each rejected record; '<file>' for a message.")
+    skipped: dict[str, int] = Field(description="Valid records that are no inquiry, by the connector's skip reason.")
+
+
+class ImapMailbox(_Model):
+    address: str = Field(description="Shared mailbox address; its `mailbox` rule decides task and department.")
+    folders: dict[str, int] = Field(description="Folder (INBOX inbound, Sent outbound) -> .eml files written.")
+
+
 class PersonalData(_Model):
+    """Every personal value written into the raw files, as written: none may reach ClickHouse or a Kafka
+    topic other than a connector's own input."""
+
     phone_numbers: list[str] = Field(
-        description="Every distinct caller number written (as written, and its 8-digit form), sorted. "
+        description="Every distinct phone number written (as written, and its 8-digit form), sorted. "
         "Channel names such as Local/2004@from-internal/n are internal extensions, not listed."
     )
+    cpr_numbers: list[str] = Field(default_factory=list, description="CPR numbers as written (ddmmyy-ssss or ddmmyyssss).")
+    names: list[str] = Field(default_factory=list, description="Full names (first and last) of citizens and staff.")
+    email_addresses: list[str] = Field(
+        default_factory=list, description="Citizens', businesses' and staff's addresses; shared mailboxes are not personal."
+    )
+    ip_addresses: list[str] = Field(default_factory=list, description="Web clients' IPv4 and IPv6 addresses as written.")
+
+    def values(self) -> list[str]:
+        """Every listed value, for a scan that does not care which kind it is."""
+        return [*self.phone_numbers, *self.cpr_numbers, *self.names, *self.email_addresses, *self.ip_addresses]
 
 
 class GroundTruth(_Model):
-    """What the simulated logs contain, known without parsing them."""
+    """What the simulated logs contain, known without parsing them.
+
+    `inquiries`, `phone`, `walk_in`, `spike` and `totals` describe the phone queue and the
+    ticket machine only (what `kanalpuls demo` ingests); `events` and `sources` describe
+    every source, so that any subset of connectors can be compared: see
+    `expected_by_channel` and `expected_inquiries`.
+    """
 
     municipality: str
     seed: int
@@ -205,12 +302,15 @@ class GroundTruth(_Model):
     phone: PhoneTruth
     walk_in: list[WalkInStats]
     spike: Spike | None = Field(description="None when the run has no open day.")
-    malformed: dict[str, int] = Field(description="Lines/rows written malformed on purpose, per file kind.")
+    malformed: dict[str, int] = Field(description="Records written malformed on purpose, per source.")
     personal_data: PersonalData
     totals: dict[Literal["phone", "walk_in"], StageTotals] = Field(
-        description="Events per stage a connector should emit for the valid records."
+        description="Events per stage the queue_log and ticket connectors should emit for the valid records."
     )
-    files: list[str] = Field(description="Files written into out_dir, except ground_truth.json.")
+    events: list[EventCount] = Field(description="Distinct events every source should store, per day and dimensions.")
+    sources: dict[SourceName, SourceTruth] = Field(description="Per source: files, records, events, skips, rejections.")
+    imap_mailboxes: list[ImapMailbox] = Field(description="The IMAP mailboxes written under imap/.")
+    files: list[str] = Field(description="Files written into out_dir, except ground_truth.json, relative to it.")
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), ensure_ascii=False, indent=2, sort_keys=False)
@@ -218,6 +318,107 @@ class GroundTruth(_Model):
     @classmethod
     def load(cls, path: Path) -> GroundTruth:
         return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+
+def _chosen(sources: Iterable[str] | None) -> set[str]:
+    chosen = set(SOURCES if sources is None else sources)
+    unknown = chosen - set(SOURCES)
+    if unknown:
+        raise ValueError(f"unknown sources {sorted(unknown)}: choose from {', '.join(SOURCES)}")
+    return chosen
+
+
+def expected_by_channel(truth: GroundTruth, sources: Iterable[str] | None = None) -> dict[tuple[str, str], int]:
+    """Distinct events per (channel, direction), every stage, that ClickHouse should hold once
+    `sources` (default: all of SOURCES) are ingested. Compare with
+
+        SELECT channel, direction, count() FROM <db>.inquiry_events FINAL GROUP BY channel, direction
+    """
+    chosen = _chosen(sources)
+    out: Counter[tuple[str, str]] = Counter()
+    for row in truth.events:
+        if row.source in chosen:
+            out[(row.channel, row.direction)] += row.count
+    return dict(out)
+
+
+def expected_inquiries(truth: GroundTruth, sources: Iterable[str] | None = None) -> dict[tuple[str, ...], int]:
+    """Inbound arrivals per (day, channel, task, department, site), as strings, for `sources`: the
+    key of pipeline.demo.stored_inquiries (inquiry_minute, stage 'arrived', direction 'inbound')."""
+    chosen = _chosen(sources)
+    out: Counter[tuple[str, ...]] = Counter()
+    for row in truth.events:
+        if row.source in chosen and row.stage == "arrived" and row.direction == "inbound":
+            out[(row.day.isoformat(), row.channel, row.task, row.department, row.site)] += row.count
+    return dict(out)
+
+
+def expected_event_count(truth: GroundTruth, sources: Iterable[str] | None = None) -> int:
+    """Distinct events ClickHouse should hold once `sources` (default all) are ingested."""
+    return sum(expected_by_channel(truth, sources).values())
+
+
+# --------------------------------------------------------------------------- counting while writing
+
+
+EventKey = tuple[date, str, str, str, str, str, str]  # day, channel, direction, stage, task, department, site
+
+
+@dataclass
+class SourceTally:
+    """What one source's connector should make of its files, counted by the writer as it writes them."""
+
+    connector: str
+    systems: list[str]
+    files: list[str] = field(default_factory=list)
+    records: int = 0
+    events: Counter[EventKey] = field(default_factory=Counter)
+    duplicates: int = 0
+    rejected_at: list[str] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def event(
+        self, epoch: float, channel: str, direction: str, stage: str, task: str, department: str, site: str = ""
+    ) -> None:
+        day = datetime.fromtimestamp(epoch, TZ).date()
+        self.events[(day, channel, direction, stage, task, department if task != UNCLASSIFIED else "", site)] += 1
+
+    def truth(self) -> SourceTruth:
+        return SourceTruth(
+            connector=self.connector,
+            systems=self.systems,
+            files=self.files,
+            records=self.records,
+            events=sum(self.events.values()),
+            duplicates=self.duplicates,
+            rejected=len(self.rejected_at),
+            rejected_at=self.rejected_at,
+            skipped=dict(sorted(self.skipped.items())),
+        )
+
+
+@dataclass
+class PlantedData:
+    """Personal values as they are written, collected by every writer."""
+
+    phone_numbers: set[str] = field(default_factory=set)
+    cpr_numbers: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)
+    email_addresses: set[str] = field(default_factory=set)
+    ip_addresses: set[str] = field(default_factory=set)
+
+    def phone(self, written: str) -> str:
+        self.phone_numbers.update((written, normalise_phone_number(written)))
+        return written
+
+    def model(self) -> PersonalData:
+        return PersonalData(
+            phone_numbers=sorted(self.phone_numbers),
+            cpr_numbers=sorted(self.cpr_numbers),
+            names=sorted(self.names),
+            email_addresses=sorted(self.email_addresses),
+            ip_addresses=sorted(self.ip_addresses),
+        )
 
 
 # --------------------------------------------------------------------------- model
@@ -274,11 +475,11 @@ def default_start(today: date) -> date:
     return today - timedelta(days=today.weekday() + 7)
 
 
-def _epoch(day: date, clock: time) -> int:
+def local_epoch(day: date, clock: time) -> int:
     return int(datetime.combine(day, clock, tzinfo=TZ).timestamp())
 
 
-def _poisson_times(rng: random.Random, start: int, end: int, per_hour: float) -> list[float]:
+def poisson_times(rng: random.Random, start: float, end: float, per_hour: float) -> list[float]:
     """Arrival instants of a Poisson process with `per_hour` arrivals in [start, end)."""
     out: list[float] = []
     if per_hour <= 0:
@@ -298,7 +499,7 @@ def _segments(day: date, opens: time, closes: time) -> list[tuple[int, int, int]
     end = datetime.combine(day, closes)  # opening hours never run past midnight
     while cur < end:
         nxt = min(cur.replace(minute=0, second=0) + timedelta(hours=1), end)
-        out.append((cur.hour, _epoch(day, cur.time()), _epoch(day, nxt.time())))
+        out.append((cur.hour, local_epoch(day, cur.time()), local_epoch(day, nxt.time())))
         cur = nxt
     return out
 
@@ -349,8 +550,8 @@ class _Simulator:
         rng = self.rng
         lines = _Lines()
         opens, closes = PHONE_HOURS[day.weekday()]
-        open_epoch = _epoch(day, opens)
-        close_epoch = _epoch(day, closes)
+        open_epoch = local_epoch(day, opens)
+        close_epoch = local_epoch(day, closes)
 
         # Housekeeping at opening: queues start, agents log in and join their queues.
         lines.add(open_epoch, "NONE", "NONE", "NONE", "QUEUESTART", "")
@@ -362,7 +563,7 @@ class _Simulator:
                 name = f"SIP/{first_ext + i}"
                 pause = None
                 if rng.random() < 0.5:  # lunch break, if it fits in the day
-                    p_start = _epoch(day, time(11)) + rng.randrange(0, 90 * 60, 60)
+                    p_start = local_epoch(day, time(11)) + rng.randrange(0, 90 * 60, 60)
                     p_end = p_start + 30 * 60
                     if p_end <= close_epoch:
                         pause = (p_start, p_end)
@@ -383,7 +584,7 @@ class _Simulator:
         arrivals: list[tuple[int, str, float]] = []
         for hour, seg_start, seg_end in _segments(day, opens, closes):
             load = WEEKDAY_DEMAND[day.weekday()] * PHONE_HOUR_DEMAND[hour]
-            for t in _poisson_times(rng, seg_start, seg_end, PHONE_CALLS_PER_HOUR * load):
+            for t in poisson_times(rng, seg_start, seg_end, PHONE_CALLS_PER_HOUR * load):
                 arrivals.append((int(t), rng.choices(queue_names, queue_weights)[0], load / self.mean_phone_load))
 
         waiting: dict[str, list[int]] = {q: [] for q in PHONE_QUEUES}  # leave times of calls in queue
@@ -489,10 +690,10 @@ class _Simulator:
                     rate = SPIKE_FACTOR * _busiest_rate(site, hour)
                 else:
                     rate = per_hour * WEEKDAY_DEMAND[day.weekday()] * WALK_IN_HOUR_DEMAND[hour]
-                arrivals.extend(int(t) for t in _poisson_times(rng, seg_start, seg_end, rate))
-            counters = [_epoch(day, opens)] * n_counters
+                arrivals.extend(int(t) for t in poisson_times(rng, seg_start, seg_end, rate))
+            counters = [local_epoch(day, opens)] * n_counters
             if spike and spike[0] == site:
-                extra_from = _epoch(day, time(spike[1])) + SPIKE_RESPONSE_SECONDS
+                extra_from = local_epoch(day, time(spike[1])) + SPIKE_RESPONSE_SECONDS
                 counters += [extra_from] * SPIKE_EXTRA_COUNTERS
             numbers: Counter[str] = Counter()
             for issued in arrivals:
@@ -551,17 +752,19 @@ def _busiest_rate(site: str, hour: int) -> float:
 # --------------------------------------------------------------------------- malformed input
 
 
-MALFORMED_CALLER = "Jens Jensen <+4529876543>"
+MALFORMED_CALLER_NAME = "Jens Jensen"
+MALFORMED_CALLER = f"{MALFORMED_CALLER_NAME} <+4529876543>"
 MALFORMED_CALLER_NUMBERS = ("+4529876543", "29876543")
 
 
 def _malformed_queue_log(
     body: list[tuple[int, bytes]], fresh_uids: tuple[str, str], fallback_epoch: int
-) -> tuple[list[bytes], int]:
-    """Insert six malformed lines into a day's lines. The bad-timestamp ENTERQUEUE carries
-    MALFORMED_CALLER (a number and a name), so privacy tests see personal data reach the
-    dead-letter path and can check it is stripped there."""
-    lines = [line for _, line in body]
+) -> tuple[list[bytes], list[int]]:
+    """Insert six malformed lines into a day's lines; returns the lines and the 1-based line
+    numbers of the malformed ones. The bad-timestamp ENTERQUEUE carries MALFORMED_CALLER (a
+    number and a name), so privacy tests see personal data reach the dead-letter path and
+    can check it is stripped there."""
+    lines: list[tuple[bytes, bool]] = [(line, False) for _, line in body]
     epochs = [e for e, _ in body] or [fallback_epoch]
     n = len(lines)
 
@@ -581,10 +784,10 @@ def _malformed_queue_log(
     i, _ = at(0.8)
     inserts.append((i, b""))  # empty line
     for i, raw in sorted(inserts, key=lambda x: x[0], reverse=True):
-        lines.insert(i, raw)
+        lines.insert(i, (raw, True))
     # A writer that was cut off mid-line: too few fields and no final newline.
-    truncated = str(epochs[-1] + 1)[:6].encode()
-    return lines + [truncated], 6
+    lines.append((str(epochs[-1] + 1)[:6].encode(), True))
+    return [raw for raw, _ in lines], [number for number, (_, bad) in enumerate(lines, start=1) if bad]
 
 
 def _malformed_ticket_rows(day: date) -> list[str]:
@@ -648,6 +851,13 @@ def _utc_offset(day: date) -> int:
 # --------------------------------------------------------------------------- entry point
 
 
+# Names of files a run writes and globs read: an earlier run's leftovers are removed first.
+STALE_PATTERNS = (
+    "queue_log-*.gz", "tickets-*.csv", "exchange/*/MSGTRK*.LOG", "exports/henvendelser-*.csv", "imap/*/*/*.eml",
+)
+RUN_FILE = "connectors.yaml"
+
+
 def simulate(
     out_dir: Path,
     days: int = 7,
@@ -657,18 +867,27 @@ def simulate(
     *,
     mapping_file: Path | None = None,
 ) -> GroundTruth:
-    """Write `days` calendar days of phone and walk-in logs from `start` into `out_dir`.
+    """Write `days` calendar days of every source's files from `start` into `out_dir`.
 
     Returns the ground truth and writes it as `ground_truth.json`. `start=None` means
     `default_start(date.today())`; everything else is a function of (seed, start, days).
     """
+    # The other channels build on this module's helpers and models, so they are imported here.
+    from pipeline import simulated
+
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     start = start or default_start(date.today())
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for pattern in STALE_PATTERNS:
+        for stale in out_dir.glob(pattern):
+            stale.unlink()
     mapping = load_mapping(mapping_file or DEFAULT_MAPPING_FILE)
     sim = _Simulator(seed, start, days, mapping)
+    planted = PlantedData()
+    phone_tally = SourceTally("asterisk_queue_log", [PBX_SYSTEM])
+    ticket_tally = SourceTally("ticket_export", [TICKET_SYSTEM])
 
     phone_class = {q: mapping.classify("phone_queue", q) for q in PHONE_QUEUES}
     ticket_class = {s: mapping.classify("ticket_service", s) for s in TICKET_SERVICES}
@@ -691,6 +910,8 @@ def simulate(
         for c in calls:
             cls = phone_class[c.queue]
             inquiries[(day, "phone", cls.task, cls.department, "")] += 1
+            for stage in _call_stages(c):
+                phone_tally.event(c.enter, "phone", "inbound", stage, cls.task, cls.department)
 
         tickets = sim.walk_in_day(day, (SPIKE_SITE, SPIKE_HOUR) if day == spike_day else None)
         ticket_files.append((day, tickets))
@@ -700,9 +921,11 @@ def simulate(
         for t in tickets:
             cls = ticket_class[t.service]
             inquiries[(day, "walk_in", cls.task, cls.department, t.site)] += 1
+            for stage in _ticket_stages(t):
+                ticket_tally.event(t.issued, "walk_in", "inbound", stage, cls.task, cls.department, t.site)
         if day == spike_day:
-            s0 = _epoch(day, time(SPIKE_HOUR))
-            s1 = _epoch(day, time(SPIKE_HOUR + 1))
+            s0 = local_epoch(day, time(SPIKE_HOUR))
+            s1 = local_epoch(day, time(SPIKE_HOUR + 1))
             spike = Spike(
                 site=SPIKE_SITE,
                 day=day,
@@ -713,20 +936,23 @@ def simulate(
             )
 
     # ---- files: queue_log rotated before the last open day
-    files: list[str] = []
     if len(day_lines) > 1:
-        rotated = b"".join(line + b"\n" for lines in day_lines[:-1] for _, line in lines)
+        rotated = [line for lines in day_lines[:-1] for _, line in lines]
         name = f"{QUEUE_LOG_FILE}-{start:%Y%m%d}.gz"
-        (out_dir / name).write_bytes(gzip.compress(rotated, mtime=0))
-        files.append(name)
+        (out_dir / name).write_bytes(gzip.compress(b"".join(line + b"\n" for line in rotated), mtime=0))
+        phone_tally.files.append(name)
+        phone_tally.records += len(rotated)
+        phone_tally.skipped.update(_housekeeping(rotated))
     live_body = day_lines[-1] if day_lines else []
-    last_epoch = live_body[-1][0] if live_body else _epoch(start, time(9))
+    last_epoch = live_body[-1][0] if live_body else local_epoch(start, time(9))
     fresh_uids = (f"{last_epoch}.{sim.uid + 1}", f"{last_epoch}.{sim.uid + 2}")  # no real call uses these
     live, bad_lines = _malformed_queue_log(live_body, fresh_uids, last_epoch)
     (out_dir / QUEUE_LOG_FILE).write_bytes(b"\n".join(live))
-    files.append(QUEUE_LOG_FILE)
+    phone_tally.files.append(QUEUE_LOG_FILE)
+    phone_tally.records += len(live)
+    phone_tally.rejected_at += [f"{QUEUE_LOG_FILE}:{number}" for number in bad_lines]
+    phone_tally.skipped.update(_housekeeping([line for _, line in live_body]))
 
-    bad_rows = 0
     for i, (day, tickets) in enumerate(ticket_files):
         offset = _utc_offset(day)
         rows = [
@@ -734,18 +960,34 @@ def simulate(
                       _local(t.finished, offset), t.counter, t.outcome))
             for t in tickets
         ]
+        name = f"tickets-{day.isoformat()}.csv"
         if i == len(ticket_files) - 1:
             bad = _malformed_ticket_rows(day)
             for j, row in enumerate(bad):
-                rows.insert(min(len(rows), (j + 1) * len(rows) // 4), row)
-            bad_rows = len(bad)
-        name = f"tickets-{day.isoformat()}.csv"
+                position = min(len(rows), (j + 1) * len(rows) // 4)
+                rows.insert(position, row)
+            ticket_tally.rejected_at += [f"{name}:{number}" for number, row in enumerate(rows, start=2) if row in bad]
         (out_dir / name).write_text("\n".join([TICKET_HEADER, *rows]) + "\n", encoding="utf-8", newline="\n")
-        files.append(name)
+        ticket_tally.files.append(name)
+        ticket_tally.records += 1 + len(rows)
+        ticket_tally.skipped["header"] += 1
 
-    numbers = set(sim.written_numbers) | {normalise_phone_number(n) for n in sim.written_numbers}
-    numbers |= set(MALFORMED_CALLER_NUMBERS)
+    for number in sim.written_numbers:
+        planted.phone(number)
+    for number in MALFORMED_CALLER_NUMBERS:
+        planted.phone(number)
+    planted.names.add(MALFORMED_CALLER_NAME)
+
+    # ---- every other source, over the same days and citizens
+    world = simulated.World(
+        out_dir=out_dir, seed=seed, days=sim.days, open_days=frozenset(sim.open_days), mapping=mapping,
+        municipality=municipality, planted=planted,
+    )
+    tallies: dict[str, SourceTally] = {"queue_log": phone_tally, "tickets": ticket_tally, **simulated.write_all(world)}
+    (out_dir / RUN_FILE).write_text(_run_file(out_dir), encoding="utf-8")
+
     abandon_verbs = ("ABANDON", "EXITWITHTIMEOUT", "EXITWITHKEY", "EXITEMPTY")
+    sources = {name: tallies[name].truth() for name in SOURCES}
     truth = GroundTruth(
         municipality=municipality,
         seed=seed,
@@ -758,8 +1000,8 @@ def simulate(
         phone=PhoneTruth(by_day=phone_by_day, overall=_phone_stats(all_calls)),
         walk_in=walk_in,
         spike=spike,
-        malformed={"queue_log": bad_lines, "tickets": bad_rows},
-        personal_data=PersonalData(phone_numbers=sorted(numbers)),
+        malformed={name: source.rejected for name, source in sources.items()},
+        personal_data=planted.model(),
         totals={
             "phone": StageTotals(
                 arrived=len(all_calls),
@@ -774,7 +1016,83 @@ def simulate(
                 abandoned=sum(1 for t in all_tickets if t.outcome in ("no_show", "removed")),
             ),
         },
-        files=files,
+        events=[
+            EventCount(source=name, day=k[0], channel=k[1], direction=k[2], stage=k[3], task=k[4],
+                       department=k[5], site=k[6], count=n)
+            for name in SOURCES
+            for k, n in sorted(tallies[name].events.items())
+        ],
+        sources=sources,
+        imap_mailboxes=world.imap_mailboxes,
+        files=[*(f for name in SOURCES for f in tallies[name].files), RUN_FILE],
     )
     (out_dir / GROUND_TRUTH_FILE).write_text(truth.to_json() + "\n", encoding="utf-8")
     return truth
+
+
+def _call_stages(call: _Call) -> list[str]:
+    """The stages the queue_log connector emits for one call, as its lines say."""
+    stages = ["arrived"]
+    if call.agent:
+        stages += ["answered", "closed"]  # every answered call ends COMPLETE* or BLINDTRANSFER
+    else:
+        stages.append("abandoned")
+    return stages
+
+
+def _ticket_stages(ticket: _Ticket) -> list[str]:
+    if ticket.outcome in ("served", "transferred"):
+        return ["arrived", "answered", "closed"]
+    return ["arrived", "abandoned"]  # no_show, removed
+
+
+def _housekeeping(lines: list[bytes]) -> Counter[str]:
+    """Skip reasons of valid queue_log lines that are no stage of a call (the connector's words)."""
+    verbs: Counter[str] = Counter()
+    for line in lines:
+        verb = line.split(b"|", 5)[4].decode()
+        if verb not in _CALL_VERBS:
+            verbs[f"housekeeping {verb}"] += 1
+    return verbs
+
+
+_CALL_VERBS = frozenset({
+    "ENTERQUEUE", "CONNECT", "COMPLETECALLER", "COMPLETEAGENT", "BLINDTRANSFER",
+    "ABANDON", "EXITWITHKEY", "EXITWITHTIMEOUT", "EXITEMPTY",
+})  # fmt: skip
+
+
+def connector_configs(out_dir: Path) -> dict[str, tuple[str, list[str], BaseModel]]:
+    """source -> (connector kind, absolute path globs, validated config) for every source a
+    file connector reads: what connectors.yaml lists. imap and http are not file sources."""
+    from pipeline import simulated
+
+    base = Path(out_dir).resolve()
+    configs: dict[str, tuple[str, list[str], BaseModel]] = {
+        "queue_log": ("asterisk_queue_log", [f"{QUEUE_LOG_FILE}-*.gz", QUEUE_LOG_FILE],
+                      AsteriskQueueLogConfig(system=PBX_SYSTEM)),
+        "tickets": ("ticket_export", ["tickets-*.csv"], TicketExportConfig(system=TICKET_SYSTEM)),
+        **simulated.connector_configs(),
+    }
+    return {source: (kind, [str(base / p) for p in paths], config) for source, (kind, paths, config) in configs.items()}
+
+
+def _run_file(out_dir: Path) -> str:
+    """`kanalpuls run --config` YAML for the file connectors, with absolute paths (run resolves
+    globs against the working directory, not against this file)."""
+    base = out_dir.resolve()
+    parts = [
+        f"# Every file connector for the files `kanalpuls simulate` wrote into {base}:",
+        f"#   kanalpuls run --config {base / RUN_FILE}",
+        "# Not here: imap/ (APPEND the .eml files to an IMAP server and run the IMAP connector)",
+        "# and http_events*.ndjson (POST them to /v1/events). Expected results: ground_truth.json, `sources`.",
+        "connectors:",
+    ]
+    for source, (kind, paths, config) in connector_configs(out_dir).items():
+        # The system always, though it may be the default: it names the checkpoint file and every event's source.
+        settings = {"system": config.model_dump()["system"], **config.model_dump(mode="json", exclude_defaults=True)}
+        entry = {"kind": kind, "paths": paths, "follow": False, "config": settings}
+        parts.append(f"  # {source}")
+        body = yaml.safe_dump([entry], allow_unicode=True, sort_keys=False, width=1000)
+        parts.extend(f"  {line}" for line in body.splitlines())
+    return "\n".join(parts) + "\n"
