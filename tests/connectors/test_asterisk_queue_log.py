@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from connectors.asterisk_queue_log import AsteriskQueueLogConfig, AsteriskQueueL
 from connectors.base import ConnectorContext, Location, RecordRejected, Skip
 from connectors.mapping import load_mapping
 from connectors.privacy import ContactKeyer
+from pipeline.simulator import simulate
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,6 +125,31 @@ def test_enterqueue_counts_as_inbound_phone_arrival_classified_by_queue_name():
 def test_event_source_names_system_file_line_and_offset():
     event = one_event("1709543520|1709543520.101|pas|NONE|ENTERQUEUE||12345678|1")
     assert (event.source.system, event.source.file, event.source.line, event.source.offset) == (SYSTEM, FILE, 7, 1234)
+
+
+def test_events_carry_the_whole_classification_and_source_of_every_sample_and_simulated_line(tmp_path):
+    """The parser passes the classification's fields one by one and the source as a dict (cheaper
+    than Classification.event_fields() and Location.source_ref()); this pins that nothing is lost
+    and that every event survives a validating round trip."""
+    simulate(tmp_path, days=1, seed=1, start=date(2026, 3, 24))
+    parser = make_parser()
+    checked = 0
+    for log in (QUEUE_LOG_SAMPLE, tmp_path / "queue_log"):
+        for number, line in enumerate(log.read_bytes().splitlines(), start=1):
+            location = Location(SYSTEM, str(log), number, number * 100)
+            try:
+                result = parser.parse(line, location)
+            except RecordRejected:  # the simulator writes a few broken lines on purpose
+                continue
+            if isinstance(result, Skip):
+                continue
+            for event in result:
+                classification = CONTEXT.mapping.classify("phone_queue", event.queue)
+                assert event.model_dump(include=set(classification.event_fields())) == classification.model_dump()
+                assert event.source == location.source_ref()
+                assert InquiryEvent.model_validate(event.model_dump()) == event
+                checked += 1
+    assert checked > 1000
 
 
 def test_unknown_queue_is_counted_as_unclassified_not_dropped():
