@@ -396,6 +396,9 @@ class ConnectorRunner:
         it, so they are not mistaken for new files."""
         queue = reading_order(files)
         known = set(queue)
+        if not queue and follow and discover is not None:
+            queue = await self._first_files(discover, stop)
+            known.update(queue)
         while queue:
             path = queue.pop(0)
             for rotated in self.checkpoints.rotated_away(path) if self.checkpoints else ():
@@ -413,6 +416,15 @@ class ConnectorRunner:
                 queue = reading_order(newer.found)
                 known.update(queue)
         return self.stats
+
+    async def _first_files(self, discover: Callable[[], list[Path]], stop: asyncio.Event | None) -> list[Path]:
+        """Wait for the patterns to match a file: a followed connector started before its log exists."""
+        while not (stop is not None and stop.is_set()):
+            found = discover()
+            if found:
+                return reading_order(found)
+            await asyncio.sleep(self.discover_seconds)
+        return []
 
     def _finished(self, path: Path, follow: bool, rotated: bool) -> bool:
         """Whether an unterminated last line is complete: never while following; otherwise

@@ -150,28 +150,45 @@ def ingest(
 def run(
     config: Annotated[Path, typer.Option(help="YAML listing connectors: kind, paths (globs), follow, config.",
                                          exists=True, dir_okay=False)],
+    check: Annotated[bool, typer.Option("--check", help="Validate the file and list the files each connector "
+                                                        "would read now; start nothing.")] = False,
 ) -> None:
     """Run several connectors side by side from one file, until Ctrl-C or SIGTERM."""
     from connectors.base import ConnectorError
     from connectors.registry import UnknownConnector
     from connectors.runtime import ProduceFailed
-    from pipeline.ingest import IngestError, load_run_file, run_many
+    from pipeline.ingest import IngestError, load_run_file, plan_runs, run_many
 
     settings = get_settings()
+    try:
+        run_file = load_run_file(config)
+        planned = plan_runs(run_file)
+    except (UnknownConnector, IngestError) as exc:
+        raise _fail(str(exc))
+    if check:  # the listing is the command's output: stdout
+        out = Console(width=None if sys.stdout.isatty() else 200)
+        for plan in planned:
+            mode = "follow" if plan.followed else "read once"
+            matched = f"{len(plan.files)} file(s) now" if plan.reads_files else "its mailboxes over IMAP"
+            out.print(f"{plan.number}. {plan.name} ({mode}): {matched}", highlight=False)
+            for path in plan.files:
+                out.print(f"     {path}", highlight=False)
+        out.print(f"{config}: {len(planned)} connector(s), valid", highlight=False)
+        return
 
     async def main() -> list:  # type: ignore[type-arg]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        return await run_many(settings, load_run_file(config), stop)
+        return await run_many(settings, run_file, stop)
 
     try:
         results = asyncio.run(main())
     except (UnknownConnector, IngestError, ProduceFailed, ConnectorError) as exc:
         raise _fail(str(exc))
-    for stats in results:
-        console.print(f"{stats.files} file(s), {stats.records} records: {stats.events} events, "
+    for plan, stats in zip(planned, results):
+        console.print(f"{plan.name}: {stats.files} file(s), {stats.records} records: {stats.events} events, "
                       f"{sum(stats.skipped.values())} skipped, {stats.rejected} rejected")
 
 
@@ -182,7 +199,7 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same logs.")] = 1,
     start: Annotated[Optional[str], typer.Option(help="First day (YYYY-MM-DD); default: Monday of last week.")] = None,
 ) -> None:
-    """Write realistic phone-queue and ticket logs for one municipality, with ground truth."""
+    """Write realistic logs of every channel for one municipality, with personal data on purpose and ground truth."""
     from datetime import date
 
     from pipeline.simulator import default_start, simulate as run_simulation

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,8 @@ from connectors.privacy import ContactKeyer
 from connectors.registry import ConnectorKind, UnknownConnector, get_kind
 from connectors.runtime import Checkpoints, ConnectorRunner, ConnectorStats, DryRunSink, KafkaEventSink
 from pipeline.settings import DEMO_SECRET, Settings
+
+logger = logging.getLogger(__name__)
 
 
 class IngestError(Exception):
@@ -84,9 +89,12 @@ async def _run_polled(settings: Settings, config: BaseModel, sink: object, with_
 
 async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, dry_run: bool = False,
                      follow: bool = False, config_file: Path | None = None, config: BaseModel | None = None,
-                     stop: asyncio.Event | None = None) -> ConnectorStats:
+                     stop: asyncio.Event | None = None,
+                     discover: Callable[[], list[Path]] | None = None) -> ConnectorStats:
+    """Run one connector. `discover` (a followed run-file entry's glob patterns) lets a followed
+    file connector move on to files that appear later, and wait for the first one."""
     kind = get_kind(kind_name)
-    problem = paths_problem(kind, paths)
+    problem = paths_problem(kind, paths) if discover is None else None
     if problem:
         raise IngestError(problem)
     if config is None:
@@ -95,7 +103,7 @@ async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, d
         if not kind.reads_files:
             return await _run_polled(settings, config, DryRunSink(), False, follow, stop)
         runner = build_runner(settings, kind_name, config, DryRunSink(), with_checkpoints=False)
-        return await runner.run(paths, follow=follow, stop=stop)
+        return await runner.run(paths, follow=follow, stop=stop, discover=discover)
     if settings.kafka.bootstrap and settings.privacy.contact_key_secret.get_secret_value() == DEMO_SECRET:
         raise IngestError(
             f"KANALPULS_PRIVACY__CONTACT_KEY_SECRET is the public demo secret; with it anyone can recompute "
@@ -108,7 +116,7 @@ async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, d
     try:
         if runner is None:
             return await _run_polled(settings, config, sink, True, follow, stop)
-        return await runner.run([p.resolve() for p in paths], follow=follow, stop=stop)
+        return await runner.run([p.resolve() for p in paths], follow=follow, stop=stop, discover=discover)
     finally:
         await sink.stop()
 
@@ -164,17 +172,69 @@ def expand_paths(patterns: list[str]) -> list[Path]:
     return list(found)
 
 
-async def run_many(settings: Settings, run_file: RunFile, stop: asyncio.Event) -> list[ConnectorStats]:
-    """Run every connector of the file until `stop` is set (or all have read to the end)."""
-    jobs = []
-    for entry in run_file.connectors:
+def _discover(patterns: list[str]) -> Callable[[], list[Path]]:
+    return lambda: [p.resolve() for p in expand_paths(patterns)]
+
+
+@dataclass(frozen=True)
+class PlannedConnector:
+    """One run-file entry, checked: its validated config and the files its patterns match now."""
+
+    number: int
+    entry: ConnectorRun
+    config: BaseModel
+    files: list[Path]
+
+    @property
+    def reads_files(self) -> bool:
+        return get_kind(self.entry.kind).reads_files
+
+    @property
+    def followed(self) -> bool:
+        return self.entry.follow and self.reads_files
+
+    @property
+    def name(self) -> str:
+        return f"{get_kind(self.entry.kind).name}/{getattr(self.config, 'system', self.entry.kind)}"
+
+
+def plan_runs(run_file: RunFile) -> list[PlannedConnector]:
+    """Check every entry before any starts (`kanalpuls run --check` shows the result): each
+    config validates, no two share a checkpoint file, and an entry that is not followed
+    matches at least one file."""
+    planned: list[PlannedConnector] = []
+    owners: dict[tuple[str, str], int] = {}
+    for number, entry in enumerate(run_file.connectors, start=1):
         kind = get_kind(entry.kind)
         try:
             config = kind.config_model.model_validate(entry.config)
         except ValidationError as exc:
-            raise IngestError(f"connector {entry.kind}: {exc}") from exc
-        files = expand_paths(entry.paths)
-        if not files and kind.reads_files:
-            raise IngestError(f"connector {entry.kind}: no file matches {entry.paths}")
-        jobs.append(run_ingest(settings, entry.kind, files, follow=entry.follow, config=config, stop=stop))
-    return list(await asyncio.gather(*jobs))
+            raise IngestError(f"connector {number} ({entry.kind}): {exc}") from exc
+        checkpoint = (kind.name, getattr(config, "system", kind.name))
+        if checkpoint in owners:
+            raise IngestError(
+                f"connectors {owners[checkpoint]} and {number} are both {kind.name} with system "
+                f"'{checkpoint[1]}' and would overwrite each other's checkpoints: give each its own config.system")
+        owners[checkpoint] = number
+        plan = PlannedConnector(number, entry, config, expand_paths(entry.paths))
+        if not plan.files and kind.reads_files and not plan.followed:
+            raise IngestError(f"connector {number} ({entry.kind}): no file matches {entry.paths}")
+        planned.append(plan)
+    return planned
+
+
+async def run_many(settings: Settings, run_file: RunFile, stop: asyncio.Event) -> list[ConnectorStats]:
+    """Run every connector of the file until `stop` is set (or all have read to the end).
+
+    A followed file entry re-expands its patterns while it runs, so tomorrow's export or a
+    log created after the start is read too; one that matches nothing yet waits for its
+    first file instead of failing, as a connector deployed before the first export must."""
+    planned = plan_runs(run_file)
+    for plan in planned:
+        if plan.followed and not plan.files:
+            logger.warning("connector %d (%s): no file matches %s yet; waiting for one", plan.number, plan.name,
+                           plan.entry.paths)
+    return list(await asyncio.gather(*(
+        run_ingest(settings, plan.entry.kind, plan.files, follow=plan.entry.follow, config=plan.config, stop=stop,
+                   discover=_discover(plan.entry.paths) if plan.followed else None)
+        for plan in planned)))

@@ -96,3 +96,27 @@ def test_ingest_into_a_configured_kafka_refuses_the_public_demo_secret(tmp_path:
     done = run(settings, "ingest", "asterisk_queue_log", str(log))
     assert done.returncode == 2
     assert "CONTACT_KEY_SECRET" in done.stderr and "demo secret" in done.stderr
+
+
+def test_run_check_lists_what_each_connector_would_read_and_starts_nothing(tmp_path: Path) -> None:
+    (tmp_path / "queue_log").write_text(QUEUE_LOG)
+    config = tmp_path / "kanalpuls.yaml"
+    config.write_text(json.dumps({"connectors": [
+        {"kind": "asterisk_queue_log", "paths": [str(tmp_path / "queue_log*")], "config": {"system": "pbx1"}},
+        {"kind": "ticket_export", "paths": [str(tmp_path / "exports" / "*.csv")]},
+    ]}))
+    result = run(isolated(tmp_path), "run", "--config", str(config), "--check")
+    assert result.returncode == 0, result.stderr
+    assert "asterisk_queue_log/pbx1 (follow): 1 file(s) now" in result.stdout
+    assert str(tmp_path / "queue_log") in result.stdout
+    assert "ticket_export/tickets (follow): 0 file(s) now" in result.stdout
+    assert "2 connector(s), valid" in result.stdout
+
+
+def test_run_check_names_the_entry_with_a_bad_config(tmp_path: Path) -> None:
+    config = tmp_path / "kanalpuls.yaml"
+    config.write_text(json.dumps({"connectors": [
+        {"kind": "web_access_log", "paths": [str(tmp_path / "x.log")], "config": {"format": "xml"}}]}))
+    result = run(isolated(tmp_path), "run", "--config", str(config), "--check")
+    assert result.returncode != 0
+    assert "connector 1 (web_access_log)" in result.stderr and "format" in result.stderr

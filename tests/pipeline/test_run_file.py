@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.ingest import IngestError, RunFile, load_run_file, run_many
+from pipeline.ingest import IngestError, RunFile, load_run_file, plan_runs, run_many
 from pipeline.settings import Settings
 from pipeline.simulator import simulate
 from tests.topics import read_topic
@@ -25,10 +25,60 @@ def test_run_file_errors_name_the_file_and_field(tmp_path: Path) -> None:
     assert "pathz" in str(caught.value)
 
 
-def test_a_pattern_matching_no_file_is_an_error(topics: Settings, tmp_path: Path) -> None:
-    run_file = RunFile.model_validate({"connectors": [{"kind": "ticket_export", "paths": [str(tmp_path / "*.csv")]}]})
+def test_a_pattern_matching_no_file_is_an_error_when_not_followed(topics: Settings, tmp_path: Path) -> None:
+    run_file = RunFile.model_validate(
+        {"connectors": [{"kind": "ticket_export", "paths": [str(tmp_path / "*.csv")], "follow": False}]})
     with pytest.raises(IngestError, match="no file matches"):
         asyncio.run(run_many(topics, run_file, asyncio.Event()))
+
+
+def test_two_connectors_sharing_a_checkpoint_file_are_refused(topics: Settings, tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("x\n")
+    entry = {"kind": "channel_export", "paths": [str(tmp_path / "a.csv")], "follow": False}
+    run_file = RunFile.model_validate({"connectors": [entry, entry]})
+    with pytest.raises(IngestError, match="connectors 1 and 2 .* config.system"):
+        asyncio.run(run_many(topics, run_file, asyncio.Event()))
+
+
+def _read_to_the_end(checkpoint: Path, folder: Path) -> bool:
+    """Whether the connector checkpointed (so the broker acknowledged) every file in `folder` to its end."""
+    if not checkpoint.exists():
+        return False
+    saved = json.loads(checkpoint.read_text())["files"]
+    return all(saved.get(str(path), {}).get("offset") == path.stat().st_size for path in folder.iterdir())
+
+
+def test_a_followed_pattern_waits_for_its_first_file_and_moves_on_to_later_ones(
+        topics: Settings, tmp_path: Path) -> None:
+    """A connector deployed before the first export exists, then tomorrow's export appears."""
+    logs = tmp_path / "logs"
+    simulate(logs, days=2, seed=12, start=date(2026, 3, 24))
+    exports = sorted(logs.glob("tickets-*.csv"))
+    assert len(exports) == 2
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    run_file = RunFile.model_validate({"connectors": [{"kind": "ticket_export", "paths": [str(drop / "tickets-*.csv")],
+                                                      "follow": True, "config": {"system": "qmatic-test"}}]})
+    settings = topics
+    expected = sum(len(path.read_text().splitlines()) for path in exports)  # the header is a record too
+
+    async def scenario() -> int:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_many(settings, run_file, stop))
+        for export in exports:  # one export a "day", each after the connector started
+            await asyncio.sleep(3)
+            target = drop / export.name
+            target.write_bytes(export.read_bytes())
+        checkpoint = settings.connectors.checkpoint_dir / "ticket_export-qmatic-test.json"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _read_to_the_end(checkpoint, drop):
+            await asyncio.sleep(0.5)
+        stop.set()
+        (stats,) = await task
+        return stats.files, stats.records
+
+    files, records = asyncio.run(scenario())
+    assert (files, records) == (2, expected)
 
 
 def test_both_connectors_run_side_by_side_and_every_event_reaches_the_topic(topics: Settings, tmp_path: Path) -> None:
@@ -49,3 +99,11 @@ def test_both_connectors_run_side_by_side_and_every_event_reaches_the_topic(topi
     events = [json.loads(line) for _, value in values for line in value.split(b"\n")]
     assert len(events) == expected["phone"] + expected["walk_in"]
     assert {e["source"]["system"] for e in events if e["channel"] == "phone"} == {"pbx1"}
+
+
+def test_the_shipped_run_file_is_valid() -> None:
+    """deploy/connectors/kanalpuls.yaml is what docker compose's connector service runs."""
+    planned = plan_runs(load_run_file(Path(__file__).parents[2] / "deploy" / "connectors" / "kanalpuls.yaml"))
+    assert {plan.entry.kind for plan in planned} >= {"asterisk_queue_log", "ticket_export", "exchange_tracking",
+                                                     "web_access_log", "channel_export"}
+    assert all(plan.followed for plan in planned)
