@@ -90,16 +90,37 @@ def redact_csv_row(record: str, delimiter: str, columns: Collection[int]) -> str
     return delimiter.join(writer_line)
 
 
+# A "key": value pair in text that may not parse as JSON (a line cut off mid-object): the
+# value is a string (perhaps unterminated, to the end of the text) or a bare literal.
+_JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|\\?$)|[^,{}\[\]"\s]+)')
+
+
+def _redact_json_pairs(record: str, wanted: set[str]) -> str:
+    """Broken JSON: blank the values of wanted keys wherever a "key": value pair is found.
+    Dotted paths are matched by their last part, since nesting cannot be trusted here."""
+    names = wanted | {f.rsplit(".", 1)[-1] for f in wanted}
+
+    def blank(match: re.Match[str]) -> str:
+        if match.group(1).casefold() not in names:
+            return match.group(0)
+        return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'
+
+    return _JSON_PAIR.sub(blank, record)
+
+
 def redact_json_fields(record: str, fields: Collection[str]) -> str:
     """The JSON object with every value whose key or dotted path (case-insensitive) is in
-    `fields` blanked, at any depth; unchanged when it is not a JSON object."""
+    `fields` blanked, at any depth. Text that is not a JSON object (a line cut off by a crash,
+    a stray comma) still has the values of those keys blanked wherever "key": value is found."""
+    wanted = {f.casefold() for f in fields}
+    if not wanted:
+        return record
     try:
         data = json.loads(record)
     except ValueError:
-        return record
+        return _redact_json_pairs(record, wanted)
     if not isinstance(data, dict):
-        return record
-    wanted = {f.casefold() for f in fields}
+        return _redact_json_pairs(record, wanted)
 
     def walk(value: Any, path: str) -> Any:
         if isinstance(value, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 
 import pytest
@@ -177,3 +178,25 @@ def test_json_name_fields_are_blanked_by_key_or_dotted_path_case_insensitively()
     assert redact_json_fields(line, ["navn", "x.y"]) == (
         '{"Navn":"<redacted>","b":{"navn":"<redacted>","c":[{"NAVN":"<redacted>"}]},"x":{"y":"<redacted>"},"n":1}'
     )
+
+
+@pytest.mark.parametrize(("broken", "expected"), [
+    ('{"id": 7, "requester_name": "Jens Hansen", "topic": "pas', '{"id": 7, "requester_name": "<redacted>", "topic": "pas'),
+    ('{"id": 7, "requester_name": "Jens Han', '{"id": 7, "requester_name": "<redacted>"'),
+    ('{"id": 7, "requester_name": "Jens \\', '{"id": 7, "requester_name": "<redacted>"'),
+    ('{"x": {"navn": "Bo \\"B\\" Ek"}, "n": 1,', '{"x": {"navn": "<redacted>"}, "n": 1,'),
+    ('[{"navn": "Bo"}]', '[{"navn": "<redacted>"}]'),
+    ('{"navn": null, "navn_kort": "Bo"', '{"navn": "<redacted>", "navn_kort": "Bo"'),
+])
+def test_name_fields_are_blanked_in_json_that_does_not_parse(broken: str, expected: str) -> None:
+    """A line cut off by a crash is still dead-lettered: its name must not travel with it."""
+    assert redact_json_fields(broken, ["requester_name", "navn"]) == expected
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(
+    lambda name: '"' not in name and "\\" not in name), st.integers(min_value=1, max_value=60))
+def test_a_name_in_a_json_line_cut_anywhere_does_not_survive_redaction(name: str, cut: int) -> None:
+    line = json.dumps({"id": 1, "requester_name": name, "topic": "pas"}, ensure_ascii=False)
+    start = line.index('"requester_name": "') + len('"requester_name": "')
+    broken = line[: start + min(cut, len(name))]
+    assert redact_json_fields(broken, ["requester_name"]) == line[: start - 1] + f'"{REDACTED}"'
