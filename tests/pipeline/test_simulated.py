@@ -21,7 +21,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from email import policy
 from email.parser import BytesParser
 from email.utils import parseaddr, parsedate_to_datetime
-from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -35,6 +34,7 @@ from pipeline.simulated.imap import IMAP_MAILBOXES, connector_config
 from pipeline.simulated.world import CHAT_HOURS, OFFICE_HOURS
 from pipeline.simulator import GroundTruth, expected_event_count, simulate
 from tests.pipeline.simulated_files import FILE_SOURCES, read_file_source
+from tests.personal_data import tokens
 from tests.topics import read_topic
 
 TZ = ZoneInfo("Europe/Copenhagen")
@@ -113,17 +113,6 @@ def json_log(out: Path) -> list[dict[str, str]]:
 def messages(out: Path, mailbox: str, folder: str) -> list[tuple[str, object]]:
     return [(str(p.relative_to(out)), BytesParser(policy=policy.default).parsebytes(p.read_bytes()))
             for p in sorted((out / "imap" / mailbox / folder).glob("*.eml"))]
-
-
-def tokens(text: str) -> set[str]:
-    """Where a planted value can be found in text, without ten thousand substring searches:
-    two-word names, CPR numbers, e-mail and IP addresses, digit runs."""
-    words = re.findall(r"[^\W\d_]+", text)
-    return ({f"{a} {b}" for a, b in pairwise(words)}
-            | set(re.findall(r"(?<!\d)\d{6}-\d{4}(?!\d)", text))
-            | set(re.findall(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", text))
-            | set(re.findall(r"[0-9a-fA-F:.]+", text))
-            | set(re.findall(r"\d+", text)))
 
 
 def raw_text(out: Path) -> str:
