@@ -1,27 +1,45 @@
 """`kanalpuls demo`: the whole pipeline on embedded parts, checked against ground truth.
 
-Starts the broker and a worker process, simulates a week, runs both connectors, waits until
-ClickHouse holds every event, then prints what ClickHouse says beside what really happened,
-and returns non-zero if anything differs. Every process it starts is stopped on the way out.
+Starts the broker and a worker process, simulates a week of every channel, runs every file
+connector from the simulator's run file side by side, POSTs the telephony and form events
+to the HTTP ingest, waits until ClickHouse holds every event, then prints what ClickHouse
+says beside what really happened, and returns non-zero if anything differs. Every process
+it starts is stopped on the way out. Shared mailboxes over IMAP are left out: they need an
+IMAP server, which the test suite starts (Dovecot) and the demo does not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import secrets
 import shutil
 import time
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import aiohttp
+from aiohttp import web
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.broker import BrokerError, EmbeddedBroker, ensure_topics, required_topics
 from connectors.mapping import load_mapping
-from pipeline.ingest import run_ingest
-from pipeline.settings import Settings
-from pipeline.simulator import GroundTruth, default_start, simulate
+from pipeline.broker import BrokerError, EmbeddedBroker, ensure_topics, required_topics
+from pipeline.http_ingest import build_http_app
+from pipeline.ingest import load_run_file, plan_runs, run_many
+from pipeline.settings import HttpSettings, Settings
+from pipeline.simulator import (
+    RUN_FILE,
+    SOURCES,
+    GroundTruth,
+    default_start,
+    expected_by_channel,
+    expected_event_count,
+    expected_inquiries,
+    simulate,
+)
 from pipeline.store import QueryResult
 from pipeline.store_client import run_query
 from pipeline.supervise import WorkerStartFailed, free_port, worker_process
@@ -41,7 +59,41 @@ def demo_settings(base: Settings) -> Settings:
         worker=base.worker.model_copy(update={"web_port": free_port(), "data_dir": var_dir / "worker"}),
         connectors=base.connectors.model_copy(update={"checkpoint_dir": var_dir / "checkpoints"}),
         privacy=base.privacy,
+        http=HttpSettings(port=free_port(), token=SecretStr(secrets.token_urlsafe(24))),
     )
+
+
+DEMO_SOURCES = tuple(source for source in SOURCES if source != "imap")  # no IMAP server here
+HTTP_BATCH = 100
+
+
+async def post_http_events(settings: Settings, valid: Path, invalid: Path) -> tuple[int, int]:
+    """Serve the HTTP ingest and POST to it as a telephony or form system would: the valid
+    events in NDJSON batches, then each invalid one alone. Returns (accepted, refused with 422)."""
+    runner = web.AppRunner(build_http_app(settings), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+    url = f"http://{settings.http.host}:{settings.http.port}/v1/events"
+    headers = {"Authorization": f"Bearer {settings.http.token.get_secret_value()}"}  # type: ignore[union-attr]
+    accepted = refused = 0
+    try:
+        async with aiohttp.ClientSession(headers=headers) as client:
+            lines = valid.read_bytes().splitlines()
+            for start in range(0, len(lines), HTTP_BATCH):
+                async with client.post(url, data=b"\n".join(lines[start:start + HTTP_BATCH])) as response:
+                    if response.status != 202:
+                        raise DemoFailed(f"POST {url} answered {response.status}: {await response.text()}")
+                    accepted += (await response.json())["accepted"]
+            for line in invalid.read_bytes().splitlines():
+                async with client.post(url, data=line) as response:
+                    refused += response.status == 422
+    finally:
+        await runner.cleanup()
+    return accepted, refused
+
+
+class DemoFailed(Exception):
+    """A step of the demo did not do what it must; the message says which."""
 
 
 def store_query(settings: Settings, sql: str) -> QueryResult:
@@ -77,6 +129,7 @@ def stored_inquiries(settings: Settings) -> dict[tuple[str, ...], int]:
 
 
 def true_inquiries(truth: GroundTruth) -> dict[tuple[str, ...], int]:
+    """Phone and walk-in arrivals as `truth.inquiries` lists them, keyed like stored_inquiries."""
     return {(str(r.day), r.channel, r.task, r.department, r.site): r.count for r in truth.inquiries}
 
 
@@ -115,29 +168,43 @@ def same(a: float, b: float) -> bool:
     return math.isclose(round(a, KPI_DECIMALS), round(b, KPI_DECIMALS), abs_tol=10 ** -KPI_DECIMALS)
 
 
-def compare(settings: Settings, truth: GroundTruth, console: Console) -> int:
+def stored_by_channel(settings: Settings) -> dict[tuple[str, str], int]:
+    db = settings.store.database
+    result = store_query(settings, f"SELECT channel, direction, count() FROM {db}.inquiry_events FINAL "
+                                   "GROUP BY channel, direction")
+    return {(str(channel), str(direction)): int(n) for channel, direction, n in result.rows}
+
+
+def compare(settings: Settings, truth: GroundTruth, console: Console, sources: tuple[str, ...] = DEMO_SOURCES) -> int:
     """Print ClickHouse beside ground truth; return how many numbers differ."""
-    stored, expected = stored_inquiries(settings), true_inquiries(truth)
+    stored, expected = stored_inquiries(settings), expected_inquiries(truth, sources)
     mismatches = sum(1 for key in stored.keys() | expected.keys() if stored.get(key, 0) != expected.get(key, 0))
 
     days = sorted({k[0] for k in expected})
-    channels = sorted({k[1] for k in expected})
-    table = Table(title=f"Inbound inquiries per channel per day, municipality {truth.municipality} "
-                        f"(ClickHouse / ground truth)")
-    table.add_column("day")
-    for channel in channels:
-        table.add_column(channel, justify="right")
+    channels = sorted({k[1] for k in expected}, key=lambda c: -sum(v for k, v in expected.items() if k[1] == c))
+    table = Table(title=f"Inbound arrivals per channel per day, municipality {truth.municipality}, from ClickHouse",
+                  caption="✓ = equal to ground truth. web = task-page views, the 'found it online' signal, not inquiries")
+    table.add_column("channel")
     for day in days:
+        table.add_column(date.fromisoformat(day).strftime("%a %d"), justify="right")
+    table.add_column("total", justify="right")
+    for channel in channels:
         cells = []
-        for channel in channels:
+        for day in days:
             got = sum(v for k, v in stored.items() if k[0] == day and k[1] == channel)
             want = sum(v for k, v in expected.items() if k[0] == day and k[1] == channel)
-            mark = "[green]✓[/green]" if got == want else "[red]✗[/red]"
-            cells.append(f"{got:,} / {want:,} {mark}")
-        table.add_row(day, *cells)
+            cells.append(f"{got:,}{'✓' if got == want else '[red]✗[/red]'}")
+        got = sum(v for k, v in stored.items() if k[1] == channel)
+        want = sum(v for k, v in expected.items() if k[1] == channel)
+        table.add_row(channel, *cells, f"{got:,}{'✓' if got == want else '[red]✗[/red]'}")
     console.print(table)
     console.print(f"  {len(expected)} day × channel × task × department × site cells compared, "
                   f"{mismatches} differ")
+    events_stored, events_true = stored_by_channel(settings), expected_by_channel(truth, sources)
+    differ = [k for k in events_stored.keys() | events_true.keys() if events_stored.get(k, 0) != events_true.get(k, 0)]
+    mismatches += len(differ)
+    console.print(f"  every stage, per channel and direction: {len(events_true)} counts compared, {len(differ)} differ"
+                  + (f" ({', '.join('/'.join(k) for k in sorted(differ))})" if differ else ""))
 
     kpis_stored = stored_phone_kpis(settings, truth.service_level_seconds)
     kpis_true = true_phone_kpis(truth)
@@ -173,29 +240,32 @@ def run_demo(base: Settings, days: int = 7, seed: int = 1, console: Console | No
     first = start or default_start(date.today())
     municipality = load_mapping(settings.connectors.mapping_file).municipality  # as the connectors see it
     truth = simulate(logs, days=days, seed=seed, start=first, municipality=municipality)
-    expected = sum(sum(stages.model_dump().values()) for stages in truth.totals.values())
-    console.print(f"[bold]1/5[/bold] simulated {days} days from {first} (seed {seed}) into {logs}: "
-                  f"{expected:,} events expected")
+    expected = expected_event_count(truth, DEMO_SOURCES)
+    console.print(f"[bold]1/6[/bold] simulated {days} days of every channel from {first} (seed {seed}) into "
+                  f"{logs}: {expected:,} events expected")
     try:
         with EmbeddedBroker(settings.kafka.embedded_port):
             asyncio.run(ensure_topics(settings.kafka.bootstrap_servers, required_topics(settings.kafka)))
-            console.print(f"[bold]2/5[/bold] broker on {settings.kafka.bootstrap_servers}")
+            console.print(f"[bold]2/6[/bold] broker on {settings.kafka.bootstrap_servers}")
             with worker_process(settings, worker_log) as worker:
-                console.print(f"[bold]3/5[/bold] worker running (pid {worker.pid}, log {worker_log})")
-                queue_logs = sorted(logs.glob("queue_log-*.gz")) + [logs / "queue_log"]
-                tickets = sorted(logs.glob("tickets-*.csv"))
-                for kind, files in (("asterisk_queue_log", queue_logs), ("ticket_export", tickets)):
-                    with console.status(f"{kind}: reading {len(files)} file(s)"):
-                        stats = asyncio.run(run_ingest(settings, kind, files))
-                    console.print(f"[bold]4/5[/bold] {kind}: {stats.records:,} records -> {stats.events:,} events, "
-                                  f"{sum(stats.skipped.values()):,} skipped, {stats.rejected} rejected "
+                console.print(f"[bold]3/6[/bold] worker running (pid {worker.pid}, log {worker_log})")
+                run_file = load_run_file(logs / RUN_FILE)
+                with console.status(f"{len(run_file.connectors)} connectors reading {logs / RUN_FILE}"):
+                    results = asyncio.run(run_many(settings, run_file, asyncio.Event()))
+                for plan, stats in zip(plan_runs(run_file), results):
+                    console.print(f"[bold]4/6[/bold] {plan.name}: {stats.records:,} records -> {stats.events:,} "
+                                  f"events, {sum(stats.skipped.values()):,} skipped, {stats.rejected} rejected "
                                   f"to {settings.kafka.dead_letter_topic}")
+                accepted, refused = asyncio.run(post_http_events(
+                    settings, logs / "http_events.ndjson", logs / "http_events_invalid.ndjson"))
+                console.print(f"[bold]5/6[/bold] HTTP ingest: {accepted:,} events accepted (202), "
+                              f"{refused} invalid ones refused (422)")
                 stored = wait_until_stored(settings, expected, timeout=90, console=console)
-                console.print(f"[bold]5/5[/bold] ClickHouse holds {stored:,} of {expected:,} events")
+                console.print(f"[bold]6/6[/bold] ClickHouse holds {stored:,} of {expected:,} events")
                 mismatches = compare(settings, truth, console)
                 if stored != expected:
                     mismatches += 1
-    except (WorkerStartFailed, BrokerError) as exc:
+    except (WorkerStartFailed, BrokerError, DemoFailed) as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         return 1
     elapsed = time.monotonic() - started
