@@ -271,6 +271,15 @@ class KafkaEventSink:
     async def stop(self) -> None:
         await self._producer.stop()
 
+    async def broker_reachable(self, timeout: float = 3.0) -> bool:
+        """Whether a broker answers a metadata request now: what the HTTP ingest's /healthz
+        reports, so a load balancer stops sending events to an ingest that cannot deliver them."""
+        try:
+            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout)
+        except (KafkaError, OSError, asyncio.TimeoutError):
+            return False
+        return True
+
     async def send_batch(self, key: str, events: list[InquiryEvent]) -> None:
         await self._send(self._topic, encode_batch(events), key.encode())
 

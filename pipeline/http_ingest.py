@@ -2,7 +2,7 @@
 
     POST /v1/events   one JSON event, or NDJSON (one event per line); bearer token required
     GET  /v1/schema   the InquiryEvent JSON Schema
-    GET  /healthz     200 when the broker connection is up
+    GET  /healthz     200 when a broker answers, 503 when none does
 
 A batch is all or nothing: if any event is invalid the answer is 422 naming each bad line,
 field and reason, and nothing is produced, so a client can fix and resend the whole batch
@@ -98,6 +98,8 @@ async def get_schema(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    if not await request.app[SINK_KEY].broker_reachable():
+        return _problem(503, "no Kafka broker answers", bootstrap=request.app[SETTINGS_KEY].kafka.bootstrap_servers)
     return web.Response(body=b'{"status": "ok"}', content_type="application/json")
 
 

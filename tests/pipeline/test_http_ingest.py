@@ -101,3 +101,39 @@ async def test_schema_and_health_are_served(settings: Settings) -> None:
 def test_the_ingest_refuses_to_start_without_a_token(topics: Settings) -> None:
     with pytest.raises(HttpIngestError, match="KANALPULS_HTTP__TOKEN"):
         build_http_app(topics)
+
+
+def test_the_readme_curl_example_is_a_valid_event() -> None:
+    """The one-event curl example in the README is what a telephony integrator copies first."""
+    import re
+    from pathlib import Path
+
+    from schemas import InquiryEvent
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    (body,) = re.findall(r"--data '(\{.*?\})'", readme, re.DOTALL)
+    assert InquiryEvent.model_validate_json(body).partition_key == "751/phone/85.02.00"
+
+
+async def test_health_turns_503_when_the_broker_goes_away(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A load balancer must stop sending events to an ingest that cannot deliver them.
+    A broker of its own, since the session's broker must stay up for the other tests."""
+    from pipeline.broker import EmbeddedBroker
+    from pipeline.supervise import free_port
+
+    port = free_port()
+    broker = EmbeddedBroker(port).start()
+    try:
+        settings = Settings(var_dir=tmp_path / "var", kafka={"bootstrap": f"127.0.0.1:{port}"},
+                            http=HttpSettings(token=SecretStr(TOKEN)))
+        client = await client_for(settings)
+        try:
+            assert (await client.get("/healthz")).status == 200
+            broker.stop()
+            answer = await client.get("/healthz")
+            assert answer.status == 503
+            assert f"127.0.0.1:{port}" in (await answer.json())["bootstrap"]
+        finally:
+            await client.close()
+    finally:
+        broker.stop()
