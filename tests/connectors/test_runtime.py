@@ -9,11 +9,15 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connectors.asterisk_queue_log import AsteriskQueueLogConfig, AsteriskQueueLogParser
 from connectors.base import ConnectorContext
 from connectors.mapping import load_mapping
 from connectors.privacy import ContactKeyer
+from connectors.registry import KINDS
 from connectors.runtime import Checkpoints, ConnectorRunner, DryRunSink, encode_batch, iter_records, open_log
 from schemas import DeadLetter, InquiryEvent
 
@@ -464,3 +468,35 @@ async def test_a_followed_connector_moves_on_to_a_new_file_matching_its_pattern(
     stop.set()
     await asyncio.wait_for(task, 5)
     assert {e.source.file for e in sink.events} == {str(first), str(second)}
+
+
+# Every file connector, fed arbitrary lines through the shared loop: nothing raises, every
+# line is an event source, a skip or a dead letter, and each dead letter names its file,
+# line and reason. (The parsers' own hypothesis tests feed them records one at a time.)
+_ANY_LINE = st.one_of(
+    st.binary(max_size=120).map(lambda b: b.replace(b"\n", b" ").replace(b"\r", b" ")),
+    st.lists(st.sampled_from(["", "1763971200", "pas", "ENTERQUEUE", "2026-11-23 09:00:00", "POST", "DELIVER",
+                              "borgerservice@kommune.dk", "\"", "{", "}", "ø", "-", "200"]), max_size=10)
+    .map(lambda parts: ";|, ".join(parts).encode()),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind_name=st.sampled_from([k.name for k in KINDS.values() if k.reads_files]),
+       lines=st.lists(_ANY_LINE, min_size=1, max_size=8))
+def test_arbitrary_lines_through_the_runtime_become_events_skips_or_dead_letters_with_reasons(
+    tmp_path_factory: pytest.TempPathFactory, kind_name: str, lines: list[bytes]
+) -> None:
+    kind = KINDS[kind_name]
+    log = tmp_path_factory.mktemp("fuzz") / "input.log"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    context = ConnectorContext("751", load_mapping(MAPPING), ContactKeyer(b"test-secret"))
+    sink = RecordingSink()
+    loop = ConnectorRunner(kind.build(kind.config_model(), context), "fuzz", sink, None, settle_seconds=0.0)
+    stats = asyncio.run(loop.run([log]))
+    assert stats.records == len(lines)
+    assert stats.rejected == len(sink.dead_letters)
+    assert stats.records >= stats.rejected + sum(stats.skipped.values())
+    for letter in sink.dead_letters:
+        assert letter.reason and letter.connector == kind.name
+        assert letter.source.file == str(log) and 1 <= letter.source.line <= len(lines)
