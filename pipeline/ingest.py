@@ -17,7 +17,13 @@ from connectors.base import ConnectorContext
 from connectors.mapping import MappingError, load_mapping
 from connectors.privacy import ContactKeyer
 from connectors.registry import ConnectorKind, UnknownConnector, get_kind
-from connectors.runtime import Checkpoints, ConnectorRunner, ConnectorStats, DryRunSink, KafkaEventSink
+from connectors.runtime import (
+    Checkpoints,
+    ConnectorRunner,
+    ConnectorStats,
+    DryRunSink,
+    KafkaEventSink,
+)
 from pipeline.settings import DEMO_SECRET, Settings
 
 logger = logging.getLogger(__name__)
