@@ -26,9 +26,17 @@ from typing import ClassVar
 
 from pydantic import ConfigDict, Field
 
-from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
+from connectors.base import (
+    ConnectorConfig,
+    ConnectorContext,
+    EventBuilder,
+    Location,
+    RecordRejected,
+    Skip,
+    decode_record,
+)
 from connectors.privacy import normalise_phone_number, shown
-from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
+from schemas import Channel, InquiryEvent, Stage
 
 
 class AsteriskQueueLogConfig(ConnectorConfig):
@@ -125,6 +133,7 @@ class AsteriskQueueLogParser:
         self._config = config
         self._context = context
         self._ignored = frozenset(config.ignore_queues)
+        self._events = EventBuilder(context.municipality)
 
     def start_file(self, path: str, first_line: bytes | None) -> None:
         """queue_log has no header: every line stands alone."""
@@ -223,29 +232,22 @@ class AsteriskQueueLogParser:
         resolved: bool | None = None,
         contact_key: str | None = None,
     ) -> InquiryEvent:
-        # Fully validated construction, fed plain values: the classification's fields one by one
-        # and the source as a dict that the model validates into its SourceRef in the same pass.
-        # Classification.event_fields() (dict of a pydantic model) and a separately built
-        # SourceRef cost a quarter of the parse time (bench/parse_throughput.py, 76k -> 101k
-        # lines/s). The test *_whole_classification_and_source_* pins that nothing is lost.
-        cls = self._context.mapping.classify(self._config.rule_set, queue)
-        return InquiryEvent(
-            event_id=make_event_id(location.system, f"{callid}|{queue}", stage.value),
-            occurred_at=occurred_at,
-            municipality=self._context.municipality,
-            channel=Channel.phone,
-            direction=Direction.inbound,
-            stage=stage,
-            task=cls.task,
-            task_label=cls.task_label,
-            department=cls.department,
-            inquiry_kind=cls.inquiry_kind,
-            requester_type=cls.requester_type,
-            queue=queue,
+        # Every value here is made and checked by this parser (epoch within 2000-2099, durations
+        # whole seconds, contact_key from the keyer), so EventBuilder does not run the model's
+        # validation on them, which cost more than parsing the line (bench/parse_throughput.py);
+        # it still validates what the context and location bring in. The test
+        # *_fast_built_events_equal_validated_* pins every event of the sample and a simulated
+        # day, and the hypothesis tests every event of arbitrary lines, against that validation.
+        return self._events.event(
+            location,
+            f"{callid}|{queue}",
+            Channel.phone,
+            stage,
+            occurred_at,
+            self._context.mapping.classify(self._config.rule_set, queue),
+            queue,
             wait_seconds=wait,
             handle_seconds=handle,
             resolved_first_contact=resolved,
             contact_key=contact_key,
-            source={"system": location.system, "file": location.file, "line": location.line, "offset": location.offset},
         )
-

@@ -17,6 +17,7 @@ from connectors.mapping import load_mapping
 from connectors.privacy import ContactKeyer
 from pipeline.simulator import simulate
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
+from tests.connectors.built_events import assert_as_validated
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYER = ContactKeyer(b"test-secret")
@@ -127,10 +128,10 @@ def test_event_source_names_system_file_line_and_offset():
     assert (event.source.system, event.source.file, event.source.line, event.source.offset) == (SYSTEM, FILE, 7, 1234)
 
 
-def test_events_carry_the_whole_classification_and_source_of_every_sample_and_simulated_line(tmp_path):
-    """The parser passes the classification's fields one by one and the source as a dict (cheaper
-    than Classification.event_fields() and Location.source_ref()); this pins that nothing is lost
-    and that every event survives a validating round trip."""
+def test_fast_built_events_equal_validated_ones_with_the_whole_classification_and_source(tmp_path):
+    """Events are built by EventBuilder without InquiryEvent's validation (cheaper than the parse
+    itself); for every line of the sample and a simulated day this pins that nothing is lost and
+    that every event is exactly what validation makes of its values and of its JSON."""
     simulate(tmp_path, days=1, seed=1, start=date(2026, 3, 24))
     parser = make_parser()
     checked = 0
@@ -147,9 +148,21 @@ def test_events_carry_the_whole_classification_and_source_of_every_sample_and_si
                 classification = CONTEXT.mapping.classify("phone_queue", event.queue)
                 assert event.model_dump(include=set(classification.event_fields())) == classification.model_dump()
                 assert event.source == location.source_ref()
-                assert InquiryEvent.model_validate(event.model_dump()) == event
+                assert InquiryEvent.model_validate(event.model_dump(mode="json")) == event
+                assert_as_validated(event)
                 checked += 1
     assert checked > 1000
+
+
+def test_values_the_parser_does_not_make_are_still_validated_by_the_event_model():
+    """A bad municipality in the context or a line number 0 in the location: the runtime turns
+    the ValidationError into a dead letter, as when every event was validated."""
+    line = b"1709543520|1709543520.101|pas|NONE|ENTERQUEUE||12345678|1"
+    bad_context = ConnectorContext(municipality="7510", mapping=CONTEXT.mapping, keyer=KEYER)
+    with pytest.raises(ValidationError, match="municipality"):
+        AsteriskQueueLogParser(AsteriskQueueLogConfig(system=SYSTEM), bad_context).parse(line, Location(SYSTEM, FILE, 1, 0))
+    with pytest.raises(ValidationError, match="source.line"):
+        make_parser().parse(line, Location(SYSTEM, FILE, 0, 0))
 
 
 def test_unknown_queue_is_counted_as_unclassified_not_dropped():
@@ -391,7 +404,7 @@ def test_other_rule_set_classifies_with_its_own_rules():
     assert one_event("1709543520|1709543520.101|pas|NONE|ENTERQUEUE||12345678|1", config).task == "unclassified"
 
 
-# --- no input makes the parser raise anything but RecordRejected -------------------------------
+# --- no input makes the parser raise anything but RecordRejected, and every event is valid ---
 
 _PARSER = make_parser()
 _FIELD = st.one_of(
@@ -408,6 +421,8 @@ def _check(record: bytes) -> None:
         assert exc.reason
         return
     assert isinstance(result, Skip) or (isinstance(result, list) and all(isinstance(e, InquiryEvent) for e in result))
+    for event in result if isinstance(result, list) else ():
+        assert_as_validated(event)
 
 
 @settings(max_examples=400, deadline=None)
