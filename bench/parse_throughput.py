@@ -31,22 +31,27 @@ from connectors.exchange_tracking import ExchangeTrackingConfig  # noqa: E402
 from connectors.mapping import load_mapping  # noqa: E402
 from connectors.privacy import ContactKeyer  # noqa: E402
 from connectors.registry import get_kind  # noqa: E402
+from connectors.web_access_log import WebAccessLogConfig  # noqa: E402
 from pipeline.simulator import simulate  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 DEPLOY_MAPPING = ROOT / "deploy" / "mapping.yaml"
 
 
-def cases(logs: Path) -> list[tuple[str, object, Path, Path]]:
-    """(kind, config, mapping file, sample file) for every connector."""
+def cases(logs: Path) -> list[tuple[str, str, object, Path, Path]]:
+    """(row label, kind, config, mapping file, sample file): every connector, and each of the
+    access log's two formats (they share nothing up to the request's fields)."""
     return [
-        ("asterisk_queue_log", None, DEPLOY_MAPPING, logs / "queue_log"),
-        ("ticket_export", None, DEPLOY_MAPPING, sorted(logs.glob("tickets-*.csv"))[0]),
-        ("web_access_log", None, DATA / "web_mapping.yaml", DATA / "web_nginx_access.log"),
-        ("exchange_tracking",
+        ("asterisk_queue_log", "asterisk_queue_log", None, DEPLOY_MAPPING, logs / "queue_log"),
+        ("ticket_export", "ticket_export", None, DEPLOY_MAPPING, sorted(logs.glob("tickets-*.csv"))[0]),
+        ("web_access_log (combined)", "web_access_log", WebAccessLogConfig(format="combined"),
+         DATA / "web_mapping.yaml", DATA / "web_nginx_access.log"),
+        ("web_access_log (json)", "web_access_log", WebAccessLogConfig(format="json"),
+         DATA / "web_mapping.yaml", DATA / "web_nginx_access.jsonl"),
+        ("exchange_tracking", "exchange_tracking",
          ExchangeTrackingConfig(shared_mailboxes=["borgerservice@aarhus.dk", "byggesag@aarhus.dk", "post@aarhus.dk"]),
          DATA / "exchange_mapping.yaml", DATA / "exchange_msgtrk_sample.log"),
-        ("channel_export", ChannelExportConfig.komhen(), DATA / "channel_export_mapping.yaml",
+        ("channel_export", "channel_export", ChannelExportConfig.komhen(), DATA / "channel_export_mapping.yaml",
          DATA / "channel_export_komhen_sample.csv"),
     ]
 
@@ -83,9 +88,9 @@ def main() -> int:
         logs = Path(tmp)
         simulate(logs, days=1, seed=1, start=date(2026, 3, 24))
         table = Table("connector", "lines", "seconds", "lines/s", "events per line")
-        for kind_name, config, mapping, sample in cases(logs):
+        for label, kind_name, config, mapping, sample in cases(logs):
             seconds, count, events = measure(kind_name, config, mapping, sample, args.lines)
-            table.add_row(kind_name, f"{count:,}", f"{seconds:.2f}", f"{count / seconds:,.0f}", f"{events / count:.2f}")
+            table.add_row(label, f"{count:,}", f"{seconds:.2f}", f"{count / seconds:,.0f}", f"{events / count:.2f}")
         console.print(table)
     return 0
 
