@@ -18,6 +18,7 @@ from connectors.mapping import load_mapping
 from connectors.privacy import ContactKeyer
 from connectors.web_access_log import AccessLogFormat, WebAccessLogConfig, WebAccessLogParser
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
+from tests.connectors.built_events import assert_as_validated
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -514,6 +515,42 @@ def test_json_sample_reads_end_to_end_without_rejections():
     }
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        *NGINX_SAMPLE.read_text().splitlines(),
+        *JSON_SAMPLE.read_text().splitlines(),
+        json_line(time="2024-03-04T08:12:00.123456Z"),
+        json_line(time="2024-03-04 09:12:00,5+0100"),
+        json_line(time="04/Mar/2024:09:12:00 -0930"),
+        json_line(time=None, msec="1709543520.123"),
+        json_line(time=None, msec=1709543520),
+        json_line(request_method="POST", request_uri=FLYTNING_FORM, status=302),
+        combined(time="31/Dec/2099:23:59:59 +0000"),
+        combined(time="01/Jan/2000:00:00:00 +0000", request=f"POST {FLYTNING_FORM} HTTP/1.1", status=303),
+    ],
+)
+def test_fast_built_events_equal_validated_ones_with_the_whole_classification_and_source(line):
+    """Events are built by EventBuilder without InquiryEvent's validation; every event of both
+    samples and of every kind of time pins that nothing is lost and that each is exactly what
+    validation makes of its values and of its JSON."""
+    location = Location(SYSTEM, FILE, 3, 512)
+    result = make_parser().parse(line.encode(), location)
+    for event in result if isinstance(result, list) else ():
+        rule_set = "web_form" if event.channel is Channel.self_service else "web_page"
+        classification = CONTEXT.mapping.classify(rule_set, event.queue)
+        assert event.model_dump(include=set(classification.event_fields())) == classification.model_dump()
+        assert event.source == location.source_ref()
+        assert_as_validated(event)
+
+
+def test_values_the_parser_does_not_make_are_still_validated_by_the_event_model():
+    """A bad municipality in the context: the runtime turns the ValidationError into a dead letter."""
+    bad_context = ConnectorContext(municipality="75", mapping=CONTEXT.mapping, keyer=KEYER)
+    with pytest.raises(ValidationError, match="municipality"):
+        make_parser(context=bad_context).parse(combined().encode(), Location(SYSTEM, FILE, 1, 0))
+
+
 # --- rejected lines -------------------------------------------------------------------------------
 
 
@@ -656,7 +693,7 @@ def test_config_refuses_what_cannot_work(settings_):
         WebAccessLogConfig.model_validate(settings_)
 
 
-# --- no input makes the parser raise anything but RecordRejected -------------------------------------
+# --- no input makes the parser raise anything but RecordRejected, and every event is valid --------
 
 _PARSER = make_parser()
 
@@ -668,6 +705,8 @@ def _check(record: bytes) -> None:
         assert exc.reason
         return
     assert isinstance(result, Skip) or (isinstance(result, list) and all(isinstance(e, InquiryEvent) for e in result))
+    for event in result if isinstance(result, list) else ():
+        assert_as_validated(event)
 
 
 _TEXT = st.text(max_size=30)
