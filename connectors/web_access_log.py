@@ -36,7 +36,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any, ClassVar
 from urllib.parse import unquote
@@ -261,9 +261,9 @@ _ADDRESS_LIKE = re.compile(
     r"|(?<![\w/.:])[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?![\w.])"
 )
 
-_MONTHS = {
-    "Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6,
-    "Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10, "Nov": 11, "Dec": 12,
+_MONTH_DIGITS = {
+    "Jan": "01", "Feb": "02", "Mar": "03", "Apr": "04", "May": "05", "Jun": "06",
+    "Jul": "07", "Aug": "08", "Sep": "09", "Oct": "10", "Nov": "11", "Dec": "12",
 }  # fmt: skip
 _FIRST_YEAR, _LAST_YEAR = 2000, 2099
 _EARLIEST_EPOCH, _LATEST_EPOCH = 946_684_800, 4_102_444_800  # 2000-01-01, 2100-01-01
@@ -336,7 +336,6 @@ class WebAccessLogParser:
         self._events = EventBuilder(context.municipality)
         self._paths: dict[str, _PathVerdict] = {}
         self._agents: dict[str, bool] = {}
-        self._zones: dict[str, tzinfo] = {}
         self._last_time = ""
         self._last_at = datetime.min
 
@@ -577,10 +576,13 @@ class WebAccessLogParser:
     # --- time ------------------------------------------------------------------------------
 
     def _clf_time(self, stamp: str, where: str) -> datetime:
-        """'04/Mar/2024:09:12:00 +0100' (shape already checked) -> UTC."""
+        """'04/Mar/2024:09:12:00 +0100' (shape already checked) -> UTC.
+
+        Rearranged as ISO 8601 for datetime.fromisoformat, which checks day, time and offset
+        in C at half the cost of six int() and a datetime() (bench/parse_throughput.py)."""
         if stamp == self._last_time:  # lines of one second follow each other
             return self._last_at
-        month = _MONTHS.get(stamp[3:6])
+        month = _MONTH_DIGITS.get(stamp[3:6])
         year = int(stamp[7:11])
         if month is None or not _FIRST_YEAR <= year <= _LAST_YEAR:
             raise RecordRejected(
@@ -588,27 +590,16 @@ class WebAccessLogParser:
                 f" English month, year {_FIRST_YEAR}-{_LAST_YEAR}"
             )
         try:
-            local = datetime(
-                year, month, int(stamp[:2]), int(stamp[12:14]), int(stamp[15:17]), int(stamp[18:20]),
-                tzinfo=self._zone(stamp[21:]),
-            )  # fmt: skip
+            # fromisoformat carries offset minutes 60-99 into the hour, and hour 24 is ISO 8601's
+            # midnight, which is left to no Python version to decide: both are no time a log writes.
+            if stamp[24] > "5" or stamp[12:14] > "23":
+                raise ValueError(stamp)
+            local = datetime.fromisoformat(f"{stamp[7:11]}-{month}-{stamp[:2]}T{stamp[12:20]}{stamp[21:]}")
         except ValueError:
             raise RecordRejected(f"bad timestamp {_shown(stamp)} in {where}: no such date, time or offset") from None
         at = self._utc(local, stamp, where)
         self._last_time, self._last_at = stamp, at
         return at
-
-    def _zone(self, offset: str) -> tzinfo:
-        zone = self._zones.get(offset)
-        if zone is None:
-            hours, minutes = int(offset[1:3]), int(offset[3:5])
-            if minutes >= 60:
-                raise ValueError(offset)
-            delta = timedelta(hours=hours, minutes=minutes)
-            zone = timezone(-delta if offset[0] == "-" else delta)  # ValueError beyond 24 hours
-            if len(self._zones) < _MAX_CACHED:
-                self._zones[offset] = zone
-        return zone
 
     @staticmethod
     def _utc(value: datetime, raw: str, where: str) -> datetime:

@@ -248,6 +248,49 @@ def test_offset_of_the_time_field_converts_to_utc(stamp, expected):
     assert one_event(combined(time=stamp)).occurred_at == expected
 
 
+_MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def _strptime_utc(stamp: str) -> datetime | None:
+    """The reference reading of a [time] field: None where the connector must reject it."""
+    if stamp[3:6] not in _MONTH_NAMES or not 2000 <= int(stamp[7:11]) <= 2099:  # strptime ignores case
+        return None
+    try:
+        at = datetime.strptime(stamp, "%d/%b/%Y:%H:%M:%S %z").astimezone(timezone.utc)
+    except ValueError:
+        return None
+    return at if 2000 <= at.year <= 2099 else None
+
+
+def _two_digits(low: int, high: int) -> st.SearchStrategy[str]:
+    return st.integers(low, high).map(lambda n: f"{n:02d}")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    day=_two_digits(0, 32), month=st.sampled_from([*_MONTH_NAMES, "mar", "MAR", "Mrz"]),
+    year=st.sampled_from(["1999", "2000", "2024", "2099", "2100"]), hour=_two_digits(0, 25),
+    minute=_two_digits(0, 61), second=_two_digits(0, 61), sign=st.sampled_from("+-"),
+    offset_hours=_two_digits(0, 25), offset_minutes=_two_digits(0, 99), previous=st.booleans(),
+)  # fmt: skip
+def test_time_field_reads_as_strptime_does_or_rejects_the_line(
+    day, month, year, hour, minute, second, sign, offset_hours, offset_minutes, previous
+):
+    stamp = f"{day}/{month}/{year}:{hour}:{minute}:{second} {sign}{offset_hours}{offset_minutes}"
+    parser = make_parser()
+    if previous:  # the time of the line before is remembered: it must not leak into this one
+        parser.parse(combined().encode(), Location(SYSTEM, FILE, 1, 0))
+    expected = _strptime_utc(stamp)
+    try:
+        result = parser.parse(combined(time=stamp).encode(), Location(SYSTEM, FILE, 2, 0))
+    except RecordRejected as exc:
+        assert expected is None, exc.reason
+        assert repr(stamp) in exc.reason  # the reason names the time as written
+        return
+    assert isinstance(result, list) and result[0].occurred_at == expected
+    assert result[0].occurred_at.tzinfo is timezone.utc
+
+
 def test_crlf_line_reads_like_lf_with_the_same_event_id():
     line = combined()
     assert one_event(line + "\r").event_id == one_event(line).event_id
