@@ -10,7 +10,6 @@ phone numbers are masked in them first, and fields known to hold names or addres
 from __future__ import annotations
 
 import csv
-import hashlib
 import hmac
 import json
 import re
@@ -161,4 +160,4 @@ class ContactKeyer:
         identifier = identifier.strip().lower()
         if not identifier:
             return None
-        return hmac.new(self._secret, identifier.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._secret, identifier.encode(), "sha256").hex()
