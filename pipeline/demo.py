@@ -183,7 +183,7 @@ def compare(settings: Settings, truth: GroundTruth, console: Console, sources: t
     days = sorted({k[0] for k in expected})
     channels = sorted({k[1] for k in expected}, key=lambda c: -sum(v for k, v in expected.items() if k[1] == c))
     table = Table(title=f"Inbound arrivals per channel per day, municipality {truth.municipality}, from ClickHouse",
-                  caption="✓ = equal to ground truth. web = task-page views, the 'found it online' signal, not inquiries")
+                  caption="✓ = equal to ground truth; web = task-page views, not inquiries")
     table.add_column("channel")
     for day in days:
         table.add_column(date.fromisoformat(day).strftime("%a %d"), justify="right")
