@@ -30,6 +30,7 @@ class KafkaSettings(_Section):
     partitions: int = Field(default=6, ge=1, description="Partitions of the inquiries topic.")
     inquiries_topic: str = Field(default="inquiries", description="Normalised inquiry events (NDJSON batches).")
     dead_letter_topic: str = Field(default="inquiries.dlq", description="Rejected records with file, line and reason.")
+    alerts_topic: str = Field(default="alerts", description="Walk-in spike alerts, fired and resolved (JSON).")
     acks_timeout_seconds: float = Field(default=30.0, gt=0, description="How long a produce may wait for acks.")
 
     @property
@@ -87,6 +88,13 @@ class HttpSettings(_Section):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
 
 
+class SteeringSettings(_Section):
+    file: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "deploy" / "steering.yaml",
+        description="Opening hours, unit prices, baselines, spike thresholds and targets (pipeline/steering.py).",
+    )
+
+
 class PrivacySettings(_Section):
     contact_key_secret: SecretStr = Field(
         default=SecretStr(DEMO_SECRET),
@@ -112,6 +120,7 @@ class Settings(BaseSettings):
     connectors: ConnectorSettings = ConnectorSettings()
     privacy: PrivacySettings = PrivacySettings()
     http: HttpSettings = HttpSettings()
+    steering: SteeringSettings = SteeringSettings()
 
     @model_validator(mode="after")
     def _relative_to_var(self) -> "Settings":

@@ -1,0 +1,227 @@
+"""What a municipality steers its channels by: opening hours, unit prices, baseline periods,
+walk-in spike thresholds and channel-strategy targets, in one YAML file (deploy/steering.yaml,
+`KANALPULS_STEERING__FILE`).
+
+Kept apart from the mapping rules (which say what a log line *is*) because these are
+decisions a channel-strategy owner changes, not an integrator: a new baseline after a
+counting week, a price from this year's budget, a threshold after a false page.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import holidays
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class SteeringError(Exception):
+    """The steering file cannot be used; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _intervals(text: str) -> tuple[tuple[time, time], ...]:
+    """'08:00-12:00, 13:00-15:30' -> ((08:00, 12:00), (13:00, 15:30)); '' or 'closed' -> ()."""
+    if text.strip().lower() in ("", "closed", "lukket"):
+        return ()
+    found = []
+    for part in text.split(","):
+        match = _INTERVAL.match(part)
+        if not match:
+            raise ValueError(f"'{part.strip()}' is not an interval like 10:00-15:00")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if not (0 <= h1 <= 23 and 0 <= h2 <= 24 and m1 < 60 and m2 < 60) or (h2 == 24 and m2):
+            raise ValueError(f"'{part.strip()}' has no such time of day")
+        opens, closes = time(h1, m1), time(23, 59, 59, 999999) if h2 == 24 else time(h2, m2)
+        if closes <= opens:
+            raise ValueError(f"'{part.strip()}' closes before it opens")
+        found.append((opens, closes))
+    return tuple(sorted(found))
+
+
+class WeekHours(_Strict):
+    """Opening hours per weekday, local time; a weekday left out is closed."""
+
+    mon: str = ""
+    tue: str = ""
+    wed: str = ""
+    thu: str = ""
+    fri: str = ""
+    sat: str = ""
+    sun: str = ""
+
+    @field_validator("*")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        _intervals(value)
+        return value
+
+    def on(self, weekday: int) -> tuple[tuple[time, time], ...]:
+        """The open intervals on a weekday (0 = Monday)."""
+        return _intervals(getattr(self, WEEKDAYS[weekday]))
+
+    def open_at(self, moment: datetime) -> bool:
+        clock = moment.time()
+        return any(opens <= clock < closes for opens, closes in self.on(moment.weekday()))
+
+    def open_hours(self, weekday: int) -> float:
+        return sum((datetime.combine(date.min, c) - datetime.combine(date.min, o)).total_seconds()
+                   for o, c in self.on(weekday)) / 3600
+
+
+class ChannelHours(_Strict):
+    """A channel's opening hours, with other hours for named sites (walk-in centres)."""
+
+    hours: WeekHours
+    sites: dict[str, WeekHours] = Field(default_factory=dict)
+
+    def for_site(self, site: str) -> WeekHours:
+        return self.sites.get(site, self.hours)
+
+
+class Baseline(_Strict):
+    """A named comparison period: fixed dates (a counting week), the same period a year
+    earlier, or the N weeks just before the period looked at."""
+
+    kind: Literal["fixed", "same_period_last_year", "rolling_weeks"] = "fixed"
+    start: date | None = Field(default=None, description="First day, for kind fixed.")
+    end: date | None = Field(default=None, description="Last day (inclusive), for kind fixed.")
+    weeks: int = Field(default=4, ge=1, le=104, description="For kind rolling_weeks.")
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _dates_fit_kind(self) -> Baseline:
+        if self.kind == "fixed":
+            if self.start is None or self.end is None:
+                raise ValueError("a fixed baseline needs start and end")
+            if self.end < self.start:
+                raise ValueError("end is before start")
+        return self
+
+    def period(self, start: date, end: date) -> tuple[date, date]:
+        """The baseline's first and last day when looking at [start, end]."""
+        if self.kind == "fixed":
+            return self.start, self.end  # type: ignore[return-value]
+        if self.kind == "same_period_last_year":
+            return _year_earlier(start), _year_earlier(end)
+        first = start - timedelta(weeks=self.weeks)
+        return first, start - timedelta(days=1)
+
+
+def _year_earlier(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+class SpikeRule(_Strict):
+    ratio: float = Field(default=2.0, gt=1.0, description="Alert when arrivals >= ratio x expected ...")
+    min_count: int = Field(default=12, ge=1, description="... and arrivals >= min_count, so quiet hours page nobody.")
+
+
+class SpikeConfig(_Strict):
+    """Walk-in spike detection: arrivals per site in a sliding window against the same weekday
+    and time of day over the previous weeks (public holidays and closed hours left out)."""
+
+    window_minutes: int = Field(default=15, ge=1, le=240)
+    baseline_weeks: int = Field(default=4, ge=1, le=52)
+    default: SpikeRule = SpikeRule()
+    sites: dict[str, SpikeRule] = Field(default_factory=dict, description="Per-site thresholds.")
+
+    def rule(self, site: str) -> SpikeRule:
+        return self.sites.get(site, self.default)
+
+
+Channel = Literal["phone", "walk_in", "email", "letter", "digital_post", "self_service", "chat", "web"]
+
+
+class Steering(_Strict):
+    """The steering file."""
+
+    timezone: str = "Europe/Copenhagen"
+    holiday_country: str = Field(default="DK", description="Public holidays (the holidays package).")
+    closed_days: list[date] = Field(
+        default_factory=list, description="Days closed besides public holidays (Christmas Eve, New Year's Eve).")
+    opening_hours: dict[Channel, ChannelHours] = Field(default_factory=dict)
+    unit_prices_dkk: dict[Channel, float] = Field(
+        default_factory=lambda: {"email": 110.0, "letter": 110.0, "walk_in": 80.0, "phone": 40.0,
+                                 "self_service": 3.0},
+        description="Cost of one inbound inquiry per channel (Glostrup, after Copenhagen's Citizen.2012).",
+    )
+    baselines: dict[str, Baseline] = Field(default_factory=dict)
+    spike: SpikeConfig = SpikeConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @field_validator("unit_prices_dkk")
+    @classmethod
+    def _prices_not_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [channel for channel, price in value.items() if price < 0]
+        if bad:
+            raise ValueError(f"negative unit price for {', '.join(bad)}")
+        return value
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def _holidays(self) -> holidays.HolidayBase:
+        return holidays.country_holidays(self.holiday_country)
+
+    def closed_day(self, day: date) -> bool:
+        """A public holiday or a configured closing day: nobody is served anywhere."""
+        return day in self._holidays or day in self.closed_days
+
+    def holiday_name(self, day: date) -> str | None:
+        return self._holidays.get(day)
+
+    def is_open(self, channel: str, site: str, moment: datetime) -> bool:
+        """Whether the channel (at the site) is open at `moment` (any timezone; judged locally).
+        A channel without configured hours is always open (e-mail, self-service)."""
+        local = moment.astimezone(self.zone)
+        if channel not in self.opening_hours:
+            return True
+        if self.closed_day(local.date()):
+            return False
+        return self.opening_hours[channel].for_site(site).open_at(local)  # type: ignore[index]
+
+    def baseline(self, name: str) -> Baseline:
+        if name not in self.baselines:
+            known = ", ".join(sorted(self.baselines)) or "none"
+            raise SteeringError(f"no baseline named '{name}' in the steering file (known: {known})")
+        return self.baselines[name]
+
+
+def load_steering(path: Path) -> Steering:
+    """Read and validate the steering file, naming file and field on any error."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise SteeringError(f"cannot read steering file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise SteeringError(f"steering file {path} is not valid YAML: {exc}") from exc
+    try:
+        return Steering.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise SteeringError(f"steering file {path}: {problems}") from exc
+
