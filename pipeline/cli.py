@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -37,7 +38,12 @@ def _setup() -> None:
 @app.command()
 def broker() -> None:
     """Run the embedded Kafka-API broker (Tansu) and create the topics, until Ctrl-C."""
-    from pipeline.broker import BrokerError, EmbeddedBroker, ensure_topics, required_topics
+    from pipeline.broker import (
+        BrokerError,
+        EmbeddedBroker,
+        ensure_topics,
+        required_topics,
+    )
 
     settings = get_settings()
     if settings.kafka.bootstrap:
@@ -106,14 +112,16 @@ def serve() -> None:
 @store_app.command("init")
 def store_init() -> None:
     """Create the database, tables and views (idempotent)."""
+    from pipeline.steering import SteeringError, load_steering
     from pipeline.store import StoreError, init_schema, open_store
 
     settings = get_settings()
     try:
+        steering = load_steering(settings.steering.file)
         store = open_store(settings.store)
-        applied = init_schema(store)
+        applied = init_schema(store, steering)
         store.close()
-    except StoreError as exc:
+    except (StoreError, SteeringError) as exc:
         raise _fail(str(exc))
     console.print(f"store ready: database {settings.store.database}, applied {', '.join(applied)}")
 
@@ -202,7 +210,8 @@ def simulate(
     """Write realistic logs of every channel for one municipality, with personal data on purpose and ground truth."""
     from datetime import date
 
-    from pipeline.simulator import default_start, simulate as run_simulation
+    from pipeline.simulator import default_start
+    from pipeline.simulator import simulate as run_simulation
 
     first = date.fromisoformat(start) if start else default_start(date.today())
     from connectors.mapping import load_mapping
@@ -226,6 +235,54 @@ def query(sql: Annotated[str, typer.Argument(help="SQL to run on the store.")]) 
     table = Table(*result.columns)
     for row in result.rows:
         table.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(table)
+
+
+@app.command()
+def kpi(
+    name: Annotated[str, typer.Argument(help="KPI, e.g. channel_share, phone, walk_in, channel_shift (see --help).")],
+    from_day: Annotated[Optional[str], typer.Option("--from", help="First local day, YYYY-MM-DD.")] = None,
+    to_day: Annotated[Optional[str], typer.Option("--to", help="Last local day (inclusive), YYYY-MM-DD.")] = None,
+    baseline: Annotated[Optional[str], typer.Option(help="Named baseline of the steering file "
+                                                         "(channel_shift, realised_gain).")] = None,
+    within_days: Annotated[int, typer.Option(help="repeat_contacts: look back this many days.")] = 7,
+    sl_seconds: Annotated[int, typer.Option(help="phone: service level threshold in seconds.")] = 20,
+    channel: Annotated[str, typer.Option(help="demand: the channel.")] = "walk_in",
+    sql: Annotated[bool, typer.Option("--sql", help="Print the SQL instead of running it.")] = False,
+) -> None:
+    """Compute a KPI from its ClickHouse view (deploy/clickhouse/1xx_kpi_*.sql) and print a table."""
+    from datetime import date, datetime, timezone
+
+    from pipeline.kpis import KPIS, KpiError, baseline_arguments, kpi_sql
+    from pipeline.steering import SteeringError, load_steering
+    from pipeline.store import StoreError
+    from pipeline.store_client import run_query
+
+    settings = get_settings()
+    try:
+        if name not in KPIS:
+            raise KpiError(f"unknown KPI '{name}': choose one of {', '.join(KPIS)}")
+        wanted = KPIS[name].parameters
+        today = date.today()
+        first = date.fromisoformat(from_day) if from_day else today - timedelta(days=today.weekday() + 7)
+        last = date.fromisoformat(to_day) if to_day else first + timedelta(days=6)
+        given: dict[str, object] = {"from_day": first, "to_day": last, "within_days": within_days,
+                                    "sl_seconds": sl_seconds, "channel_name": channel,
+                                    "at": datetime.now(timezone.utc)}
+        if "base_from" in wanted:
+            if not baseline:
+                raise KpiError(f"{name} compares with a baseline: pass --baseline, one of the steering file's")
+            given.update(baseline_arguments(load_steering(settings.steering.file), baseline, first, last))
+        statement = kpi_sql(settings.store.database, name, **{p: given[p] for p in wanted})
+        if sql:
+            Console().print(statement, highlight=False, soft_wrap=True)
+            return
+        result = run_query(settings, statement)
+    except (KpiError, SteeringError, StoreError, ValueError) as exc:
+        raise _fail(str(exc))
+    table = Table(*result.columns, title=f"{name}: {KPIS[name].summary}")
+    for row in result.rows:
+        table.add_row(*("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
     Console().print(table)
 
 

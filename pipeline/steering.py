@@ -194,6 +194,11 @@ class Steering(_Strict):
     def holiday_name(self, day: date) -> str | None:
         return self._holidays.get(day)
 
+    def holidays_in(self, years: range) -> list[tuple[date, str]]:
+        """Every public holiday in those years, for the closed_days table."""
+        calendar = holidays.country_holidays(self.holiday_country, years=years)
+        return sorted(calendar.items())
+
     def is_open(self, channel: str, site: str, moment: datetime) -> bool:
         """Whether the channel (at the site) is open at `moment` (any timezone; judged locally).
         A channel without configured hours is always open (e-mail, self-service)."""

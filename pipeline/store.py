@@ -11,12 +11,14 @@ import fcntl
 import logging
 import re
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
 
 from pipeline.settings import StoreSettings
+from pipeline.steering import Steering
 
 logger = logging.getLogger(__name__)
 
@@ -201,22 +203,72 @@ def open_store(settings: StoreSettings) -> EmbeddedStore | ServerStore:
     return EmbeddedStore(settings.path, settings.database)
 
 
-def ddl_statements(database: str) -> list[tuple[str, str]]:
-    """(file name, statement) for every DDL file, in order, with the database filled in."""
+def ddl_statements(database: str, timezone: str = "Europe/Copenhagen") -> list[tuple[str, str]]:
+    """(file name, statement) for every DDL file, in order, with the database and the
+    municipality's time zone (local days and hours in the KPI views) filled in."""
     return [
-        (path.name, path.read_text(encoding="utf-8").replace("{db}", database))
+        (path.name, path.read_text(encoding="utf-8").replace("{db}", database).replace("{tz}", timezone))
         for path in sorted(DDL_DIR.glob("*.sql"))
     ]
 
 
-def init_schema(store: EmbeddedStore | ServerStore) -> list[str]:
-    """Create the database, tables and views if missing; safe to run any number of times."""
+def init_schema(store: EmbeddedStore | ServerStore, steering: Steering | None = None) -> list[str]:
+    """Create the database, tables and views if missing, and replace the steering tables'
+    contents from `steering`; safe to run any number of times."""
     store.command(f"CREATE DATABASE IF NOT EXISTS {store.database}")
     applied = []
-    for name, statement in ddl_statements(store.database):
+    for name, statement in ddl_statements(store.database, steering.timezone if steering else "Europe/Copenhagen"):
         try:
             store.command(statement)
         except StoreQueryError as exc:
             raise StoreQueryError(f"deploy/clickhouse/{name}: {exc}") from exc
         applied.append(name)
+    _backfill_hour_rollup(store)
+    if steering is not None:
+        load_steering_tables(store, steering)
     return applied
+
+
+def _backfill_hour_rollup(store: EmbeddedStore | ServerStore) -> None:
+    """A store created before the hourly rollup existed has events its view never saw: fill it once."""
+    db = store.database
+    if store.query(f"SELECT count() FROM {db}.inquiry_hour").scalar():
+        return
+    if not store.query(f"SELECT count() FROM {db}.inquiry_events").scalar():
+        return
+    logger.info("filling %s.inquiry_hour from the events stored before it existed", db)
+    select = (DDL_DIR / "006_inquiry_hour_mv.sql").read_text(encoding="utf-8").replace("{db}", db)
+    store.command(f"INSERT INTO {db}.inquiry_hour " + select[select.index("SELECT"):].replace(
+        f"FROM {db}.inquiry_events", f"FROM {db}.inquiry_events FINAL"))
+
+
+HOLIDAY_YEARS = range(2010, 2041)  # baselines reach back to the 2010s (Esbjerg's 2010 baseline)
+
+
+def load_steering_tables(store: EmbeddedStore | ServerStore, steering: Steering) -> None:
+    """Replace unit_prices, opening_hours and closed_days with the steering file's values, so
+    the KPI views and analysts' SQL join what the file says now."""
+    db = store.database
+
+    def seconds(clock: time) -> int:
+        return 24 * 3600 if clock == time(23, 59, 59, 999999) else clock.hour * 3600 + clock.minute * 60
+
+    prices = [(channel, float(price)) for channel, price in sorted(steering.unit_prices_dkk.items())]
+    hours = []
+    for channel, channel_hours in sorted(steering.opening_hours.items()):
+        for site, week in [("", channel_hours.hours), *sorted(channel_hours.sites.items())]:
+            for weekday in range(7):
+                hours += [(channel, site, weekday + 1, seconds(o), seconds(c)) for o, c in week.on(weekday)]
+    closed = sorted({(day, steering.holiday_name(day) or "closed") for day in steering.closed_days}
+                    | {(day, name) for day, name in steering.holidays_in(HOLIDAY_YEARS)})
+    for table, schema, rows in (
+        ("unit_prices", [("channel", pa.string()), ("price_dkk", pa.float64())], prices),
+        ("opening_hours", [("channel", pa.string()), ("site", pa.string()), ("weekday", pa.uint8()),
+                           ("opens", pa.uint32()), ("closes", pa.uint32())], hours),
+        ("closed_days", [("day", pa.date32()), ("name", pa.string())], closed),
+    ):
+        store.command(f"TRUNCATE TABLE {db}.{table}")
+        if rows:
+            columns = list(zip(*rows))
+            data = pa.table({name: pa.array(values, type=kind) for (name, kind), values in zip(schema, columns)})
+            store.insert_arrow(table, data)

@@ -120,3 +120,26 @@ def test_run_check_names_the_entry_with_a_bad_config(tmp_path: Path) -> None:
     result = run(isolated(tmp_path), "run", "--config", str(config), "--check")
     assert result.returncode != 0
     assert "connector 1 (web_access_log)" in result.stderr and "format" in result.stderr
+
+
+def test_kpi_prints_the_views_sql_resolving_a_named_baseline(tmp_path: Path) -> None:
+    result = run(isolated(tmp_path), "kpi", "channel_shift", "--from", "2026-11-23", "--baseline", "rolling_4_weeks",
+                 "--sql")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "SELECT * FROM kanalpuls.kpi_channel_shift(from_day = '2026-11-23', to_day = '2026-11-29', "
+        "base_from = '2026-10-26', base_to = '2026-11-22')")
+
+
+def test_kpi_without_the_baseline_it_needs_says_so(tmp_path: Path) -> None:
+    result = run(isolated(tmp_path), "kpi", "realised_gain", "--from", "2026-11-23")
+    assert result.returncode != 0
+    assert "pass --baseline" in result.stderr
+
+
+def test_kpi_runs_on_an_initialised_store(tmp_path: Path) -> None:
+    settings = isolated(tmp_path)
+    assert run(settings, "store", "init").returncode == 0
+    result = run(settings, "kpi", "walk_in", "--from", "2026-11-23", "--to", "2026-11-29")
+    assert result.returncode == 0, result.stderr
+    assert "tickets" in result.stdout and "no_shows" in result.stdout

@@ -7,6 +7,7 @@ initialized"), so this module opens one store for all its tests and closes it at
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -19,12 +20,20 @@ import pytest
 
 from pipeline.aggregation import Message, decode_messages, to_store_table
 from pipeline.sink import ClickHouseSink
-from pipeline.store import EmbeddedStore, StoreQueryError, init_schema, is_read_only, read_only_statement
-from tests.factories import T0, phone_event
+from pipeline.steering import load_steering
+from pipeline.store import (
+    DDL_DIR,
+    EmbeddedStore,
+    StoreQueryError,
+    init_schema,
+    is_read_only,
+    read_only_statement,
+)
 from schemas import Channel, InquiryEvent, Stage
+from tests.factories import T0, phone_event
 
 REPO = Path(__file__).resolve().parents[2]
-DDL_FILES = ["001_inquiry_events.sql", "002_inquiry_minute.sql", "003_inquiry_minute_mv.sql"]
+DDL_FILES = sorted(p.name for p in (REPO / "deploy" / "clickhouse").glob("*.sql"))
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +78,34 @@ def test_init_schema_is_idempotent_and_creates_the_tables(database: EmbeddedStor
     tables = database.query(
         f"SELECT name FROM system.tables WHERE database = '{database.database}' ORDER BY name"
     ).rows
-    assert [t[0] for t in tables] == ["inquiry_events", "inquiry_minute", "inquiry_minute_mv"]
+    # The first {db}.name in each file is what it creates.
+    created = sorted(re.search(r"\{db\}\.(\w+)", (DDL_DIR / name).read_text()).group(1) for name in DDL_FILES)
+    assert [t[0] for t in tables] == created
+    assert {"inquiry_events", "inquiry_minute", "inquiry_hour", "kpi_channel_share"} <= set(created)
+
+
+def test_the_steering_file_fills_its_tables_and_a_second_init_replaces_them(database: EmbeddedStore) -> None:
+    steering = load_steering(REPO / "deploy" / "steering.yaml")
+    init_schema(database, steering)
+    init_schema(database, steering.model_copy(update={"unit_prices_dkk": {"phone": 45.0}}))
+    db = database.database
+    assert database.query(f"SELECT channel, price_dkk FROM {db}.unit_prices").rows == [("phone", 45.0)]
+    thursday = database.query(f"SELECT opens, closes FROM {db}.opening_hours "
+                              "WHERE channel = 'walk_in' AND site = '' AND weekday = 4").rows
+    assert thursday == [(10 * 3600, 17 * 3600 + 30 * 60)]
+    christmas = database.query(f"SELECT name FROM {db}.closed_days WHERE day = '2026-12-25'").scalar()
+    assert christmas and not database.query(f"SELECT count() FROM {db}.closed_days WHERE day = '2026-12-23'").scalar()
+
+
+def test_init_fills_the_hour_rollup_once_for_events_stored_before_it_existed(database: EmbeddedStore) -> None:
+    insert(database, [event(1), event(2)])
+    db = database.database
+    database.command(f"DROP TABLE {db}.inquiry_hour_mv")
+    database.command(f"DROP TABLE {db}.inquiry_hour")
+    init_schema(database)
+    assert database.query(f"SELECT sum(events) FROM {db}.inquiry_hour").scalar() == 2
+    init_schema(database)
+    assert database.query(f"SELECT sum(events) FROM {db}.inquiry_hour").scalar() == 2
 
 
 def test_init_schema_keeps_existing_rows(database: EmbeddedStore) -> None:

@@ -1,0 +1,18 @@
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.inquiry_hour_mv TO {db}.inquiry_hour AS
+SELECT
+    toStartOfHour(occurred_at)                                                  AS hour,
+    municipality, channel, direction, stage, task, task_label, department, site, queue,
+    requester_type, inquiry_kind,
+    count()                                                                     AS events,
+    countIf(stage = 'closed' OR resolved_first_contact IS NOT NULL)             AS resolution_known,
+    countIf(ifNull(resolved_first_contact, stage = 'closed'))                   AS resolved,
+    count(visited_web_first)                                                    AS web_first_known,
+    countIf(ifNull(visited_web_first, false))                                   AS web_first,
+    count(contact_key)                                                          AS with_contact_key,
+    sum(ifNull(wait_seconds, 0))                                                AS wait_seconds_sum,
+    count(wait_seconds)                                                         AS wait_count,
+    sum(ifNull(handle_seconds, 0))                                              AS handle_seconds_sum,
+    count(handle_seconds)                                                       AS handle_count
+FROM {db}.inquiry_events
+GROUP BY hour, municipality, channel, direction, stage, task, task_label, department, site, queue,
+         requester_type, inquiry_kind

@@ -1,0 +1,228 @@
+"""The KPI views (deploy/clickhouse/1xx_kpi_*.sql) against the simulator's ground truth.
+
+Two simulated weeks of every source a file connector or the HTTP ingest reads (IMAP needs
+Dovecot and is covered by tests/test_all_channels.py) are parsed by the real connectors and
+inserted into embedded chDB, as the worker would; each KPI view's numbers must then equal
+what the simulator says happened, computed here from ground truth with the BRIEF's
+definitions. Web page views are not inquiries, so no inquiry KPI counts them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from pipeline.aggregation import Message, decode_messages, to_store_table
+from pipeline.kpis import KpiError, baseline_arguments, kpi_sql, run_kpi
+from pipeline.simulator import GroundTruth, expected_inquiries, simulate
+from pipeline.steering import Baseline, Steering, load_steering
+from pipeline.store import EmbeddedStore, init_schema
+from schemas import InquiryEvent
+from tests.pipeline.simulated_files import FILE_SOURCES, read_file_source
+
+REPO = Path(__file__).resolve().parents[2]
+START = date(2026, 3, 2)  # Monday; two weeks: the baseline week, then the week looked at
+BASELINE = (START, START + timedelta(days=6))
+WEEK = (START + timedelta(days=7), START + timedelta(days=13))
+SOURCES = (*FILE_SOURCES, "http")
+DB = "kpis"
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, GroundTruth]:
+    out = tmp_path_factory.mktemp("kpis") / "simulated"
+    return out, simulate(out, days=14, seed=2, start=START)
+
+
+@pytest.fixture(scope="module")
+def steering() -> Steering:
+    return load_steering(REPO / "deploy" / "steering.yaml")
+
+
+@pytest.fixture(scope="module")
+def store(simulated: tuple[Path, GroundTruth], steering: Steering,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
+    out, _ = simulated
+    events: list[InquiryEvent] = []
+    for source in FILE_SOURCES:
+        events += read_file_source(out, source).events.values()
+    events += [InquiryEvent.model_validate_json(line) for line in (out / "http_events.ndjson").read_bytes().splitlines()]
+    opened = EmbeddedStore(tmp_path_factory.mktemp("kpi-store") / "chdb", DB)
+    try:
+        init_schema(opened, steering)
+        decoded = decode_messages([Message(b"\n".join(e.model_dump_json().encode() for e in events), 0, 0)])
+        assert not decoded.invalid
+        opened.insert_arrow("inquiry_events", to_store_table(decoded.events))
+        yield opened
+    finally:
+        opened.close()
+
+
+def rows(store: EmbeddedStore, name: str, **arguments: object) -> list[dict[str, object]]:
+    return run_kpi(store.query, DB, name, **arguments).as_dicts()
+
+
+def arrivals(truth: GroundTruth, first: date, last: date) -> Counter[tuple[str, str, str, str, str]]:
+    """Inbound arrivals per (day, channel, task, department, site) in [first, last], as truth has them."""
+    return Counter({key: n for key, n in expected_inquiries(truth, SOURCES).items()
+                    if first <= date.fromisoformat(key[0]) <= last})
+
+
+def inquiries_by(truth: GroundTruth, first: date, last: date, *, task: bool) -> Counter[tuple[str, str]]:
+    """Inquiries (web page views excluded) per (task or '*', channel)."""
+    out: Counter[tuple[str, str]] = Counter()
+    for (_, channel, task_code, _, _), n in arrivals(truth, first, last).items():
+        if channel != "web":
+            out[(task_code if task else "*", channel)] += n
+    return out
+
+
+def close(a: object, b: float) -> bool:
+    return math.isclose(float(a), b, rel_tol=1e-9, abs_tol=1e-9)  # type: ignore[arg-type]
+
+
+def test_volume_equals_ground_truth_per_day_channel_task_department_and_site(
+        store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:
+    _, truth = simulated
+    got = {(str(r["day"]), r["channel"], r["task"], r["department"], r["site"]): r["inquiries"]
+           for r in rows(store, "volume", from_day=START, to_day=WEEK[1])}
+    expected = {k: n for k, n in arrivals(truth, START, WEEK[1]).items() if k[1] != "web"}
+    assert got == expected
+    assert {k[1] for k in got} == {"phone", "walk_in", "email", "letter", "digital_post", "self_service", "chat"}
+
+
+def test_web_views_are_counted_apart_per_day_and_task(store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:
+    _, truth = simulated
+    got = {(str(r["day"]), r["task"], r["department"]): r["page_views"]
+           for r in rows(store, "web_views", from_day=START, to_day=WEEK[1])}
+    expected: Counter[tuple[str, str, str]] = Counter()
+    for (day, channel, task, department, _), n in arrivals(truth, START, WEEK[1]).items():
+        if channel == "web":
+            expected[(day, task, department)] += n
+    assert got == dict(expected) and got
+
+
+def test_channel_share_per_task_and_overall(store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:
+    _, truth = simulated
+    counts = inquiries_by(truth, *WEEK, task=True) + inquiries_by(truth, *WEEK, task=False)
+    totals: Counter[str] = Counter()
+    for (task, _), n in counts.items():
+        totals[task] += n
+    got = rows(store, "channel_share", from_day=WEEK[0], to_day=WEEK[1])
+    assert {(r["task"], r["channel"]): r["inquiries"] for r in got} == dict(counts)
+    for r in got:
+        assert close(r["share"], counts[(r["task"], r["channel"])] / totals[r["task"]])  # type: ignore[index]
+    overall = {r["channel"]: r["share"] for r in got if r["task"] == "*"}
+    assert close(sum(overall.values()), 1.0)  # type: ignore[arg-type]
+
+
+def test_self_service_rate_per_task(store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:
+    _, truth = simulated
+    counts = inquiries_by(truth, *WEEK, task=True) + inquiries_by(truth, *WEEK, task=False)
+    got = {r["task"]: r for r in rows(store, "self_service_rate", from_day=WEEK[0], to_day=WEEK[1])}
+    tasks = {task for task, _ in counts}
+    assert set(got) == tasks
+    for task in tasks:
+        total = sum(n for (t, _), n in counts.items() if t == task)
+        assert (got[task]["self_service"], got[task]["inquiries"]) == (counts[(task, "self_service")], total)
+        assert close(got[task]["rate"], counts[(task, "self_service")] / total)
+    assert 0 < got["*"]["rate"] < 1  # type: ignore[operator]
+
+
+def test_channel_shift_against_a_named_baseline(store: EmbeddedStore, simulated: tuple[Path, GroundTruth],
+                                                steering: Steering) -> None:
+    _, truth = simulated
+    # The week before, as a one-week rolling baseline of the steering file names it.
+    steering = steering.model_copy(update={"baselines": {"last_week": Baseline(kind="rolling_weeks", weeks=1)}})
+    base = baseline_arguments(steering, "last_week", *WEEK)
+    assert base == {"base_from": BASELINE[0], "base_to": BASELINE[1]}
+    now = inquiries_by(truth, *WEEK, task=True) + inquiries_by(truth, *WEEK, task=False)
+    then = inquiries_by(truth, *BASELINE, task=True) + inquiries_by(truth, *BASELINE, task=False)
+
+    def share(counts: Counter[tuple[str, str]], task: str, channel: str) -> float:
+        total = sum(n for (t, _), n in counts.items() if t == task)
+        return counts[(task, channel)] / total if total else math.nan
+
+    got = rows(store, "channel_shift", from_day=WEEK[0], to_day=WEEK[1], **base)
+    assert {(r["task"], r["channel"]) for r in got} == set(now) | set(then)
+    for r in got:
+        key = (r["task"], r["channel"])
+        assert (r["inquiries"], r["baseline_inquiries"]) == (now[key], then[key])  # type: ignore[index]
+        assert close(r["shift"], share(now, *key) - share(then, *key))  # type: ignore[arg-type]
+
+
+def test_cost_and_realised_gain_from_the_unit_prices(store: EmbeddedStore, simulated: tuple[Path, GroundTruth],
+                                                     steering: Steering) -> None:
+    _, truth = simulated
+    prices = steering.unit_prices_dkk
+    now = {c: n for (_, c), n in inquiries_by(truth, *WEEK, task=False).items() if c in prices}
+    then = {c: n for (_, c), n in inquiries_by(truth, *BASELINE, task=False).items() if c in prices}
+    cost = {r["channel"]: r for r in rows(store, "cost", from_day=WEEK[0], to_day=WEEK[1])}
+    assert set(cost) == set(now) | {"*"}
+    for channel, n in now.items():
+        assert (cost[channel]["inquiries"], cost[channel]["price_dkk"]) == (n, prices[channel])
+        assert close(cost[channel]["cost_dkk"], n * prices[channel])
+    cost_now = sum(n * prices[c] for c, n in now.items())
+    assert close(cost["*"]["cost_dkk"], cost_now)
+    (gain,) = rows(store, "realised_gain", from_day=WEEK[0], to_day=WEEK[1], base_from=BASELINE[0], base_to=BASELINE[1])
+    at_baseline_mix = sum(now.values()) * sum(n * prices[c] for c, n in then.items()) / sum(then.values())
+    assert close(gain["cost_dkk"], cost_now)
+    assert close(gain["cost_at_baseline_mix_dkk"], at_baseline_mix)
+    assert close(gain["gain_dkk"], at_baseline_mix - cost_now)
+
+
+def test_phone_queue_kpis_per_day_and_overall(store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:
+    _, truth = simulated
+    got = {r["day"]: r for r in rows(store, "phone", from_day=START, to_day=WEEK[1],
+                                     sl_seconds=truth.service_level_seconds) if r["queue"] == "*"}
+    expected = {str(day): stats for day, stats in truth.phone.by_day.items()} | {"*": truth.phone.overall}
+    assert set(got) == set(expected)
+    for scope, stats in expected.items():
+        row = got[scope]
+        assert (row["offered"], row["answered"], row["abandoned"], row["transferred"]) == (
+            stats.offered, stats.answered, stats.abandoned, stats.transferred), scope
+        for kpi in ("service_level", "abandonment_rate", "average_speed_of_answer", "average_handle_time"):
+            assert close(row[kpi], getattr(stats, kpi)), (scope, kpi)
+
+
+def test_walk_in_kpis_per_day_and_site(store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:
+    _, truth = simulated
+    got = {(r["day"], r["site"]): r for r in rows(store, "walk_in", from_day=START, to_day=WEEK[1])}
+    sums: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for stats in truth.walk_in:
+        for scope in ((str(stats.day), stats.site), (str(stats.day), "*"), ("*", stats.site), ("*", "*")):
+            sums[scope].update({"tickets": stats.tickets, "served": stats.served, "transferred": stats.transferred,
+                                "no_shows": stats.no_shows + stats.removed})
+    assert set(got) == set(sums)
+    for scope, expected in sums.items():
+        assert {k: got[scope][k] for k in expected} == dict(expected), scope
+
+
+def test_unclassified_share_per_channel(store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:
+    _, truth = simulated
+    arrived: Counter[str] = Counter()
+    unclassified: Counter[str] = Counter()
+    for (_, channel, task, _, _), n in arrivals(truth, *WEEK).items():
+        for scope in (channel, "*"):
+            arrived[scope] += n
+            unclassified[scope] += n if task == "unclassified" else 0
+    got = {r["channel"]: r for r in rows(store, "unclassified", from_day=WEEK[0], to_day=WEEK[1])}
+    assert {c: (r["arrivals"], r["unclassified"]) for c, r in got.items()} == {
+        c: (arrived[c], unclassified[c]) for c in arrived}
+    assert 0 < got["*"]["share"] < 1  # type: ignore[operator]
+
+
+def test_kpi_arguments_are_checked_before_any_sql_runs() -> None:
+    with pytest.raises(KpiError, match="unknown KPI 'nope'"):
+        kpi_sql(DB, "nope")
+    with pytest.raises(KpiError, match="missing base_from, base_to"):
+        kpi_sql(DB, "channel_shift", from_day=WEEK[0], to_day=WEEK[1])
+    with pytest.raises(KpiError, match="after to_day"):
+        kpi_sql(DB, "volume", from_day=WEEK[1], to_day=WEEK[0])
+    assert kpi_sql(DB, "demand", from_day=START, to_day=WEEK[1], channel_name="it's") == (
+        "SELECT * FROM kpis.kpi_demand(from_day = '2026-03-02', to_day = '2026-03-15', channel_name = 'it\\'s')")
