@@ -287,6 +287,44 @@ def kpi(
 
 
 @app.command()
+def targets(
+    on: Annotated[Optional[str], typer.Option(help="Evaluate on this local day (YYYY-MM-DD); default today.")] = None,
+) -> None:
+    """Evaluate the steering file's channel-strategy targets: value, target, progress, on/off track."""
+    from datetime import date
+
+    from pipeline.steering import SteeringError, load_steering
+    from pipeline.store import StoreError
+    from pipeline.store_client import run_query
+    from pipeline.targets import evaluate_targets
+
+    settings = get_settings()
+    try:
+        day = date.fromisoformat(on) if on else date.today()
+        steering = load_steering(settings.steering.file)
+        statuses = evaluate_targets(steering, lambda sql: run_query(settings, sql), settings.store.database, day)
+    except (SteeringError, StoreError, ValueError) as exc:
+        raise _fail(str(exc))
+    if not statuses:
+        console.print(f"no targets in {settings.steering.file}")
+        return
+
+    def shown(value: float | None, unit: str) -> str:
+        if value is None or value != value:
+            return "no data"
+        return f"{value:.1%}" if unit in ("share", "rate") else f"{value:.3f}"
+
+    table = Table("target", "window", "value", "target", "progress", "status", title=f"Targets on {day}")
+    for status in statuses:
+        verdict = ("[green]on track[/green]" if status.on_track else "[red]off track[/red]"
+                   if status.on_track is not None else "no data")
+        progress = "" if status.progress is None else f"{status.progress:.0%}"
+        table.add_row(f"{status.name}\n[dim]{status.description}[/dim]", f"{status.window[0]} – {status.window[1]}",
+                      shown(status.value, status.unit), shown(status.target, status.unit), progress, verdict)
+    Console().print(table)
+
+
+@app.command()
 def demo(
     days: Annotated[int, typer.Option(min=1, help="Days to simulate.")] = 7,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,

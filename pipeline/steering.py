@@ -18,7 +18,14 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -149,6 +156,59 @@ class SpikeConfig(_Strict):
 Channel = Literal["phone", "walk_in", "email", "letter", "digital_post", "self_service", "chat", "web"]
 
 
+class TargetPoint(_Strict):
+    day: date  # not "on": YAML 1.1 reads a bare `on` key as true
+    value: float | None = Field(
+        default=None, description="The measure's value then; None: measured over the target's baseline.")
+
+
+class TargetScope(_Strict):
+    """Which inquiries a target measures; an empty list means all."""
+
+    channels: list[Channel] = Field(default_factory=list, description="Measured channels (the share's numerator).")
+    of_channels: list[Channel] = Field(
+        default_factory=list, description="channel_share: the denominator's channels; empty = every inquiry channel.")
+    directions: list[Literal["inbound", "outbound"]] = Field(default_factory=lambda: ["inbound"])  # type: ignore[arg-type]
+    tasks: list[str] = Field(default_factory=list)
+    departments: list[str] = Field(default_factory=list)
+    inquiry_kinds: list[str] = Field(default_factory=list)
+
+
+class Target(_Strict):
+    """A channel-strategy target: a measure over a trailing window, a start, a goal by a date,
+    and optionally a yearly change after it (compounded), e.g. "walk-ins -15 % by 31 Dec 2011,
+    then -10 % a year". The target value between start and goal is linear."""
+
+    description: str
+    measure: Literal["volume_index", "channel_share", "first_contact_resolution"] = Field(
+        description="volume_index: inquiries per day / per day in the baseline (1.0 = as then); channel_share: "
+        "share of `channels` among `of_channels`; first_contact_resolution: resolved / known.")
+    scope: TargetScope = TargetScope()
+    baseline: Baseline | None = Field(
+        default=None, description="Reference period: volume_index divides by it; a start without value is measured in it.")
+    start: TargetPoint
+    goal: TargetPoint | None = None
+    then_per_year: float | None = Field(
+        default=None, gt=-1, description="Relative change per year after the goal (or the start), e.g. -0.10.")
+    window_days: int = Field(default=28, ge=1, le=3660, description="The measure is taken over this many days up to the date.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Target:
+        if self.goal is None and self.then_per_year is None:
+            raise ValueError("give a goal, a then_per_year, or both")
+        if self.goal is not None and self.goal.day <= self.start.day:
+            raise ValueError("the goal's date must come after the start's")
+        if self.goal is not None and self.goal.value is None:
+            raise ValueError("the goal needs a value")
+        if self.measure == "volume_index" and self.baseline is None:
+            raise ValueError("a volume_index target needs a baseline: the period it is an index of")
+        if self.start.value is None and self.baseline is None:
+            raise ValueError("a start without value is measured over the baseline: give one")
+        if self.measure == "volume_index" and self.baseline and self.baseline.kind != "fixed":
+            raise ValueError("a volume_index target's baseline must be a fixed period")
+        return self
+
+
 class Steering(_Strict):
     """The steering file."""
 
@@ -164,6 +224,7 @@ class Steering(_Strict):
     )
     baselines: dict[str, Baseline] = Field(default_factory=dict)
     spike: SpikeConfig = SpikeConfig()
+    targets: dict[str, Target] = Field(default_factory=dict, description="Channel-strategy targets by name.")
 
     @field_validator("timezone")
     @classmethod

@@ -143,3 +143,11 @@ def test_kpi_runs_on_an_initialised_store(tmp_path: Path) -> None:
     result = run(settings, "kpi", "walk_in", "--from", "2026-11-23", "--to", "2026-11-29")
     assert result.returncode == 0, result.stderr
     assert "tickets" in result.stdout and "no_shows" in result.stdout
+
+
+def test_targets_on_a_store_without_data_say_no_data(tmp_path: Path) -> None:
+    settings = isolated(tmp_path)
+    assert run(settings, "store", "init").returncode == 0
+    result = run(settings, "targets", "--on", "2026-11-29")
+    assert result.returncode == 0, result.stderr
+    assert "esbjerg_walk_ins" in result.stdout and "no data" in result.stdout

@@ -20,8 +20,9 @@ import pytest
 from pipeline.aggregation import Message, decode_messages, to_store_table
 from pipeline.kpis import KpiError, baseline_arguments, kpi_sql, run_kpi
 from pipeline.simulator import GroundTruth, expected_inquiries, simulate
-from pipeline.steering import Baseline, Steering, load_steering
+from pipeline.steering import Baseline, Steering, Target, TargetPoint, TargetScope, load_steering
 from pipeline.store import EmbeddedStore, init_schema
+from pipeline.targets import TargetStatus, evaluate_target, evaluate_targets
 from schemas import InquiryEvent
 from tests.pipeline.simulated_files import FILE_SOURCES, read_file_source
 
@@ -226,3 +227,80 @@ def test_kpi_arguments_are_checked_before_any_sql_runs() -> None:
         kpi_sql(DB, "volume", from_day=WEEK[1], to_day=WEEK[0])
     assert kpi_sql(DB, "demand", from_day=START, to_day=WEEK[1], channel_name="it's") == (
         "SELECT * FROM kpis.kpi_demand(from_day = '2026-03-02', to_day = '2026-03-15', channel_name = 'it\\'s')")
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def evaluate(store: EmbeddedStore, steering: Steering, target: Target, on: date) -> TargetStatus:
+    return evaluate_target("t", target, steering, store.query, DB, on)
+
+
+def week_counts(truth: GroundTruth, first: date, last: date, channel: str) -> int:
+    return sum(n for (_, c), n in inquiries_by(truth, first, last, task=False).items() if c == channel)
+
+
+def test_a_volume_target_against_its_baseline_week(store: EmbeddedStore, simulated: tuple[Path, GroundTruth],
+                                                   steering: Steering) -> None:
+    """Esbjerg's shape: walk-ins -15 % a year from the baseline, measured over the last 7 days."""
+    _, truth = simulated
+    target = Target(description="walk-ins down", measure="volume_index", scope=TargetScope(channels=["walk_in"]),
+                    baseline=Baseline(start=BASELINE[0], end=BASELINE[1]), start=TargetPoint(day=BASELINE[1], value=1.0),
+                    goal=TargetPoint(day=BASELINE[1] + timedelta(days=365), value=0.85), window_days=7)
+    status = evaluate(store, steering, target, WEEK[1])
+    expected = week_counts(truth, *WEEK, "walk_in") / week_counts(truth, *BASELINE, "walk_in")
+    wanted = 1 + (0.85 - 1) * 7 / 365
+    assert status.window == WEEK
+    assert close(status.value, expected) and close(status.target, wanted)
+    assert status.higher_is_better is False and status.on_track == (expected <= wanted)
+    assert close(status.progress, (expected - 1) / (wanted - 1))  # type: ignore[arg-type]
+
+
+def test_a_share_target_with_a_goal_and_a_yearly_change_after_it(
+        store: EmbeddedStore, simulated: tuple[Path, GroundTruth], steering: Steering) -> None:
+    """Gribskov's shape (a share from a start value to a goal), then +10 % a year compounded."""
+    _, truth = simulated
+    primary = ["self_service", "phone", "digital_post"]
+    target = Target(description="primary channels up", measure="channel_share", scope=TargetScope(channels=primary),
+                    start=TargetPoint(day=date(2024, 1, 1), value=0.5), goal=TargetPoint(day=date(2025, 1, 1), value=0.6),
+                    then_per_year=0.10, window_days=7)
+    status = evaluate(store, steering, target, WEEK[1])
+    counts = inquiries_by(truth, *WEEK, task=False)
+    expected = sum(n for (_, c), n in counts.items() if c in primary) / sum(counts.values())
+    wanted = 0.6 * 1.10 ** ((WEEK[1] - date(2025, 1, 1)).days / 365.25)
+    assert close(status.value, expected) and close(status.target, wanted)
+    assert status.on_track == (expected >= wanted) and status.higher_is_better
+
+
+def test_a_first_contact_resolution_target_measured_from_its_baseline(
+        store: EmbeddedStore, simulated: tuple[Path, GroundTruth], steering: Steering) -> None:
+    """Esbjerg's phone target: +10 % a year from what the baseline period measured."""
+    _, truth = simulated
+
+    def phone_fcr(first: date, last: date) -> float:
+        closed = sum(r.count for r in truth.events if r.channel == "phone" and r.stage == "closed"
+                     and first <= r.day <= last)
+        transferred = sum(s.transferred for d, s in truth.phone.by_day.items() if first <= d <= last)
+        return (closed - transferred) / closed
+
+    target = Target(description="phone FCR up", measure="first_contact_resolution",
+                    scope=TargetScope(channels=["phone"]), baseline=Baseline(start=BASELINE[0], end=BASELINE[1]),
+                    start=TargetPoint(day=BASELINE[1]), then_per_year=0.10, window_days=7)
+    status = evaluate(store, steering, target, WEEK[1])
+    assert close(status.start_value, phone_fcr(*BASELINE))  # type: ignore[arg-type]
+    assert close(status.value, phone_fcr(*WEEK))
+    assert close(status.target, phone_fcr(*BASELINE) * 1.10 ** (7 / 365.25))
+
+
+def test_a_target_on_a_day_without_data_says_so(store: EmbeddedStore, steering: Steering) -> None:
+    target = steering.targets["esbjerg_walk_ins"]
+    status = evaluate(store, steering, target, date(2012, 6, 30))
+    assert status.value is None and status.on_track is None
+    assert close(status.target, 0.85 * 0.9 ** ((date(2012, 6, 30) - date(2011, 12, 31)).days / 365.25))
+
+
+def test_every_shipped_target_evaluates(store: EmbeddedStore, steering: Steering) -> None:
+    statuses = evaluate_targets(steering, store.query, DB, WEEK[1])
+    assert [s.name for s in statuses] == list(steering.targets)
+    local = {s.name: s for s in statuses}["walk_in_share"]
+    assert local.value is not None and local.on_track is not None

@@ -1,0 +1,121 @@
+"""Channel-strategy targets (deploy/steering.yaml `targets`) evaluated for any date: the
+measured value over a trailing window, the target value the trajectory asks for on that
+date, the progress made from the start, and on or off track.
+
+The trajectory is what municipalities write in their strategies: a start value, a goal by
+a date (linear in between), then a yearly change compounded ("-15 % by 31 December 2011,
+then -10 % a year"). The measures read the hourly rollup with the same definitions as the
+KPI views: inquiries are inbound arrivals unless a target names other directions, web page
+views are never inquiries, and first-contact resolution counts what is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from pipeline.steering import Steering, Target, TargetScope
+from pipeline.store import QueryResult
+
+Query = Callable[[str], QueryResult]
+UNITS = {"volume_index": "index", "channel_share": "share", "first_contact_resolution": "rate"}
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    name: str
+    description: str
+    measure: str
+    unit: str
+    on: date
+    window: tuple[date, date]
+    value: float | None  # None: no data in the window (or in the baseline it is relative to)
+    target: float
+    start_value: float | None
+    progress: float | None  # share of the change asked for by this date that was achieved; >= 1 on track
+    on_track: bool | None
+    higher_is_better: bool
+
+
+def _in(column: str, values: list[str]) -> str:
+    if not values:
+        return "1"
+    quoted = ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def _scope_filter(scope: TargetScope) -> str:
+    return " AND ".join((_in("direction", list(scope.directions)), _in("task", scope.tasks),
+                         _in("department", scope.departments), _in("inquiry_kind", scope.inquiry_kinds)))
+
+
+def measure_sql(database: str, timezone: str, target: Target, first: date, last: date) -> str:
+    """The SQL computing the target's measure over [first, last] (local days)."""
+    scope = target.scope
+    where = (f"{_scope_filter(scope)} AND hour >= toDateTime('{first.isoformat()}', '{timezone}') "
+             f"AND hour < toDateTime('{(last + timedelta(days=1)).isoformat()}', '{timezone}')")
+    table = f"{database}.inquiry_hour"
+    channels = _in("channel", list(scope.channels))
+    if target.measure == "first_contact_resolution":
+        return f"SELECT sum(resolved) / nullIf(sum(resolution_known), 0) FROM {table} WHERE {channels} AND {where}"
+    arrivals = f"stage = 'arrived' AND channel != 'web' AND {where}"
+    if target.measure == "volume_index":
+        return f"SELECT sumIf(events, {channels}) FROM {table} WHERE {arrivals}"
+    of_channels = _in("channel", list(scope.of_channels))
+    return f"SELECT sumIf(events, {channels}) / nullIf(sumIf(events, {of_channels}), 0) FROM {table} WHERE {arrivals}"
+
+
+def _years(since: date, until: date) -> float:
+    return (until - since).days / 365.25
+
+
+def target_value(target: Target, start_value: float, on: date) -> float:
+    """What the trajectory asks for on `on`."""
+    start = target.start
+    if on <= start.day:
+        return start_value
+    goal = target.goal
+    if goal is not None and on <= goal.day:
+        return start_value + (goal.value - start_value) * (on - start.day).days / (goal.day - start.day).days  # type: ignore[operator]
+    reached, since = (goal.value, goal.day) if goal is not None else (start_value, start.day)
+    if target.then_per_year is None:
+        return reached  # type: ignore[return-value]
+    return reached * (1 + target.then_per_year) ** _years(since, on)  # type: ignore[operator]
+
+
+def evaluate_target(name: str, target: Target, steering: Steering, query: Query, database: str,
+                    on: date) -> TargetStatus:
+    def measured(first: date, last: date) -> float | None:
+        value = query(measure_sql(database, steering.timezone, target, first, last)).scalar()
+        return None if value is None or value != value else float(value)  # NULL or NaN: no data
+
+    window = (on - timedelta(days=target.window_days - 1), on)
+    value = measured(*window)
+    if target.measure == "volume_index":
+        base_from, base_to = target.baseline.period(*window)  # type: ignore[union-attr]
+        reference = measured(base_from, base_to)
+        per_day = (base_to - base_from).days + 1
+        value = None if value is None or not reference else (value / target.window_days) / (reference / per_day)
+    start_value = target.start.value
+    if start_value is None:
+        start_value = 1.0 if target.measure == "volume_index" else measured(
+            *target.baseline.period(*window))  # type: ignore[union-attr]
+    if start_value is None:
+        goal = target.goal.value if target.goal else None
+        return TargetStatus(name, target.description, target.measure, UNITS[target.measure], on, window, value,
+                            goal if goal is not None else float("nan"), None, None, None, True)
+    wanted = target_value(target, start_value, on)
+    final = target.goal.value if target.goal is not None else wanted
+    higher_is_better = (final > start_value) if final != start_value else (target.then_per_year or 0) >= 0  # type: ignore[operator]
+    progress = on_track = None
+    if value is not None:
+        on_track = value >= wanted if higher_is_better else value <= wanted
+        progress = None if wanted == start_value else (value - start_value) / (wanted - start_value)
+    return TargetStatus(name, target.description, target.measure, UNITS[target.measure], on, window, value,
+                        wanted, start_value, progress, on_track, higher_is_better)
+
+
+def evaluate_targets(steering: Steering, query: Query, database: str, on: date) -> list[TargetStatus]:
+    """Every target of the steering file, evaluated on `on`."""
+    return [evaluate_target(name, target, steering, query, database, on) for name, target in steering.targets.items()]
