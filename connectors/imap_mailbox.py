@@ -18,8 +18,10 @@ Choices where the mailbox is silent:
 - Time: the Date header, when the sender wrote the message (it reaches the mailbox seconds
   later). A message without a readable Date is dead-lettered, never dated by guesswork.
 - Threading: an inbound message with In-Reply-To or References continues an earlier
-  conversation, so that earlier inquiry was not settled at first contact: the event carries
-  `resolved_first_contact=False`. Any other message leaves it None (not known at arrival).
+  conversation. That says the earlier inquiry was not settled at first contact, not whether
+  this one will be, so `resolved_first_contact` stays None (unknown at arrival) on every
+  message; the repeat shows up where it belongs, in repeat contacts (same `contact_key`,
+  same task, within N days: `kpi_repeat_contacts`).
 - The sender address becomes `contact_key` (inbound only: outbound, the sender is the
   mailbox). Messages from MAILER-DAEMON or postmaster are delivery reports, skipped like
   null senders in Exchange tracking. To is fetched only so that dead letters can blank it.
@@ -418,7 +420,6 @@ class ImapHeaderParser:
         direction = Direction.outbound if ref.sent or sender == ref.mailbox else Direction.inbound
         message_id = _MESSAGE_ID.search(_first(fields, "message-id") or "")
         message = message_id.group(0) if message_id else f"{ref.mailbox}/{ref.folder}/{ref.uidvalidity}/{ref.uid}"
-        reply = bool((_first(fields, "in-reply-to") or "").strip() or (_first(fields, "references") or "").strip())
         inbound = direction is Direction.inbound
         return [InquiryEvent(
             event_id=make_event_id(self._system, f"{message}|{ref.mailbox}|{direction.value}", Stage.arrived.value),
@@ -429,7 +430,6 @@ class ImapHeaderParser:
             stage=Stage.arrived,
             **self._classification(ref.mailbox, _first(fields, "subject")).event_fields(),
             queue=ref.mailbox,
-            resolved_first_contact=False if inbound and reply else None,
             contact_key=self._context.keyer.key(sender) if inbound else None,
             source=ref.source_ref(self._system),
         )]
