@@ -295,3 +295,301 @@ def imap_server() -> Iterator[ImapService]:
                     break
                 time.sleep(0.05)
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- Prometheus and Alertmanager (Debian prometheus, prometheus-alertmanager) ------------
+# Owned by the alerting tests (tests/deploy/, tests/test_alerting.py). Both run from a
+# throwaway config derived from deploy/prometheus/prometheus.yml and
+# deploy/alertmanager/alertmanager.yml: the worker job scrapes the addresses a test gives
+# it, webhooks go to a recorder on loopback, intervals shrink to seconds; the alert rules
+# (deploy/prometheus/rules.yml) are used unchanged.
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+WORKER_JOB = "kanalpuls-worker"
+
+
+@dataclass(frozen=True)
+class AlertingTools:
+    promtool: str
+    prometheus: str
+    amtool: str
+    alertmanager: str
+
+
+def _alerting_binaries() -> AlertingTools | None:
+    import shutil
+
+    found = {name: shutil.which(name) for name in ("promtool", "prometheus", "amtool", "prometheus-alertmanager")}
+    if not all(found.values()):
+        return None
+    return AlertingTools(found["promtool"], found["prometheus"], found["amtool"], found["prometheus-alertmanager"])
+
+
+@pytest.fixture(scope="session")
+def alerting_tools() -> AlertingTools:
+    """promtool, prometheus, amtool and prometheus-alertmanager, installed with apt when missing."""
+    import os
+    import subprocess
+
+    tools = _alerting_binaries()
+    if tools:
+        return tools
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "prometheus", "prometheus-alertmanager"]
+    done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:  # a clean machine may have no package lists yet
+        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, text=True, timeout=600, check=False)
+        done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=900, check=False)
+    tools = _alerting_binaries()
+    if not tools:
+        pytest.fail("prometheus/alertmanager are missing and `apt-get install prometheus prometheus-alertmanager` "
+                    f"failed (run the tests as root on Debian/Ubuntu): {done.stderr[-2000:]}")
+    return tools
+
+
+def _wait_ready(url: str, process, log: Path, what: str, timeout: float = 30.0) -> None:
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with status {process.returncode}: {log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not ready at {url} within {timeout:.0f}s: {log.read_text()[-3000:]}")
+        time.sleep(0.1)
+
+
+def _stop(process) -> None:
+    import subprocess
+
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _get_json(url: str):
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@dataclass
+class WebhookRecorder:
+    """Receives Alertmanager's webhook notifications on loopback, by URL path."""
+
+    url: str
+    received: list[tuple[str, dict]] = field(default_factory=list)
+
+    def notifications(self, path: str) -> list[dict]:
+        return [body for got, body in list(self.received) if got == path]
+
+
+@pytest.fixture(scope="session")
+def webhook_recorder() -> Iterator[WebhookRecorder]:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    recorder = WebhookRecorder("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            recorder.received.append((self.path, json.loads(body)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    recorder.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield recorder
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def alertmanager_test_config(deploy_config: dict, webhook_base: str) -> dict:
+    """The deploy config with every webhook sent to `webhook_base` (same path) and each
+    route's waits shortened to a second, so a test sees notifications, resolved included,
+    within seconds. Routes, matchers, receivers and inhibit rules stay as deployed."""
+    import copy
+    from urllib.parse import urlsplit
+
+    config = copy.deepcopy(deploy_config)
+
+    def shorten(route: dict) -> None:
+        for key in ("group_wait", "group_interval"):
+            if key in route or route is config["route"]:
+                route[key] = "1s"
+        if "repeat_interval" in route or route is config["route"]:
+            route["repeat_interval"] = "1m"
+        for child in route.get("routes", []):
+            shorten(child)
+
+    shorten(config["route"])
+    for receiver in config.get("receivers", []):
+        for webhook in receiver.get("webhook_configs", []):
+            webhook["url"] = webhook_base + urlsplit(webhook["url"]).path
+    return config
+
+
+@dataclass
+class AlertmanagerService:
+    url: str
+    root: Path
+
+    def alerts(self, **filters: str) -> list[dict]:
+        from urllib.parse import urlencode
+
+        query = f"?{urlencode(filters)}" if filters else ""
+        return _get_json(f"{self.url}/api/v2/alerts{query}")
+
+    def post_alerts(self, alerts: list[dict]) -> None:
+        import json
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.url}/api/v2/alerts", data=json.dumps(alerts).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+
+@pytest.fixture(scope="session")
+def alertmanager(alerting_tools: AlertingTools, webhook_recorder: WebhookRecorder,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertmanagerService]:
+    """A running Alertmanager with deploy/alertmanager/alertmanager.yml's routes, webhooks to
+    `webhook_recorder`."""
+    import subprocess
+
+    import yaml
+
+    root = tmp_path_factory.mktemp("alertmanager")
+    deployed = yaml.safe_load((DEPLOY / "alertmanager" / "alertmanager.yml").read_text(encoding="utf-8"))
+    config = root / "alertmanager.yml"
+    config.write_text(yaml.safe_dump(alertmanager_test_config(deployed, webhook_recorder.url), allow_unicode=True),
+                      encoding="utf-8")
+    port = free_port()
+    log = root / "alertmanager.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [alerting_tools.alertmanager, f"--config.file={config}", f"--storage.path={root / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=info"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(f"{url}/-/ready", process, log, "alertmanager")
+        yield AlertmanagerService(url, root)
+    finally:
+        _stop(process)
+
+
+def prometheus_test_config(deploy_config: dict, rules: Path, targets_file: Path, alertmanager: str,
+                           interval: str = "1s") -> dict:
+    """The deploy config with the worker job reading its targets from `targets_file`
+    (instead of compose's DNS), alerts sent to `alertmanager`, the rules file by absolute
+    path, and scrape and evaluation every `interval`. Other jobs are left out: their
+    compose hosts do not exist here."""
+    import copy
+
+    config = copy.deepcopy(deploy_config)
+    config["global"] = {**config.get("global", {}), "scrape_interval": interval, "evaluation_interval": interval,
+                        "scrape_timeout": interval}
+    config["rule_files"] = [str(rules)]
+    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    jobs = [job for job in config["scrape_configs"] if job["job_name"] == WORKER_JOB]
+    if not jobs:
+        raise AssertionError(f"deploy/prometheus/prometheus.yml has no job {WORKER_JOB!r}")
+    job = jobs[0]
+    for key in [k for k in job if k.endswith("_sd_configs") or k == "static_configs"]:
+        del job[key]
+    job["file_sd_configs"] = [{"files": [str(targets_file)], "refresh_interval": "1s"}]
+    config["scrape_configs"] = [job]
+    return config
+
+
+@dataclass
+class PrometheusService:
+    url: str
+    root: Path
+    targets_file: Path
+
+    def scrape_workers(self, addresses: list[str]) -> None:
+        """Point the worker job at these host:port addresses (file discovery picks it up)."""
+        import json
+        import os
+
+        staging = self.targets_file.with_suffix(".tmp")
+        staging.write_text(json.dumps([{"targets": addresses}]))
+        os.replace(staging, self.targets_file)
+
+    def query(self, expr: str) -> list[dict]:
+        from urllib.parse import urlencode
+
+        return _get_json(f"{self.url}/api/v1/query?{urlencode({'query': expr})}")["data"]["result"]
+
+    def targets(self) -> list[dict]:
+        return _get_json(f"{self.url}/api/v1/targets")["data"]["activeTargets"]
+
+
+@pytest.fixture(scope="session")
+def prometheus(alerting_tools: AlertingTools, alertmanager: AlertmanagerService,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusService]:
+    """A running Prometheus evaluating deploy/prometheus/rules.yml every second and sending
+    to `alertmanager`; it scrapes no worker until a test calls scrape_workers()."""
+    import subprocess
+    import time
+
+    import yaml
+
+    root = tmp_path_factory.mktemp("prometheus")
+    targets_file = root / "workers.json"
+    targets_file.write_text("[]")
+    deployed = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    config = root / "prometheus.yml"
+    am_address = alertmanager.url.removeprefix("http://")
+    config.write_text(yaml.safe_dump(prometheus_test_config(
+        deployed, DEPLOY / "prometheus" / "rules.yml", targets_file, am_address)), encoding="utf-8")
+    port = free_port()
+    log = root / "prometheus.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [alerting_tools.prometheus, f"--config.file={config}", f"--storage.tsdb.path={root / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}",
+             # With the 1-minute default the first notification can be lost to a race with
+             # Alertmanager discovery at start-up (BRIEF.md); a second also keeps tests short.
+             "--rules.alert.resend-delay=1s"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(f"{url}/-/ready", process, log, "prometheus")
+        # Alertmanager discovery runs a few seconds after ready; alerts fired before it are
+        # only sent on the next resend. Hand out a Prometheus that knows its Alertmanager.
+        deadline = time.monotonic() + 30
+        while not _get_json(f"{url}/api/v1/alertmanagers")["data"]["activeAlertmanagers"]:
+            if time.monotonic() > deadline:
+                pytest.fail(f"prometheus did not discover alertmanager within 30s: {log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield PrometheusService(url, root, targets_file)
+    finally:
+        _stop(process)
