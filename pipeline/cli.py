@@ -335,6 +335,44 @@ def demo(
     raise typer.Exit(run_demo(get_settings(), days=days, seed=seed, console=console))
 
 
+report_app = typer.Typer(help="Reports from the stored data: the KOMHEN counting week, the channel-strategy report.",
+                         no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("komhen")
+def report_komhen(
+    week: Annotated[str, typer.Option(help="ISO week, Monday to Sunday in local time, e.g. 2026-W12.")],
+    out: Annotated[Path, typer.Option(help="Directory for komhen-<municipality>-<week>.csv and .xlsx.")] = Path("."),
+    municipality: Annotated[Optional[str], typer.Option(
+        help="Municipality code; needed only when the store holds several.")] = None,
+) -> None:
+    """The KOMHEN counting-week table (task x channel x direction, in and out) for any week, as CSV and XLSX.
+
+    A week with no inquiries stored writes nothing and exits 1: a table of zeros handed in would
+    report a week that was in fact not measured.
+    """
+    from pipeline.reports.komhen import IsoWeek, KomhenError, NoInquiries, read_komhen_week, write_komhen
+    from pipeline.steering import SteeringError, load_steering
+    from pipeline.store import StoreError
+    from pipeline.store_client import run_query
+
+    settings = get_settings()
+    try:
+        iso_week = IsoWeek.parse(week)
+        steering = load_steering(settings.steering.file)
+        table = read_komhen_week(lambda sql: run_query(settings, sql), settings.store.database, iso_week,
+                                 municipality, steering.timezone)
+    except NoInquiries as exc:
+        raise _fail(f"{exc}; nothing written", code=1)
+    except (KomhenError, SteeringError, StoreError) as exc:
+        raise _fail(str(exc))
+    written = write_komhen(table, out)
+    console.print(f"KOMHEN {iso_week} ({iso_week.monday} to {iso_week.sunday}), municipality {table.municipality}: "
+                  f"{table.count()} inquiries in {len(table.tasks())} task(s); wrote "
+                  + ", ".join(str(path) for path in written))
+
+
 def main() -> None:
     app()
 

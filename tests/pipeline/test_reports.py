@@ -1,0 +1,250 @@
+"""The reports (pipeline/reports/) against the simulator's ground truth, read back as a person would.
+
+Two simulated weeks and a day (Monday 16 March to Monday 30 March 2026, summer time starting
+on Sunday the 29th) of every file source and the HTTP ingest are parsed by the real connectors
+and inserted into one embedded chDB store for the module, as in test_kpis.py. The KOMHEN
+export of ISO week 13 must equal ground truth cell by cell, read back from the CSV and from
+the XLSX. IMAP needs Dovecot, so it is not ingested here and is left out of every
+expectation (`SOURCES`).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+
+from pipeline.aggregation import Message, decode_messages, to_store_table
+from pipeline.reports.komhen import CSV_COLUMNS, IsoWeek, KomhenError, NoInquiries, read_komhen_week, write_komhen
+from pipeline.reports.labels import CHANNEL_DA, CHANNELS, DIRECTION_DA, REQUESTER_TYPES
+from pipeline.reports.workbook import DATA_SHEET, NOTES_SHEET, TABLE_SHEET
+from pipeline.simulator import GroundTruth, simulate
+from pipeline.steering import Steering, load_steering
+from pipeline.store import EmbeddedStore, init_schema
+from schemas import InquiryEvent
+from tests.pipeline.simulated_files import FILE_SOURCES, read_file_source
+from tests.pipeline.test_cli import isolated, run
+
+REPO = Path(__file__).resolve().parents[2]
+TZ = ZoneInfo("Europe/Copenhagen")
+START = date(2026, 3, 16)  # Monday of ISO week 12; the run ends on Monday 30 March (week 14)
+WEEK = IsoWeek(2026, 13)  # 23-29 March: whole days on both sides of it are stored too
+SOURCES = (*FILE_SOURCES, "http")
+DB = "reports"
+Cell = tuple[str, str, str, str]  # task, department, channel, direction
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> tuple[GroundTruth, list[InquiryEvent]]:
+    out = tmp_path_factory.mktemp("reports") / "simulated"
+    truth = simulate(out, days=15, seed=4, start=START)
+    events: dict[str, InquiryEvent] = {}
+    for source in FILE_SOURCES:
+        events.update(read_file_source(out, source).events)
+    for line in (out / "http_events.ndjson").read_bytes().splitlines():
+        event = InquiryEvent.model_validate_json(line)
+        events[event.event_id] = event
+    return truth, list(events.values())
+
+
+@pytest.fixture(scope="module")
+def steering() -> Steering:
+    return load_steering(REPO / "deploy" / "steering.yaml")
+
+
+@pytest.fixture(scope="module")
+def store(simulated: tuple[GroundTruth, list[InquiryEvent]], steering: Steering,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
+    """The module's one chDB store: chDB opens one data directory per process at a time."""
+    _, events = simulated
+    opened = EmbeddedStore(tmp_path_factory.mktemp("reports-store") / "chdb", DB)
+    try:
+        init_schema(opened, steering)
+        decoded = decode_messages([Message(b"\n".join(e.model_dump_json().encode() for e in events), 0, 0)])
+        assert not decoded.invalid
+        opened.insert_arrow("inquiry_events", to_store_table(decoded.events))
+        yield opened
+    finally:
+        opened.close()
+
+
+def in_week(day: date, week: IsoWeek = WEEK) -> bool:
+    return week.monday <= day <= week.sunday
+
+
+def expected_cells(truth: GroundTruth, week: IsoWeek = WEEK) -> Counter[Cell]:
+    """KOMHEN's count from ground truth: arrivals in both directions per task x department x
+    channel x direction, web page views left out, for the sources ingested here."""
+    cells: Counter[Cell] = Counter()
+    for row in truth.events:
+        if row.source in SOURCES and row.stage == "arrived" and row.channel != "web" and in_week(row.day, week):
+            cells[(row.task, row.department, row.channel, row.direction)] += row.count
+    return cells
+
+
+def expected_parameters(events: list[InquiryEvent]) -> dict[Cell, dict[str, int]]:
+    """The registration parameters by the rules the view documents, counted from the very events
+    inserted (ground truth does not carry them): resolution from any stage whose resolution is
+    known (closed, or registered by the source), web-first and requester type at arrival."""
+    out: defaultdict[Cell, Counter[str]] = defaultdict(Counter)
+    for e in events:
+        if e.channel.value == "web" or not in_week(e.occurred_at.astimezone(TZ).date()):
+            continue
+        cell = out[(e.task, e.department, e.channel.value, e.direction.value)]
+        closed, registered = e.stage.value == "closed", e.resolved_first_contact
+        cell["resolution_known"] += closed or registered is not None
+        cell["resolved_first_contact"] += registered if registered is not None else closed
+        if e.stage.value == "arrived":
+            cell["web_first_known"] += e.visited_web_first is not None
+            cell["web_first"] += bool(e.visited_web_first)
+            cell[f"requesters_{e.requester_type.value}"] += 1
+    return {key: {name: counts[name] for name in CSV_COLUMNS[9:]} for key, counts in out.items()}
+
+
+@pytest.fixture(scope="module")
+def komhen_files(store: EmbeddedStore, steering: Steering, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    table = read_komhen_week(store.query, DB, WEEK, timezone=steering.timezone)
+    return write_komhen(table, tmp_path_factory.mktemp("komhen"))
+
+
+def test_komhen_files_are_named_for_municipality_and_week(komhen_files: list[Path],
+                                                         simulated: tuple[GroundTruth, list[InquiryEvent]]) -> None:
+    truth, _ = simulated
+    assert [p.name for p in komhen_files] == [f"komhen-{truth.municipality}-2026-W13.csv",
+                                              f"komhen-{truth.municipality}-2026-W13.xlsx"]
+
+
+def test_komhen_csv_equals_ground_truth_cell_by_cell(komhen_files: list[Path],
+                                                     simulated: tuple[GroundTruth, list[InquiryEvent]]) -> None:
+    truth, _ = simulated
+    with open(komhen_files[0], encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames or ()) == CSV_COLUMNS
+        rows = list(reader)
+    got = {(r["task"], r["department"], r["channel"], r["direction"]): int(r["inquiries"]) for r in rows}
+    expected = expected_cells(truth)
+    assert got == dict(expected)
+    assert {(c, d) for _, _, c, d in got} >= {("email", "outbound"), ("digital_post", "outbound"), ("phone", "inbound")}
+    assert all(r["iso_week"] == "2026-W13" and r["municipality"] == truth.municipality for r in rows)
+    assert all(r["channel_name"] == CHANNEL_DA[r["channel"]] for r in rows)
+    assert "web" not in {r["channel"] for r in rows}  # page views are not inquiries
+
+
+def test_komhen_csv_carries_the_registration_parameters(komhen_files: list[Path],
+                                                        simulated: tuple[GroundTruth, list[InquiryEvent]]) -> None:
+    _, events = simulated
+    with open(komhen_files[0], encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    parameters = expected_parameters(events)
+    for r in rows:
+        key = (r["task"], r["department"], r["channel"], r["direction"])
+        assert {name: int(r[name]) for name in CSV_COLUMNS[9:]} == parameters[key], key
+        assert sum(int(r[f"requesters_{kind}"]) for kind in REQUESTER_TYPES) == int(r["inquiries"])
+        assert int(r["resolved_first_contact"]) <= int(r["resolution_known"])
+    by_channel: Counter[str] = Counter()
+    for r in rows:
+        by_channel[f"{r['channel']} resolution known"] += int(r["resolution_known"])
+        by_channel[f"{r['channel']} web first known"] += int(r["web_first_known"])
+        by_channel["business"] += int(r["requesters_business"])
+    # Not vacuous: the phone queue tells resolution, the case-system export tells web first too.
+    assert by_channel["phone resolution known"] > 0 and by_channel["letter web first known"] > 0
+    assert by_channel["business"] > 0
+
+
+def read_table_sheet(path: Path) -> tuple[dict[tuple[str, str, str], int], dict[str, int], list[int], object]:
+    """The hand-in sheet as a person reads it: find the heading, carry merged channel names over
+    their two columns, read one row per task down to 'I alt'."""
+    sheet = load_workbook(path)[TABLE_SHEET]
+    heading = next(r for r in range(1, 20) if sheet.cell(r, 1).value == "KLE-nr.")
+    channel_names, channel = [], None
+    for c in range(1, sheet.max_column + 1):
+        channel = sheet.cell(heading, c).value or channel
+        channel_names.append((channel, sheet.cell(heading + 1, c).value))
+    cells: dict[tuple[str, str, str], int] = {}
+    row_totals: dict[str, int] = {}
+    r = heading + 2
+    while sheet.cell(r, 1).value != "I alt":
+        task = str(sheet.cell(r, 1).value)
+        for c, (name, direction) in enumerate(channel_names, start=1):
+            if c > 3 and name != "I alt":
+                cells[(task, name, direction)] = sheet.cell(r, c).value
+            if name == "I alt" and direction == "I alt":
+                row_totals[task] = sheet.cell(r, c).value
+        r += 1
+    total_row = [sheet.cell(r, c).value for c in range(4, sheet.max_column + 1)]
+    return cells, row_totals, total_row, sheet
+
+
+def test_komhen_xlsx_hand_in_sheet_equals_ground_truth(komhen_files: list[Path],
+                                                       simulated: tuple[GroundTruth, list[InquiryEvent]]) -> None:
+    truth, _ = simulated
+    cells, row_totals, total_row, sheet = read_table_sheet(komhen_files[1])
+    per_task: Counter[tuple[str, str, str]] = Counter()
+    for (task, _, channel, direction), n in expected_cells(truth).items():
+        per_task[(task, CHANNEL_DA[channel], DIRECTION_DA[direction])] += n
+    tasks = sorted({task for task, _, _ in per_task}, key=lambda t: (t == "unclassified", t))
+    # Every channel in KOMHEN's order with both directions, zeros included, one row per task.
+    assert list(dict.fromkeys((name, d) for _, name, d in cells)) == [
+        (CHANNEL_DA[c], DIRECTION_DA[d]) for c in CHANNELS for d in ("inbound", "outbound")]
+    assert list(dict.fromkeys(task for task, _, _ in cells)) == tasks
+    assert cells == {key: per_task.get(key, 0) for key in cells}
+    assert row_totals == {task: sum(n for (t, _, _), n in per_task.items() if t == task) for task in tasks}
+    assert total_row[-1] == sum(per_task.values()) == sum(expected_cells(truth).values())
+    assert total_row[:-3] == [sum(n for (_, name, d), n in per_task.items() if (name, d) == key)
+                              for key in dict.fromkeys((name, d) for _, name, d in cells)]
+    assert sheet.freeze_panes == "D6"
+    assert sheet.cell(6, 4).number_format == "#,##0"
+    assert sheet.column_dimensions["B"].width >= 20
+
+
+def test_komhen_xlsx_data_sheet_is_the_csv_and_page_views_stay_apart(
+        komhen_files: list[Path], simulated: tuple[GroundTruth, list[InquiryEvent]]) -> None:
+    truth, _ = simulated
+    workbook = load_workbook(komhen_files[1])
+    data = [[("" if v is None else str(v)) for v in row] for row in workbook[DATA_SHEET].iter_rows(values_only=True)]
+    with open(komhen_files[0], encoding="utf-8", newline="") as fh:
+        assert data == list(csv.reader(fh))
+    notes = workbook[NOTES_SHEET]
+    heading = next(r for r in range(1, notes.max_row + 1) if notes.cell(r, 1).value == "KLE-nr.")
+    views = {notes.cell(r, 1).value: notes.cell(r, 3).value for r in range(heading + 1, notes.max_row + 1)}
+    expected: Counter[str] = Counter()
+    for row in truth.events:
+        if row.source in SOURCES and row.channel == "web" and row.stage == "arrived" and in_week(row.day):
+            expected[row.task] += row.count
+    assert views == dict(expected) and views
+
+
+def test_komhen_of_a_week_without_inquiries_is_refused(store: EmbeddedStore) -> None:
+    with pytest.raises(NoInquiries, match="no inquiries stored for 2026-W02"):
+        read_komhen_week(store.query, DB, IsoWeek(2026, 2))
+    with pytest.raises(NoInquiries, match="municipality 999"):
+        read_komhen_week(store.query, DB, WEEK, municipality="999")
+
+
+def test_iso_weeks_run_monday_to_sunday_and_bad_weeks_are_named() -> None:
+    assert (IsoWeek.parse("2026-W12").monday, IsoWeek.parse("2026W12").sunday) == (date(2026, 3, 16),
+                                                                                    date(2026, 3, 22))
+    assert IsoWeek.parse("2026-W53").sunday == date(2027, 1, 3)  # 2026 has 53 ISO weeks
+    assert str(IsoWeek.parse("2026-w1")) == "2026-W01"
+    for bad, message in (("2026-12", "not an ISO week"), ("2025-W53", "has no ISO week 53")):
+        with pytest.raises(KomhenError, match=message):
+            IsoWeek.parse(bad)
+
+
+def test_report_komhen_on_an_empty_store_says_so_and_writes_nothing(tmp_path: Path) -> None:
+    settings = isolated(tmp_path)
+    assert run(settings, "store", "init").returncode == 0
+    out = tmp_path / "out"
+    done = run(settings, "report", "komhen", "--week", "2026-W12", "--out", str(out))
+    assert done.returncode == 1, done.stderr
+    assert "no inquiries stored for 2026-W12 (2026-03-16 to 2026-03-22" in " ".join(done.stderr.split())
+    assert "nothing written" in done.stderr
+    assert not out.exists() or not any(out.iterdir())
+    done = run(settings, "report", "komhen", "--week", "2026-12", "--out", str(out))
+    assert done.returncode == 2 and "not an ISO week like 2026-W12" in done.stderr
