@@ -373,6 +373,36 @@ def report_komhen(
                   + ", ".join(str(path) for path in written))
 
 
+@report_app.command("strategy")
+def report_strategy(
+    from_day: Annotated[str, typer.Option("--from", help="First local day, YYYY-MM-DD.")],
+    to_day: Annotated[str, typer.Option("--to", help="Last local day (inclusive), YYYY-MM-DD.")],
+    baseline: Annotated[Optional[str], typer.Option(help="Named baseline of the steering file for channel shift "
+                                                         "and realised gain; default: the file's first.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Directory for index.html and its PNG charts; "
+                                                     "default strategy-<from>_<to>.")] = None,
+) -> None:
+    """The channel-strategy report: channel mix, shift per task, self-service, cost and gain, targets, demand."""
+    from datetime import date
+
+    from pipeline.reports.strategy import strategy_report
+    from pipeline.steering import SteeringError, load_steering
+    from pipeline.store import StoreError
+    from pipeline.store_client import run_query
+
+    settings = get_settings()
+    try:
+        first, last = date.fromisoformat(from_day), date.fromisoformat(to_day)
+        steering = load_steering(settings.steering.file)
+        report = strategy_report(lambda sql: run_query(settings, sql), settings.store.database, steering, first,
+                                 last, out or Path(f"strategy-{first}_{last}"), baseline)
+    except (SteeringError, StoreError, ValueError) as exc:
+        raise _fail(str(exc))
+    without = [s.title for s in report.sections if s.state != "chart"]
+    console.print(f"wrote {report.path} with {len(report.pngs)} chart(s)"
+                  + (f"; in words only (no data or nothing to compare): {', '.join(without)}" if without else ""))
+
+
 def main() -> None:
     app()
 

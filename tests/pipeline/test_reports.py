@@ -4,8 +4,9 @@ Two simulated weeks and a day (Monday 16 March to Monday 30 March 2026, summer t
 on Sunday the 29th) of every file source and the HTTP ingest are parsed by the real connectors
 and inserted into one embedded chDB store for the module, as in test_kpis.py. The KOMHEN
 export of ISO week 13 must equal ground truth cell by cell, read back from the CSV and from
-the XLSX. IMAP needs Dovecot, so it is not ingested here and is left out of every
-expectation (`SOURCES`).
+the XLSX; the strategy report must draw a chart exactly where its KPI has data and say so in
+words where it has none. IMAP needs Dovecot, so it is not ingested here and is left out of
+every expectation (`SOURCES`).
 """
 
 from __future__ import annotations
@@ -13,19 +14,22 @@ from __future__ import annotations
 import csv
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
+from PIL import Image
 
 from pipeline.aggregation import Message, decode_messages, to_store_table
 from pipeline.reports.komhen import CSV_COLUMNS, IsoWeek, KomhenError, NoInquiries, read_komhen_week, write_komhen
 from pipeline.reports.labels import CHANNEL_DA, CHANNELS, DIRECTION_DA, REQUESTER_TYPES
+from pipeline.reports.strategy import strategy_report
 from pipeline.reports.workbook import DATA_SHEET, NOTES_SHEET, TABLE_SHEET
 from pipeline.simulator import GroundTruth, simulate
-from pipeline.steering import Steering, load_steering
+from pipeline.steering import Baseline, Steering, SteeringError, load_steering
 from pipeline.store import EmbeddedStore, init_schema
 from schemas import InquiryEvent
 from tests.pipeline.simulated_files import FILE_SOURCES, read_file_source
@@ -237,6 +241,119 @@ def test_iso_weeks_run_monday_to_sunday_and_bad_weeks_are_named() -> None:
             IsoWeek.parse(bad)
 
 
+# --------------------------------------------------------------------------- strategy report
+
+
+class _Page(HTMLParser):
+    """Sections (id -> data-state, text, images) of the report page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: dict[str, dict[str, object]] = {}
+        self.images: list[str] = []
+        self._section: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "section":
+            self._section = values["id"]
+            self.sections[values["id"] or ""] = {"state": values["data-state"], "text": "", "images": []}
+        if tag == "img":
+            self.images.append(values["src"] or "")
+            if self._section:
+                self.sections[self._section]["images"].append(values["src"])  # type: ignore[union-attr]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "section":
+            self._section = None
+
+    def handle_data(self, data: str) -> None:
+        if self._section:
+            self.sections[self._section]["text"] += data  # type: ignore[operator]
+
+
+def read_page(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def assert_valid_pngs(out: Path, page: _Page) -> None:
+    """Every PNG in the directory is referenced, every reference exists, and each is a real,
+    non-blank image of a size a report page can show."""
+    assert sorted(page.images) == sorted(p.name for p in out.glob("*.png"))
+    for name in page.images:
+        with Image.open(out / name) as image:
+            assert image.format == "PNG", name
+            width, height = image.size
+            assert 600 <= width <= 2000 and 250 <= height <= 2500, (name, image.size)
+            colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
+            assert colours is None or len(colours) > 20, name  # more than a frame and a title
+
+
+def arrivals(truth: GroundTruth, first: date, last: date) -> Counter[str]:
+    """Inbound inquiries per channel in [first, last] from ground truth."""
+    out: Counter[str] = Counter()
+    for row in truth.events:
+        if (row.source in SOURCES and row.stage == "arrived" and row.direction == "inbound" and row.channel != "web"
+                and first <= row.day <= last):
+            out[row.channel] += row.count
+    return out
+
+
+def test_strategy_report_draws_a_chart_for_every_kpi_with_data(
+        store: EmbeddedStore, steering: Steering, simulated: tuple[GroundTruth, list[InquiryEvent]],
+        tmp_path: Path) -> None:
+    truth, _ = simulated
+    steering = steering.model_copy(update={"baselines": {"week_before": Baseline(kind="rolling_weeks", weeks=1)}})
+    report = strategy_report(store.query, DB, steering, WEEK.monday, WEEK.sunday, tmp_path)
+    page = read_page(report.path)
+    assert_valid_pngs(tmp_path, page)
+    now = arrivals(truth, WEEK.monday, WEEK.sunday)
+    before = arrivals(truth, WEEK.monday - timedelta(days=7), WEEK.monday - timedelta(days=1))
+    assert now and before and now["self_service"]
+    demand = [f"demand_{c}.png" for c in CHANNELS if c in steering.opening_hours and now[c]]
+    assert len(demand) == 3  # phone, walk-in and chat all have opening hours and calls, visits, chats
+    charts = {key: section["images"] for key, section in page.sections.items()}
+    assert charts == {"channel-mix": ["channel_mix.png"], "channel-shift": ["channel_shift.png"],
+                      "self-service": ["self_service_rate.png"], "cost": ["cost.png"], "targets": ["targets.png"],
+                      "demand": demand}
+    assert all(section["state"] == "chart" for section in page.sections.values())
+    # The numbers in words are ground truth's: inquiries per channel in the mix table.
+    mix = str(page.sections["channel-mix"]["text"])
+    assert f"{sum(now.values()):,} inbound inquiries" in mix
+    for channel, n in now.items():
+        assert f"{n:,}" in mix, channel
+    assert "realised gain is" in str(page.sections["cost"]["text"])
+
+
+def test_strategy_report_says_so_instead_of_drawing_empty_charts(store: EmbeddedStore, steering: Steering,
+                                                                tmp_path: Path) -> None:
+    report = strategy_report(store.query, DB, steering, date(2025, 3, 2), date(2025, 3, 29), tmp_path)
+    page = read_page(report.path)
+    assert page.images == [] and list(tmp_path.glob("*.png")) == []
+    assert all(section["state"] == "text" for section in page.sections.values())
+    for key in ("channel-mix", "channel-shift", "self-service", "cost", "demand"):
+        assert "No inquiries are stored for 2 Mar 2025 – 29 Mar 2025" in str(page.sections[key]["text"]), key
+    assert "No target has data" in str(page.sections["targets"]["text"])
+
+
+def test_strategy_report_with_an_empty_baseline_compares_nothing_but_shows_the_period(
+        store: EmbeddedStore, steering: Steering, tmp_path: Path) -> None:
+    # counting_week_2026 (9-15 March) is before the simulated data begins.
+    report = strategy_report(store.query, DB, steering, WEEK.monday, WEEK.sunday, tmp_path,
+                             baseline="counting_week_2026")
+    page = read_page(report.path)
+    assert_valid_pngs(tmp_path, page)
+    assert page.sections["channel-shift"]["state"] == "text"
+    assert "No inquiries are stored for the baseline 'counting_week_2026'" in str(
+        page.sections["channel-shift"]["text"])
+    assert page.sections["cost"]["images"] == ["cost.png"]
+    assert "no realised gain to show" in str(page.sections["cost"]["text"])
+    with pytest.raises(SteeringError, match="no baseline named 'nope'"):
+        strategy_report(store.query, DB, steering, WEEK.monday, WEEK.sunday, tmp_path, baseline="nope")
+
+
 def test_report_komhen_on_an_empty_store_says_so_and_writes_nothing(tmp_path: Path) -> None:
     settings = isolated(tmp_path)
     assert run(settings, "store", "init").returncode == 0
@@ -248,3 +365,15 @@ def test_report_komhen_on_an_empty_store_says_so_and_writes_nothing(tmp_path: Pa
     assert not out.exists() or not any(out.iterdir())
     done = run(settings, "report", "komhen", "--week", "2026-12", "--out", str(out))
     assert done.returncode == 2 and "not an ISO week like 2026-W12" in done.stderr
+
+
+def test_report_strategy_on_an_empty_store_writes_a_page_without_charts(tmp_path: Path) -> None:
+    settings = isolated(tmp_path)
+    assert run(settings, "store", "init").returncode == 0
+    out = tmp_path / "strategy"
+    done = run(settings, "report", "strategy", "--from", "2026-11-01", "--to", "2026-11-29", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["index.html"]
+    assert "0 chart(s)" in done.stderr
+    page = read_page(out / "index.html")
+    assert len(page.sections) == 6 and all(section["state"] == "text" for section in page.sections.values())
