@@ -29,7 +29,7 @@ class Kpi:
     parameters: tuple[str, ...] = ("from_day", "to_day")
 
 
-KPIS: dict[str, Kpi] = {kpi.view.removeprefix("kpi_"): kpi for kpi in (
+KPIS: dict[str, Kpi] = {kpi.view.removeprefix("kpi_"): kpi for kpi in (  # komhen_week keeps its name
     Kpi("kpi_volume", "inbound inquiries per day, channel, task, department and site"),
     Kpi("kpi_web_views", "task-page views per day and task (the 'found it online' signal)"),
     Kpi("kpi_channel_share", "channel share per task and overall ('*')"),
@@ -50,6 +50,7 @@ KPIS: dict[str, Kpi] = {kpi.view.removeprefix("kpi_"): kpi for kpi in (
     Kpi("kpi_demand", "inquiries by weekday x hour against opening hours, for one channel",
         ("from_day", "to_day", "channel_name")),
     Kpi("kpi_unclassified", "share of arrivals no mapping rule classified, per channel"),
+    Kpi("komhen_week", "KOMHEN counting table: task x channel x direction with registration parameters"),
 )}
 
 

@@ -9,7 +9,7 @@ FROM (
     FROM (
         SELECT channel, sum(events) AS inquiries
         FROM {db}.inquiry_hour
-        WHERE stage = 'arrived' AND direction = 'inbound'
+        WHERE stage = 'arrived' AND direction = 'inbound' AND channel != 'web'
           AND hour >= toDateTime({from_day:Date}, '{tz}') AND hour < toDateTime({to_day:Date} + 1, '{tz}')
         GROUP BY channel
     ) AS v

@@ -15,7 +15,7 @@ FROM (
                sumIf(events, hour >= toDateTime({from_day:Date}, '{tz}') AND hour < toDateTime({to_day:Date} + 1, '{tz}')) AS now_n,
                sumIf(events, hour >= toDateTime({base_from:Date}, '{tz}') AND hour < toDateTime({base_to:Date} + 1, '{tz}')) AS base_n
         FROM {db}.inquiry_hour
-        WHERE stage = 'arrived' AND direction = 'inbound'
+        WHERE stage = 'arrived' AND direction = 'inbound' AND channel != 'web'
           AND ((hour >= toDateTime({from_day:Date}, '{tz}') AND hour < toDateTime({to_day:Date} + 1, '{tz}'))
             OR (hour >= toDateTime({base_from:Date}, '{tz}') AND hour < toDateTime({base_to:Date} + 1, '{tz}')))
         GROUP BY channel
