@@ -301,7 +301,7 @@ class GroundTruth(_Model):
     inquiries: list[InquiryCount]
     phone: PhoneTruth
     walk_in: list[WalkInStats]
-    spike: Spike | None = Field(description="None when the run has no open day.")
+    spike: Spike | None = Field(description="None when the run has no open day or was simulated with spike=False.")
     malformed: dict[str, int] = Field(description="Records written malformed on purpose, per source.")
     personal_data: PersonalData
     totals: dict[Literal["phone", "walk_in"], StageTotals] = Field(
@@ -866,11 +866,15 @@ def simulate(
     municipality: str = "751",
     *,
     mapping_file: Path | None = None,
+    spike: bool | date = True,
 ) -> GroundTruth:
     """Write `days` calendar days of every source's files from `start` into `out_dir`.
 
     Returns the ground truth and writes it as `ground_truth.json`. `start=None` means
-    `default_start(date.today())`; everything else is a function of (seed, start, days).
+    `default_start(date.today())`; everything else is a function of (seed, start, days, spike).
+    `spike` places the walk-in spike (SPIKE_SITE, SPIKE_HOUR): True on the middle open day,
+    a date on that open day (so a test can put it after a public holiday), False nowhere
+    (GroundTruth.spike is then None: the quiet run a spike detector must stay silent on).
     """
     # The other channels build on this module's helpers and models, so they are imported here.
     from pipeline import simulated
@@ -891,7 +895,7 @@ def simulate(
 
     phone_class = {q: mapping.classify("phone_queue", q) for q in PHONE_QUEUES}
     ticket_class = {s: mapping.classify("ticket_service", s) for s in TICKET_SERVICES}
-    spike_day = sim.open_days[len(sim.open_days) // 2] if sim.open_days else None
+    spike_day = _spike_day(spike, sim.open_days)
 
     inquiries: Counter[tuple[date, str, str, str, str]] = Counter()
     phone_by_day: dict[date, PhoneStats] = {}
@@ -900,7 +904,7 @@ def simulate(
     all_tickets: list[_Ticket] = []
     day_lines: list[list[tuple[int, bytes]]] = []
     ticket_files: list[tuple[date, list[_Ticket]]] = []
-    spike: Spike | None = None
+    spike_truth: Spike | None = None
 
     for day in sim.open_days:
         calls, lines = sim.phone_day(day)
@@ -926,7 +930,7 @@ def simulate(
         if day == spike_day:
             s0 = local_epoch(day, time(SPIKE_HOUR))
             s1 = local_epoch(day, time(SPIKE_HOUR + 1))
-            spike = Spike(
+            spike_truth = Spike(
                 site=SPIKE_SITE,
                 day=day,
                 local_start=datetime.combine(day, time(SPIKE_HOUR), tzinfo=TZ),
@@ -999,7 +1003,7 @@ def simulate(
         ],
         phone=PhoneTruth(by_day=phone_by_day, overall=_phone_stats(all_calls)),
         walk_in=walk_in,
-        spike=spike,
+        spike=spike_truth,
         malformed={name: source.rejected for name, source in sources.items()},
         personal_data=planted.model(),
         totals={
@@ -1028,6 +1032,20 @@ def simulate(
     )
     (out_dir / GROUND_TRUTH_FILE).write_text(truth.to_json() + "\n", encoding="utf-8")
     return truth
+
+
+def _spike_day(spike: bool | date, open_days: list[date]) -> date | None:
+    """The open day the walk-in spike falls on, or None for a run without one."""
+    if spike is False or not open_days:
+        return None
+    if spike is True:
+        return open_days[len(open_days) // 2]
+    if spike not in open_days:
+        raise ValueError(
+            f"spike day {spike.isoformat()} is not an open day of the run "
+            f"({open_days[0].isoformat()}..{open_days[-1].isoformat()}, weekends and public holidays closed)"
+        )
+    return spike
 
 
 def _call_stages(call: _Call) -> list[str]:
