@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
@@ -374,3 +375,33 @@ def dead_letter_json(invalid: InvalidEvent, topic: str) -> bytes:
         rejected_at=datetime.now(timezone.utc),
     )
     return letter.model_dump_json().encode()
+
+
+def stored_counts(events: pa.Table) -> list[tuple[str, str, int]]:
+    """(channel, stage, events) for the stored-events counter."""
+    if events.num_rows == 0:
+        return []
+    grouped = events.select(["channel", "stage"]).group_by(["channel", "stage"], use_threads=False).aggregate(
+        [([], "count_all")])
+    return list(zip(*(grouped.column(c).to_pylist() for c in ("channel", "stage", "count_all"))))
+
+
+def newest_per_source(events: pa.Table) -> dict[str, float]:
+    """Newest occurred_at (epoch seconds) per source system: a connector gone silent stops moving it."""
+    if events.num_rows == 0:
+        return {}
+    table = pa.table({"system": pc.struct_field(events.column("source"), "system"),
+                      "at": pc.cast(events.column("occurred_at"), pa.int64())})
+    grouped = table.group_by("system", use_threads=False).aggregate([("at", "max")])
+    return {system: ms / 1000 for system, ms in zip(grouped.column("system").to_pylist(),
+                                                     grouped.column("at_max").to_pylist())}
+
+
+def dead_letter_connector(value: bytes | None) -> str:
+    """The `connector` of a dead letter read back from the topic; 'unknown' if it has none."""
+    try:
+        letter = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return "unknown"
+    connector = letter.get("connector") if isinstance(letter, dict) else None
+    return connector if isinstance(connector, str) and connector else "unknown"

@@ -3,12 +3,16 @@
     inquiries (NDJSON batches) -> aggregate_inquiries -> ClickHouse inquiry_events
                                                       -> inquiry_minute (materialized view)
                                                       -> minute_counts (Faust windowed table)
-    invalid events ---------------------------------> inquiries.dlq
+                               walk-in arrivals ------> spike detection -> alerts topic (key = site)
+                                                                       -> ClickHouse walk_in_alerts
+    invalid events ---------------------------------> inquiries.dlq -> count_dead_letters (/metrics)
+    timers: advance_spike_clocks (wall time moves a quiet site's window), measure_consumer_lag
 
 Per batch of Kafka messages the agent decodes all events at once, drops those already
-stored (DedupeIndex), inserts the rest in one columnar insert, and touches each key of
-the windowed table once. ClickHouse is the system of record; the table is the live state
-other agents (spike detection) build on.
+stored (DedupeIndex), inserts the rest in one columnar insert, touches each key of the
+windowed table once, and feeds the walk-in arrivals to the spike detector (pipeline/spike.py
+for the arithmetic, pipeline/spike_monitor.py for its loads, alerts and gauges).
+ClickHouse is the system of record.
 """
 
 from __future__ import annotations
@@ -19,22 +23,34 @@ import logging
 import os
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import faust
 import orjson
 import pyarrow.compute as pc
+from faust.exceptions import ConsumerNotStarted
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pipeline import metrics
 from pipeline.aggregation import (
-    DedupeIndex, Message, add_sums, dead_letter_json, decode_messages, minute_rollup, table_updates,
+    DedupeIndex,
+    Message,
+    add_sums,
+    dead_letter_connector,
+    dead_letter_json,
+    decode_messages,
+    minute_rollup,
+    newest_per_source,
+    stored_counts,
+    table_updates,
 )
 from pipeline.settings import Settings
-from pipeline.sink import ClickHouseSink
+from pipeline.spike import SpikeAlert, walk_in_arrivals
+from pipeline.spike_monitor import SpikeMonitor, SpikeSink
+from pipeline.steering import load_steering
 from pipeline.store import StoreError, open_store, read_only_statement
 
 logger = logging.getLogger(__name__)
@@ -43,15 +59,19 @@ MINUTE_COUNTS_TABLE = "inquiry_minute_counts"
 EXIT_AGGREGATION_FAILED = 70  # EX_SOFTWARE
 WINDOW_SECONDS = 60
 WINDOW_EXPIRES = timedelta(days=2)
+SPIKE_TICK_SECONDS = 5.0  # how often wall time moves the spike windows of quiet sites
+LAG_SECONDS = 5.0  # how often consumer lag is measured
 
 
 @dataclass
 class WorkerState:
     """What the agent needs besides Kafka, opened once at start-up."""
 
-    sink: ClickHouseSink
+    sink: SpikeSink
     dedupe: DedupeIndex
+    spike: SpikeMonitor
     newest_event: float = 0.0
+    newest_by_source: dict[str, float] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -74,8 +94,9 @@ def kafka_urls(bootstrap: str) -> list[str]:
 
 
 def build_app(settings: Settings) -> faust.App:
-    """Declare the app, its topics, table, agent and web pages from settings."""
+    """Declare the app, its topics, table, agents, timers and web pages from settings."""
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)
+    steering = load_steering(settings.steering.file)  # a bad file stops the worker here, naming the field
     app = faust.App(
         settings.worker.app_id,
         broker=kafka_urls(settings.kafka.bootstrap_servers),
@@ -100,6 +121,7 @@ def build_app(settings: Settings) -> faust.App:
         partitions=settings.kafka.partitions,
     )
     dead_letters = app.topic(settings.kafka.dead_letter_topic, key_serializer="raw", value_serializer="raw")
+    alerts = app.topic(settings.kafka.alerts_topic, key_serializer="raw", value_serializer="raw")
     # key: "<message key>#<partition>"; value: {"municipality|channel|task|department|site|stage":
     # [events, wait_seconds_sum, handle_seconds_sum]} for one minute (see table_updates()).
     minute_counts = app.Table(
@@ -108,11 +130,17 @@ def build_app(settings: Settings) -> faust.App:
 
     state: dict[str, WorkerState] = {}
 
+    async def send_alert(alert: SpikeAlert) -> None:
+        await alerts.send(key=alert.site.encode(), value=alert.model_dump_json().encode())
+
     def worker_state() -> WorkerState:
         if "worker" not in state:
-            sink = ClickHouseSink(open_store(settings.store))
+            sink = SpikeSink(open_store(settings.store))
             sink.setup()
-            state["worker"] = WorkerState(sink, DedupeIndex(sink.stored_ids, settings.worker.dedupe_days_in_memory))
+            spike = SpikeMonitor(steering, sink, send_alert)
+            spike.preload_now()  # today's baseline, before any batch or timer can run
+            state["worker"] = WorkerState(
+                sink, DedupeIndex(sink.stored_ids, settings.worker.dedupe_days_in_memory), spike)
         return state["worker"]
 
     @app.task
@@ -124,6 +152,7 @@ def build_app(settings: Settings) -> faust.App:
         # Partitions may come from another worker that stored ids we never saw: reload lazily.
         if "worker" in state:
             state["worker"].dedupe.clear()
+            state["worker"].spike.forget({tp.partition for tp in assigned if tp.topic == inquiries.get_topic_name()})
 
     @app.agent(inquiries)
     async def aggregate_inquiries(stream: faust.StreamT) -> None:
@@ -157,6 +186,10 @@ def build_app(settings: Settings) -> faust.App:
                         current.dedupe.preload(day, await current.sink.stored_ids_async(day))
                 fresh = current.dedupe.keep_new(decoded.events)
                 metrics.EVENTS_DUPLICATE.inc(decoded.events.num_rows - fresh.num_rows)
+                # Every arrival read, duplicates too (a restarted worker's window needs them); loads
+                # what the detector needs from the store before this batch's own insert.
+                arrivals = walk_in_arrivals(decoded.events, fresh)
+                await current.spike.prepare(arrivals)
                 # The insert runs in a thread while this thread updates the table; the batch is
                 # acknowledged (and its offsets committed) only after both, so nothing is lost.
                 stored = asyncio.ensure_future(current.sink.write(fresh))
@@ -168,11 +201,46 @@ def build_app(settings: Settings) -> faust.App:
                             window[update.table_key] = add_sums(window[update.table_key].value(), update.sums)
                 finally:
                     await stored
+                await current.spike.publish(current.spike.observe(arrivals))
                 if fresh.num_rows:
-                    for counted in pc.value_counts(fresh.column("channel")).to_pylist():
-                        metrics.EVENTS_STORED.labels(counted["values"]).inc(counted["counts"])
+                    for channel, stage, count in stored_counts(fresh):
+                        metrics.EVENTS_STORED.labels(channel, stage).inc(count)
+                    for system, newest in newest_per_source(fresh).items():
+                        current.newest_by_source[system] = max(current.newest_by_source.get(system, 0.0), newest)
+                        metrics.SOURCE_NEWEST_EVENT.labels(system).set(current.newest_by_source[system])
                     current.newest_event = max(current.newest_event, pc.max(fresh.column("occurred_at")).value / 1000)
                     metrics.NEWEST_EVENT.set(current.newest_event)
+
+    @app.agent(dead_letters)
+    async def count_dead_letters(stream: faust.StreamT) -> None:
+        # Every letter is counted here, when read back, the worker's own included: one path,
+        # so none counts twice and the counter means "letters that reached the topic".
+        async for value in stream:
+            metrics.DEAD_LETTERS.labels(dead_letter_connector(value)).inc()
+
+    @app.timer(interval=SPIKE_TICK_SECONDS)
+    async def advance_spike_clocks() -> None:
+        if "worker" in state:
+            await state["worker"].spike.tick()
+
+    @app.timer(interval=LAG_SECONDS)
+    async def measure_consumer_lag() -> None:
+        """Log end offset minus committed offset per assigned inquiries partition. Until this
+        worker commits a partition, its position stands in (where it resumed: the last commit)."""
+        try:
+            assigned = [tp for tp in app.consumer.assignment() if tp.topic == inquiries.get_topic_name()]
+        except ConsumerNotStarted:
+            return
+        ends = await app.consumer.highwaters(*assigned) if assigned else {}
+        behind = {}
+        for tp in assigned:
+            committed = app.monitor.tp_committed_offsets.get(tp)
+            if committed is None:
+                committed = await app.consumer.position(tp)
+            behind[tp] = max(0, ends.get(tp, 0) - (committed or 0))
+        metrics.CONSUMER_LAG.clear()  # partitions moved to another worker are no longer ours to report
+        for tp, messages in behind.items():
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(messages)
 
     @app.page("/metrics")
     class MetricsPage(View):

@@ -163,10 +163,12 @@ def test_connector_killed_midway_and_full_replay_leave_clickhouse_equal_to_groun
         for topic in ours:
             blob = b"\n".join(key + b" " + value for key, value in
                                asyncio.run(read_topic(settings.kafka.bootstrap_servers, topic))).decode("utf-8", "replace")
-            assert blob, f"topic {topic} is empty"
+            # Three days give the spike detector no baseline weeks, so no alert: the only topic allowed to stay empty.
+            assert blob or topic == settings.kafka.alerts_topic, f"topic {topic} is empty"
             leaked = numbers & digit_runs(blob)
             assert not leaked, f"caller numbers in topic {topic}: {sorted(leaked)[:3]}"
-        tables = run_query(settings, f"SELECT name FROM system.tables WHERE database = '{db}'").rows
+        # Views only re-read the tables (and the parameterized ones cannot be read without arguments).
+        tables = run_query(settings, f"SELECT name FROM system.tables WHERE database = '{db}' AND engine != 'View'").rows
         for (table,) in tables:
             rows = run_query(settings, f"SELECT * FROM {db}.`{table}`").rows
             text = "\n".join("\t".join(str(v) for v in row) for row in rows)
