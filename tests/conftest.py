@@ -575,6 +575,8 @@ def prometheus(alerting_tools: AlertingTools, alertmanager: AlertmanagerService,
         process = subprocess.Popen(
             [alerting_tools.prometheus, f"--config.file={config}", f"--storage.tsdb.path={root / 'data'}",
              f"--web.listen-address=127.0.0.1:{port}",
+             # Alerts' generatorURL then names this Prometheus, not the machine's host name.
+             f"--web.external-url=http://127.0.0.1:{port}",
              # With the 1-minute default the first notification can be lost to a race with
              # Alertmanager discovery at start-up (BRIEF.md); a second also keeps tests short.
              "--rules.alert.resend-delay=1s"],
