@@ -89,6 +89,24 @@ def as_current_event(event: faust.EventT) -> Iterator[None]:
         faust.streams._current_event.reset(token)
 
 
+async def consumer_lag(app: faust.App, topic: str) -> dict[Any, int]:
+    """Messages behind per assigned partition of `topic`: log end offset minus committed offset.
+    Until this worker has committed a partition, its position stands in (right after the
+    assignment that is where it resumed: the last commit)."""
+    try:
+        assigned = [tp for tp in app.consumer.assignment() if tp.topic == topic]
+    except ConsumerNotStarted:
+        return {}
+    ends = await app.consumer.highwaters(*assigned) if assigned else {}
+    behind = {}
+    for tp in assigned:
+        committed = app.monitor.tp_committed_offsets.get(tp)
+        if committed is None:
+            committed = await app.consumer.position(tp)
+        behind[tp] = max(0, ends.get(tp, 0) - (committed or 0))
+    return behind
+
+
 def kafka_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
 
@@ -225,19 +243,7 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.timer(interval=LAG_SECONDS)
     async def measure_consumer_lag() -> None:
-        """Log end offset minus committed offset per assigned inquiries partition. Until this
-        worker commits a partition, its position stands in (where it resumed: the last commit)."""
-        try:
-            assigned = [tp for tp in app.consumer.assignment() if tp.topic == inquiries.get_topic_name()]
-        except ConsumerNotStarted:
-            return
-        ends = await app.consumer.highwaters(*assigned) if assigned else {}
-        behind = {}
-        for tp in assigned:
-            committed = app.monitor.tp_committed_offsets.get(tp)
-            if committed is None:
-                committed = await app.consumer.position(tp)
-            behind[tp] = max(0, ends.get(tp, 0) - (committed or 0))
+        behind = await consumer_lag(app, inquiries.get_topic_name())
         metrics.CONSUMER_LAG.clear()  # partitions moved to another worker are no longer ours to report
         for tp, messages in behind.items():
             metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(messages)

@@ -434,3 +434,37 @@ def test_a_message_without_a_value_is_skipped() -> None:
 def test_decoding_arbitrary_bytes_never_raises(values: list[bytes]) -> None:
     result = decode_messages([Message(v, 0, i) for i, v in enumerate(values)])
     assert result.events.num_rows + len(result.invalid) <= sum(v.count(b"\n") + 1 for v in values)
+
+
+# --------------------------------------------------------------------------- what /metrics reports
+
+
+def test_stored_counts_split_by_channel_and_stage_for_phone_abandonment() -> None:
+    from pipeline.aggregation import stored_counts
+
+    events = [event(1), event(1, stage=Stage.abandoned), event(2), event(2, stage=Stage.answered), event(3)]
+    counted = stored_counts(decode_messages([Message(batch(events))]).events)
+    assert sorted(counted) == [("phone", "abandoned", 1), ("phone", "answered", 1), ("phone", "arrived", 3)]
+
+
+def test_newest_event_per_source_system() -> None:
+    from pipeline.aggregation import newest_per_source
+
+    events = [event(1, at=T0), event(2, at=T0 + timedelta(minutes=5)),
+              event(3, at=T0 + timedelta(minutes=9), source=SourceRef(system="tickets"))]
+    newest = newest_per_source(decode_messages([Message(batch(events))]).events)
+    assert newest == {"pbx": (T0 + timedelta(minutes=5)).timestamp(), "tickets": (T0 + timedelta(minutes=9)).timestamp()}
+
+
+@pytest.mark.parametrize("value, connector", [
+    (b'{"connector": "ticket_export", "reason": "x"}', "ticket_export"),
+    (b'{"connector": "worker"}', "worker"),
+    (b'{"reason": "no connector"}', "unknown"),
+    (b"not json", "unknown"),
+    (b"[1, 2]", "unknown"),
+    (None, "unknown"),
+])
+def test_dead_letters_are_counted_by_their_connector(value: bytes | None, connector: str) -> None:
+    from pipeline.aggregation import dead_letter_connector
+
+    assert dead_letter_connector(value) == connector
