@@ -550,6 +550,9 @@ class PrometheusService:
     def targets(self) -> list[dict]:
         return _get_json(f"{self.url}/api/v1/targets")["data"]["activeTargets"]
 
+    def rules(self) -> list[dict]:
+        return [rule for group in _get_json(f"{self.url}/api/v1/rules")["data"]["groups"] for rule in group["rules"]]
+
 
 @pytest.fixture(scope="session")
 def prometheus(alerting_tools: AlertingTools, alertmanager: AlertmanagerService,

@@ -32,6 +32,9 @@ DAYS = (SPIKE_DAY - START).days + 1
 SEED = 3
 HOLD_SPIKE_FOR = timedelta(minutes=30)  # the first part of the spike day ends this far into the spike
 SITE_WEBHOOK = {"Rådhuset": ("duty-raadhuset", "/kanalpuls/duty/raadhuset")}
+# Every worker metric deploy/prometheus/rules.yml reads (the contract in pipeline/metrics.py).
+RULES = Path(__file__).resolve().parent.parent / "deploy" / "prometheus" / "rules.yml"
+RULE_METRICS = sorted(set(re.findall(r"\bkanalpuls_[a-z_]+", RULES.read_text(encoding="utf-8"))))
 
 
 def split_ticket_file(path: Path, at: datetime, out: Path) -> tuple[Path, Path]:
@@ -130,5 +133,17 @@ def test_a_walk_in_spike_pages_the_sites_duty_lead_through_prometheus_and_alertm
             (gone,) = resolved[0]["alerts"]
             assert (gone["status"], gone["labels"]["site"]) == ("resolved", spike.site)
             assert prometheus.query('ALERTS{alertname="WalkInSpike"}') == []
+
+            # Every metric the rules read comes from the real worker (consumer lag is measured
+            # on a 5 s timer), and every rule's expression runs over its series without error
+            # (many-to-many matching, say).
+            def scraped() -> set[str]:
+                found = prometheus.query(f'{{__name__=~"{"|".join(RULE_METRICS)}"}}')
+                return {r["metric"]["__name__"] for r in found}
+
+            wait_for(lambda: scraped() == set(RULE_METRICS), 30, f"Prometheus to hold every one of {RULE_METRICS}")
+            for rule in prometheus.rules():  # ConnectorSilent's group runs once a minute: query it here
+                assert rule["health"] != "err", (rule["name"], rule.get("lastError"))
+                prometheus.query(rule["query"])  # an HTTP error (bad matching) raises
         finally:
             prometheus.scrape_workers([])
