@@ -154,7 +154,7 @@ def build_app(settings: Settings) -> faust.App:
     def worker_state() -> WorkerState:
         if "worker" not in state:
             sink = SpikeSink(open_store(settings.store))
-            sink.setup()
+            sink.setup(steering)
             spike = SpikeMonitor(steering, sink, send_alert)
             spike.preload_now()  # today's baseline, before any batch or timer can run
             state["worker"] = WorkerState(

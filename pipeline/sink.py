@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from pipeline import metrics
 from pipeline.aggregation import to_store_table
+from pipeline.steering import Steering
 from pipeline.store import EmbeddedStore, QueryResult, ServerStore, StoreUnavailable, init_schema
 
 logger = logging.getLogger(__name__)
@@ -42,9 +43,10 @@ class ClickHouseSink:
     async def query(self, sql: str) -> QueryResult:
         return await self._call(self.store.query, sql)
 
-    def setup(self) -> None:
-        """Create the schema if missing, so a fresh worker runs without a separate step."""
-        init_schema(self.store)
+    def setup(self, steering: Steering | None = None) -> None:
+        """Create the schema if missing, so a fresh worker runs without a separate step, and
+        load the steering file's prices, hours and closing days for the KPI views."""
+        init_schema(self.store, steering)
 
     async def stored_ids_async(self, day: date) -> list[str]:
         return await self._retrying(self.stored_ids, day)
