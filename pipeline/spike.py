@@ -20,7 +20,7 @@ Baseline. Expected arrivals for the window ending at t are the mean, over the pr
 `baseline_weeks` weeks, of what arrived on the same weekday at the same local time of day
 (a week earlier in Europe/Copenhagen wall-clock time, so DST weeks compare like with like).
 Each week contributes its arrivals per open minute over the window's `window_minutes`
-whole minutes (those ending with the minute of t) and SPREAD_MINUTES either side, times
+whole minutes (those ending with the minute of t) and spike.spread_minutes either side, times
 `window_minutes`: one week's quarter hour is a handful of tickets, and a mean of four
 handfuls is noisy enough to page on chance; an hour around the same time is steady, and
 counting open minutes only keeps the opening quarter hour from being diluted by the closed
@@ -33,12 +33,12 @@ store must not page on every busy quarter hour.
 
 Firing and resolving. A spike fires when count >= min_count and count >= ratio x expected
 (the site's rule from the steering file), and the count is one that Poisson arrivals at the
-expected rate reach with a chance below MAX_CHANCE (1 in 100 000). The rule alone pages on
+expected rate reach with a chance below spike.max_chance (default 1 in 100 000). The rule alone pages on
 chance at a small site (12 tickets in a quarter hour where 5 are usual happens about once
 in 180 windows, and the window slides all day). A real spike passes both tests together: the
 simulated ones, at four times the usual rate, fire 1-4 minutes in, as the rule alone would.
 Expected == 0 (valid weeks, but nobody came) fires on min_count alone, and the alert's ratio
-is None. An open spike resolves when the count drops below RESOLVE_FRACTION (75 %) of the
+is None. An open spike resolves when the count drops below spike.resolve_fraction (default 75 %) of the
 current firing threshold max(min_count, ratio x expected), or of min_count while the
 expected count is unknown (past closing time): the gap keeps a count hovering at the
 threshold from firing and resolving on every ticket.
@@ -62,9 +62,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pipeline.steering import Steering
 
 ALERT_KIND = "walk_in_spike"
-RESOLVE_FRACTION = 0.75
-SPREAD_MINUTES = 30
-MAX_CHANCE = 1e-5
 WALK_IN = "walk_in"
 _MINUTE = 60
 
@@ -267,7 +264,7 @@ class MinuteBaseline:
 
     def expected(self, site: str, at: float) -> Expected | None:
         """Mean arrivals in the window ending at `at`, over the valid baseline weeks (module doc):
-        each week's rate per open minute in the window's minutes and SPREAD_MINUTES either side."""
+        each week's rate per open minute in the window's minutes and spike.spread_minutes either side."""
         zone = self.steering.zone
         local = datetime.fromtimestamp(at, zone).replace(tzinfo=None)
         per_site = self._counts.get(site, {})
@@ -280,7 +277,8 @@ class MinuteBaseline:
             if not self._day_totals.get((site, day)):
                 continue  # not loaded, or no data that day: unknown, not zero
             last = int(then.timestamp() // _MINUTE) * _MINUTE
-            first, last = last - (self.window - 1 + SPREAD_MINUTES) * _MINUTE, last + SPREAD_MINUTES * _MINUTE
+            spread = self.steering.spike.spread_minutes
+            first, last = last - (self.window - 1 + spread) * _MINUTE, last + spread * _MINUTE
             arrivals = minutes = 0
             for d in (day - timedelta(days=1), day, day + timedelta(days=1)):
                 for opens, closes in self._open_minutes(site, d):
@@ -445,14 +443,14 @@ class SpikeDetector:
             expected = self.baseline.expected(state.site, state.clock)
             if expected is None or count < rule.ratio * expected.value:
                 return []
-            if poisson_tail(count, expected.value) >= MAX_CHANCE:
+            if poisson_tail(count, expected.value) >= self.steering.spike.max_chance:
                 return []  # over the ratio, but a count a quiet site reaches by chance now and then
             state.open = _OpenSpike(alert_id(state.municipality, state.site, state.clock), state.clock, count)
             return [self._alert(state, "firing", count, expected, wall_now)]
         state.open.peak_count = max(state.open.peak_count, count)
         expected = self.baseline.expected(state.site, state.clock)
         threshold = max(rule.min_count, rule.ratio * expected.value) if expected else rule.min_count
-        if count >= RESOLVE_FRACTION * threshold:
+        if count >= self.steering.spike.resolve_fraction * threshold:
             return []
         alert = self._alert(state, "resolved", count, expected, wall_now)
         state.open = None

@@ -146,6 +146,17 @@ class SpikeConfig(_Strict):
 
     window_minutes: int = Field(default=15, ge=1, le=240)
     baseline_weeks: int = Field(default=4, ge=1, le=52)
+    spread_minutes: int = Field(
+        default=30, ge=0, le=120,
+        description="Each baseline week's rate is taken over the window's minutes and this many either side: "
+        "one quarter hour a week is too noisy to page on.")
+    max_chance: float = Field(
+        default=1e-5, gt=0, lt=1,
+        description="Fire only when Poisson arrivals at the expected rate would reach the count less often than "
+        "this: ratio and minimum count alone page on chance at small sites.")
+    resolve_fraction: float = Field(
+        default=0.75, gt=0, le=1,
+        description="An open spike resolves when the count falls below this fraction of the firing threshold.")
     default: SpikeRule = SpikeRule()
     sites: dict[str, SpikeRule] = Field(default_factory=dict, description="Per-site thresholds.")
 

@@ -52,8 +52,7 @@ from pipeline.settings import (
     WorkerSettings,
 )
 from pipeline.simulator import SITES, TICKET_SYSTEM, GroundTruth, simulate
-from pipeline.spike import MAX_CHANCE, RESOLVE_FRACTION, SPREAD_MINUTES
-from pipeline.steering import Steering, load_steering
+from pipeline.steering import SpikeConfig, Steering, load_steering
 from pipeline.store_client import run_query
 from pipeline.supervise import free_port, worker_process
 
@@ -65,6 +64,9 @@ SPIKE_DAY = date(2026, 5, 21)  # Thursday; a week after Ascension Day
 HOLIDAY = date(2026, 5, 14)  # Kristi Himmelfartsdag
 DAYS = (SPIKE_DAY - START).days + 2  # through Friday 2026-05-22
 SEED = 3
+# The shipped steering file leaves these at their defaults.
+_DEFAULTS = SpikeConfig()
+MAX_CHANCE, RESOLVE_FRACTION, SPREAD_MINUTES = _DEFAULTS.max_chance, _DEFAULTS.resolve_fraction, _DEFAULTS.spread_minutes
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,19 @@ from pipeline.aggregation import Message, decode_messages
 from pipeline.settings import Settings
 from pipeline.simulator import SPIKE_HOUR, SPIKE_SITE, simulate
 from pipeline.spike import (
-    MAX_CHANCE,
-    RESOLVE_FRACTION,
-    SPREAD_MINUTES,
     Arrival,
     MinuteBaseline,
     SpikeDetector,
     poisson_tail,
     walk_in_arrivals,
 )
-from pipeline.steering import Steering, load_steering
+from pipeline.steering import SpikeConfig, Steering, load_steering
 
 TZ = ZoneInfo("Europe/Copenhagen")
 SITE = "Rådhuset"
+# The shipped steering file leaves these at their defaults.
+_DEFAULTS = SpikeConfig()
+MAX_CHANCE, RESOLVE_FRACTION, SPREAD_MINUTES = _DEFAULTS.max_chance, _DEFAULTS.resolve_fraction, _DEFAULTS.spread_minutes
 
 
 @pytest.fixture(scope="module")
