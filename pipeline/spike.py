@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import logging
 import math
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -63,7 +64,10 @@ from pipeline.steering import Steering
 
 ALERT_KIND = "walk_in_spike"
 WALK_IN = "walk_in"
+logger = logging.getLogger(__name__)
+
 _MINUTE = 60
+FUTURE_TOLERANCE_SECONDS = 300  # a machine clock a few minutes fast still counts
 
 
 class SpikeAlert(BaseModel):
@@ -379,7 +383,15 @@ class SpikeDetector:
         self.sites[site] = state
 
     def observe(self, arrival: Arrival, wall_now: float) -> list[SpikeAlert]:
-        """Count one arrival (in topic order) and say whether the site's spike state changed."""
+        """Count one arrival (in topic order) and say whether the site's spike state changed.
+
+        An arrival dated more than FUTURE_TOLERANCE ahead of the wall clock (a ticket machine
+        with a wrong clock or year) is left out: it would move the site's clock ahead and make
+        every real arrival look late until wall time caught up."""
+        if arrival.at > wall_now + FUTURE_TOLERANCE_SECONDS:
+            logger.warning("walk-in arrival at %s dated %.0f s in the future: not counted for spikes",
+                           arrival.site, arrival.at - wall_now)
+            return []
         if arrival.stored:
             self.baseline.add(arrival.site, arrival.at)
         state = self.sites.get(arrival.site)
@@ -404,6 +416,8 @@ class SpikeDetector:
         alerts: list[SpikeAlert] = []
         for site, clock in self.clocks_at(wall_now).items():
             state = self.sites[site]
+            if state.clock == -math.inf:
+                continue  # seeded from the store, no arrival seen yet: no clock to move on
             state.clock, state.wall_at_clock = clock, wall_now
             self._evict(state)
             alerts += self._evaluate(state, wall_now)

@@ -62,9 +62,11 @@ class Feed:
     def __init__(self, detector: SpikeDetector, site: str = SITE) -> None:
         self.detector, self.site, self.n = detector, site, 0
 
-    def __call__(self, moment: float, wall: float = 0.0, stored: bool = True) -> list:
+    def __call__(self, moment: float, wall: float | None = None, stored: bool = True) -> list:
+        """One arrival; by default it happens live (wall clock = its time)."""
         self.n += 1
-        return self.detector.observe(Arrival(self.site, "751", 0, moment, f"{self.n:032x}", stored), wall)
+        return self.detector.observe(Arrival(self.site, "751", 0, moment, f"{self.n:032x}", stored),
+                                     moment if wall is None else wall)
 
     def burst(self, start: float, count: int, every: float) -> list:
         return [alert for i in range(count) for alert in self(start + i * every)]
@@ -258,7 +260,7 @@ def test_wall_clock_ticks_resolve_a_spike_when_no_tickets_come(steering: Steerin
     thursday = date(2026, 11, 26)
     detector = SpikeDetector(steering, ordinary(steering, thursday))
     feed = Feed(detector)
-    wall = 1_000_000.0
+    wall = at(thursday, 20)  # replayed in the evening: the wall clock is hours past the events
     for i in range(150):
         feed(at(thursday, 11) + i * 2.0, wall=wall)
     assert detector.readings()[0].spiking
@@ -273,10 +275,10 @@ def test_wall_clock_ticks_resolve_a_spike_when_no_tickets_come(steering: Steerin
 def test_duplicates_and_late_arrivals_do_not_count_in_the_window(steering: Steering) -> None:
     thursday = date(2026, 11, 26)
     detector = SpikeDetector(steering, ordinary(steering, thursday))
-    arrival = Arrival(SITE, "751", 0, at(thursday, 11), "a" * 32)
-    detector.observe(arrival, 0)
-    detector.observe(arrival, 0)  # redelivered after a restart
-    detector.observe(Arrival(SITE, "751", 0, at(thursday, 10, 40), "b" * 32), 0)  # a window behind the clock
+    arrival, wall = Arrival(SITE, "751", 0, at(thursday, 11), "a" * 32), at(thursday, 20)
+    detector.observe(arrival, wall)
+    detector.observe(arrival, wall)  # redelivered after a restart
+    detector.observe(Arrival(SITE, "751", 0, at(thursday, 10, 40), "b" * 32), wall)  # a window behind the clock
     assert detector.readings()[0].count == 1
 
 
@@ -291,10 +293,32 @@ def test_a_restarted_worker_resolves_the_spike_its_predecessor_left_open(steerin
     assert [(a.status, a.alert_id) for a in alerts] == [("resolved", fired[0].alert_id)]
 
 
+def test_a_timer_tick_between_seeding_and_the_first_arrival_is_harmless(steering: Steering) -> None:
+    """A restarted worker seeds a site with an open spike before any arrival of it comes in;
+    the 5 s timer may tick in between (it once raised OverflowError and stopped the worker)."""
+    thursday = date(2026, 11, 26)
+    fired = Feed(SpikeDetector(steering, ordinary(steering, thursday))).burst(at(thursday, 11), 150, every=2.0)
+    after = SpikeDetector(steering, ordinary(steering, thursday))
+    after.seed(SITE, "751", 0, recent=[(at(thursday, 11, 10), "c" * 32)], open_alert=fired[0])
+    assert after.tick(at(thursday, 11, 11)) == []
+    alerts = Feed(after).burst(at(thursday, 11, 30), 20, every=60.0)
+    assert [(a.status, a.alert_id) for a in alerts] == [("resolved", fired[0].alert_id)]
+
+
+def test_an_arrival_dated_in_the_future_does_not_silence_the_site(steering: Steering) -> None:
+    thursday = date(2026, 11, 26)
+    detector = SpikeDetector(steering, ordinary(steering, thursday))
+    wall = at(thursday, 11)
+    assert detector.observe(Arrival(SITE, "751", 0, wall + 365 * 86400, "f" * 32), wall) == []
+    fired = Feed(detector).burst(at(thursday, 11), 150, every=2.0)
+    assert [a.status for a in fired] == ["firing"]
+
+
 def test_rebalance_drops_only_sites_of_partitions_read_elsewhere(steering: Steering) -> None:
     detector = SpikeDetector(steering, loaded(steering, []))
-    detector.observe(Arrival("A", "751", 1, at(date(2026, 11, 26), 11), "a" * 32), 0)
-    detector.observe(Arrival("B", "751", 2, at(date(2026, 11, 26), 11), "b" * 32), 0)
+    wall = at(date(2026, 11, 26), 20)
+    detector.observe(Arrival("A", "751", 1, at(date(2026, 11, 26), 11), "a" * 32), wall)
+    detector.observe(Arrival("B", "751", 2, at(date(2026, 11, 26), 11), "b" * 32), wall)
     assert detector.drop_sites_outside({2}) == ["A"]
     assert [r.site for r in detector.readings()] == ["B"]
 
