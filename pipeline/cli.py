@@ -119,7 +119,7 @@ def store_init() -> None:
     try:
         steering = load_steering(settings.steering.file)
         store = open_store(settings.store)
-        applied = init_schema(store, steering)
+        applied = init_schema(store, steering, backfill=True)
         store.close()
     except (StoreError, SteeringError) as exc:
         raise _fail(str(exc))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
@@ -212,9 +213,12 @@ def ddl_statements(database: str, timezone: str = "Europe/Copenhagen") -> list[t
     ]
 
 
-def init_schema(store: EmbeddedStore | ServerStore, steering: Steering | None = None) -> list[str]:
+def init_schema(store: EmbeddedStore | ServerStore, steering: Steering | None = None,
+                backfill: bool = False) -> list[str]:
     """Create the database, tables and views if missing, and replace the steering tables'
-    contents from `steering`; safe to run any number of times."""
+    contents from `steering`; safe to run any number of times. `backfill` (only `kanalpuls
+    store init`, run once before workers start, passes it) fills a rollup added by an upgrade
+    from the events stored before it: workers starting side by side must not both do that."""
     store.command(f"CREATE DATABASE IF NOT EXISTS {store.database}")
     applied = []
     for name, statement in ddl_statements(store.database, steering.timezone if steering else "Europe/Copenhagen"):
@@ -223,7 +227,8 @@ def init_schema(store: EmbeddedStore | ServerStore, steering: Steering | None = 
         except StoreQueryError as exc:
             raise StoreQueryError(f"deploy/clickhouse/{name}: {exc}") from exc
         applied.append(name)
-    _backfill_hour_rollup(store)
+    if backfill:
+        _backfill_hour_rollup(store)
     if steering is not None:
         load_steering_tables(store, steering)
     return applied
@@ -267,8 +272,15 @@ def load_steering_tables(store: EmbeddedStore | ServerStore, steering: Steering)
                            ("opens", pa.uint32()), ("closes", pa.uint32())], hours),
         ("closed_days", [("day", pa.date32()), ("name", pa.string())], closed),
     ):
-        store.command(f"TRUNCATE TABLE {db}.{table}")
-        if rows:
-            columns = list(zip(*rows))
-            data = pa.table({name: pa.array(values, type=kind) for (name, kind), values in zip(schema, columns)})
-            store.insert_arrow(table, data)
+        # Filled aside and swapped in at once: workers starting side by side each swap in a
+        # complete table, and no query sees it empty or doubled meanwhile.
+        staging = f"{table}_loading_{uuid.uuid4().hex[:8]}"
+        store.command(f"CREATE TABLE {db}.{staging} AS {db}.{table}")
+        try:
+            if rows:
+                columns = list(zip(*rows))
+                data = pa.table({name: pa.array(values, type=kind) for (name, kind), values in zip(schema, columns)})
+                store.insert_arrow(staging, data)
+            store.command(f"EXCHANGE TABLES {db}.{staging} AND {db}.{table}")
+        finally:
+            store.command(f"DROP TABLE IF EXISTS {db}.{staging}")

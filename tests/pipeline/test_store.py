@@ -93,6 +93,7 @@ def test_the_steering_file_fills_its_tables_and_a_second_init_replaces_them(data
     thursday = database.query(f"SELECT opens, closes FROM {db}.opening_hours "
                               "WHERE channel = 'walk_in' AND site = '' AND weekday = 4").rows
     assert thursday == [(10 * 3600, 17 * 3600 + 30 * 60)]
+    assert not [t for (t,) in database.query(f"SHOW TABLES FROM {db}").rows if "_loading_" in t]
     christmas = database.query(f"SELECT name FROM {db}.closed_days WHERE day = '2026-12-25'").scalar()
     assert christmas and not database.query(f"SELECT count() FROM {db}.closed_days WHERE day = '2026-12-23'").scalar()
 
@@ -102,9 +103,11 @@ def test_init_fills_the_hour_rollup_once_for_events_stored_before_it_existed(dat
     db = database.database
     database.command(f"DROP TABLE {db}.inquiry_hour_mv")
     database.command(f"DROP TABLE {db}.inquiry_hour")
-    init_schema(database)
+    init_schema(database)  # a worker's start: no backfill
+    assert database.query(f"SELECT count() FROM {db}.inquiry_hour").scalar() == 0
+    init_schema(database, backfill=True)  # kanalpuls store init
     assert database.query(f"SELECT sum(events) FROM {db}.inquiry_hour").scalar() == 2
-    init_schema(database)
+    init_schema(database, backfill=True)
     assert database.query(f"SELECT sum(events) FROM {db}.inquiry_hour").scalar() == 2
 
 
