@@ -25,6 +25,7 @@ from connectors.runtime import (
     KafkaEventSink,
 )
 from pipeline.settings import DEMO_SECRET, Settings
+from pipeline.validation import describe
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,10 @@ def load_connector_config(model: type[BaseModel], path: Path | None) -> BaseMode
         return model.model_validate(data)
     except OSError as exc:
         raise IngestError(f"cannot read connector config {path}: {exc.strerror}") from exc
-    except (yaml.YAMLError, ValidationError) as exc:
+    except yaml.YAMLError as exc:
         raise IngestError(f"connector config {path}: {exc}") from exc
+    except ValidationError as exc:
+        raise IngestError(f"connector config {path}: {describe(exc)}") from exc
 
 
 def build_runner(settings: Settings, kind_name: str, config: BaseModel | None, sink: object,
@@ -165,8 +168,10 @@ def load_run_file(path: Path) -> RunFile:
         return RunFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     except OSError as exc:
         raise IngestError(f"cannot read {path}: {exc.strerror}") from exc
-    except (yaml.YAMLError, ValidationError) as exc:
+    except yaml.YAMLError as exc:
         raise IngestError(f"{path}: {exc}") from exc
+    except ValidationError as exc:
+        raise IngestError(f"{path}: {describe(exc)}") from exc
 
 
 def expand_paths(patterns: list[str]) -> list[Path]:
@@ -215,7 +220,7 @@ def plan_runs(run_file: RunFile) -> list[PlannedConnector]:
         try:
             config = kind.config_model.model_validate(entry.config)
         except ValidationError as exc:
-            raise IngestError(f"connector {number} ({entry.kind}): {exc}") from exc
+            raise IngestError(f"connector {number} ({entry.kind}): {describe(exc)}") from exc
         checkpoint = (kind.name, getattr(config, "system", kind.name))
         if checkpoint in owners:
             raise IngestError(

@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from pipeline.validation import describe
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -299,6 +301,5 @@ def load_steering(path: Path) -> Steering:
     try:
         return Steering.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise SteeringError(f"steering file {path}: {problems}") from exc
+        raise SteeringError(f"steering file {path}: {describe(exc)}") from exc
 

@@ -107,3 +107,13 @@ def test_the_shipped_run_file_is_valid() -> None:
     assert {plan.entry.kind for plan in planned} >= {"asterisk_queue_log", "ticket_export", "exchange_tracking",
                                                      "web_access_log", "channel_export"}
     assert all(plan.followed for plan in planned)
+
+
+def test_a_bad_config_is_named_without_quoting_its_values() -> None:
+    """A password typed under a misspelt key must not end up on the operator's terminal or in logs."""
+    run_file = RunFile.model_validate({"connectors": [
+        {"kind": "imap_mailbox", "config": {"host": "imap.kommune.dk", "passwrd": "hunter2-secret"}}]})
+    with pytest.raises(IngestError) as caught:
+        plan_runs(run_file)
+    assert "connector 1 (imap_mailbox)" in str(caught.value) and "passwrd" in str(caught.value)
+    assert "hunter2-secret" not in str(caught.value)
