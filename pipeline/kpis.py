@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from pipeline.steering import Steering
-from pipeline.store import QueryResult
+from pipeline.store import QueryResult, sql_string
 
 Query = Callable[[str], QueryResult]
 
@@ -63,7 +63,7 @@ def _literal(value: object) -> str:
         raise KpiError(f"unsupported parameter value {value!r}")
     if isinstance(value, int):
         return str(value)
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return sql_string(value)
 
 
 def kpi_sql(database: str, name: str, **arguments: object) -> str:

@@ -21,6 +21,7 @@ from pipeline import metrics
 from pipeline.sink import ClickHouseSink
 from pipeline.spike import Arrival, SpikeAlert, SpikeDetector
 from pipeline.steering import Steering
+from pipeline.store import sql_string
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +35,6 @@ ALERT_COLUMNS = pa.schema([
     ("min_count", pa.uint32()), ("baseline_weeks", pa.uint8()), ("baseline_weeks_used", pa.uint8()),
     ("fired_at", _TS), ("resolved_at", _TS), ("emitted_at", _TS),
 ])
-
-
-def sql_string(value: str) -> str:
-    """A ClickHouse string literal: site names come from source data and may hold quotes."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class SpikeSink(ClickHouseSink):

@@ -30,6 +30,11 @@ _OUTFILE = re.compile(r"\binto\s+outfile\b", re.IGNORECASE)
 _SETTINGS = re.compile(r"\bsettings\b", re.IGNORECASE)
 
 
+def sql_string(value: str) -> str:
+    """A ClickHouse string literal: names from source data and configuration may hold quotes."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 class StoreError(Exception):
     """Base of store errors."""
 

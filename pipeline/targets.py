@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from pipeline.steering import Steering, Target, TargetScope
-from pipeline.store import QueryResult
+from pipeline.store import QueryResult, sql_string
 
 Query = Callable[[str], QueryResult]
 UNITS = {"volume_index": "index", "channel_share": "share", "first_contact_resolution": "rate"}
@@ -41,7 +41,7 @@ class TargetStatus:
 def _in(column: str, values: list[str]) -> str:
     if not values:
         return "1"
-    quoted = ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
+    quoted = ", ".join(sql_string(v) for v in values)
     return f"{column} IN ({quoted})"
 
 
