@@ -31,6 +31,7 @@ from pipeline.http_ingest import build_http_app
 from pipeline.ingest import load_run_file, plan_runs, run_many
 from pipeline.settings import HttpSettings, Settings
 from pipeline.simulator import (
+    PBX_SYSTEM,
     RUN_FILE,
     SOURCES,
     GroundTruth,
@@ -138,6 +139,8 @@ PHONE_KPIS = ("offered", "answered", "abandoned", "transferred", "service_level"
 
 
 def stored_phone_kpis(settings: Settings, service_level_seconds: int) -> dict[str, dict[str, float]]:
+    """The Asterisk phone queue's KPIs per day and overall: what ground truth's `phone` describes (the
+    contact centre posting its own calls over HTTP has queues of its own, compared in tests/pipeline/test_kpis.py)."""
     db = settings.store.database
     result = store_query(settings, f"""
         SELECT if(day_or_all = '', 'overall', day_or_all) AS scope, * EXCEPT day_or_all FROM (
@@ -152,7 +155,7 @@ def stored_phone_kpis(settings: Settings, service_level_seconds: int) -> dict[st
                avgIf(handle_seconds, stage = 'closed') AS average_handle_time,
                if(grouping(d) = 1, '', d) AS day_or_all
         FROM {db}.inquiry_events FINAL
-        WHERE channel = 'phone'
+        WHERE channel = 'phone' AND source_system = '{PBX_SYSTEM}'
         GROUP BY GROUPING SETS ((d), ()))""")
     return {row["scope"]: {k: float(row[k]) for k in PHONE_KPIS} for row in result.as_dicts()}
 
@@ -208,7 +211,7 @@ def compare(settings: Settings, truth: GroundTruth, console: Console, sources: t
 
     kpis_stored = stored_phone_kpis(settings, truth.service_level_seconds)
     kpis_true = true_phone_kpis(truth)
-    kpi_table = Table(title=f"Phone KPIs from ClickHouse (✓ = equal to ground truth; service level = "
+    kpi_table = Table(title=f"Phone queue KPIs from ClickHouse (✓ = equal to ground truth; service level = "
                             f"answered within {truth.service_level_seconds} s)")
     for header in ("scope", "offered", "answered", "abandoned", "transfer", "SL", "aband.", "ASA s", "AHT s"):
         kpi_table.add_column(header, justify="left" if header == "scope" else "right")

@@ -27,12 +27,18 @@ Files written into `out_dir` (paths relative to it):
   server, numbered in date order per folder; on the last day three the connector must
   reject (unreadable Date, no Date, From without address), one without Message-ID, one
   delivered twice; a reply also filed in INBOX and delivery reports from MAILER-DAEMON.
-- `http_events.ndjson`: valid InquiryEvents as a form system and a chat system would POST
-  to /v1/events; `http_events_invalid.ndjson`: seven invalid ones, to POST one by one.
+- `http_events.ndjson`: valid InquiryEvents as a form system, a chat system and Social
+  Service's contact-centre platform would POST to /v1/events; `http_events_invalid.ndjson`:
+  seven invalid ones, to POST one by one. The contact centre (pipeline/simulated/http.py) is
+  the one phone and walk-in source that registers "had been on the website first": its IVR
+  and its reception's check-in screen ask. It has queues and a site of its own, apart from
+  the queue_log's and the ticket machine's, so nothing is counted twice.
 - `connectors.yaml`: a `kanalpuls run --config` file (absolute paths) reading every file
   above except imap/ and http_events*; the one file that names `out_dir`.
   `connector_configs(out_dir)` gives the same as validated config objects.
-- `ground_truth.json`: `GroundTruth.model_dump(mode="json")`.
+- `ground_truth.json`: `GroundTruth.model_dump(mode="json")`. What each event carries is
+  counted as the connector will emit it (each stage at its own time, registrations, contact
+  keys); requesters appear only as opaque ids.
 
 Determinism: one `random.Random(seed)` drives the phone queue and tickets in a fixed order,
 and one `random.Random(f"{seed}:<source>")` each other source; nothing reads the clock
@@ -46,17 +52,24 @@ import gzip
 import json
 import math
 import random
+import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 import holidays
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from connectors.asterisk_queue_log import AsteriskQueueLogConfig
 from connectors.mapping import MappingRules, load_mapping
@@ -143,6 +156,9 @@ SPIKE_HOUR = 11
 SPIKE_FACTOR = 4.0  # times the busiest weekday's normal rate for that hour at that site
 SPIKE_EXTRA_COUNTERS = 6  # the duty lead opens more counters ...
 SPIKE_RESPONSE_SECONDS = 20 * 60  # ... twenty minutes into the spike
+# Local moments on each open day at which ground truth counts who is waiting (kpi_waiting): mid-morning,
+# inside the spike hour, and mid-afternoon (on a Friday after closing: who is still left in the queue).
+WAITING_MOMENTS = (time(10, 30), time(11, 40), time(14, 20))
 
 # Danish mobile prefixes only: numbers starting 2-5 never occur inside the 10-digit epochs
 # (17xx..18xx) that fill the logs, so a privacy test can grep for them without false hits.
@@ -193,7 +209,13 @@ class WalkInStats(_Model):
     no_shows: int
     removed: int
     transferred: int
-    average_wait_seconds: float | None = Field(description="Mean called_at - issued_at over rows with called_at.")
+    average_wait_seconds: float | None = Field(
+        description="Mean called_at - issued_at over rows with called_at (no-shows too)."
+    )
+    answered_average_wait_seconds: float | None = Field(
+        description="Mean called_at - issued_at over tickets called and served at a counter (outcome served or"
+        " transferred: the connector's `answered` events), what kpi_walk_in reports; None without one."
+    )
 
 
 class Spike(_Model):
@@ -223,7 +245,9 @@ SOURCES: tuple[str, ...] = (
 
 
 class EventCount(_Model):
-    """Distinct events (by event id) one source should put into ClickHouse, per day and dimensions."""
+    """Distinct events (by event id) one source should put into ClickHouse, per day and dimensions,
+    with the registrations they carry as the connector emits them (counts of `count`; those that
+    are 0 are left out of ground_truth.json)."""
 
     source: SourceName
     day: date = Field(description="Local (Europe/Copenhagen) date of the event's occurred_at.")
@@ -234,6 +258,79 @@ class EventCount(_Model):
     department: str = Field(description="Department as mapped or as the source states it; empty when unknown.")
     site: str = Field(description="Walk-in site; empty for every other channel.")
     count: int
+    resolved_true: int = Field(0, description="Events with resolved_first_contact=true (an export's 'ja', a"
+                               " contact centre's wrap-up code).")
+    resolved_false: int = Field(0, description="Events with resolved_first_contact=false (a transferred call or"
+                                " ticket, an export's 'nej'). Closed events with neither count as resolved in the views.")
+    web_first_true: int = Field(0, description="Events with visited_web_first=true.")
+    web_first_false: int = Field(0, description="Events with visited_web_first=false.")
+    with_contact_key: int = Field(0, description="Events carrying a contact_key.")
+
+    @model_serializer(mode="wrap")
+    def _without_zero_registrations(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data = handler(self)
+        return {name: value for name, value in data.items() if value != 0 or name not in REGISTRATIONS}
+
+
+class HourCount(_Model):
+    """Inbound arrivals (web page views included) of one source per local day, local hour and channel:
+    demand by weekday x hour. The hour of the event's own time, as the connector emits it."""
+
+    source: SourceName
+    day: date
+    hour: int = Field(ge=0, le=23, description="Local hour (a DST change's repeated hour counts once, as 2).")
+    channel: ChannelName
+    count: int
+
+
+class KeyedArrival(_Model):
+    """An inbound inquiry (web page views excluded) whose connector emits a contact_key, by a requester
+    who has another such arrival on the same task in the run, from any source: the only arrivals that
+    can be, or be followed by, a repeat contact. Every other keyed arrival is only counted
+    (EventCount.with_contact_key)."""
+
+    source: SourceName
+    requester: str = Field(
+        description="Opaque id ('r12') of the identifier the source keys, as the connector normalises it: the"
+        " caller's or writer's phone number, e-mail address, CPR number. Two arrivals share it exactly when their"
+        " contact keys are equal (one HMAC secret): identifiers of different kinds never do. No personal data."
+    )
+    at: datetime = Field(description="occurred_at as the connector emits it (UTC, milliseconds).")
+    channel: ChannelName
+    task: str
+
+
+class QueueDay(_Model):
+    """What one phone queue or walk-in site of one source did on one local day, as sums, so that any
+    scope's queue KPIs (kpi_phone, kpi_walk_in) can be added up. Each stage is counted on its own
+    event's day (answered = arrival + wait, closed = answered + handle time, abandoned = when the
+    caller or visitor gave up)."""
+
+    source: SourceName
+    day: date
+    channel: Literal["phone", "walk_in"]
+    place: str = Field(description="Queue name (phone, the event's `queue`) or site (walk-in).")
+    arrived: int
+    answered: int
+    abandoned: int = Field(description="Calls that gave up in the queue; tickets not served (no-show, removed).")
+    closed: int
+    not_resolved: int = Field(description="Closed with resolved_first_contact=false: transferred calls and"
+                              " tickets, and closed calls a contact centre registered as not resolved.")
+    answered_within_service_level: int = Field(description="Answered after waiting at most service_level_seconds.")
+    answered_wait_seconds: float = Field(description="Sum of the wait_seconds of the answered events.")
+    closed_handle_seconds: float = Field(description="Sum of the handle_seconds of the closed events.")
+
+
+class WaitingCount(_Model):
+    """Calls in one queue or tickets at one site waiting at a moment: arrived that local day before `at`
+    and neither answered nor abandoned before it. Every place with an arrival before `at` is listed,
+    zeros too."""
+
+    source: SourceName
+    at: datetime = Field(description="Aware local time, whole minutes (WAITING_MOMENTS on each open day).")
+    channel: Literal["phone", "walk_in"]
+    place: str = Field(description="Queue name (phone) or site (walk-in).")
+    waiting: int
 
 
 class SourceTruth(_Model):
@@ -286,10 +383,14 @@ class PersonalData(_Model):
 class GroundTruth(_Model):
     """What the simulated logs contain, known without parsing them.
 
-    `inquiries`, `phone`, `walk_in`, `spike` and `totals` describe the phone queue and the
-    ticket machine only (what `kanalpuls demo` ingests); `events` and `sources` describe
-    every source, so that any subset of connectors can be compared: see
-    `expected_by_channel` and `expected_inquiries`.
+    `inquiries`, `phone`, `walk_in`, `spike` and `totals` describe the phone queue (queue_log)
+    and the ticket machine only (what `kanalpuls demo` compares its phone KPIs with). Every
+    other field describes every source, per source, so that any subset of connectors can be
+    compared: see `expected_by_channel` and `expected_inquiries`. Among them are the inputs of
+    the KPI views: registrations per event (`events`), demand per hour (`arrivals_by_hour`),
+    the requesters who come back (`repeat_candidates`), queue sums (`queues`) and waiting
+    snapshots (`waiting`), which include Social Service's contact-centre platform (phone
+    queues and a reception with a check-in screen, posting over HTTP).
     """
 
     municipality: str
@@ -308,6 +409,11 @@ class GroundTruth(_Model):
         description="Events per stage the queue_log and ticket connectors should emit for the valid records."
     )
     events: list[EventCount] = Field(description="Distinct events every source should store, per day and dimensions.")
+    arrivals_by_hour: list[HourCount] = Field(description="Inbound arrivals per source, local day, hour and channel.")
+    repeat_candidates: list[KeyedArrival] = Field(
+        description="Keyed inbound inquiries of requesters with more than one on the same task, in time order.")
+    queues: list[QueueDay] = Field(description="Phone queues and walk-in sites per source and day, as sums.")
+    waiting: list[WaitingCount] = Field(description="Calls and tickets waiting at WAITING_MOMENTS of each open day.")
     sources: dict[SourceName, SourceTruth] = Field(description="Per source: files, records, events, skips, rejections.")
     imap_mailboxes: list[ImapMailbox] = Field(description="The IMAP mailboxes written under imap/.")
     files: list[str] = Field(description="Files written into out_dir, except ground_truth.json, relative to it.")
@@ -362,11 +468,29 @@ def expected_event_count(truth: GroundTruth, sources: Iterable[str] | None = Non
 
 
 EventKey = tuple[date, str, str, str, str, str, str]  # day, channel, direction, stage, task, department, site
+REGISTRATIONS = ("resolved_true", "resolved_false", "web_first_true", "web_first_false", "with_contact_key")
+
+
+@dataclass
+class _QueueSums:
+    arrived: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    closed: int = 0
+    not_resolved: int = 0
+    answered_within_service_level: int = 0
+    answered_wait_seconds: float = 0.0
+    closed_handle_seconds: float = 0.0
 
 
 @dataclass
 class SourceTally:
-    """What one source's connector should make of its files, counted by the writer as it writes them."""
+    """What one source's connector should make of its files, counted by the writer as it writes them.
+
+    Writers call `event` once per distinct event with what the connector will put into it, and
+    `stay` once per call or ticket with when it joined and left its queue. Requester identifiers
+    stay in memory: ground truth carries opaque ids (see `repeat_candidates`).
+    """
 
     connector: str
     systems: list[str]
@@ -376,12 +500,55 @@ class SourceTally:
     duplicates: int = 0
     rejected_at: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    registered: Counter[tuple[EventKey, str]] = field(default_factory=Counter)  # (event key, one of REGISTRATIONS)
+    hourly: Counter[tuple[date, int, str]] = field(default_factory=Counter)  # inbound arrivals: day, hour, channel
+    keyed: list[tuple[datetime, str, str, str]] = field(default_factory=list)  # at, identifier, channel, task
+    queues: dict[tuple[date, str, str], _QueueSums] = field(default_factory=dict)  # day, channel, place
+    stays: list[tuple[str, str, int, int]] = field(default_factory=list)  # channel, place, joined, left (epochs)
 
     def event(
-        self, epoch: float, channel: str, direction: str, stage: str, task: str, department: str, site: str = ""
+        self, epoch: float, channel: str, direction: str, stage: str, task: str, department: str, site: str = "",
+        *, resolved: bool | None = None, web_first: bool | None = None, requester: str | None = None,
+        queue: str = "", wait: float | None = None, handle: float | None = None,
     ) -> None:
-        day = datetime.fromtimestamp(epoch, TZ).date()
-        self.events[(day, channel, direction, stage, task, department if task != UNCLASSIFIED else "", site)] += 1
+        """One event as the connector emits it: occurred_at `epoch` (cut to milliseconds, as events carry
+        it), its resolved_first_contact and visited_web_first, the identifier its contact_key is made
+        of (None: no key), its queue and its wait and handle seconds."""
+        at = datetime.fromtimestamp(epoch, UTC)
+        at = at.replace(microsecond=at.microsecond // 1000 * 1000)
+        local = at.astimezone(TZ)
+        key = (local.date(), channel, direction, stage, task, department if task != UNCLASSIFIED else "", site)
+        self.events[key] += 1
+        for name, flag in (("resolved", resolved), ("web_first", web_first)):
+            if flag is not None:
+                self.registered[(key, f"{name}_{'true' if flag else 'false'}")] += 1
+        identifier = requester.strip().lower() if requester is not None else ""  # as ContactKeyer.key reads it
+        if identifier:
+            self.registered[(key, "with_contact_key")] += 1
+        if direction != "inbound":
+            return
+        if stage == "arrived":
+            self.hourly[(local.date(), local.hour, channel)] += 1
+            if identifier and channel != "web":
+                self.keyed.append((at, identifier, channel, task))
+        if channel in ("phone", "walk_in"):
+            sums = self.queues.setdefault((local.date(), channel, site if channel == "walk_in" else queue), _QueueSums())
+            if stage == "arrived":
+                sums.arrived += 1
+            elif stage == "answered":
+                sums.answered += 1
+                sums.answered_wait_seconds += wait or 0.0
+                sums.answered_within_service_level += wait is not None and wait <= SERVICE_LEVEL_SECONDS
+            elif stage == "abandoned":
+                sums.abandoned += 1
+            else:
+                sums.closed += 1
+                sums.closed_handle_seconds += handle or 0.0
+                sums.not_resolved += resolved is False
+
+    def stay(self, channel: str, place: str, joined: int, left: int) -> None:
+        """A call or ticket in its queue (place: queue or site) from `joined` until answered or abandoned at `left`."""
+        self.stays.append((channel, place, joined, left))
 
     def truth(self) -> SourceTruth:
         return SourceTruth(
@@ -395,6 +562,26 @@ class SourceTally:
             rejected_at=self.rejected_at,
             skipped=dict(sorted(self.skipped.items())),
         )
+
+
+# A requester id worth keying as a number: digits with the punctuation people and PBXes put in numbers.
+_PHONE_LIKE = re.compile(r"\+?[0-9 ()\-.]+")
+
+
+def phone_identifier(written: str) -> str | None:
+    """The number a phone-like id is keyed by, as the queue_log and channel-export connectors do:
+    its digits without the Danish prefix, if 8 to 15 of them; None for anything else (anonymous
+    callers, internal channels such as Local/2004@from-internal/n)."""
+    if not _PHONE_LIKE.fullmatch(written):
+        return None
+    number = normalise_phone_number(written)
+    return number if 8 <= len(number) <= 15 else None
+
+
+def export_identifier(written: str) -> str | None:
+    """A channel export's requester id as its connector keys it: a phone-like id (a CPR number with or
+    without its dash too) by its digits, anything else as written; None when empty."""
+    return phone_identifier(written) or (written or None)
 
 
 @dataclass
@@ -492,7 +679,7 @@ def poisson_times(rng: random.Random, start: float, end: float, per_hour: float)
     return out
 
 
-def _segments(day: date, opens: time, closes: time) -> list[tuple[int, int, int]]:
+def opening_segments(day: date, opens: time, closes: time) -> list[tuple[int, int, int]]:
     """(local hour, start epoch, end epoch) for each clock hour (or part) of the opening hours."""
     out = []
     cur = datetime.combine(day, opens)
@@ -582,7 +769,7 @@ class _Simulator:
         queue_names = list(PHONE_QUEUES)
         queue_weights = list(PHONE_QUEUES.values())
         arrivals: list[tuple[int, str, float]] = []
-        for hour, seg_start, seg_end in _segments(day, opens, closes):
+        for hour, seg_start, seg_end in opening_segments(day, opens, closes):
             load = WEEKDAY_DEMAND[day.weekday()] * PHONE_HOUR_DEMAND[hour]
             for t in poisson_times(rng, seg_start, seg_end, PHONE_CALLS_PER_HOUR * load):
                 arrivals.append((int(t), rng.choices(queue_names, queue_weights)[0], load / self.mean_phone_load))
@@ -685,7 +872,7 @@ class _Simulator:
         tickets: list[_Ticket] = []
         for site, (per_hour, n_counters) in SITES.items():
             arrivals: list[int] = []
-            for hour, seg_start, seg_end in _segments(day, opens, closes):
+            for hour, seg_start, seg_end in opening_segments(day, opens, closes):
                 if spike == (site, hour):
                     rate = SPIKE_FACTOR * _busiest_rate(site, hour)
                 else:
@@ -822,6 +1009,7 @@ def _phone_stats(calls: list[_Call]) -> PhoneStats:
 
 def _walk_in_stats(day: date, site: str, tickets: list[_Ticket]) -> WalkInStats:
     waits = [t.called - t.issued for t in tickets if t.called is not None]
+    served_waits = [t.called - t.issued for t in tickets if t.called is not None and t.finished is not None]
     by = Counter(t.outcome for t in tickets)
     return WalkInStats(
         day=day,
@@ -832,6 +1020,7 @@ def _walk_in_stats(day: date, site: str, tickets: list[_Ticket]) -> WalkInStats:
         removed=by["removed"],
         transferred=by["transferred"],
         average_wait_seconds=sum(waits) / len(waits) if waits else None,
+        answered_average_wait_seconds=sum(served_waits) / len(served_waits) if served_waits else None,
     )
 
 
@@ -914,8 +1103,7 @@ def simulate(
         for c in calls:
             cls = phone_class[c.queue]
             inquiries[(day, "phone", cls.task, cls.department, "")] += 1
-            for stage in _call_stages(c):
-                phone_tally.event(c.enter, "phone", "inbound", stage, cls.task, cls.department)
+            _call_events(c, cls.task, cls.department, phone_tally)
 
         tickets = sim.walk_in_day(day, (SPIKE_SITE, SPIKE_HOUR) if day == spike_day else None)
         ticket_files.append((day, tickets))
@@ -925,8 +1113,7 @@ def simulate(
         for t in tickets:
             cls = ticket_class[t.service]
             inquiries[(day, "walk_in", cls.task, cls.department, t.site)] += 1
-            for stage in _ticket_stages(t):
-                ticket_tally.event(t.issued, "walk_in", "inbound", stage, cls.task, cls.department, t.site)
+            _ticket_events(t, cls.task, cls.department, ticket_tally)
         if day == spike_day:
             s0 = local_epoch(day, time(SPIKE_HOUR))
             s1 = local_epoch(day, time(SPIKE_HOUR + 1))
@@ -1021,17 +1208,64 @@ def simulate(
             ),
         },
         events=[
-            EventCount(source=name, day=k[0], channel=k[1], direction=k[2], stage=k[3], task=k[4],
-                       department=k[5], site=k[6], count=n)
+            EventCount(source=name, day=k[0], channel=k[1], direction=k[2], stage=k[3], task=k[4], department=k[5],
+                       site=k[6], count=n, **{r: tallies[name].registered[(k, r)] for r in REGISTRATIONS})
             for name in SOURCES
             for k, n in sorted(tallies[name].events.items())
         ],
+        arrivals_by_hour=[
+            HourCount(source=name, day=day, hour=hour, channel=channel, count=n)
+            for name in SOURCES
+            for (day, hour, channel), n in sorted(tallies[name].hourly.items())
+        ],
+        repeat_candidates=_repeat_candidates(tallies),
+        queues=[
+            QueueDay(source=name, day=day, channel=channel, place=place, **asdict(sums))
+            for name in SOURCES
+            for (day, channel, place), sums in sorted(tallies[name].queues.items())
+        ],
+        waiting=_waiting(tallies, sim.open_days),
         sources=sources,
         imap_mailboxes=world.imap_mailboxes,
         files=[*(f for name in SOURCES for f in tallies[name].files), RUN_FILE],
     )
     (out_dir / GROUND_TRUTH_FILE).write_text(truth.to_json() + "\n", encoding="utf-8")
     return truth
+
+
+def _repeat_candidates(tallies: dict[str, SourceTally]) -> list[KeyedArrival]:
+    """Keyed inbound inquiries of every (identifier, task) that occurs more than once, in time order,
+    the identifiers replaced by opaque ids numbered in order of first appearance."""
+    arrivals = [(at, name, identifier, channel, task)
+                for name in SOURCES for at, identifier, channel, task in tallies[name].keyed]
+    per_task = Counter((identifier, task) for _, _, identifier, _, task in arrivals)
+    ids: dict[str, str] = {}
+    out = []
+    for at, name, identifier, channel, task in sorted(a for a in arrivals if per_task[(a[2], a[4])] > 1):
+        requester = ids.setdefault(identifier, f"r{len(ids) + 1}")
+        out.append(KeyedArrival(source=name, requester=requester, at=at, channel=channel, task=task))
+    return out
+
+
+def _waiting(tallies: dict[str, SourceTally], open_days: list[date]) -> list[WaitingCount]:
+    """Calls and tickets of each source waiting at WAITING_MOMENTS of each open day, per place with
+    an arrival that day before the moment."""
+    out = []
+    for name in SOURCES:
+        by_day: dict[date, list[tuple[str, str, int, int]]] = {}
+        for stay in tallies[name].stays:
+            by_day.setdefault(datetime.fromtimestamp(stay[2], TZ).date(), []).append(stay)
+        for day in open_days:
+            for moment in WAITING_MOMENTS:
+                at = local_epoch(day, moment)
+                waiting: Counter[tuple[str, str]] = Counter()
+                for channel, place, joined, left in by_day.get(day, []):
+                    if joined < at:
+                        waiting[(channel, place)] += left >= at  # still there: neither answered nor gone
+                out += [WaitingCount(source=name, at=datetime.combine(day, moment, tzinfo=TZ), channel=channel,
+                                     place=place, waiting=n)
+                        for (channel, place), n in sorted(waiting.items())]
+    return out
 
 
 def _spike_day(spike: bool | date, open_days: list[date]) -> date | None:
@@ -1048,20 +1282,39 @@ def _spike_day(spike: bool | date, open_days: list[date]) -> date | None:
     return spike
 
 
-def _call_stages(call: _Call) -> list[str]:
-    """The stages the queue_log connector emits for one call, as its lines say."""
-    stages = ["arrived"]
-    if call.agent:
-        stages += ["answered", "closed"]  # every answered call ends COMPLETE* or BLINDTRANSFER
+def _call_events(call: _Call, task: str, department: str, tally: SourceTally) -> None:
+    """The events the queue_log connector emits for one call, each at its own line's time: ENTERQUEUE
+    (keyed by the caller's number, if it is one), CONNECT after the hold time, COMPLETE* or
+    BLINDTRANSFER after the talk time (a transfer is not resolved), or the line that gave up."""
+    queue = call.queue
+    tally.event(call.enter, "phone", "inbound", "arrived", task, department, queue=queue,
+                requester=phone_identifier(call.callerid))
+    left = call.enter + call.hold
+    tally.stay("phone", queue, call.enter, left)
+    if call.agent:  # every answered call ends COMPLETE* or BLINDTRANSFER
+        tally.event(left, "phone", "inbound", "answered", task, department, queue=queue, wait=call.hold)
+        tally.event(left + call.talk, "phone", "inbound", "closed", task, department, queue=queue, wait=call.hold,
+                    handle=call.talk, resolved=False if call.outcome == "BLINDTRANSFER" else None)
     else:
-        stages.append("abandoned")
-    return stages
+        tally.event(left, "phone", "inbound", "abandoned", task, department, queue=queue, wait=call.hold)
 
 
-def _ticket_stages(ticket: _Ticket) -> list[str]:
-    if ticket.outcome in ("served", "transferred"):
-        return ["arrived", "answered", "closed"]
-    return ["arrived", "abandoned"]  # no_show, removed
+def _ticket_events(ticket: _Ticket, task: str, department: str, tally: SourceTally) -> None:
+    """The events the ticket connector emits for one row: issued, called (answered), finished (closed;
+    a transfer is not resolved), or given up when called in vain (no-show) or at issue (removed)."""
+    t, site = ticket, ticket.site
+    tally.event(t.issued, "walk_in", "inbound", "arrived", task, department, site, queue=t.service)
+    tally.stay("walk_in", site, t.issued, t.called if t.called is not None else t.issued)
+    if t.outcome in ("served", "transferred"):
+        assert t.called is not None and t.finished is not None
+        tally.event(t.called, "walk_in", "inbound", "answered", task, department, site, queue=t.service,
+                    wait=t.called - t.issued)
+        tally.event(t.finished, "walk_in", "inbound", "closed", task, department, site, queue=t.service,
+                    handle=t.finished - t.called, resolved=False if t.outcome == "transferred" else None)
+    else:  # no_show, removed
+        gave_up = t.called if t.called is not None else t.issued
+        tally.event(gave_up, "walk_in", "inbound", "abandoned", task, department, site, queue=t.service,
+                    wait=gave_up - t.issued)
 
 
 def _housekeeping(lines: list[bytes]) -> Counter[str]:

@@ -4,7 +4,8 @@ pipeline/simulator.py writes the phone queue and ticket-machine logs and calls `
 here for everything else, over the same days and for the same (fake) citizens. Each writer
 produces the files one connector reads and counts, while writing, what that connector
 should make of them in a SourceTally: events per day x channel x direction x stage x task x
-department, duplicates, skips by the connector's reason, rejected records by file and line.
+department with the registrations and contact keys they carry, arrivals per hour, queue sums
+and stays, duplicates, skips by the connector's reason, rejected records by file and line.
 Personal data is planted on purpose and recorded in PlantedData as it is written. One module
 per source format, as in connectors/.
 
@@ -27,7 +28,12 @@ from connectors.exchange_tracking import ExchangeTrackingConfig
 from connectors.web_access_log import AccessLogFormat, WebAccessLogConfig
 from pipeline.simulated.exchange import EXCHANGE_MAILBOXES, EXCHANGE_SYSTEM, Exchange
 from pipeline.simulated.exports import CASE_SYSTEM, CHAT_FILE, CHAT_SYSTEM, Exports
-from pipeline.simulated.http import CHAT_PLATFORM, FORM_PLATFORM, write_http
+from pipeline.simulated.http import (
+    CHAT_PLATFORM,
+    CONTACT_CENTRE,
+    FORM_PLATFORM,
+    write_http,
+)
 from pipeline.simulated.imap import IMAP_SYSTEM, Imap
 from pipeline.simulated.web import FORMS_LOG, FORMS_SYSTEM, WWW_LOG, WWW_SYSTEM, Web
 from pipeline.simulated.world import World
@@ -48,7 +54,7 @@ def write_all(world: World) -> dict[str, SourceTally]:
         "channel_csv": SourceTally("channel_export", [CASE_SYSTEM]),
         "channel_jsonl": SourceTally("channel_export", [CHAT_SYSTEM]),
         "imap": SourceTally("imap_mailbox", [IMAP_SYSTEM]),
-        "http": SourceTally("http_ingest", [FORM_PLATFORM, CHAT_PLATFORM]),
+        "http": SourceTally("http_ingest", [FORM_PLATFORM, CHAT_PLATFORM, CONTACT_CENTRE]),
     }
     Exchange(world, tallies["exchange"]).write()
     Web(world, tallies["web_combined"], tallies["web_json"]).write()

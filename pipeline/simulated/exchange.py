@@ -181,15 +181,18 @@ class Exchange:
                        **common)
             boxes = [r for r in recipients if r in EXCHANGE_MAILBOXES]
             log.add(delivered_at, server, "DELIVER", None if boxes else "not to a shared mailbox", **row)
-            for mailbox in boxes:
-                self.tally.event(delivered_at, "email", "inbound", "arrived", *self.classes[mailbox])
+            first_read = delivered_at  # the time of the copy the connector reads first, which it keeps
             again = delivered_at + rng.uniform(20, 90)
             if boxes and rng.random() < 0.02 and same_hour(delivered_at, again):
-                # A failover resubmits the message from Safety Net: delivered (and logged) twice.
+                # A failover resubmits the message from Safety Net: delivered (and logged) twice, in the same
+                # hour. The logs are read server by server, EXCH01's first: its copy is the one kept.
                 other = "EXCH02" if server == "EXCH01" else "EXCH01"
                 log.add(again - 1, other, "RESUBMIT", "event RESUBMIT", source="SAFETYNET", **common)
                 log.add(again, other, "DELIVER", None, **row)
                 self.tally.duplicates += len(boxes)
+                first_read = min((server, delivered_at), (other, again))[1]
+            for mailbox in boxes:  # keyed by the sender's address
+                self.tally.event(first_read, "email", "inbound", "arrived", *self.classes[mailbox], requester=sender)
         if rng.random() < 0.6:
             self.reply(main, sender, subject, delivered_at)
 

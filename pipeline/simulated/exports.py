@@ -22,7 +22,12 @@ from pipeline.simulated.world import (
     World,
     local_time,
 )
-from pipeline.simulator import SourceTally, local_epoch, poisson_times
+from pipeline.simulator import (
+    SourceTally,
+    export_identifier,
+    local_epoch,
+    poisson_times,
+)
 
 CASE_SYSTEM, CHAT_SYSTEM = "sbsys", "chat"
 CHAT_FILE = "exports/chat.jsonl"
@@ -46,6 +51,7 @@ DIGITAL_POST_IN_PER_HOUR = 2.5
 CHAT_TOPICS = (("Pas og kørekort", 0.25), ("Flytning", 0.2), ("Pension", 0.15), ("Boligstøtte", 0.15),
                ("Byggesag", 0.1), ("Andet", 0.15))  # 'Andet' has no rule on purpose
 CHATS_PER_HOUR = 8.0
+_YES_NO = {"ja": True, "nej": False, "": None}  # the export's yes/no columns as the connector reads them
 
 
 class Exports:
@@ -91,16 +97,18 @@ class Exports:
             stamp = local.isoformat() if rng.random() < 0.1 else local.strftime("%Y-%m-%d %H:%M:%S")
             citizen = world.citizen(rng)
             requester = world.cpr(citizen.cpr) if requester_type != "virksomhed" and rng.random() < 0.9 else ""
-            row = [
-                f"SAG-{local.year}-{n:06d}", stamp, rng.choice((channel, channel.lower(), channel.upper())), direction,
-                task, department, requester_type, rng.choice(("ja", "nej", "")) if direction == "ind" else "",
-                rng.choice(("ja", "nej", "", "")) if direction == "ind" else "", requester,
-            ]
+            written_channel = rng.choice((channel, channel.lower(), channel.upper()))
+            resolved = rng.choice(("ja", "nej", "")) if direction == "ind" else ""
+            web_first = rng.choice(("ja", "nej", "", "")) if direction == "ind" else ""
+            row = [f"SAG-{local.year}-{n:06d}", stamp, written_channel, direction, task, department, requester_type,
+                   resolved, web_first, requester]
             by_day[local.date()].append((int(at), row))
             key_task, key_department = world.classify("channel_export", task)
             kle = task if _is_kle(task) else key_task
             tally.event(int(at), "letter" if channel == "Brev" else "digital_post",
-                        "inbound" if direction == "ind" else "outbound", "arrived", kle, department or key_department)
+                        "inbound" if direction == "ind" else "outbound", "arrived", kle, department or key_department,
+                        resolved=_YES_NO[resolved], web_first=_YES_NO[web_first],
+                        requester=export_identifier(requester))  # out or in: the connector keys any requester id
         last = world.days[-1]
         for day in world.days:
             texts = [_csv_line(row) for _, row in sorted(by_day[day])]
@@ -156,7 +164,9 @@ class Exports:
                 "agent": f"agent-{rng.randint(1, 12):02d}",
             }
             lines.append((at, json.dumps(record, ensure_ascii=False)))
-            tally.event(int(at), "chat", "inbound", "arrived", *world.classify("channel_export", topic))
+            tally.event(int(at), "chat", "inbound", "arrived", *world.classify("channel_export", topic),
+                        resolved=record["resolved"], web_first=record["came_from_web"],
+                        requester=export_identifier(requester_id or ""))
         texts = [text for _, text in sorted(lines)]
         bad: list[int] = []
         for i, text in enumerate(self._malformed_chat()):

@@ -98,7 +98,7 @@ class Imap:
                     body, client=rng.choice(("Microsoft Outlook 16.0", "iPhone Mail (22B83)", None)))
         for b in to:
             self._add(_Message(at, b, IMAP_INBOX, data, message_id))
-            self.tally.event(at, "email", "inbound", "arrived", *self.classes[b])
+            self.tally.event(int(at), "email", "inbound", "arrived", *self.classes[b], requester=sender)  # Date: seconds
         if rng.random() >= 0.7:
             return
         replied = world.office.after(at + 600, rng.lognormvariate(math.log(4 * 3600), 0.8))
@@ -114,7 +114,7 @@ class Imap:
         data = _eml(replied, (display, box), [(citizen.name, sender)], reply_subject, reply_id, reply,
                     in_reply_to=message_id, references=[message_id], client="Microsoft Outlook 16.0")
         self._add(_Message(replied, box, IMAP_SENT, data, reply_id))
-        self.tally.event(replied, "email", "outbound", "arrived", *self.classes[box])
+        self.tally.event(int(replied), "email", "outbound", "arrived", *self.classes[box])
         if not self.copied_to_self:  # once a run: a colleague Bcc'd the mailbox, so the reply lies in INBOX too
             self.copied_to_self = True
             self._add(_Message(replied + 2, box, IMAP_INBOX, data, reply_id, kind="copy"))
@@ -136,7 +136,7 @@ class Imap:
             data = _eml(again, (citizen.name, sender), [(display, box)], f"SV: {reply_subject}", answer_id, answer,
                         in_reply_to=reply_id, references=[message_id, reply_id], client=None)
             self._add(_Message(again, box, IMAP_INBOX, data, answer_id))
-            self.tally.event(again, "email", "inbound", "arrived", *self.classes[box])
+            self.tally.event(int(again), "email", "inbound", "arrived", *self.classes[box], requester=sender)
 
     def _add(self, message: _Message) -> None:
         self.messages.append(message)
@@ -173,7 +173,7 @@ class Imap:
                 message.kind = "inquiry"
             self._add(message)
             if message.kind == "inquiry":  # the connector falls back to the message's UID for its event id
-                self.tally.event(at, "email", "inbound", "arrived", *self.classes[box])
+                self.tally.event(at, "email", "inbound", "arrived", *self.classes[box], requester=sender)
         inbound = [m for m in self.messages if m.folder == IMAP_INBOX and m.message_id and m.kind == "inquiry"]
         if inbound:
             twice = inbound[len(inbound) // 2]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email import policy
@@ -25,7 +26,14 @@ from connectors.mapping import MappingRules, load_mapping
 from connectors.privacy import ContactKeyer
 from connectors.registry import get_kind
 from pipeline.ingest import expand_paths, load_run_file
-from pipeline.simulator import DEFAULT_MAPPING_FILE, RUN_FILE, SOURCES, GroundTruth
+from pipeline.settings import DEMO_SECRET
+from pipeline.simulator import (
+    DEFAULT_MAPPING_FILE,
+    REGISTRATIONS,
+    RUN_FILE,
+    SOURCES,
+    GroundTruth,
+)
 from schemas import InquiryEvent
 
 TZ = ZoneInfo("Europe/Copenhagen")
@@ -58,9 +66,94 @@ def truth_counts(truth: GroundTruth, source: str) -> Counter[EventKey]:
                     for r in truth.events if r.source == source})
 
 
+# --------------------------------------------------------------------------- what the KPI views read
+
+
+Registration = tuple[EventKey, str]
+
+
+def registrations(events: Iterable[InquiryEvent]) -> Counter[Registration]:
+    """Per event key: events with resolved_first_contact / visited_web_first true or false, and with a contact key."""
+    out: Counter[Registration] = Counter()
+    for e in events:
+        key = event_key(e)
+        for name, flag in (("resolved", e.resolved_first_contact), ("web_first", e.visited_web_first)):
+            if flag is not None:
+                out[(key, f"{name}_{'true' if flag else 'false'}")] += 1
+        if e.contact_key is not None:
+            out[(key, "with_contact_key")] += 1
+    return out
+
+
+def truth_registrations(truth: GroundTruth, source: str) -> Counter[Registration]:
+    return Counter({((r.day, r.channel, r.direction, r.stage, r.task, r.department, r.site), name): getattr(r, name)
+                    for r in truth.events if r.source == source for name in REGISTRATIONS if getattr(r, name)})
+
+
+def hourly(events: Iterable[InquiryEvent]) -> Counter[tuple[date, int, str]]:
+    """Inbound arrivals per local day, local hour and channel."""
+    return Counter((local.date(), local.hour, e.channel.value) for e in events
+                   if e.stage.value == "arrived" and e.direction.value == "inbound"
+                   for local in (e.occurred_at.astimezone(TZ),))
+
+
+def truth_hourly(truth: GroundTruth, source: str) -> Counter[tuple[date, int, str]]:
+    return Counter({(h.day, h.hour, h.channel): h.count for h in truth.arrivals_by_hour if h.source == source})
+
+
+QUEUE_SUMS = ("arrived", "answered", "abandoned", "closed", "not_resolved", "answered_within_service_level",
+              "answered_wait_seconds", "closed_handle_seconds")
+
+
+def queue_sums(events: Iterable[InquiryEvent], service_level_seconds: int) -> dict[tuple[date, str, str], dict[str, float]]:
+    """Per local day, channel and queue (phone) or site (walk-in): the sums of QueueDay, from the events."""
+    out: dict[tuple[date, str, str], Counter[str]] = {}
+    for e in events:
+        channel = e.channel.value
+        if channel not in ("phone", "walk_in") or e.direction.value != "inbound":
+            continue
+        sums = out.setdefault((e.occurred_at.astimezone(TZ).date(), channel, e.site if channel == "walk_in" else e.queue),
+                              Counter())
+        stage = e.stage.value
+        sums[stage] += 1
+        if stage == "answered":
+            sums["answered_wait_seconds"] += e.wait_seconds or 0
+            sums["answered_within_service_level"] += (e.wait_seconds or 0) <= service_level_seconds
+        if stage == "closed":
+            sums["closed_handle_seconds"] += e.handle_seconds or 0
+            sums["not_resolved"] += e.resolved_first_contact is False
+    return {key: {name: sums[name] for name in QUEUE_SUMS} for key, sums in out.items()}
+
+
+def truth_queue_sums(truth: GroundTruth, source: str) -> dict[tuple[date, str, str], dict[str, float]]:
+    return {(q.day, q.channel, q.place): q.model_dump(include=set(QUEUE_SUMS)) for q in truth.queues if q.source == source}
+
+
+def keyed_groups(events: Iterable[tuple[str, InquiryEvent]]) -> list[tuple[str, tuple[tuple[datetime, str, str], ...]]]:
+    """(task, its arrivals as (time, source, channel) in order) per contact key and task with more than one
+    keyed inbound inquiry: what ground truth's repeat candidates are, told apart by contact key."""
+    groups: dict[tuple[str, str], list[tuple[datetime, str, str]]] = {}
+    for source, e in events:
+        if e.stage.value == "arrived" and e.direction.value == "inbound" and e.channel.value != "web" and e.contact_key:
+            groups.setdefault((e.contact_key, e.task), []).append((e.occurred_at, source, e.channel.value))
+    return sorted((task, tuple(sorted(arrivals))) for (_, task), arrivals in groups.items() if len(arrivals) > 1)
+
+
+def truth_keyed_groups(truth: GroundTruth, sources: Iterable[str]) -> list[tuple[str, tuple[tuple[datetime, str, str], ...]]]:
+    """The same, from ground truth's repeat candidates of `sources`, told apart by requester id."""
+    chosen = set(sources)
+    groups: dict[tuple[str, str], list[tuple[datetime, str, str]]] = {}
+    for a in truth.repeat_candidates:
+        if a.source in chosen:
+            groups.setdefault((a.requester, a.task), []).append((a.at, a.source, a.channel))
+    return sorted((task, tuple(sorted(arrivals))) for (_, task), arrivals in groups.items() if len(arrivals) > 1)
+
+
 def context() -> ConnectorContext:
+    """What every connector gets, keyed with the secret kanalpuls uses by default: the one the simulated HTTP
+    clients key with, so contact keys from files and from HTTP match as in `kanalpuls demo`."""
     mapping = load_mapping(DEFAULT_MAPPING_FILE)
-    return ConnectorContext(mapping.municipality, mapping, ContactKeyer(b"test-secret"))
+    return ConnectorContext(mapping.municipality, mapping, ContactKeyer(DEMO_SECRET.encode()))
 
 
 def read_file_source(out: Path, source: str) -> Read:

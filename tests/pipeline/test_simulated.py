@@ -30,11 +30,22 @@ from connectors.privacy import mask_personal_data, normalise_phone_number
 from pipeline.ingest import load_run_file, run_many
 from pipeline.settings import Settings
 from pipeline.simulated.exchange import EXCHANGE_FIELDS, EXCHANGE_MAILBOXES
+from pipeline.simulated.http import (
+    CONTACT_CENTRE,
+    CONTACT_CENTRE_QUEUES,
+    RECEPTION_SITE,
+)
 from pipeline.simulated.imap import IMAP_MAILBOXES, connector_config
 from pipeline.simulated.world import CHAT_HOURS, OFFICE_HOURS
-from pipeline.simulator import GroundTruth, expected_event_count, simulate
-from tests.pipeline.simulated_files import FILE_SOURCES, read_file_source
+from pipeline.simulator import (
+    PHONE_HOURS,
+    WALK_IN_HOURS,
+    GroundTruth,
+    expected_event_count,
+    simulate,
+)
 from tests.personal_data import tokens
+from tests.pipeline.simulated_files import FILE_SOURCES, read_file_source
 from tests.topics import read_topic
 
 TZ = ZoneInfo("Europe/Copenhagen")
@@ -308,6 +319,30 @@ def test_http_events_carry_no_personal_data_and_invalid_ones_some(week: tuple[Pa
     stages = Counter((e["channel"], e["stage"]) for e in map(json.loads, valid.splitlines()))
     assert stages[("chat", "arrived")] == stages[("chat", "answered")] + stages[("chat", "abandoned")]
     assert stages[("chat", "closed")] == stages[("chat", "answered")] and stages[("self_service", "arrived")]
+
+
+def test_contact_centre_posts_every_stage_and_asks_about_the_website_on_arrival(week: tuple[Path, GroundTruth]) -> None:
+    out, _ = week
+    events = [json.loads(line) for line in (out / "http_events.ndjson").read_text(encoding="utf-8").splitlines()]
+    posted = [e for e in events if e["source"]["system"] == CONTACT_CENTRE]
+    stages = Counter((e["channel"], e["stage"]) for e in posted)
+    for channel in ("phone", "walk_in"):  # each call or visit is answered or given up; every answered one closes
+        assert stages[(channel, "arrived")] == stages[(channel, "answered")] + stages[(channel, "abandoned")] > 0
+        assert stages[(channel, "closed")] == stages[(channel, "answered")]
+    # The IVR and the check-in screen ask at arrival; agents register resolution when they close.
+    assert {e["stage"] for e in posted if e["visited_web_first"] is not None} == {"arrived"}
+    assert {e["stage"] for e in posted if e["resolved_first_contact"] is not None} == {"closed"}
+    arrivals = [e for e in posted if e["stage"] == "arrived"]
+    assert {e["visited_web_first"] for e in arrivals} == {True, False, None}
+    keyed = sum(e["contact_key"] is not None for e in arrivals)  # withheld numbers and no text message: no key
+    assert 0.7 * len(arrivals) < keyed < len(arrivals)
+    assert all(e["contact_key"] is None for e in posted if e["stage"] != "arrived")
+    for e in arrivals:
+        local = datetime.fromisoformat(e["occurred_at"]).astimezone(TZ)
+        opens, closes = (PHONE_HOURS if e["channel"] == "phone" else WALK_IN_HOURS)[local.weekday()]
+        assert opens <= local.time() < closes, e
+    assert {e["site"] for e in posted if e["channel"] == "walk_in"} == {RECEPTION_SITE}
+    assert {e["queue"] for e in posted if e["channel"] == "phone"} == {q for q, _ in CONTACT_CENTRE_QUEUES}
 
 
 # --------------------------------------------------------------------------- personal data

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import gzip
+import re
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from pipeline.simulator import (
     MALFORMED_CALLER_NUMBERS,
     PHONE_HOURS,
     PHONE_QUEUES,
+    REGISTRATIONS,
     RUN_FILE,
     SOURCES,
     TICKET_HEADER,
@@ -50,11 +52,20 @@ from pipeline.simulator import (
 )
 from tests.pipeline.simulated_files import (
     FILE_SOURCES,
+    QUEUE_SUMS,
     context,
     event_key,
+    hourly,
+    keyed_groups,
+    queue_sums,
     read_file_source,
     read_imap,
+    registrations,
     truth_counts,
+    truth_hourly,
+    truth_keyed_groups,
+    truth_queue_sums,
+    truth_registrations,
 )
 
 TZ = ZoneInfo("Europe/Copenhagen")
@@ -382,6 +393,9 @@ def test_walk_in_truth_matches_ticket_rows(week: tuple[Path, GroundTruth]) -> No
             (datetime.fromisoformat(r[4]) - datetime.fromisoformat(r[3])).total_seconds() for r in site_rows if r[4]
         ]
         assert stats.average_wait_seconds == pytest.approx(sum(waits) / len(waits))
+        served = [(datetime.fromisoformat(r[4]) - datetime.fromisoformat(r[3])).total_seconds()
+                  for r in site_rows if r[7] in ("served", "transferred")]
+        assert stats.answered_average_wait_seconds == pytest.approx(sum(served) / len(served))
 
 
 def test_ticket_rows_follow_the_outcome_rules(week: tuple[Path, GroundTruth]) -> None:
@@ -572,7 +586,10 @@ def test_imap_messages_count_as_ground_truth_says(week: tuple[Path, GroundTruth]
     assert read.rejected_at == expected.rejected_at and dict(read.skipped) == expected.skipped
 
 
-def test_imap_connector_reads_the_messages_as_ground_truth_says(week: tuple[Path, GroundTruth]) -> None:
+@pytest.fixture(scope="module")
+def week_imap(week: tuple[Path, GroundTruth]) -> tuple[dict[str, object], int, list[str], Counter[str]]:
+    """The IMAP connector's parser over each folder's messages, as a poll fetches their headers:
+    (events by id, emitted, rejected files, skips)."""
     imap = pytest.importorskip("connectors.imap_mailbox")
     out, truth = week
     mailboxes = [{"address": m.address, "folders": ["INBOX"], "sent_folder": "Sent"} for m in truth.imap_mailboxes]
@@ -595,6 +612,14 @@ def test_imap_connector_reads_the_messages_as_ground_truth_says(week: tuple[Path
                     continue
                 emitted += len(result)
                 events.update((e.event_id, e) for e in result if e.event_id not in events)
+    return events, emitted, rejected, skipped
+
+
+def test_imap_connector_reads_the_messages_as_ground_truth_says(
+    week: tuple[Path, GroundTruth], week_imap: tuple[dict[str, object], int, list[str], Counter[str]]
+) -> None:
+    _, truth = week
+    events, emitted, rejected, skipped = week_imap
     assert Counter(event_key(e) for e in events.values()) == truth_counts(truth, "imap")
     assert emitted - len(events) == truth.sources["imap"].duplicates
     assert rejected == truth.sources["imap"].rejected_at and dict(skipped) == truth.sources["imap"].skipped
@@ -646,6 +671,98 @@ def test_expected_inquiries_of_phone_and_tickets_are_the_demos_ground_truth(week
     assert {key[1] for key in everything} == {
         "phone", "walk_in", "email", "web", "self_service", "letter", "digital_post", "chat"}
     assert sum(everything.values()) > sum(true_inquiries(truth).values())
+
+
+def emitted(week_read: dict[str, object], week_imap: tuple[dict[str, object], ...]) -> dict[str, list[object]]:
+    """Every source's distinct events, as its connector (or the HTTP endpoint) makes them."""
+    out: dict[str, list[object]] = {source: list(week_read[source].events.values()) for source in FILE_SOURCES}
+    return out | {"imap": list(week_imap[0].values()), "http": list(week_read["http"])}
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_each_source_registers_what_ground_truth_says(
+    source: str, week: tuple[Path, GroundTruth], week_read: dict[str, object], week_imap: tuple[dict[str, object], ...]
+) -> None:
+    """What the KPI views read besides counts: flags and contact keys per event, arrivals per local hour,
+    and each phone queue's and walk-in site's sums per day (stages at their own times)."""
+    _, truth = week
+    events = emitted(week_read, week_imap)[source]
+    assert registrations(events) == truth_registrations(truth, source)
+    assert hourly(events) == truth_hourly(truth, source)
+    assert queue_sums(events, truth.service_level_seconds) == truth_queue_sums(truth, source)
+
+
+def test_sources_register_resolution_web_first_and_requesters_where_real_ones_do(week: tuple[Path, GroundTruth]) -> None:
+    _, truth = week
+    kept: defaultdict[str, set[str]] = defaultdict(set)
+    for r in truth.events:
+        kept[r.source] |= {name for name in REGISTRATIONS if getattr(r, name)}
+    assert kept["queue_log"] == {"resolved_false", "with_contact_key"}  # transfers; callers with a number
+    assert kept["tickets"] == {"resolved_false"}  # transfers; a ticket has no requester
+    assert kept["web_combined"] == kept["web_json"] == set()
+    assert kept["exchange"] == kept["imap"] == {"with_contact_key"}
+    assert kept["channel_csv"] == kept["channel_jsonl"] == kept["http"] == set(REGISTRATIONS)
+    # Web first on the phone and at a counter: only the contact centre asks, and only on arrival.
+    asked = {(r.source, r.channel, r.stage) for r in truth.events if r.web_first_true or r.web_first_false}
+    assert {(c, s) for source, c, s in asked if c in ("phone", "walk_in")} == {("phone", "arrived"), ("walk_in", "arrived")}
+    assert {source for source, c, _ in asked if c in ("phone", "walk_in")} == {"http"}
+
+
+def test_repeat_candidates_are_told_apart_as_contact_keys_are(
+    week: tuple[Path, GroundTruth], week_read: dict[str, object], week_imap: tuple[dict[str, object], ...]
+) -> None:
+    """Requester ids group the keyed inquiries exactly as the connectors' contact keys do (one secret for
+    every source): same number, address or CPR, same key; a CPR keyed with and without its dash, or a
+    number and an address of one citizen, never."""
+    _, truth = week
+    events = [(source, e) for source, found in emitted(week_read, week_imap).items() for e in found]
+    groups = keyed_groups(events)
+    assert groups == truth_keyed_groups(truth, SOURCES)
+    assert len(groups) > 100 and {channel for _, arrivals in groups for _, _, channel in arrivals} >= {
+        "phone", "walk_in", "email", "chat"}
+    assert all(re.fullmatch(r"r[0-9]+", a.requester) for a in truth.repeat_candidates)
+    assert [a.at for a in truth.repeat_candidates] == sorted(a.at for a in truth.repeat_candidates)
+
+
+def test_queue_sums_agree_with_the_phone_and_walk_in_stats(week: tuple[Path, GroundTruth]) -> None:
+    _, truth = week
+    sums = {(q.source, q.day, q.place): q for q in truth.queues}
+    for day, stats in truth.phone.by_day.items():
+        queues = [q for (source, d, _), q in sums.items() if (source, d) == ("queue_log", day)]
+        total = {name: sum(getattr(q, name) for q in queues) for name in QUEUE_SUMS}
+        assert {q.place for q in queues} == set(PHONE_QUEUES)
+        assert (stats.offered, stats.answered, stats.abandoned, stats.transferred) == (
+            total["arrived"], total["answered"], total["abandoned"], total["not_resolved"])
+        assert stats.service_level == pytest.approx(
+            total["answered_within_service_level"] / (total["answered"] + total["abandoned"]))
+        assert stats.average_speed_of_answer == pytest.approx(total["answered_wait_seconds"] / total["answered"])
+        assert stats.average_handle_time == pytest.approx(total["closed_handle_seconds"] / total["closed"])
+    for stats in truth.walk_in:
+        q = sums[("tickets", stats.day, stats.site)]
+        assert (stats.tickets, stats.served, stats.transferred, stats.no_shows + stats.removed) == (
+            q.arrived, q.closed - q.not_resolved, q.not_resolved, q.abandoned)
+        assert stats.answered_average_wait_seconds == pytest.approx(q.answered_wait_seconds / q.answered)
+    assert {(q.source, q.channel) for q in truth.queues} == {
+        ("queue_log", "phone"), ("tickets", "walk_in"), ("http", "phone"), ("http", "walk_in")}
+
+
+def test_waiting_snapshots_count_what_the_queue_log_says(week: tuple[Path, GroundTruth]) -> None:
+    """Read from the lines themselves: ENTERQUEUE before the moment, CONNECT or the giving-up line not."""
+    out, truth = week
+    joined: dict[str, tuple[str, int]] = {}
+    left: dict[str, int] = {}
+    for f in queue_events(out):
+        if f[4] == "ENTERQUEUE":
+            joined[f[1]] = (f[2], int(f[0]))
+        elif f[4] in ("CONNECT", *ABANDON_VERBS):
+            left[f[1]] = int(f[0])
+    snapshots = [w for w in truth.waiting if w.source == "queue_log"]
+    assert len({w.at for w in snapshots}) == 3 * 5
+    for w in snapshots:
+        at, midnight = int(w.at.timestamp()), int(datetime.combine(w.at.date(), datetime.min.time(), TZ).timestamp())
+        calls = [call for call, (queue, enter) in joined.items() if queue == w.place and midnight <= enter < at]
+        assert calls and w.waiting == sum(left[call] >= at for call in calls), w
+    assert max(w.waiting for w in snapshots) > 0
 
 
 def test_connectors_yaml_runs_every_file_source_with_its_files(week: tuple[Path, GroundTruth]) -> None:
