@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from pipeline.kpis import KpiError, baseline_arguments, kpi_sql, run_kpi
 from pipeline.simulated.http import CONTACT_CENTRE_QUEUES, RECEPTION_SITE
 from pipeline.simulator import (
     PHONE_QUEUES,
+    SPIKE_SITE,
     EventCount,
     GroundTruth,
     expected_inquiries,
@@ -288,6 +289,85 @@ def resolution(truth: GroundTruth, first: date, last: date) -> dict[tuple[str, s
         for scope in ((r.channel, r.department), (r.channel, "*"), ("*", r.department), ("*", "*")):
             out[scope].update({"known": known, "resolved": resolved})
     return {scope: (c["known"], c["resolved"]) for scope, c in out.items() if c["known"]}
+
+
+def test_first_contact_resolution_per_channel_and_department(store: EmbeddedStore,
+                                                             simulated: tuple[Path, GroundTruth]) -> None:
+    _, truth = simulated
+    got = {(r["channel"], r["department"]): r for r in rows(store, "first_contact_resolution",
+                                                             from_day=WEEK[0], to_day=WEEK[1])}
+    expected = resolution(truth, *WEEK)
+    assert {scope: (r["known"], r["resolved"]) for scope, r in got.items()} == expected
+    for scope, (known, resolved) in expected.items():
+        assert close(got[scope]["rate"], resolved / known), scope
+    # Closed calls and visits (transfers not resolved), contact-centre wrap-up codes, exports' yes/no.
+    assert {"phone", "walk_in", "letter", "digital_post", "chat", "*"} <= {c for c, _ in got}
+    assert ("phone", "Social Service") in got and 0 < got[("*", "*")]["rate"] < 1  # type: ignore[operator]
+
+
+def test_web_first_share_of_phone_and_walk_in(store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:
+    _, truth = simulated
+    expected: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for r in events_in(truth, *WEEK):
+        if r.stage == "arrived" and r.direction == "inbound" and r.channel in ("phone", "walk_in"):
+            for scope in (r.channel, "*"):
+                expected[scope].update({"inquiries": r.count, "known": r.web_first_true + r.web_first_false,
+                                        "web_first": r.web_first_true})
+    got = {r["channel"]: r for r in rows(store, "web_first", from_day=WEEK[0], to_day=WEEK[1])}
+    assert {c: {k: r[k] for k in ("inquiries", "known", "web_first")} for c, r in got.items()} == {
+        c: dict(v) for c, v in expected.items()}
+    for channel, counts in expected.items():
+        assert 0 < counts["web_first"] < counts["known"] < counts["inquiries"], channel  # registered by some only
+        assert close(got[channel]["share"], counts["web_first"] / counts["known"])
+
+
+@pytest.mark.parametrize("channel", ["phone", "walk_in", "email"])
+def test_demand_by_weekday_and_hour_against_opening_hours(
+        channel: str, store: EmbeddedStore, simulated: tuple[Path, GroundTruth], steering: Steering) -> None:
+    _, truth = simulated
+    first, last = START, WEEK[1]
+    inquiries: Counter[tuple[int, int]] = Counter()
+    for h in truth.arrivals_by_hour:
+        if h.source in SOURCES and h.channel == channel and first <= h.day <= last:
+            inquiries[(h.day.isoweekday(), h.hour)] += h.count
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    open_days = Counter(d.isoweekday() for d in days if not steering.closed_day(d))
+    hours = steering.opening_hours.get(channel)  # type: ignore[call-overload]
+
+    def open_minutes(weekday: int, hour: int) -> float:
+        if hours is None:
+            return 0  # no opening hours configured: the view has none to join
+        lo, hi = hour * 60, hour * 60 + 60
+        return sum(max(0, min(hi, c.hour * 60 + c.minute) - max(lo, o.hour * 60 + o.minute))
+                   for o, c in hours.for_site("").on(weekday - 1))
+
+    got = rows(store, "demand", from_day=first, to_day=last, channel_name=channel)
+    assert [(r["weekday"], r["hour"]) for r in got] == [(w, h) for w in range(1, 8) for h in range(24)]
+    for r in got:
+        cell = (r["weekday"], r["hour"])
+        assert (r["inquiries"], r["open_days"]) == (inquiries[cell], open_days[cell[0]]), cell
+        assert close(r["per_open_day"], inquiries[cell] / open_days[cell[0]] if open_days[cell[0]] else 0), cell
+        assert close(r["open_minutes"], open_minutes(*cell)), cell
+    assert sum(inquiries.values()) == sum(r["inquiries"] for r in got) > 0
+    if channel == "walk_in":  # Thursday's late opening: half of 17:00-18:00
+        assert close({(r["weekday"], r["hour"]): r for r in got}[(4, 17)]["open_minutes"], 30)
+
+
+def test_calls_and_tickets_waiting_at_moments_of_every_open_day(store: EmbeddedStore,
+                                                               simulated: tuple[Path, GroundTruth]) -> None:
+    _, truth = simulated
+    expected: defaultdict[datetime, Counter[tuple[str, str]]] = defaultdict(Counter)
+    for w in truth.waiting:
+        if w.source in SOURCES:
+            expected[w.at][(w.channel, w.place)] += w.waiting
+    assert len(expected) == 3 * 10  # three moments on each of the ten open days
+    for at, waiting in sorted(expected.items()):
+        got = {(r["channel"], r["place"]): r["waiting"] for r in rows(store, "waiting", at=at)}
+        assert got == dict(waiting), at
+    peak = max(expected.values(), key=lambda w: w[("walk_in", SPIKE_SITE)])
+    assert peak[("walk_in", SPIKE_SITE)] > 50  # the spike's queue
+    assert any(w[("phone", q)] for w in expected.values() for q in PHONE_QUEUES)
+    assert any(w[("walk_in", RECEPTION_SITE)] for w in expected.values())
 
 
 def test_kpi_arguments_are_checked_before_any_sql_runs() -> None:
