@@ -14,7 +14,9 @@ FROM (
                ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS previous_ms
     FROM {db}.inquiry_events FINAL
     WHERE stage = 'arrived' AND direction = 'inbound' AND channel != 'web' AND contact_key IS NOT NULL
-      AND occurred_at >= toDateTime({from_day:Date}, '{tz}') - toIntervalDay({within_days:UInt16})
+      -- within_days x 24 h, as `repeats` above counts them (a calendar-day interval is an hour
+      -- short across the spring daylight-saving change, and would miss an earlier inquiry in that hour)
+      AND occurred_at >= toDateTime({from_day:Date}, '{tz}') - {within_days:UInt16} * 86400
       AND occurred_at < toDateTime({to_day:Date} + 1, '{tz}')
 )
 ARRAY JOIN [channel, '*'] AS channel_scope

@@ -4,7 +4,8 @@ Two simulated weeks of every source a file connector or the HTTP ingest reads (I
 Dovecot and is covered by tests/test_all_channels.py) are parsed by the real connectors and
 inserted into embedded chDB, as the worker would; each KPI view's numbers must then equal
 what the simulator says happened, computed here from ground truth with the BRIEF's
-definitions. Web page views are not inquiries, so no inquiry KPI counts them.
+definitions. Web page views are not inquiries, so no inquiry KPI counts them. One test adds two
+events of its own, a year later, for a case the simulated weeks do not hold (daylight saving).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,6 +28,7 @@ from pipeline.simulator import (
     SPIKE_SITE,
     EventCount,
     GroundTruth,
+    KeyedArrival,
     expected_inquiries,
     simulate,
 )
@@ -38,7 +42,7 @@ from pipeline.steering import (
 )
 from pipeline.store import EmbeddedStore, init_schema
 from pipeline.targets import TargetStatus, evaluate_target, evaluate_targets
-from schemas import InquiryEvent
+from schemas import InquiryEvent, SourceRef
 from tests.pipeline.simulated_files import FILE_SOURCES, read_file_source
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,6 +51,7 @@ BASELINE = (START, START + timedelta(days=6))
 WEEK = (START + timedelta(days=7), START + timedelta(days=13))
 SOURCES = (*FILE_SOURCES, "http")
 DB = "kpis"
+TZ = ZoneInfo("Europe/Copenhagen")
 
 
 @pytest.fixture(scope="module")
@@ -319,6 +324,66 @@ def test_web_first_share_of_phone_and_walk_in(store: EmbeddedStore, simulated: t
     for channel, counts in expected.items():
         assert 0 < counts["web_first"] < counts["known"] < counts["inquiries"], channel  # registered by some only
         assert close(got[channel]["share"], counts["web_first"] / counts["known"])
+
+
+def expected_repeats(truth: GroundTruth, first: date, last: date, within_days: int
+                     ) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]], Counter[tuple[str, str]]]:
+    """(inquiries with a key, repeats, repeats whose earlier inquiry came on another channel) per
+    (channel or '*', task or '*'): a repeat has an earlier inquiry by the same requester on the same
+    task, on any channel, at most within_days x 24 h before."""
+    keyed: Counter[tuple[str, str]] = Counter()
+    for r in events_in(truth, first, last):
+        if r.stage == "arrived" and r.direction == "inbound" and r.channel != "web":
+            for scope in ((r.channel, r.task), (r.channel, "*"), ("*", r.task), ("*", "*")):
+                keyed[scope] += r.with_contact_key
+    groups: defaultdict[tuple[str, str], list[KeyedArrival]] = defaultdict(list)
+    for a in truth.repeat_candidates:
+        if a.source in SOURCES:
+            groups[(a.requester, a.task)].append(a)
+    repeats: Counter[tuple[str, str]] = Counter()
+    crossed: Counter[tuple[str, str]] = Counter()
+    for arrivals in groups.values():
+        arrivals.sort(key=lambda a: a.at)
+        for earlier, a in pairwise(arrivals):
+            assert a.at != earlier.at  # a tie would make the channel of "the repeat" the store's choice
+            if first <= a.at.astimezone(TZ).date() <= last and a.at - earlier.at <= timedelta(days=within_days):
+                for scope in ((a.channel, a.task), (a.channel, "*"), ("*", a.task), ("*", "*")):
+                    repeats[scope] += 1
+                    crossed[scope] += a.channel != earlier.channel
+    return keyed, repeats, crossed
+
+
+@pytest.mark.parametrize("within_days", [7, 1])
+def test_repeat_contacts_by_the_same_requester_on_the_same_task(
+        within_days: int, store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:
+    _, truth = simulated
+    keyed, repeats, crossed = expected_repeats(truth, *WEEK, within_days)
+    got = {(r["channel"], r["task"]): r for r in rows(store, "repeat_contacts", from_day=WEEK[0], to_day=WEEK[1],
+                                                      within_days=within_days)}
+    assert {scope: (r["inquiries_with_key"], r["repeats"]) for scope, r in got.items()} == {
+        scope: (n, repeats[scope]) for scope, n in keyed.items() if n}
+    for scope, r in got.items():
+        assert close(r["share"], repeats[scope] / keyed[scope]), scope
+    # Not vacuous: callers, visitors and writers come back, some of them on another channel.
+    assert all(repeats[(channel, "*")] > 0 for channel in ("phone", "walk_in", "email"))
+    assert crossed[("walk_in", "*")] > 0 and repeats[("*", "*")] < keyed[("*", "*")]
+
+
+def test_repeat_window_is_counted_in_hours_across_a_daylight_saving_change(
+        store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:
+    """Summer time starts 2027-03-28: the week before 2027-04-01 00:15 (CEST) is 168 hours, so an
+    inquiry 6 days 23 h 45 min earlier, at 23:30 (CET) on 2027-03-24, makes it a repeat. (Two events of
+    their own, a year after the simulated weeks that the other tests read.)"""
+    _, truth = simulated
+    earlier = InquiryEvent(event_id="0" * 32, occurred_at=datetime(2027, 3, 24, 22, 30, tzinfo=UTC),
+                           municipality=truth.municipality, channel="email", stage="arrived", task="85.02.00",
+                           contact_key="d" * 64, source=SourceRef(system="dst-check"))
+    later = earlier.model_copy(update={"event_id": "1" * 32, "occurred_at": datetime(2027, 3, 31, 22, 15, tzinfo=UTC)})
+    decoded = decode_messages([Message(b"\n".join(e.model_dump_json().encode() for e in (earlier, later)), 0, 0)])
+    store.insert_arrow("inquiry_events", to_store_table(decoded.events))
+    (row,) = [r for r in rows(store, "repeat_contacts", from_day=date(2027, 4, 1), to_day=date(2027, 4, 1),
+                              within_days=7) if r["channel"] == r["task"] == "*"]
+    assert (row["inquiries_with_key"], row["repeats"]) == (1, 1)
 
 
 @pytest.mark.parametrize("channel", ["phone", "walk_in", "email"])
