@@ -70,8 +70,29 @@ def _years(since: date, until: date) -> float:
     return (until - since).days / 365.25
 
 
+def days_with_data_sql(database: str, timezone: str, first: date, last: date) -> str:
+    """Local days in [first, last] on which the store holds any event: a volume per day is
+    taken over these, so a store that began mid-window is not read as a drop in volume."""
+    return (f"SELECT uniqExact(toDate(hour, '{timezone}')) FROM {database}.inquiry_hour "
+            f"WHERE hour >= toDateTime('{first.isoformat()}', '{timezone}') "
+            f"AND hour < toDateTime('{(last + timedelta(days=1)).isoformat()}', '{timezone}')")
+
+
 def target_value(target: Target, start_value: float, on: date) -> float:
-    """What the trajectory asks for on `on`."""
+    """What the trajectory asks for on `on`. A share or a rate never above 1."""
+    value = _trajectory(target, start_value, on)
+    return min(value, 1.0) if target.measure != "volume_index" else value
+
+
+def target_over(target: Target, start_value: float, first: date, last: date) -> float:
+    """The trajectory's mean over [first, last]: what a measure taken over that window is held to
+    (a year's mean against the year's last day would call a municipality exactly on its path
+    off track)."""
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return sum(target_value(target, start_value, day) for day in days) / len(days)
+
+
+def _trajectory(target: Target, start_value: float, on: date) -> float:
     start = target.start
     if on <= start.day:
         return start_value
@@ -90,13 +111,17 @@ def evaluate_target(name: str, target: Target, steering: Steering, query: Query,
         value = query(measure_sql(database, steering.timezone, target, first, last)).scalar()
         return None if value is None or value != value else float(value)  # NULL or NaN: no data
 
+    def per_day(first: date, last: date) -> float | None:
+        volume = measured(first, last)
+        days = query(days_with_data_sql(database, steering.timezone, first, last)).scalar()
+        return None if volume is None or not days else volume / days
+
     window = (on - timedelta(days=target.window_days - 1), on)
-    value = measured(*window)
     if target.measure == "volume_index":
-        base_from, base_to = target.baseline.period(*window)  # type: ignore[union-attr]
-        reference = measured(base_from, base_to)
-        per_day = (base_to - base_from).days + 1
-        value = None if value is None or not reference else (value / target.window_days) / (reference / per_day)
+        now, then = per_day(*window), per_day(*target.baseline.period(*window))  # type: ignore[union-attr]
+        value = None if now is None or not then else now / then
+    else:
+        value = measured(*window)
     start_value = target.start.value
     if start_value is None:
         start_value = 1.0 if target.measure == "volume_index" else measured(
@@ -105,7 +130,7 @@ def evaluate_target(name: str, target: Target, steering: Steering, query: Query,
         goal = target.goal.value if target.goal else None
         return TargetStatus(name, target.description, target.measure, UNITS[target.measure], on, window, value,
                             goal if goal is not None else float("nan"), None, None, None, True)
-    wanted = target_value(target, start_value, on)
+    wanted = target_over(target, start_value, *window)
     final = target.goal.value if target.goal is not None else wanted
     higher_is_better = (final > start_value) if final != start_value else (target.then_per_year or 0) >= 0  # type: ignore[operator]
     progress = on_track = None

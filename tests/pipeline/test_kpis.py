@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -51,6 +51,7 @@ BASELINE = (START, START + timedelta(days=6))
 WEEK = (START + timedelta(days=7), START + timedelta(days=13))
 SOURCES = (*FILE_SOURCES, "http")
 DB = "kpis"
+TZ_CPH = ZoneInfo("Europe/Copenhagen")
 TZ = ZoneInfo("Europe/Copenhagen")
 
 
@@ -392,9 +393,11 @@ def test_demand_by_weekday_and_hour_against_opening_hours(
     _, truth = simulated
     first, last = START, WEEK[1]
     inquiries: Counter[tuple[int, int]] = Counter()
+    on_open_days: Counter[tuple[int, int]] = Counter()
     for h in truth.arrivals_by_hour:
         if h.source in SOURCES and h.channel == channel and first <= h.day <= last:
             inquiries[(h.day.isoweekday(), h.hour)] += h.count
+            on_open_days[(h.day.isoweekday(), h.hour)] += 0 if steering.closed_day(h.day) else h.count
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     open_days = Counter(d.isoweekday() for d in days if not steering.closed_day(d))
     hours = steering.opening_hours.get(channel)  # type: ignore[call-overload]
@@ -411,11 +414,35 @@ def test_demand_by_weekday_and_hour_against_opening_hours(
     for r in got:
         cell = (r["weekday"], r["hour"])
         assert (r["inquiries"], r["open_days"]) == (inquiries[cell], open_days[cell[0]]), cell
-        assert close(r["per_open_day"], inquiries[cell] / open_days[cell[0]] if open_days[cell[0]] else 0), cell
+        assert close(r["per_open_day"], on_open_days[cell] / open_days[cell[0]] if open_days[cell[0]] else 0), cell
         assert close(r["open_minutes"], open_minutes(*cell)), cell
     assert sum(inquiries.values()) == sum(r["inquiries"] for r in got) > 0
     if channel == "walk_in":  # Thursday's late opening: half of 17:00-18:00
         assert close({(r["weekday"], r["hour"]): r for r in got}[(4, 17)]["open_minutes"], 30)
+
+
+def test_demand_per_open_day_leaves_out_inquiries_on_public_holidays(store: EmbeddedStore, steering: Steering) -> None:
+    """Self-service on Ascension Day (a Thursday holiday) and the Thursday after: one open
+    Thursday, one inquiry on it. The simulated fortnight has no holiday, so a database of its own."""
+    from schemas import Channel
+    from tests.factories import phone_event
+
+    ascension, next_thursday = date(2026, 5, 14), date(2026, 5, 21)
+    assert steering.closed_day(ascension)
+    events = [phone_event(n, at=datetime.combine(day, time(10, 30), TZ_CPH), channel=Channel.self_service, queue="")
+              for n, day in enumerate((ascension, next_thursday))]
+    kept, store.database = store.database, "kpis_holiday"
+    try:
+        init_schema(store, steering)
+        decoded = decode_messages([Message(b"\n".join(e.model_dump_json().encode() for e in events), 0, 0)])
+        store.insert_arrow("inquiry_events", to_store_table(decoded.events))
+        got = {(r["weekday"], r["hour"]): r for r in run_kpi(
+            store.query, "kpis_holiday", "demand", from_day=ascension, to_day=next_thursday,
+            channel_name="self_service").as_dicts()}
+    finally:
+        store.database = kept
+    thursday_10 = got[(4, 10)]
+    assert (thursday_10["inquiries"], thursday_10["open_days"], thursday_10["per_open_day"]) == (2, 1, 1.0)
 
 
 def test_calls_and_tickets_waiting_at_moments_of_every_open_day(store: EmbeddedStore,
@@ -453,6 +480,12 @@ def evaluate(store: EmbeddedStore, steering: Steering, target: Target, on: date)
     return evaluate_target("t", target, steering, store.query, DB, on)
 
 
+def mean_over(first: date, last: date, trajectory) -> float:  # type: ignore[no-untyped-def]
+    """A measure taken over a window is held to the trajectory's mean over that window."""
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return sum(trajectory(day) for day in days) / len(days)
+
+
 def week_counts(truth: GroundTruth, first: date, last: date, channel: str) -> int:
     return sum(n for (_, c), n in inquiries_by(truth, first, last, task=False).items() if c == channel)
 
@@ -466,7 +499,7 @@ def test_a_volume_target_against_its_baseline_week(store: EmbeddedStore, simulat
                     goal=TargetPoint(day=BASELINE[1] + timedelta(days=365), value=0.85), window_days=7)
     status = evaluate(store, steering, target, WEEK[1])
     expected = week_counts(truth, *WEEK, "walk_in") / week_counts(truth, *BASELINE, "walk_in")
-    wanted = 1 + (0.85 - 1) * 7 / 365
+    wanted = mean_over(*WEEK, lambda day: 1 + (0.85 - 1) * (day - BASELINE[1]).days / 365)
     assert status.window == WEEK
     assert close(status.value, expected) and close(status.target, wanted)
     assert status.higher_is_better is False and status.on_track == (expected <= wanted)
@@ -484,7 +517,7 @@ def test_a_share_target_with_a_goal_and_a_yearly_change_after_it(
     status = evaluate(store, steering, target, WEEK[1])
     counts = inquiries_by(truth, *WEEK, task=False)
     expected = sum(n for (_, c), n in counts.items() if c in primary) / sum(counts.values())
-    wanted = 0.6 * 1.10 ** ((WEEK[1] - date(2025, 1, 1)).days / 365.25)
+    wanted = mean_over(*WEEK, lambda day: 0.6 * 1.10 ** ((day - date(2025, 1, 1)).days / 365.25))
     assert close(status.value, expected) and close(status.target, wanted)
     assert status.on_track == (expected >= wanted) and status.higher_is_better
 
@@ -504,14 +537,34 @@ def test_a_first_contact_resolution_target_measured_from_its_baseline(
     status = evaluate(store, steering, target, WEEK[1])
     assert close(status.start_value, phone_fcr(*BASELINE))  # type: ignore[arg-type]
     assert close(status.value, phone_fcr(*WEEK))
-    assert close(status.target, phone_fcr(*BASELINE) * 1.10 ** (7 / 365.25))
+    assert close(status.target, mean_over(
+        *WEEK, lambda day: min(1.0, phone_fcr(*BASELINE) * 1.10 ** ((day - BASELINE[1]).days / 365.25))))
 
 
 def test_a_target_on_a_day_without_data_says_so(store: EmbeddedStore, steering: Steering) -> None:
     target = steering.targets["esbjerg_walk_ins"]
     status = evaluate(store, steering, target, date(2012, 6, 30))
     assert status.value is None and status.on_track is None
-    assert close(status.target, 0.85 * 0.9 ** ((date(2012, 6, 30) - date(2011, 12, 31)).days / 365.25))
+    start, goal = date(2010, 12, 31), date(2011, 12, 31)
+
+    def esbjerg(day: date) -> float:  # -15 % by the goal, linearly; then -10 % a year
+        if day <= goal:
+            return 1 + (0.85 - 1) * (day - start).days / (goal - start).days
+        return 0.85 * 0.9 ** ((day - goal).days / 365.25)
+
+    assert close(status.target, mean_over(*status.window, esbjerg))
+
+
+def test_a_volume_window_reaching_before_the_first_data_counts_only_days_with_data(
+        store: EmbeddedStore, simulated: tuple[Path, GroundTruth], steering: Steering) -> None:
+    """A new deployment's first weeks must not read as a drop in volume: per day over days with data."""
+    _, truth = simulated
+    target = Target(description="walk-ins down", measure="volume_index", scope=TargetScope(channels=["walk_in"]),
+                    baseline=Baseline(start=BASELINE[0], end=BASELINE[1]), start=TargetPoint(day=BASELINE[1], value=1.0),
+                    goal=TargetPoint(day=BASELINE[1] + timedelta(days=365), value=0.85), window_days=28)
+    status = evaluate(store, steering, target, WEEK[1])  # 28 days, of which the store holds the last 14
+    both_weeks = week_counts(truth, START, WEEK[1], "walk_in") / 14
+    assert close(status.value, both_weeks / (week_counts(truth, *BASELINE, "walk_in") / 7))
 
 
 def test_every_shipped_target_evaluates(store: EmbeddedStore, steering: Steering) -> None:
