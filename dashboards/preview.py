@@ -1,0 +1,215 @@
+"""A look at the boards without Grafana: each panel's SQL, expanded as a live board would send
+it, run against the store and drawn to PNG with matplotlib, plus an index.html per run.
+
+Drawing follows the panel's kind only roughly as Grafana would (lines for time series, bars,
+a big number for stats, the first rows for tables, a grid for weekday x hour); the point is
+that a reviewer sees what data each panel gets. Prometheus panels are listed, not drawn.
+Figures use the Agg canvas directly, as pipeline/reports/charts.py does.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.figure import Figure
+
+from dashboards.boards import BOARDS, TZ, Board, Panel
+from dashboards.macros import TimeRange
+from dashboards.queries import Query, all_values, board_values, panel_sql
+from pipeline.reports.labels import CHANNEL_COLOURS, WEEKDAYS_EN
+from pipeline.store import QueryResult
+
+LOCAL = ZoneInfo(TZ)
+MAX_TABLE_ROWS = 15
+
+
+@dataclass(frozen=True)
+class RenderedPanel:
+    board: Board
+    panel: Panel
+    png: Path | None
+    rows: int
+    sql: str
+
+
+def _moment(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=LOCAL)
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _figure(panel: Panel) -> Figure:
+    figure = Figure(figsize=(max(panel.width, 8) * 0.5, panel.height * 0.5), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _colour(name: str) -> str | None:
+    return CHANNEL_COLOURS.get(name)
+
+
+def _timeseries(figure: Figure, result: QueryResult) -> None:
+    axes = figure.add_subplot()
+    series: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    wide = len(result.columns) > 2 and all(not isinstance(r[1], str) for r in result.rows)
+    for row in result.rows:
+        when = _moment(row[0]).astimezone(LOCAL)
+        if wide or len(row) == 2:
+            for name, value in zip(result.columns[1:], row[1:]):
+                series[name].append((when, _number(value)))
+        else:  # long format: time, series name, value (the plugin turns it wide)
+            series[str(row[1])].append((when, _number(row[2])))
+    for name, points in sorted(series.items()):
+        axes.plot([p[0] for p in points], [p[1] for p in points], label=name, color=_colour(name), linewidth=1.2)
+    locator = AutoDateLocator(tz=LOCAL)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=LOCAL))
+    axes.grid(True, color="#dddddd")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
+def _bar(figure: Figure, result: QueryResult) -> None:
+    axes = figure.add_subplot()
+    labels = [str(r[0]) for r in result.rows]
+    names = result.columns[1:]
+    width = 0.8 / max(len(names), 1)
+    for i, name in enumerate(names):
+        positions = [k - 0.4 + width * (i + 0.5) for k in range(len(labels))]
+        values = [_number(r[i + 1]) for r in result.rows]
+        colours = [_colour(label) or _colour(name) or f"C{i}" for label in labels] if len(names) == 1 else (
+            _colour(name) or f"C{i}")
+        axes.bar(positions, values, width=width, label=name, color=colours)
+    axes.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+    axes.grid(True, axis="y", color="#dddddd")
+    axes.axhline(0, color="#444444", linewidth=0.8)
+    if len(names) > 1:
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
+def _stat(figure: Figure, result: QueryResult) -> None:
+    row = result.rows[0]
+    for i, (name, value) in enumerate(zip(result.columns, row)):
+        x = (i + 0.5) / len(row)
+        figure.text(x, 0.55, f"{_number(value):,.0f}", ha="center", va="center", fontsize=22, weight="bold")
+        figure.text(x, 0.25, name.replace("_", " "), ha="center", va="center", fontsize=9, color="#555555")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1 else f"{value:,.1f}"
+    return str(value)
+
+
+def _table(figure: Figure, result: QueryResult) -> None:
+    axes = figure.add_subplot()
+    axes.axis("off")
+    rows = [[_cell(v) for v in r] for r in result.rows[:MAX_TABLE_ROWS]]
+    table = axes.table(cellText=rows, colLabels=[c.replace("_", " ") for c in result.columns], loc="upper center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(7)
+    if len(result.rows) > MAX_TABLE_ROWS:
+        axes.set_title(f"first {MAX_TABLE_ROWS} of {len(result.rows)} rows", fontsize=8)
+
+
+def _heatmap(figure: Figure, result: QueryResult) -> None:
+    """weekday, hour, value, open minutes: colour is demand, a dot marks open hours."""
+    axes = figure.add_subplot()
+    grid = [[0.0] * 24 for _ in range(7)]
+    open_cells = []
+    for weekday, hour, value, open_minutes, *_ in result.rows:
+        grid[int(weekday) - 1][int(hour)] = _number(value)
+        if _number(open_minutes) > 0:
+            open_cells.append((int(hour), int(weekday) - 1))
+    image = axes.imshow(grid, aspect="auto", cmap="Oranges")
+    axes.scatter([c[0] for c in open_cells], [c[1] for c in open_cells], s=6, color="#0072B2", label="open")
+    axes.set_yticks(range(7), WEEKDAYS_EN)
+    axes.set_xticks(range(0, 24, 2))
+    axes.set_xlabel("local hour")
+    figure.colorbar(image, ax=axes, label=result.columns[2].replace("_", " "))
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.25, 1.0))
+
+
+DRAW = {"timeseries": _timeseries, "bar": _bar, "stat": _stat, "table": _table, "heatmap": _heatmap}
+
+
+def render_panel(panel: Panel, result: QueryResult, path: Path) -> None:
+    figure = _figure(panel)
+    figure.suptitle(panel.title, fontsize=10, x=0.01, ha="left")
+    if result.rows:
+        DRAW[panel.kind](figure, result)
+    else:
+        figure.text(0.5, 0.5, "No data in this range", ha="center", va="center", fontsize=12, color="#777777")
+    figure.savefig(path)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")[:60]
+
+
+def render_preview(query: Query, out: Path, time_range: TimeRange,
+                   dimensions: dict[str, Sequence[str]] | None = None) -> list[RenderedPanel]:
+    """Draw every ClickHouse panel of every board to out/<board>/<nn>-<title>.png; write out/index.html."""
+    out.mkdir(parents=True, exist_ok=True)
+    dimensions = dimensions if dimensions is not None else all_values(query)
+    rendered: list[RenderedPanel] = []
+    for board in BOARDS:
+        values = board_values(board, dimensions)
+        (out / board.uid).mkdir(exist_ok=True)
+        for number, panel in enumerate(board.panels, 1):
+            if panel.is_prometheus:
+                rendered.append(RenderedPanel(board, panel, None, 0, panel.promql))
+                continue
+            sql = panel_sql(panel, time_range, values)
+            result = query(sql)
+            path = out / board.uid / f"{number:02d}-{_slug(panel.title)}.png"
+            render_panel(panel, result, path)
+            rendered.append(RenderedPanel(board, panel, path, len(result.rows), sql))
+    _write_index(out, rendered, time_range)
+    return rendered
+
+
+def _write_index(out: Path, rendered: list[RenderedPanel], time_range: TimeRange) -> None:
+    span = (f"{time_range.start.astimezone(LOCAL):%Y-%m-%d %H:%M} to "
+            f"{time_range.end.astimezone(LOCAL):%Y-%m-%d %H:%M} ({TZ})")
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>kanalpuls boards preview</title>",
+             "<style>body{font-family:sans-serif;margin:2em}img{max-width:100%;border:1px solid #ddd}"
+             "figure{display:inline-block;vertical-align:top;margin:0 1em 1em 0;max-width:48%}"
+             "details{font-size:80%}</style></head><body>",
+             f"<h1>kanalpuls boards preview</h1><p>Time range {html.escape(span)}; all template "
+             "variables at All. Each image is a panel's SQL, expanded as Grafana would send it, run "
+             "against the store.</p>"]
+    board = None
+    for item in rendered:
+        if item.board is not board:
+            board = item.board
+            parts.append(f"<h2>{html.escape(board.title)}</h2>")
+        if item.png is None:
+            parts.append(f"<figure><figcaption>{html.escape(item.panel.title)}: from Prometheus "
+                         f"(<code>{html.escape(item.sql)}</code>), not drawn here.</figcaption></figure>")
+            continue
+        src = item.png.relative_to(out).as_posix()
+        parts.append(f"<figure><img src='{html.escape(src)}' alt='{html.escape(item.panel.title)}'>"
+                     f"<figcaption>{html.escape(item.panel.title)}: {item.rows} rows</figcaption>"
+                     f"<details><summary>SQL</summary><pre>{html.escape(item.sql)}</pre></details></figure>")
+    parts.append("</body></html>\n")
+    (out / "index.html").write_text("\n".join(parts), encoding="utf-8")
