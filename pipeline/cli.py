@@ -403,6 +403,100 @@ def report_strategy(
                   + (f"; in words only (no data or nothing to compare): {', '.join(without)}" if without else ""))
 
 
+dashboards_app = typer.Typer(help="Grafana boards as code (dashboards/): build the JSON, preview without Grafana, "
+                                  "push to a Grafana.", no_args_is_help=True)
+app.add_typer(dashboards_app, name="dashboards")
+
+
+@dashboards_app.command("build")
+def dashboards_build(
+    out: Annotated[Optional[Path], typer.Option(help="Directory for the board JSON; default dashboards/json "
+                                                     "(what provisioning mounts and the repo commits).")] = None,
+) -> None:
+    """Write every board's JSON from the code in dashboards/boards.py."""
+    from dashboards.boards import JSON_DIR, write_json
+
+    for path in write_json(out or JSON_DIR):
+        console.print(f"wrote {path}")
+
+
+@dashboards_app.command("preview")
+def dashboards_preview(
+    out: Annotated[Path, typer.Option(help="Directory for index.html and a PNG per panel.")],
+    from_time: Annotated[Optional[str], typer.Option("--from", help="Range start, ISO time (local if no offset); "
+                                                                    "default: a week before --to.")] = None,
+    to_time: Annotated[Optional[str], typer.Option("--to", help="Range end, ISO time (local if no offset): 'now' "
+                                                                "for the panels that show the moment; default: the "
+                                                                "newest minute in the store.")] = None,
+) -> None:
+    """Render each board's panels from the same SQL Grafana runs to PNG, with an index.html, for a look without Grafana."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from dashboards.boards import TZ
+    from dashboards.macros import TimeRange
+    from dashboards.preview import render_preview
+    from dashboards.queries import newest_week
+    from pipeline.store import StoreError
+    from pipeline.store_client import run_query
+
+    settings = get_settings()
+
+    def query(sql: str):
+        return run_query(settings, sql)
+
+    def moment(text: str) -> datetime:
+        parsed = datetime.fromisoformat(text)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(TZ))
+
+    try:
+        if to_time is None and from_time is None:
+            time_range = newest_week(query)
+        else:
+            end = moment(to_time) if to_time else newest_week(query).end
+            start = moment(from_time) if from_time else end - timedelta(days=7)
+            if start >= end:
+                raise ValueError(f"--from {start} is not before --to {end}")
+            time_range = TimeRange(start, end, interval_seconds=3600)
+        rendered = render_preview(query, out, time_range)
+    except (StoreError, ValueError) as exc:
+        raise _fail(str(exc))
+    drawn = [r for r in rendered if r.png is not None]
+    empty = [r.panel.title for r in drawn if r.rows == 0]
+    console.print(f"wrote {out / 'index.html'} with {len(drawn)} panel(s)"
+                  + (f"; no data in the range for: {', '.join(empty)}" if empty else ""))
+
+
+@dashboards_app.command("push")
+def dashboards_push(
+    url: Annotated[str, typer.Option(help="Grafana's base URL.")] = "http://localhost:3000",
+    token_file: Annotated[Optional[Path], typer.Option(help="File holding a service-account token (kept out of "
+                                                            "shell history); without it, --user and a prompted "
+                                                            "password.")] = None,
+    user: Annotated[str, typer.Option(help="Grafana user when no token file is given.")] = "admin",
+    folder_uid: Annotated[Optional[str], typer.Option(help="Existing folder to save the boards in.")] = None,
+) -> None:
+    """Upload every board to an existing Grafana (grafana-client), replacing boards with the same uid."""
+    from grafana_client import GrafanaApi
+
+    from dashboards.push import PushError, push_boards
+
+    if token_file is not None:
+        try:
+            credential: object = token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise _fail(f"cannot read the token file {token_file}: {exc.strerror}")
+    else:
+        credential = (user, typer.prompt(f"Grafana password for {user}", hide_input=True))
+    api = GrafanaApi.from_url(url, credential=credential)
+    try:
+        urls = push_boards(api.dashboard, folder_uid)
+    except PushError as exc:
+        raise _fail(f"{url}: {exc}")
+    for path in urls:
+        console.print(f"pushed {url.rstrip('/')}{path}")
+
+
 def main() -> None:
     app()
 
