@@ -92,6 +92,14 @@ def _bar(figure: Figure, result: QueryResult) -> None:
     axes = figure.add_subplot()
     labels = [str(r[0]) for r in result.rows]
     names = result.columns[1:]
+    if len(names) == 1 and len(labels) > 6:  # many places or tasks: horizontal, so every label is readable
+        values = [_number(r[1]) for r in result.rows]
+        axes.barh(range(len(labels)), values, color=[_colour(label) or "C0" for label in labels])
+        axes.set_yticks(range(len(labels)), labels, fontsize=7)
+        axes.invert_yaxis()
+        axes.grid(True, axis="x", color="#dddddd")
+        axes.set_xlabel(names[0].replace("_", " "))
+        return
     width = 0.8 / max(len(names), 1)
     for i, name in enumerate(names):
         positions = [k - 0.4 + width * (i + 0.5) for k in range(len(labels))]
