@@ -73,16 +73,43 @@ def wait_for(what: str, check, timeout: float):
     pytest.fail(f"{what} not within {timeout:.0f}s (last error: {last})")
 
 
-def panel_query() -> str:
-    """A panel's own SQL from the generated boards: the first one that needs no template
-    variable (Grafana's front end substitutes those; /api/ds/query gets only macros)."""
-    for board in sorted((ROOT / "dashboards" / "json").glob("*.json")):
-        for panel in json.loads(board.read_text(encoding="utf-8")).get("panels", []):
+def rollup_panel() -> tuple[dict, str]:
+    """(board, SQL) of the first panel that reads a rollup, from the generated boards."""
+    for board_file in sorted((ROOT / "dashboards" / "json").glob("*.json")):
+        board = json.loads(board_file.read_text(encoding="utf-8"))
+        for panel in board.get("panels", []):
             for target in panel.get("targets", []):
-                sql = target.get("rawSql", "")
-                if sql and not re.search(r"\$(?!__)\{?\w", sql):
-                    return sql
-    return "SELECT channel, count() AS n FROM kanalpuls.inquiry_events WHERE $__timeFilter(occurred_at) GROUP BY channel"
+                if re.search(r"inquiry_(minute|hour)\b", target.get("rawSql", "")):
+                    return board, target["rawSql"]
+    pytest.fail("no board panel reads inquiry_minute or inquiry_hour")
+
+
+def ds_query(url: str, password: str, sql: str) -> list[list]:
+    """Columns of the answer Grafana's ClickHouse data source gives for `sql`, over 30 days."""
+    answer = grafana(url, password, "/api/ds/query", {
+        "from": "now-30d", "to": "now",
+        "queries": [{"refId": "A", "datasource": {"uid": CLICKHOUSE_UID, "type": "grafana-clickhouse-datasource"},
+                     "rawSql": sql, "format": 1, "queryType": "table", "editorType": "sql"}],
+    })["results"]["A"]
+    assert "error" not in answer, answer["error"]
+    return [column for frame in answer.get("frames", []) for column in frame["data"]["values"][:1]]
+
+
+def panel_sql(url: str, password: str) -> str:
+    """The panel's SQL with its template variables set the way Grafana's front end sets
+    them before the request (variable queries run through the same data source, "All"
+    is every value); the plugin's macros are left to the plugin."""
+    from dashboards.macros import expand_variables
+
+    board, sql = rollup_panel()
+    values: dict[str, list[str]] = {}
+    for variable in board.get("templating", {}).get("list", []):
+        if variable["type"] == "query":
+            values[variable["name"]] = [str(v) for column in ds_query(url, password, variable["query"]) for v in column]
+        else:
+            current = variable.get("current", {}).get("value", "")
+            values[variable["name"]] = current if isinstance(current, list) else [str(current)]
+    return expand_variables(sql, values)
 
 
 def test_stack_comes_up_and_grafana_shows_boards_with_data(tmp_path: Path) -> None:
@@ -108,14 +135,7 @@ def test_stack_comes_up_and_grafana_shows_boards_with_data(tmp_path: Path) -> No
         assert on_disk <= {board["uid"] for board in boards}
 
         def rows() -> int:
-            answer = grafana(url, password, "/api/ds/query", {
-                "from": "now-30d", "to": "now",
-                "queries": [{"refId": "A", "datasource": {"uid": CLICKHOUSE_UID, "type": "grafana-clickhouse-datasource"},
-                             "rawSql": panel_query(), "format": 1, "queryType": "table", "editorType": "sql"}],
-            })
-            frames = answer["results"]["A"].get("frames", [])
-            assert "error" not in answer["results"]["A"], answer["results"]["A"]["error"]
-            return sum(len(frame["data"]["values"][0]) for frame in frames if frame["data"]["values"])
+            return sum(len(column) for column in ds_query(url, password, panel_sql(url, password)))
 
         assert wait_for("a panel query with rows", rows, 300) > 0
     finally:

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import yaml
 
+from dashboards.boards import DATASOURCE_TYPE, DATASOURCE_UID, PROMETHEUS_UID
 from pipeline import metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"
-CLICKHOUSE_UID, PROMETHEUS_UID = "kanalpuls-clickhouse", "kanalpuls-prometheus"
+CLICKHOUSE_UID = DATASOURCE_UID  # the boards' constant: provisioning must define the same
 
 
 def load(kind: str) -> dict:
@@ -37,7 +38,7 @@ def mounts(service: dict) -> dict[str, str]:
 
 def test_clickhouse_source_is_the_plugin_as_the_read_only_user_with_the_password_from_the_environment() -> None:
     source = datasources()[CLICKHOUSE_UID]
-    assert source["type"] == "grafana-clickhouse-datasource"
+    assert source["type"] == DATASOURCE_TYPE == "grafana-clickhouse-datasource"
     data = source["jsonData"]
     assert {"host", "port", "protocol", "username"} <= set(data)
     assert data["username"] == "grafana" and data["defaultDatabase"] == "kanalpuls"
@@ -72,8 +73,8 @@ def test_dashboard_provider_reads_the_folder_compose_mounts_from_dashboards_json
 
 
 def test_every_board_uses_a_provisioned_data_source_uid() -> None:
-    """Reads whatever boards dashboards/ has generated; none yet is not a failure here (the
-    board tests own their content), a uid Grafana would not find is."""
+    """Reads the boards dashboards/ generated (their content is the board tests' business):
+    a data source uid Grafana would not find is a failure here."""
     uids = set(datasources()) | {"-- Grafana --", "grafana", "__expr__"}
     found: list[str] = []
 
@@ -88,8 +89,11 @@ def test_every_board_uses_a_provisioned_data_source_uid() -> None:
             for value in node:
                 walk(value)
 
-    for board in sorted((ROOT / "dashboards" / "json").glob("*.json")):
+    boards = sorted((ROOT / "dashboards" / "json").glob("*.json"))
+    assert boards, "dashboards/json has no boards: run `kanalpuls dashboards build`"
+    for board in boards:
         walk(json.loads(board.read_text(encoding="utf-8")))
+    assert DATASOURCE_UID in found
     assert set(found) <= uids, f"boards refer to data sources provisioning does not define: {set(found) - uids}"
 
 
