@@ -68,6 +68,22 @@ def _colour(name: str) -> str | None:
     return CHANNEL_COLOURS.get(name)
 
 
+def _break_gaps(points: list[tuple[datetime, float]]) -> tuple[list[datetime], list[float]]:
+    """No row for a bucket means nothing happened (counters closed at night): break the line
+    there rather than draw a ramp across the night. A gap is over twice the usual step."""
+    steps = sorted((b[0] - a[0]).total_seconds() for a, b in zip(points, points[1:]))
+    usual = steps[len(steps) // 2] if steps else 0
+    xs: list[datetime] = []
+    ys: list[float] = []
+    for previous, point in zip([None, *points], points):
+        if previous is not None and usual and (point[0] - previous[0]).total_seconds() > 2 * usual:
+            xs.append(previous[0] + (point[0] - previous[0]) / 2)
+            ys.append(float("nan"))
+        xs.append(point[0])
+        ys.append(point[1])
+    return xs, ys
+
+
 def _timeseries(figure: Figure, result: QueryResult) -> None:
     axes = figure.add_subplot()
     series: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
@@ -80,7 +96,8 @@ def _timeseries(figure: Figure, result: QueryResult) -> None:
         else:  # long format: time, series name, value (the plugin turns it wide)
             series[str(row[1])].append((when, _number(row[2])))
     for name, points in sorted(series.items()):
-        axes.plot([p[0] for p in points], [p[1] for p in points], label=name, color=_colour(name), linewidth=1.2)
+        xs, ys = _break_gaps(sorted(points))
+        axes.plot(xs, ys, label=name, color=_colour(name), linewidth=1.2, marker="." if len(points) < 40 else None)
     locator = AutoDateLocator(tz=LOCAL)
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=LOCAL))
