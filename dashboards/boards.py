@@ -137,13 +137,13 @@ ORDER BY time"""), width=12),
 SHIFT_BOARD = Board(
     uid="kanalpuls-channel-shift", title="Channel shift", time_from="now-30d", panels=(
         Panel("Channel share over time", "timeseries", _sql(f"""
-SELECT toStartOfInterval(hour, INTERVAL greatest($__interval_s, 86400) second) AS time, channel,
+SELECT toStartOfDay(hour, '{TZ}') AS time, channel,
        sum(events) / sum(sum(events)) OVER (PARTITION BY time) AS share
 FROM {DATABASE}.inquiry_hour
 WHERE $__timeFilter(hour) AND {ARRIVED} AND channel != 'web'
   AND {where_dims(*ALL_DIMS)}
 GROUP BY time, channel
-ORDER BY time"""), width=24, unit="percentunit", description="Share of inbound inquiries per channel, per day or longer."),
+ORDER BY time"""), width=24, unit="percentunit", description="Share of inbound inquiries per channel, per local day."),
         Panel("Shift against the previous four weeks per task (share points)", "bar", _sql(f"""
 SELECT task, sumIf(shift, channel = 'walk_in') AS walk_in, sumIf(shift, channel = 'phone') AS phone,
        sumIf(shift, channel = 'email') AS email, sumIf(shift, channel = 'self_service') AS self_service
