@@ -133,3 +133,4 @@ def test_walk_in_spike_rule_fires_per_site_when_the_worker_holds_a_spike_open() 
     for name in ("kanalpuls_walk_in_arrivals_window", "kanalpuls_walk_in_expected_window"):
         assert any(q["model"].get("expr", "").endswith(f"({name})") for q in queries.values())
     assert "$labels.site" in spike["annotations"]["summary"]
+    assert not {"alertname", "grafana_folder"} & set(spike.get("labels", {}))  # reserved by Grafana
