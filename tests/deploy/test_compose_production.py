@@ -3,21 +3,18 @@ every long-running service with a healthcheck and a start order that waits on it
 named volumes, secrets from .env (each one named in .env.example, none written in the
 file), and a worker that `docker compose up --scale worker=3` can multiply.
 
-The schema is the compose-spec project's schema/compose-spec.json (Apache-2.0) as
-check-jsonschema vendors it (check_jsonschema/builtin_schemas/vendor/compose-spec.json,
-licence beside it). It is read as a file: importing check_jsonschema would load its CLI,
-which needs a newer click than faust-streaming allows."""
+The schema is the compose-spec project's schema/compose-spec.json (Apache-2.0), kept in
+tests/data/compose-spec/ with its licence (as check-jsonschema vendors it; that package
+itself is not a dependency: its CLI needs a newer click than faust-streaming allows)."""
 
 from __future__ import annotations
 
 import copy
-import importlib.metadata
 import json
 import re
 from pathlib import Path
 
 import jsonschema
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,9 +26,7 @@ def compose() -> dict:
 
 
 def compose_schema() -> dict:
-    vendored = importlib.metadata.distribution("check-jsonschema").locate_file(
-        "check_jsonschema/builtin_schemas/vendor/compose-spec.json")
-    return json.loads(Path(str(vendored)).read_text(encoding="utf-8"))
+    return json.loads((ROOT / "tests" / "data" / "compose-spec" / "compose-spec.json").read_text(encoding="utf-8"))
 
 
 def errors(document: dict) -> list[str]:
