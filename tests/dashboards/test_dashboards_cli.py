@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
-import pytest
 
 from dashboards.boards import BOARDS, JSON_DIR, board_file
-from dashboards.push import PushError, push_boards
 from pipeline.supervise import free_port
 from tests.pipeline.test_cli import isolated, run
 
@@ -39,28 +36,6 @@ def test_preview_with_the_range_the_wrong_way_round_says_so(tmp_path: Path) -> N
     done = run(isolated(tmp_path), "dashboards", "preview", "--out", str(tmp_path / "p"),
                "--from", "2026-03-12", "--to", "2026-03-09")
     assert done.returncode == 2 and "is not before --to" in done.stderr
-
-
-def test_push_saves_every_board_by_uid_with_overwrite_in_the_folder() -> None:
-    saved: list[dict[str, Any]] = []
-
-    class Dashboards:
-        def update_dashboard(self, dashboard: dict[str, Any]) -> dict[str, str]:
-            saved.append(dashboard)
-            return {"url": f"/d/{dashboard['dashboard']['uid']}"}
-
-    urls = push_boards(Dashboards(), folder_uid="kanalpuls")
-    assert urls == [f"/d/{b.uid}" for b in BOARDS]
-    assert all(s["overwrite"] and s["folderUid"] == "kanalpuls" for s in saved)
-
-
-def test_push_names_the_board_grafana_refused() -> None:
-    class Refusing:
-        def update_dashboard(self, dashboard: dict[str, Any]) -> None:
-            raise RuntimeError("Unauthorized")
-
-    with pytest.raises(PushError, match=f"board {BOARDS[0].uid}.*Unauthorized"):
-        push_boards(Refusing())
 
 
 def test_push_to_a_grafana_that_does_not_answer_fails_with_the_address(tmp_path: Path) -> None:
