@@ -24,7 +24,7 @@ import os
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
@@ -240,6 +240,17 @@ def build_app(settings: Settings) -> faust.App:
     async def advance_spike_clocks() -> None:
         if "worker" in state:
             await state["worker"].spike.tick()
+
+    @app.timer(interval=settings.worker.targets_seconds)
+    async def evaluate_targets_today() -> None:
+        # Keeps target_status current for the boards. Every worker does it (the app runs
+        # without Faust's leader election): the table keeps the newest row per target and
+        # day. A target that cannot be evaluated is logged, never a reason to stop counting.
+        if "worker" in state and steering.targets:
+            try:
+                await state["worker"].sink.record_targets(steering, datetime.now(steering.zone).date())
+            except StoreError as exc:
+                logger.warning("targets not evaluated: %s", exc)
 
     @app.timer(interval=LAG_SECONDS)
     async def measure_consumer_lag() -> None:

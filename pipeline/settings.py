@@ -64,6 +64,8 @@ class WorkerSettings(_Section):
         default=16 * 1024 * 1024, ge=1024 * 1024, description="Most bytes fetched per partition in one request."
     )
     data_dir: Path = Field(default=Path("var/worker"), description="Faust's local data directory.")
+    targets_seconds: float = Field(
+        default=300.0, gt=0, description="How often a worker evaluates the steering targets into target_status.")
 
 
 class ConnectorSettings(_Section):

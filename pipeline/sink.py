@@ -20,6 +20,7 @@ from pipeline import metrics
 from pipeline.aggregation import to_store_table
 from pipeline.steering import Steering
 from pipeline.store import EmbeddedStore, QueryResult, ServerStore, StoreUnavailable, init_schema
+from pipeline.targets import record_targets
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,10 @@ class ClickHouseSink:
         """Create the schema if missing, so a fresh worker runs without a separate step, and
         load the steering file's prices, hours and closing days for the KPI views."""
         init_schema(self.store, steering)
+
+    async def record_targets(self, steering: Steering, on: date) -> None:
+        """Evaluate the steering file's targets for `on` and store them for the boards."""
+        await self._retrying(record_targets, self.store, steering, on)
 
     async def stored_ids_async(self, day: date) -> list[str]:
         return await self._retrying(self.stored_ids, day)

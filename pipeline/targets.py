@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
+
+import pyarrow as pa
 
 from pipeline.steering import Steering, Target, TargetScope
-from pipeline.store import QueryResult, sql_string
+from pipeline.store import EmbeddedStore, QueryResult, ServerStore, sql_string
 
 Query = Callable[[str], QueryResult]
 UNITS = {"volume_index": "index", "channel_share": "share", "first_contact_resolution": "rate"}
@@ -144,3 +146,29 @@ def evaluate_target(name: str, target: Target, steering: Steering, query: Query,
 def evaluate_targets(steering: Steering, query: Query, database: str, on: date) -> list[TargetStatus]:
     """Every target of the steering file, evaluated on `on`."""
     return [evaluate_target(name, target, steering, query, database, on) for name, target in steering.targets.items()]
+
+
+def record_targets(store: EmbeddedStore | ServerStore, steering: Steering, on: date,
+                   evaluated_at: datetime | None = None) -> list[TargetStatus]:
+    """Evaluate every target on `on` and store the result in target_status, where dashboards
+    read it (Grafana cannot run the Python that resolves baselines and trajectories)."""
+    statuses = evaluate_targets(steering, store.query, store.database, on)
+    if statuses:
+        at = evaluated_at or datetime.now(timezone.utc)
+        columns = {
+            "day": pa.array([s.on for s in statuses], pa.date32()),
+            "name": [s.name for s in statuses],
+            "description": [s.description for s in statuses],
+            "measure": [s.measure for s in statuses],
+            "unit": [s.unit for s in statuses],
+            "window_from": pa.array([s.window[0] for s in statuses], pa.date32()),
+            "window_to": pa.array([s.window[1] for s in statuses], pa.date32()),
+            "value": pa.array([s.value for s in statuses], pa.float64()),
+            "target": pa.array([s.target for s in statuses], pa.float64()),
+            "start_value": pa.array([s.start_value for s in statuses], pa.float64()),
+            "progress": pa.array([s.progress for s in statuses], pa.float64()),
+            "on_track": pa.array([s.on_track for s in statuses], pa.bool_()),
+            "evaluated_at": pa.array([at] * len(statuses), pa.timestamp("ms", tz="UTC")),
+        }
+        store.insert_arrow("target_status", pa.table(columns))
+    return statuses

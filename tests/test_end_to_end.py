@@ -27,6 +27,7 @@ from pipeline.ingest import run_ingest
 from pipeline.settings import Settings
 from pipeline.simulator import GroundTruth, simulate
 from pipeline.store_client import run_query
+from pipeline.steering import load_steering
 from pipeline.supervise import kanalpuls_command, settings_environment, worker_process
 
 START = date(2026, 3, 23)  # Monday; the week of the spring DST change
@@ -89,7 +90,8 @@ def simulated(tmp_path: Path) -> tuple[Path, GroundTruth]:
 def test_connector_killed_midway_and_full_replay_leave_clickhouse_equal_to_ground_truth(
     topics: Settings, simulated: tuple[Path, GroundTruth], tmp_path: Path
 ) -> None:
-    settings = topics
+    # The worker evaluates the steering file's targets every second here (5 minutes by default).
+    settings = topics.model_copy(update={"worker": topics.worker.model_copy(update={"targets_seconds": 1.0})})
     logs, truth = simulated
     expected = expected_events(truth)
     # Small batches: the connector checkpoints every few hundred events, so a kill lands between checkpoints.
@@ -140,6 +142,11 @@ def test_connector_killed_midway_and_full_replay_leave_clickhouse_equal_to_groun
         db = settings.store.database
         assert int(run_query(settings, f"SELECT count() FROM {db}.inquiry_events").scalar()) == expected
         assert stored_inquiries(settings) == true_inquiries(truth)
+
+        # The boards' targets: every target of the steering file evaluated for today and stored.
+        names = set(load_steering(settings.steering.file).targets)
+        wait_for(lambda: {r[0] for r in run_query(settings, f"SELECT name FROM {db}.target_status FINAL").rows}
+                 == names, 30, "target_status filled by the worker")
 
         # 4. Every malformed line is in the dead-letter topic with file, line and reason.
         letters = [json.loads(value) for _, value in

@@ -26,6 +26,7 @@ from pipeline.aggregation import Message, decode_messages, to_store_table
 from pipeline.simulator import simulate
 from pipeline.steering import load_steering
 from pipeline.store import EmbeddedStore, QueryResult, StoreQueryError, init_schema
+from pipeline.targets import record_targets
 from schemas import InquiryEvent
 from tests.pipeline.simulated_files import FILE_SOURCES, read_file_source
 
@@ -48,9 +49,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
     events += [InquiryEvent.model_validate_json(line) for line in (out / "http_events.ndjson").read_bytes().splitlines()]
     opened = EmbeddedStore(tmp_path_factory.mktemp("boards-store") / "chdb", DATABASE)
     try:
-        init_schema(opened, load_steering(REPO / "deploy" / "steering.yaml"))
+        steering = load_steering(REPO / "deploy" / "steering.yaml")
+        init_schema(opened, steering)
         decoded = decode_messages([Message(b"\n".join(e.model_dump_json().encode() for e in events), 0, 0)])
         opened.insert_arrow("inquiry_events", to_store_table(decoded.events))
+        record_targets(opened, steering, NOW.date())  # what the worker does every 5 minutes
         fired = f"toDateTime64('{NOW - timedelta(minutes=20):%Y-%m-%d %H:%M:%S}', 3, '{LOCAL.key}')"
         opened.command(
             f"INSERT INTO {DATABASE}.walk_in_alerts (alert_id, status, municipality, site, count, peak_count, "
