@@ -460,8 +460,13 @@ def test_a_restarted_worker_alerts_at_once_from_the_baseline_in_clickhouse(
         ingest(settings, spiked.tickets(since=spike_week))
         alerts = wait_for(lambda: alerts_on_topic(settings), 60, "the second worker's alert")
         samples = metric_samples(settings)
-    # It resumed after the first worker's commit: every baseline arrival came from ClickHouse.
-    assert samples[("kanalpuls_worker_events_duplicate_total", ())] == 0
+    # Whatever the killed worker had not committed comes again and is dropped as a duplicate
+    # (at-least-once; seen under load in CI), and a duplicate never feeds the baseline: the
+    # baseline weeks reach the new worker only from ClickHouse. That the alert's expected count
+    # below equals the one computed from every baseline week shows it had them all.
+    stored = samples[("kanalpuls_worker_events_consumed_total", ())] - samples[
+        ("kanalpuls_worker_events_duplicate_total", ())]
+    assert stored == sum(e.count for e in truth.events if e.source == "tickets" and e.day >= spike_week)
     first_crossing = next(c for c in crossings(arrivals_on_topic(settings), steering, truth.spike.site)
                           if c.arrival.at >= truth.spike.local_start.timestamp())
     alert = alerts[0][1]
