@@ -22,13 +22,12 @@ from dashboards.boards import BOARDS, DATABASE, Board, Panel
 from dashboards.macros import TimeRange
 from dashboards.preview import render_preview
 from dashboards.queries import all_values, board_values, panel_sql
-from pipeline.aggregation import Message, decode_messages, to_store_table
 from pipeline.simulator import simulate
 from pipeline.steering import load_steering
 from pipeline.store import EmbeddedStore, QueryResult, StoreQueryError, init_schema
 from pipeline.targets import record_targets
-from schemas import InquiryEvent
-from tests.pipeline.simulated_files import FILE_SOURCES, read_file_source
+from tests.pipeline.simulated_files import simulated_events
+from tests.stores import insert_events
 
 REPO = Path(__file__).resolve().parents[2]
 START = date(2026, 3, 2)  # Monday; two weeks
@@ -43,16 +42,11 @@ SQL_PANELS = [(b, p) for b in BOARDS for p in b.panels if not p.is_prometheus]
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
     out = tmp_path_factory.mktemp("boards") / "simulated"
     simulate(out, days=14, seed=2, start=START)
-    events: list[InquiryEvent] = []
-    for source in FILE_SOURCES:
-        events += read_file_source(out, source).events.values()
-    events += [InquiryEvent.model_validate_json(line) for line in (out / "http_events.ndjson").read_bytes().splitlines()]
     opened = EmbeddedStore(tmp_path_factory.mktemp("boards-store") / "chdb", DATABASE)
     try:
         steering = load_steering(REPO / "deploy" / "steering.yaml")
         init_schema(opened, steering)
-        decoded = decode_messages([Message(b"\n".join(e.model_dump_json().encode() for e in events), 0, 0)])
-        opened.insert_arrow("inquiry_events", to_store_table(decoded.events))
+        insert_events(opened, simulated_events(out))
         record_targets(opened, steering, NOW.date())  # what the worker does every 5 minutes
         fired = f"toDateTime64('{NOW - timedelta(minutes=20):%Y-%m-%d %H:%M:%S}', 3, '{LOCAL.key}')"
         opened.command(

@@ -189,6 +189,19 @@ def read_file_source(out: Path, source: str) -> Read:
     return read
 
 
+def simulated_events(out: Path) -> list[InquiryEvent]:
+    """Every event the file connectors make of the simulator's files, and the HTTP events it
+    wrote: what ClickHouse holds once every source but IMAP (which needs Dovecot) is ingested.
+    Each event once, by id, as the worker stores it."""
+    events: dict[str, InquiryEvent] = {}
+    for source in FILE_SOURCES:
+        events.update(read_file_source(out, source).events)
+    for line in (out / "http_events.ndjson").read_bytes().splitlines():
+        event = InquiryEvent.model_validate_json(line)
+        events.setdefault(event.event_id, event)
+    return list(events.values())
+
+
 @dataclass
 class ImapRead:
     keys: dict[tuple[str, str, str], EventKey] = field(default_factory=dict)  # (message, mailbox, direction)

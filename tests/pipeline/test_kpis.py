@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.aggregation import Message, decode_messages, to_store_table
 from pipeline.kpis import KpiError, baseline_arguments, kpi_sql, run_kpi
 from pipeline.simulated.http import CONTACT_CENTRE_QUEUES, RECEPTION_SITE
 from pipeline.simulator import (
@@ -43,7 +42,8 @@ from pipeline.steering import (
 from pipeline.store import EmbeddedStore, init_schema
 from pipeline.targets import TargetStatus, evaluate_target, evaluate_targets
 from schemas import InquiryEvent, SourceRef
-from tests.pipeline.simulated_files import FILE_SOURCES, read_file_source
+from tests.pipeline.simulated_files import FILE_SOURCES, simulated_events
+from tests.stores import insert_events
 
 REPO = Path(__file__).resolve().parents[2]
 START = date(2026, 3, 2)  # Monday; two weeks: the baseline week, then the week looked at
@@ -70,16 +70,10 @@ def steering() -> Steering:
 def store(simulated: tuple[Path, GroundTruth], steering: Steering,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
     out, _ = simulated
-    events: list[InquiryEvent] = []
-    for source in FILE_SOURCES:
-        events += read_file_source(out, source).events.values()
-    events += [InquiryEvent.model_validate_json(line) for line in (out / "http_events.ndjson").read_bytes().splitlines()]
     opened = EmbeddedStore(tmp_path_factory.mktemp("kpi-store") / "chdb", DB)
     try:
         init_schema(opened, steering)
-        decoded = decode_messages([Message(b"\n".join(e.model_dump_json().encode() for e in events), 0, 0)])
-        assert not decoded.invalid
-        opened.insert_arrow("inquiry_events", to_store_table(decoded.events))
+        insert_events(opened, simulated_events(out))
         yield opened
     finally:
         opened.close()
@@ -380,8 +374,7 @@ def test_repeat_window_is_counted_in_hours_across_a_daylight_saving_change(
                            municipality=truth.municipality, channel="email", stage="arrived", task="85.02.00",
                            contact_key="d" * 64, source=SourceRef(system="dst-check"))
     later = earlier.model_copy(update={"event_id": "1" * 32, "occurred_at": datetime(2027, 3, 31, 22, 15, tzinfo=UTC)})
-    decoded = decode_messages([Message(b"\n".join(e.model_dump_json().encode() for e in (earlier, later)), 0, 0)])
-    store.insert_arrow("inquiry_events", to_store_table(decoded.events))
+    insert_events(store, (earlier, later))
     (row,) = [r for r in rows(store, "repeat_contacts", from_day=date(2027, 4, 1), to_day=date(2027, 4, 1),
                               within_days=7) if r["channel"] == r["task"] == "*"]
     assert (row["inquiries_with_key"], row["repeats"]) == (1, 1)
@@ -434,8 +427,7 @@ def test_demand_per_open_day_leaves_out_inquiries_on_public_holidays(store: Embe
     kept, store.database = store.database, "kpis_holiday"
     try:
         init_schema(store, steering)
-        decoded = decode_messages([Message(b"\n".join(e.model_dump_json().encode() for e in events), 0, 0)])
-        store.insert_arrow("inquiry_events", to_store_table(decoded.events))
+        insert_events(store, events)
         got = {(r["weekday"], r["hour"]): r for r in run_kpi(
             store.query, "kpis_holiday", "demand", from_day=ascension, to_day=next_thursday,
             channel_name="self_service").as_dicts()}

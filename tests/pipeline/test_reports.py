@@ -23,8 +23,14 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
-from pipeline.aggregation import Message, decode_messages, to_store_table
-from pipeline.reports.komhen import CSV_COLUMNS, IsoWeek, KomhenError, NoInquiries, read_komhen_week, write_komhen
+from pipeline.reports.komhen import (
+    CSV_COLUMNS,
+    IsoWeek,
+    KomhenError,
+    NoInquiries,
+    read_komhen_week,
+    write_komhen,
+)
 from pipeline.reports.labels import CHANNEL_DA, CHANNELS, DIRECTION_DA, REQUESTER_TYPES
 from pipeline.reports.strategy import strategy_report
 from pipeline.reports.workbook import DATA_SHEET, NOTES_SHEET, TABLE_SHEET
@@ -32,8 +38,9 @@ from pipeline.simulator import GroundTruth, simulate
 from pipeline.steering import Baseline, Steering, SteeringError, load_steering
 from pipeline.store import EmbeddedStore, init_schema
 from schemas import InquiryEvent
-from tests.pipeline.simulated_files import FILE_SOURCES, read_file_source
+from tests.pipeline.simulated_files import FILE_SOURCES, simulated_events
 from tests.pipeline.test_cli import isolated, run
+from tests.stores import insert_events
 
 REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Europe/Copenhagen")
@@ -48,13 +55,7 @@ Cell = tuple[str, str, str, str]  # task, department, channel, direction
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> tuple[GroundTruth, list[InquiryEvent]]:
     out = tmp_path_factory.mktemp("reports") / "simulated"
     truth = simulate(out, days=15, seed=4, start=START)
-    events: dict[str, InquiryEvent] = {}
-    for source in FILE_SOURCES:
-        events.update(read_file_source(out, source).events)
-    for line in (out / "http_events.ndjson").read_bytes().splitlines():
-        event = InquiryEvent.model_validate_json(line)
-        events[event.event_id] = event
-    return truth, list(events.values())
+    return truth, simulated_events(out)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +71,7 @@ def store(simulated: tuple[GroundTruth, list[InquiryEvent]], steering: Steering,
     opened = EmbeddedStore(tmp_path_factory.mktemp("reports-store") / "chdb", DB)
     try:
         init_schema(opened, steering)
-        decoded = decode_messages([Message(b"\n".join(e.model_dump_json().encode() for e in events), 0, 0)])
-        assert not decoded.invalid
-        opened.insert_arrow("inquiry_events", to_store_table(decoded.events))
+        insert_events(opened, events)
         yield opened
     finally:
         opened.close()

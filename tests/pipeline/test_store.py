@@ -29,8 +29,9 @@ from pipeline.store import (
     is_read_only,
     read_only_statement,
 )
-from schemas import Channel, InquiryEvent, Stage
+from schemas import Channel, Stage
 from tests.factories import T0, phone_event
+from tests.stores import insert_events
 
 REPO = Path(__file__).resolve().parents[2]
 DDL_FILES = sorted(p.name for p in (REPO / "deploy" / "clickhouse").glob("*.sql"))
@@ -62,11 +63,7 @@ def database(store: EmbeddedStore, request: pytest.FixtureRequest) -> EmbeddedSt
 event = phone_event
 
 
-def insert(store: EmbeddedStore, events: list[InquiryEvent]) -> None:
-    value = b"\n".join(e.model_dump_json().encode() for e in events)
-    decoded = decode_messages([Message(value, 0, 0)])
-    assert not decoded.invalid
-    store.insert_arrow("inquiry_events", to_store_table(decoded.events))
+insert = insert_events
 
 
 # --------------------------------------------------------------------------- schema
