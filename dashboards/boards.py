@@ -82,6 +82,19 @@ def _sql(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
+def _hourly_mean(measure: str, stage: str, by: str, where: str, alias: str) -> str:
+    """Mean wait or handle time of one stage per `by` and time bucket, from the hour rollup's
+    sums and counts (hours without such events left out, not drawn as zero)."""
+    return _sql(f"""
+SELECT $__timeInterval(hour) AS time, {by},
+       sumIf({measure}_seconds_sum, stage = '{stage}') / sumIf({measure}_count, stage = '{stage}') AS {alias}
+FROM {DATABASE}.inquiry_hour
+WHERE $__timeFilter(hour) AND {where}
+GROUP BY time, {by}
+HAVING sumIf({measure}_count, stage = '{stage}') > 0
+ORDER BY time""")
+
+
 NOW_BOARD = Board(
     uid="kanalpuls-now", title="Citizen service now", time_from="now-24h", refresh="1m", panels=(
         Panel("Inquiries today per channel", "bar", _sql(f"""
@@ -198,22 +211,10 @@ SELECT toDateTime(toDate(day), '{TZ}') AS time, queue, abandonment_rate
 FROM {DATABASE}.kpi_phone({PERIOD}, sl_seconds = $sl_seconds)
 WHERE day != '*' AND queue != '*'
 ORDER BY time"""), unit="percentunit"),
-        Panel("Average speed of answer per queue (s)", "timeseries", _sql(f"""
-SELECT $__timeInterval(hour) AS time, queue,
-       sumIf(wait_seconds_sum, stage = 'answered') / sumIf(wait_count, stage = 'answered') AS speed_of_answer
-FROM {DATABASE}.inquiry_hour
-WHERE $__timeFilter(hour) AND {PHONE_WHERE}
-GROUP BY time, queue
-HAVING sumIf(wait_count, stage = 'answered') > 0
-ORDER BY time"""), unit="s"),
-        Panel("Average handle time per queue (s)", "timeseries", _sql(f"""
-SELECT $__timeInterval(hour) AS time, queue,
-       sumIf(handle_seconds_sum, stage = 'closed') / sumIf(handle_count, stage = 'closed') AS handle_time
-FROM {DATABASE}.inquiry_hour
-WHERE $__timeFilter(hour) AND {PHONE_WHERE}
-GROUP BY time, queue
-HAVING sumIf(handle_count, stage = 'closed') > 0
-ORDER BY time"""), unit="s"),
+        Panel("Average speed of answer per queue (s)", "timeseries",
+              _hourly_mean("wait", "answered", "queue", PHONE_WHERE, "speed_of_answer"), unit="s"),
+        Panel("Average handle time per queue (s)", "timeseries",
+              _hourly_mean("handle", "closed", "queue", PHONE_WHERE, "handle_time"), unit="s"),
     ))
 
 WALK_WHERE = f"channel = 'walk_in' AND direction = 'inbound' AND {where_dims('municipality', 'department', 'site', 'task')}"
@@ -230,14 +231,8 @@ FROM {DATABASE}.inquiry_minute
 WHERE $__timeFilter(minute) AND stage = 'arrived' AND {WALK_WHERE}
 GROUP BY time, site
 ORDER BY time""")),
-        Panel("Average waiting time per site (s)", "timeseries", _sql(f"""
-SELECT $__timeInterval(hour) AS time, site,
-       sumIf(wait_seconds_sum, stage = 'answered') / sumIf(wait_count, stage = 'answered') AS waiting_time
-FROM {DATABASE}.inquiry_hour
-WHERE $__timeFilter(hour) AND {WALK_WHERE}
-GROUP BY time, site
-HAVING sumIf(wait_count, stage = 'answered') > 0
-ORDER BY time"""), unit="s"),
+        Panel("Average waiting time per site (s)", "timeseries",
+              _hourly_mean("wait", "answered", "site", WALK_WHERE, "waiting_time"), unit="s"),
         Panel("No-shows per site and day", "timeseries", _sql(f"""
 SELECT toDateTime(toDate(hour, '{TZ}'), '{TZ}') AS time, site, sumIf(events, stage = 'abandoned') AS no_shows
 FROM {DATABASE}.inquiry_hour
