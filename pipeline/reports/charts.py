@@ -38,6 +38,12 @@ def _figure(height: float, width: float = WIDTH) -> Figure:
     return figure
 
 
+def _open_frame(ax: object) -> None:
+    """No top and right axis lines: the data, not the box, carries the chart."""
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)  # type: ignore[attr-defined]
+
+
 def _title(ax: object, text: str, width: int = 80) -> None:
     """Title on the left, wrapped: a long baseline name must not run off the image."""
     ax.set_title(textwrap.fill(text, width), loc="left", fontsize=12)  # type: ignore[attr-defined]
@@ -81,8 +87,7 @@ def channel_mix(buckets: Sequence[tuple[str, dict[str, int]]], channels: Sequenc
     ax.set_ylabel("Share of inquiries")
     _title(ax, title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="Channel", reverse=True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    _open_frame(ax)
     return _save(figure, path)
 
 
@@ -124,8 +129,7 @@ def channel_shift(rows: Sequence[tuple[str, dict[str, float]]], channels: Sequen
     ax.set_axisbelow(True)
     _title(ax, title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="Channel")
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    _open_frame(ax)
     return _save(figure, path)
 
 
@@ -152,8 +156,7 @@ def self_service_rate(rows: Sequence[tuple[str, float, int]], overall: float, pa
     ax.grid(axis="x", **_GRID)
     ax.set_axisbelow(True)
     _title(ax, title)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    _open_frame(ax)
     return _save(figure, path)
 
 
@@ -187,8 +190,7 @@ def cost(channels: Sequence[tuple[str, int, float, float]], gain: Gain | None, p
     ax.grid(axis="x", **_GRID)
     ax.set_axisbelow(True)
     _title(ax, title)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    _open_frame(ax)
     if gain:
         gx = figure.add_subplot(grid[0, 2])
         values = [gain.cost_at_baseline_mix, gain.cost]
@@ -201,8 +203,7 @@ def cost(channels: Sequence[tuple[str, int, float, float]], gain: Gain | None, p
         gx.set_ylabel("DKK in the period")
         sign = "saved" if gain.gain >= 0 else "extra cost"
         gx.set_title(f"Realised gain: {thousands(gain.gain)} DKK {sign}", loc="left", fontsize=10)
-        for side in ("top", "right"):
-            gx.spines[side].set_visible(False)
+        _open_frame(gx)
     return _save(figure, path)
 
 
@@ -251,8 +252,7 @@ def targets(points: Sequence[TargetPoint], path: Path, title: str) -> Path:
     ax.plot([], [], marker="o", color="#D55E00", linestyle="none", label="measured, off track")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     _title(ax, title)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    _open_frame(ax)
     return _save(figure, path)
 
 
