@@ -12,6 +12,11 @@ from pipeline.simulator import PersonalData
 _DIGEST = re.compile(r"[0-9a-fA-F]{16,}")
 
 
+def without_digests(text: str) -> str:
+    """The text with hex digests (event ids, contact keys) blanked: digit runs inside them are chance."""
+    return _DIGEST.sub(" ", text)
+
+
 def tokens(text: str) -> set[str]:
     """Where a planted value can be found in text, without ten thousand substring searches:
     two-word names, CPR numbers, e-mail and IP addresses, digit runs, and numbers written in
@@ -28,4 +33,4 @@ def tokens(text: str) -> set[str]:
 
 def planted_in(text: str, data: PersonalData) -> list[str]:
     """Every planted value (CPR, name, e-mail, phone, IP) that occurs in `text`, sorted."""
-    return sorted(set(data.values()) & tokens(_DIGEST.sub(" ", text)))
+    return sorted(set(data.values()) & tokens(without_digests(text)))

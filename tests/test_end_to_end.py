@@ -21,14 +21,21 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from tests.topics import read_topic
-from pipeline.demo import stored_inquiries, stored_phone_kpis, true_inquiries, true_phone_kpis, same
+from pipeline.demo import (
+    same,
+    stored_inquiries,
+    stored_phone_kpis,
+    true_inquiries,
+    true_phone_kpis,
+)
 from pipeline.ingest import run_ingest
 from pipeline.settings import Settings
 from pipeline.simulator import GroundTruth, simulate
-from pipeline.store_client import run_query
 from pipeline.steering import load_steering
+from pipeline.store_client import run_query
 from pipeline.supervise import kanalpuls_command, settings_environment, worker_process
+from tests.personal_data import without_digests
+from tests.topics import read_topic
 
 START = date(2026, 3, 23)  # Monday; the week of the spring DST change
 
@@ -67,8 +74,9 @@ async def list_topics(bootstrap: str) -> set[str]:
 
 
 def digit_runs(text: str) -> set[str]:
-    """Every maximal run of digits, with and without a leading +: where a number would hide."""
-    runs = set(re.findall(r"\+?\d+", text))
+    """Every maximal run of digits, with and without a leading +: where a number would hide
+    (hex digests left out: an event id holds an 8-digit run by chance now and then)."""
+    runs = set(re.findall(r"\+?\d+", without_digests(text)))
     return runs | {r.lstrip("+") for r in runs}
 
 

@@ -459,6 +459,8 @@ def test_a_restarted_worker_alerts_at_once_from_the_baseline_in_clickhouse(
     with worker_process(settings, tmp_path / "second.log"):
         ingest(settings, spiked.tickets(since=spike_week))
         alerts = wait_for(lambda: alerts_on_topic(settings), 60, "the second worker's alert")
+        everything = sum(e.count for e in truth.events if e.source == "tickets")
+        wait_for(lambda: stored_walk_in_events(settings) == everything, 60, "the spike week stored")
         samples = metric_samples(settings)
     # Whatever the killed worker had not committed comes again and is dropped as a duplicate
     # (at-least-once; seen under load in CI), and a duplicate never feeds the baseline: the
