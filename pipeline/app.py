@@ -51,7 +51,9 @@ from pipeline.settings import Settings
 from pipeline.spike import SpikeAlert, walk_in_arrivals
 from pipeline.spike_monitor import SpikeMonitor, SpikeSink
 from pipeline.steering import load_steering
-from pipeline.store import StoreError, open_store, read_only_statement
+from pipeline.query_guard import MAX_SQL_CHARACTERS, read_only_query
+from pipeline.store import StoreError, open_store
+from pipeline.tokens import is_loopback, token_matches, write_query_token
 
 logger = logging.getLogger(__name__)
 
@@ -265,17 +267,34 @@ def build_app(settings: Settings) -> faust.App:
             # aiohttp wants the charset apart from the content type.
             return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4")
 
-    @app.page("/store/query")
-    class StoreQueryPage(View):
-        """Read-only SQL against the worker's store: how other commands reach embedded chDB."""
+    if settings.embedded_store:
+        # Other commands reach embedded chDB through this worker, which owns its directory.
+        # Only from this machine, and only with the token this worker wrote into its data
+        # directory (readable by its own user alone): the query runs with the worker's access.
+        token = write_query_token(settings.worker.data_dir)
 
-        async def post(self, request: Request) -> Response:
-            body = await request.json()
-            try:
-                result = await worker_state().sink.query(read_only_statement(str(body.get("sql", ""))))
-            except StoreError as exc:
-                return self.bytes(orjson.dumps({"error": str(exc)}), content_type="application/json", status=400)
-            payload = {"columns": result.columns, "rows": result.rows}
-            return self.bytes(orjson.dumps(payload, default=str), content_type="application/json")
+        @app.page("/store/query")
+        class StoreQueryPage(View):
+            """Read-only SQL against the worker's store (pipeline/query_guard.py judges it)."""
+
+            async def post(self, request: Request) -> Response:
+                if not is_loopback(request.remote) or not token_matches(request.headers.get("Authorization"), token):
+                    return self.bytes(orjson.dumps({"error": "the store is answered only on this machine, with the "
+                                                             "worker's query token (kanalpuls query sends it)"}),
+                                      content_type="application/json", status=403)
+                body = await request.read()
+                try:
+                    sql = orjson.loads(body).get("sql") if len(body) <= 2 * MAX_SQL_CHARACTERS else None
+                except (orjson.JSONDecodeError, AttributeError):
+                    sql = None
+                if not isinstance(sql, str):
+                    return self.bytes(orjson.dumps({"error": 'send {"sql": "<one SELECT>"}'}),
+                                      content_type="application/json", status=400)
+                try:
+                    result = await worker_state().sink.call(read_only_query, sql)
+                except StoreError as exc:
+                    return self.bytes(orjson.dumps({"error": str(exc)}), content_type="application/json", status=400)
+                payload = {"columns": result.columns, "rows": result.rows}
+                return self.bytes(orjson.dumps(payload, default=str), content_type="application/json")
 
     return app

@@ -11,7 +11,6 @@ without creating duplicates. 202 means the broker acknowledged every event (acks
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections import defaultdict
 
@@ -21,6 +20,7 @@ from pydantic import ValidationError
 
 from connectors.runtime import KafkaEventSink, ProduceFailed
 from pipeline.settings import Settings
+from pipeline.tokens import token_matches
 from schemas import InquiryEvent
 from schemas.export import json_schema_documents
 
@@ -56,16 +56,10 @@ def parse_events(body: bytes) -> tuple[list[InquiryEvent], list[dict[str, object
     return events, errors
 
 
-def authorised(request: web.Request, token: str) -> bool:
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
-
-
 async def post_events(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS_KEY]
     token = settings.http.token.get_secret_value() if settings.http.token else ""
-    if not authorised(request, token):
+    if not token_matches(request.headers.get("Authorization"), token):
         return _problem(401, "a valid bearer token is required", hint="Authorization: Bearer <KANALPULS_HTTP__TOKEN>")
     if request.content_length is not None and request.content_length > settings.http.max_body_bytes:
         return _problem(413, f"body larger than {settings.http.max_body_bytes} bytes; send smaller batches")

@@ -48,6 +48,13 @@ class StoreSettings(_Section):
     database: str = Field(default="kanalpuls", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     user: str = Field(default="default")
     password: SecretStr = Field(default=SecretStr(""))
+    reader_user: str | None = Field(
+        default=None,
+        description="Read-only ClickHouse user for `kanalpuls query`, KPIs and reports (server only); "
+        "unset: `user`, with readonly=1 sent as a request setting.",
+        examples=["grafana"],
+    )
+    reader_password: SecretStr = Field(default=SecretStr(""), description="Password of reader_user.")
 
 
 class WorkerSettings(_Section):

@@ -19,7 +19,7 @@ import pyarrow as pa
 from pipeline import metrics
 from pipeline.aggregation import to_store_table
 from pipeline.steering import Steering
-from pipeline.store import EmbeddedStore, QueryResult, ServerStore, StoreUnavailable, init_schema
+from pipeline.store import EmbeddedStore, ServerStore, StoreUnavailable, init_schema
 from pipeline.targets import record_targets
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,9 @@ class ClickHouseSink:
         async with self._lock:
             return await asyncio.to_thread(fn, *args)
 
-    async def query(self, sql: str) -> QueryResult:
-        return await self._call(self.store.query, sql)
+    async def call(self, fn: Callable[..., T], *args: object) -> T:
+        """fn(store, *args) in the store's thread, between the worker's own calls."""
+        return await self._call(fn, self.store, *args)
 
     def setup(self, steering: Steering | None = None) -> None:
         """Create the schema if missing, so a fresh worker runs without a separate step, and

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import time
@@ -24,12 +23,6 @@ from pipeline.steering import Steering
 logger = logging.getLogger(__name__)
 
 DDL_DIR = Path(__file__).resolve().parent.parent / "deploy" / "clickhouse"
-_READ_ONLY = re.compile(r"^\s*(select|with|show|describe|desc|explain|exists)\b", re.IGNORECASE)
-_QUERY = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
-_OUTFILE = re.compile(r"\binto\s+outfile\b", re.IGNORECASE)
-_SETTINGS = re.compile(r"\bsettings\b", re.IGNORECASE)
-
-
 def sql_string(value: str) -> str:
     """A ClickHouse string literal: names from source data and configuration may hold quotes."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -64,7 +57,8 @@ class Store(Protocol):
 
     def command(self, sql: str) -> None: ...
 
-    def query(self, sql: str) -> QueryResult: ...
+    def query(self, sql: str, parameters: dict[str, object] | None = None,
+              settings: dict[str, int | str] | None = None) -> QueryResult: ...
 
     def insert_arrow(self, table: str, data: pa.Table, token: str = "") -> None: ...
 
@@ -74,28 +68,6 @@ class Store(Protocol):
 def dedup_settings(token: str) -> dict[str, object]:
     """Settings making a retried insert (same token) a no-op, in the table and its views."""
     return {"insert_deduplication_token": token, "deduplicate_blocks_in_dependent_materialized_views": 1}
-
-
-def is_read_only(sql: str) -> bool:
-    """Whether a statement only reads; the worker's query endpoint serves nothing else.
-
-    A first guard only: `read_only_statement` also makes ClickHouse itself refuse writes.
-    """
-    return bool(_READ_ONLY.match(sql)) and ";" not in sql.strip().rstrip(";") and not _OUTFILE.search(sql)
-
-
-def read_only_statement(sql: str) -> str:
-    """The statement with ClickHouse's readonly=1 added, so INSERTs hidden in a WITH, or
-    table functions reading local files, are refused by ClickHouse itself."""
-    if not is_read_only(sql):
-        raise StoreQueryError(
-            "the running worker answers only one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, "
-            "EXISTS); to change the embedded store, stop the worker first"
-        )
-    statement = sql.strip().rstrip(";")
-    if not _QUERY.match(statement):
-        return statement
-    return statement + (", readonly = 1" if _SETTINGS.search(statement) else " SETTINGS readonly = 1")
 
 
 def _check_not_locked(path: Path) -> None:
@@ -113,6 +85,10 @@ def _check_not_locked(path: Path) -> None:
                 "or ask through the worker: `kanalpuls query` does that when the worker's web port answers"
             ) from None
         fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0",
+                              "\b": "\\b", "\f": "\\f"})
 
 
 class EmbeddedStore:
@@ -133,13 +109,21 @@ class EmbeddedStore:
     def command(self, sql: str) -> None:
         self._run(sql, "CSV")
 
-    def query(self, sql: str) -> QueryResult:
-        table: pa.Table = self._run(sql, "ArrowTable")
+    def query(self, sql: str, parameters: dict[str, object] | None = None,
+              settings: dict[str, int | str] | None = None) -> QueryResult:
+        """`parameters` fill `{name:Type}` placeholders (values never enter the SQL text);
+        `settings` are appended as a SETTINGS clause: pass them only for a statement that has
+        none and no trailing comment (pipeline/query_guard.py formats it first)."""
+        table = self.query_arrow(sql, parameters, settings)
         columns = table.column_names
         return QueryResult(columns=list(columns), rows=[tuple(r.values()) for r in table.to_pylist()])
 
-    def query_arrow(self, sql: str) -> pa.Table:
-        return self._run(sql, "ArrowTable")
+    def query_arrow(self, sql: str, parameters: dict[str, object] | None = None,
+                    settings: dict[str, int | str] | None = None) -> pa.Table:
+        if settings:
+            sql += " SETTINGS " + ", ".join(
+                f"{name} = {sql_string(value) if isinstance(value, str) else int(value)}" for name, value in settings.items())
+        return self._run(sql, "ArrowTable", parameters)
 
     def insert_arrow(self, table: str, data: pa.Table, token: str = "") -> None:
         columns = ", ".join(f"`{c}`" for c in data.column_names)
@@ -147,8 +131,13 @@ class EmbeddedStore:
         # chDB's Python() table function reads the Arrow table from this frame's locals.
         self._run(f"INSERT INTO {self.database}.{table} ({columns}) SELECT {columns} FROM Python(data){settings}", "CSV")
 
-    def _run(self, sql: str, fmt: str) -> Any:
+    def _run(self, sql: str, fmt: str, parameters: dict[str, object] | None = None) -> Any:
         try:
+            if parameters:
+                # chDB reads a parameter value as ClickHouse reads one field of TabSeparated.
+                escaped = {name: value.translate(_TSV_ESCAPES) if isinstance(value, str) else value
+                           for name, value in parameters.items()}
+                return self._session.query(sql, fmt, params=escaped)
             return self._session.query(sql, fmt)
         except Exception as exc:
             raise StoreQueryError(str(exc).strip()) from exc
@@ -178,12 +167,16 @@ class ServerStore:
     def command(self, sql: str) -> None:
         self._call(self._client.command, sql)
 
-    def query(self, sql: str) -> QueryResult:
-        result = self._call(self._client.query, sql)
+    def query(self, sql: str, parameters: dict[str, object] | None = None,
+              settings: dict[str, int | str] | None = None) -> QueryResult:
+        """`parameters` travel apart from the SQL; `settings` as request settings the server
+        enforces (a readonly=1 sent this way cannot be undone by the statement)."""
+        result = self._call(self._client.query, sql, parameters, settings)
         return QueryResult(columns=list(result.column_names), rows=[tuple(r) for r in result.result_rows])
 
-    def query_arrow(self, sql: str) -> pa.Table:
-        return self._call(self._client.query_arrow, sql)
+    def query_arrow(self, sql: str, parameters: dict[str, object] | None = None,
+                    settings: dict[str, int | str] | None = None) -> pa.Table:
+        return self._call(self._client.query_arrow, sql, parameters, settings)
 
     def insert_arrow(self, table: str, data: pa.Table, token: str = "") -> None:
         self._call(self._client.insert_arrow, f"{self.database}.{table}", data, None,

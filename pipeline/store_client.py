@@ -1,5 +1,11 @@
 """Reach the store from any command: a ClickHouse server directly, embedded chDB through
-the running worker (which owns the data directory), or chDB itself when no worker runs."""
+the running worker (which owns the data directory), or chDB itself when no worker runs.
+
+Every path runs the SQL through pipeline/query_guard.py: one read-only query on the
+kanalpuls database. With a server, `KANALPULS_STORE__READER_USER` names a read-only user
+(the `grafana` user of deploy/clickhouse/users.xml will do) so the server itself refuses
+writes whatever the statement says; readonly=1 travels as a request setting either way.
+"""
 
 from __future__ import annotations
 
@@ -8,37 +14,52 @@ import urllib.error
 import urllib.request
 
 from pipeline.broker import port_open
+from pipeline.query_guard import read_only_query
 from pipeline.settings import Settings
-from pipeline.store import QueryResult, StoreQueryError, StoreUnavailable, open_store
+from pipeline.store import QueryResult, ServerStore, StoreQueryError, StoreUnavailable, open_store
+from pipeline.tokens import read_query_token
 
 
-def query_worker(host: str, port: int, sql: str, timeout: float = 30.0) -> QueryResult:
+def query_worker(host: str, port: int, sql: str, token: str, timeout: float = 60.0) -> QueryResult:
     request = urllib.request.Request(
         f"http://{host}:{port}/store/query", data=json.dumps({"sql": sql}).encode(),
-        headers={"Content-Type": "application/json"}, method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"}, method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             payload = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        raise StoreQueryError(json.loads(exc.read() or b"{}").get("error", str(exc))) from exc
+        try:
+            message = json.loads(exc.read() or b"{}").get("error", str(exc))
+        except ValueError:
+            message = str(exc)
+        raise StoreQueryError(message) from exc
     except (urllib.error.URLError, OSError) as exc:
         raise StoreUnavailable(f"the worker at {host}:{port} did not answer: {exc}") from exc
     return QueryResult(columns=payload["columns"], rows=[tuple(r) for r in payload["rows"]])
 
 
 def run_query(settings: Settings, sql: str) -> QueryResult:
+    """One read-only query (SELECT, SHOW TABLES, DESCRIBE) on the store, however it is reached."""
     if not settings.embedded_store:
-        store = open_store(settings.store)
+        reader = settings.store.model_copy(update={"user": settings.store.reader_user,
+                                                   "password": settings.store.reader_password}) \
+            if settings.store.reader_user else settings.store
+        store = ServerStore(reader)
         try:
-            return store.query(sql)
+            return read_only_query(store, sql)
         finally:
             store.close()
-    host, port = settings.worker.web_host, settings.worker.web_port
+    host, port = "127.0.0.1", settings.worker.web_port
     if port_open(host, port):
-        return query_worker(host, port, sql)
+        token = read_query_token(settings.worker.data_dir)
+        if not token:
+            raise StoreUnavailable(
+                f"a worker answers on port {port} but its query token is not readable in {settings.worker.data_dir}: "
+                "run this command as the worker's user with the same KANALPULS_VAR_DIR")
+        return query_worker(host, port, sql, token)
     store = open_store(settings.store)
     try:
-        return store.query(sql)
+        return read_only_query(store, sql)
     finally:
         store.close()

@@ -1,0 +1,55 @@
+"""Bearer tokens: only the exact token opens a door; the worker's query token stays private."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.tokens import is_loopback, read_query_token, token_matches, write_query_token
+
+TOKEN = "s3cret-token-value"
+
+
+@pytest.mark.parametrize("header", [f"Bearer {TOKEN}", f"bearer {TOKEN}", f"BEARER {TOKEN}  "])
+def test_the_exact_token_matches(header: str) -> None:
+    assert token_matches(header, TOKEN)
+
+
+@pytest.mark.parametrize("header", [
+    None, "", "Bearer", "Bearer ", "Bearer  ", f"Bearer {TOKEN[:-1]}", f"Bearer {TOKEN[:1]}", f"Bearer {TOKEN}x",
+    f"Basic {TOKEN}", TOKEN, f"Token {TOKEN}", f"Bearer{TOKEN}", f"Bearer {TOKEN.upper()}",
+])
+def test_anything_but_the_exact_token_is_refused(header: str | None) -> None:
+    assert not token_matches(header, TOKEN)
+
+
+@given(st.text(max_size=len(TOKEN) + 3))
+def test_no_other_value_matches(given_token: str) -> None:
+    assert token_matches(f"Bearer {given_token}", TOKEN) == (given_token.strip() == TOKEN)
+
+
+@pytest.mark.parametrize("header", ["Bearer ", "Bearer x", ""])
+def test_an_empty_configured_token_matches_nothing(header: str) -> None:
+    assert not token_matches(header, "")
+
+
+@pytest.mark.parametrize(("address", "loopback"), [
+    ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("::ffff:127.0.0.1", True),
+    ("10.0.0.5", False), ("192.168.1.2", False), ("::ffff:10.0.0.5", False), ("2001:db8::1", False),
+    ("", False), (None, False), ("localhost", False),
+])
+def test_loopback_is_only_this_machine(address: str | None, loopback: bool) -> None:
+    assert is_loopback(address) is loopback
+
+
+def test_the_query_token_is_fresh_and_readable_by_its_owner_only(tmp_path) -> None:
+    first = write_query_token(tmp_path / "worker")
+    second = write_query_token(tmp_path / "worker")
+    assert first != second and len(second) >= 32
+    path = tmp_path / "worker" / "query-token"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert read_query_token(tmp_path / "worker") == second
+    assert read_query_token(tmp_path / "elsewhere") == ""
