@@ -37,6 +37,7 @@ from connectors.base import (
 )
 from connectors.privacy import normalise_phone_number, shown
 from schemas import Channel, InquiryEvent, Stage
+from schemas.inquiry import MAX_DURATION_SECONDS
 
 
 class AsteriskQueueLogConfig(ConnectorConfig):
@@ -113,7 +114,11 @@ def _seconds(value: str, field_no: int, name: str) -> int:
     """A whole number of seconds, as app_queue writes durations; anything else rejects the line."""
     if not (value.isascii() and value.isdigit()) or len(value) > _MAX_DURATION_DIGITS:
         raise RecordRejected(f"bad {name} {shown(value)} in field {field_no}: expected whole seconds, 0 or more")
-    return int(value)
+    seconds = int(value)
+    if seconds > MAX_DURATION_SECONDS:
+        raise RecordRejected(f"{name} {seconds} s in field {field_no} is over a week ({MAX_DURATION_SECONDS} s): "
+                             "a broken clock or line, not a call")
+    return seconds
 
 
 class AsteriskQueueLogParser:

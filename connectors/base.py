@@ -18,7 +18,16 @@ from pydantic import BaseModel
 from connectors.mapping import Classification, MappingRules
 from connectors.privacy import ContactKeyer
 from schemas import Channel, Direction, InquiryEvent, SourceRef, Stage, make_event_id
-from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR, MUNICIPALITY_PATTERN
+from schemas.inquiry import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    LINE_MAX,
+    MAX_DURATION_SECONDS,
+    MUNICIPALITY_PATTERN,
+    NAME_MAX,
+    OFFSET_MAX,
+    PATH_MAX,
+)
 
 
 class ConnectorError(Exception):
@@ -102,15 +111,14 @@ def _unvalidated(model: type[_Model], values: dict[str, Any]) -> _Model:
 
 
 _UNSURE = object()
-_EXACT_FLOAT_INT = 2**53  # ints up to here are floats exactly
 
 
 def _as_stored(seconds: float | None) -> object:
     """A duration as validation stores it (None, or a float >= 0: whole seconds become float),
     or _UNSURE when only validation can say (negative, NaN, huge, not a number)."""
-    if seconds is None or (type(seconds) is float and seconds >= 0):
+    if seconds is None or (type(seconds) is float and 0 <= seconds <= MAX_DURATION_SECONDS):
         return seconds
-    if type(seconds) is int and 0 <= seconds <= _EXACT_FLOAT_INT:
+    if type(seconds) is int and 0 <= seconds <= MAX_DURATION_SECONDS:
         return float(seconds)
     return _UNSURE
 
@@ -127,9 +135,10 @@ class EventBuilder:
     - schema_version, site, appointment and visited_web_first keep the model's defaults.
     What the parser does not make itself is checked here, cheaply: the municipality once
     against MUNICIPALITY_PATTERN; per event that occurred_at is a datetime in UTC (as the
-    model stores it) of a year the model accepts, that durations are numbers >= 0 (int ones
-    stored as float, as validation does), and that the Location holds a str system and file,
-    a line >= 1 and an offset >= 0. Anything else (a local time, a negative wait, a bad
+    model stores it) of a year the model accepts, that durations are numbers from 0 to
+    MAX_DURATION_SECONDS (int ones stored as float, as validation does), that the queue name
+    and the Location's system and file are str within the contract's lengths, and its line
+    and offset ints within their ranges. Anything else (a local time, a negative wait, a bad
     municipality) is built by InquiryEvent's own validation instead, which converts it or
     raises the ValidationError the runtime dead-letters, word for word as before.
 
@@ -163,14 +172,18 @@ class EventBuilder:
         system, file, line, offset = location.system, location.file, location.line, location.offset
         trusted = (
             self._trusted
-            and occurred_at.tzinfo is timezone.utc
-            and EARLIEST_YEAR <= occurred_at.year <= LATEST_YEAR
             and type(system) is str
             and type(file) is str
             and type(line) is int
             and type(offset) is int
-            and line >= 1
-            and offset >= 0
+            and type(queue) is str
+            and 1 <= line <= LINE_MAX
+            and 0 <= offset <= OFFSET_MAX
+            and 0 < len(system) <= NAME_MAX
+            and len(file) <= PATH_MAX
+            and len(queue) <= NAME_MAX
+            and occurred_at.tzinfo is timezone.utc
+            and EARLIEST_YEAR <= occurred_at.year <= LATEST_YEAR
         )
         wait, handle = _as_stored(wait_seconds), _as_stored(handle_seconds)
         trusted = trusted and wait is not _UNSURE and handle is not _UNSURE

@@ -67,7 +67,7 @@ from connectors.base import (
     Skip,
 )
 from connectors.mapping import Classification
-from connectors.privacy import mask_personal_data, shown
+from connectors.privacy import RAW_KEPT, cut, masked_excerpt, shown
 from pipeline import metrics
 from schemas import (
     Channel,
@@ -78,7 +78,7 @@ from schemas import (
     Stage,
     make_event_id,
 )
-from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR, TASK_PATTERN
+from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR, REASON_MAX, TASK_PATTERN
 
 if TYPE_CHECKING:
     from connectors.runtime import ConnectorStats, EventSink
@@ -468,8 +468,8 @@ class ImapHeaderParser:
         return DeadLetter(
             connector=KIND,
             source=ref.source_ref(self._system),
-            reason=reason,
-            raw=mask_personal_data(self.redact(header)),
+            reason=cut(reason, REASON_MAX - 64),
+            raw=masked_excerpt(self.redact(header[: 4 * RAW_KEPT])),
             rejected_at=datetime.now(UTC),
         )
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import fnmatch
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from schemas import UNCLASSIFIED, InquiryKind, RequesterType
-from schemas.inquiry import MUNICIPALITY_PATTERN, TASK_PATTERN
+from schemas.inquiry import MUNICIPALITY_PATTERN, NAME_MAX, TASK_PATTERN
 
 
 _MAX_CACHED = 8192
@@ -31,8 +32,8 @@ class Classification(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     task: str = Field(default=UNCLASSIFIED, pattern=TASK_PATTERN)
-    task_label: str = ""
-    department: str = ""
+    task_label: str = Field(default="", max_length=NAME_MAX)
+    department: str = Field(default="", max_length=NAME_MAX)
     inquiry_kind: InquiryKind = InquiryKind.unknown
     requester_type: RequesterType = RequesterType.unknown
 
@@ -46,7 +47,7 @@ class Rule(BaseModel):
 
     match: str = Field(description="Glob on the source key (queue name, service, mailbox), case-insensitive.")
     task: str = Field(default=UNCLASSIFIED, pattern=TASK_PATTERN)
-    department: str = ""
+    department: str = Field(default="", max_length=NAME_MAX)
     inquiry_kind: InquiryKind = InquiryKind.unknown
     requester_type: RequesterType = RequesterType.unknown
 
@@ -57,7 +58,8 @@ class MappingRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     municipality: str = Field(pattern=MUNICIPALITY_PATTERN)
-    tasks: dict[str, str] = Field(default_factory=dict, description="KLE code -> readable label.")
+    tasks: dict[str, Annotated[str, Field(max_length=NAME_MAX)]] = Field(
+        default_factory=dict, description="KLE code -> readable label.")
     sources: dict[str, list[Rule]] = Field(default_factory=dict)
     _cache: dict[tuple[str, str], Classification] = PrivateAttr(default_factory=dict)
 

@@ -15,7 +15,7 @@ import csv
 import hmac
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import date
 from typing import Any
 
@@ -119,6 +119,17 @@ def cut(text: str, limit: int) -> str:
     while end and text[end - 1] in _TOKEN_CHARACTERS:
         end -= 1
     return f"{text[:end]}… [{len(text) - end:,} more characters not kept]"
+
+
+RAW_KEPT = 3000  # characters of a rejected record a dead letter keeps (masking may lengthen it a little)
+
+
+def masked_excerpt(text: str, redact: Callable[[str], str] | None = None, limit: int = RAW_KEPT) -> str:
+    """What a dead letter keeps of a rejected record: cut to a bound first, so blanking and
+    masking stay cheap on a line of any length, then its personal fields blanked (`redact`,
+    the connector's own), then personal-data patterns masked."""
+    kept = cut(text, limit)
+    return mask_personal_data(redact(kept) if redact is not None else kept)
 
 
 REDACTED = "<redacted>"

@@ -29,9 +29,10 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from pydantic import ValidationError
 
 from connectors.base import Location, Parser, RecordRejected, Skip
-from connectors.privacy import mask_personal_data
+from connectors.privacy import RAW_KEPT, cut, masked_excerpt
 from pipeline import metrics
 from schemas import DeadLetter, InquiryEvent, SourceRef
+from schemas.inquiry import REASON_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -526,8 +527,8 @@ class ConnectorRunner:
         return DeadLetter(
             connector=self.parser.kind,
             source=SourceRef(system=location.system, file=location.file, line=location.line, offset=location.offset),
-            reason=reason,
-            raw=mask_personal_data(self._redact(record.data.decode("utf-8", "backslashreplace"))),
+            reason=cut(reason, REASON_MAX - 64),
+            raw=masked_excerpt(record.data[: 4 * RAW_KEPT].decode("utf-8", "backslashreplace"), self._redact),
             rejected_at=datetime.now(timezone.utc),
         )
 

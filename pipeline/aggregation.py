@@ -8,6 +8,7 @@ line and every bad line becomes a dead letter with its partition and offset.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -21,9 +22,22 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 from pydantic import ValidationError
 
-from connectors.privacy import mask_personal_data  # one masking rule for every producer
+from connectors.privacy import RAW_KEPT, cut, masked_excerpt  # one masking rule for every producer
 from schemas import Channel, DeadLetter, Direction, InquiryEvent, InquiryKind, RequesterType, SourceRef, Stage
-from schemas.inquiry import CONTACT_KEY_PATTERN, EVENT_ID_PATTERN, MUNICIPALITY_PATTERN, TASK_PATTERN
+from schemas.inquiry import (
+    CONTACT_KEY_PATTERN,
+    EARLIEST_YEAR,
+    EVENT_ID_PATTERN,
+    LATEST_YEAR,
+    LINE_MAX,
+    MAX_DURATION_SECONDS,
+    MUNICIPALITY_PATTERN,
+    NAME_MAX,
+    OFFSET_MAX,
+    PATH_MAX,
+    REASON_MAX,
+    TASK_PATTERN,
+)
 
 _S = pa.string()
 EVENT_SCHEMA = pa.schema(
@@ -75,6 +89,9 @@ _PARSE = pajson.ParseOptions(explicit_schema=EVENT_SCHEMA, unexpected_field_beha
 _READ = pajson.ReadOptions(use_threads=True, block_size=1 << 22)
 
 ROLLUP_DIMENSIONS = ("municipality", "channel", "task", "department", "site", "stage")
+_NAMES = ("task_label", "department", "site", "queue")
+_EARLIEST = pa.scalar(datetime(EARLIEST_YEAR, 1, 1, tzinfo=timezone.utc), pa.timestamp("ms", tz="UTC"))
+_AFTER_LATEST = pa.scalar(datetime(LATEST_YEAR + 1, 1, 1, tzinfo=timezone.utc), pa.timestamp("ms", tz="UTC"))
 
 
 @dataclass(frozen=True)
@@ -126,8 +143,14 @@ def _read(blob: bytes) -> pa.Table:
         if not pc.all(pc.match_substring_regex(table.column(name), pattern)).as_py():
             raise _NotCanonical(f"field {name} does not match {pattern}")
     for name in ("wait_seconds", "handle_seconds"):
-        if pc.any(pc.less(table.column(name), 0)).as_py():
-            raise _NotCanonical(f"field {name} is negative")
+        column = table.column(name)
+        if pc.any(pc.invert(pc.is_finite(column))).as_py():
+            raise _NotCanonical(f"field {name} is not a finite number")
+        if pc.any(pc.or_(pc.less(column, 0), pc.greater(column, MAX_DURATION_SECONDS))).as_py():
+            raise _NotCanonical(f"field {name} is outside 0-{MAX_DURATION_SECONDS}")
+    for name in _NAMES:
+        if pc.any(pc.greater(pc.utf8_length(table.column(name)), NAME_MAX)).as_py():
+            raise _NotCanonical(f"field {name} is longer than {NAME_MAX} characters")
     contact = table.column("contact_key")
     if not pc.all(pc.or_kleene(pc.is_null(contact), pc.match_substring_regex(contact, CONTACT_KEY_PATTERN))).as_py():
         raise _NotCanonical("field contact_key is not 64 hex digits")
@@ -135,13 +158,20 @@ def _read(blob: bytes) -> pa.Table:
     system = pc.struct_field(source, "system")
     if system.null_count or not pc.all(pc.greater(pc.utf8_length(system), 0)).as_py():
         raise _NotCanonical("source.system missing")
-    for name, least in (("line", 1), ("offset", 0)):
-        if pc.any(pc.less(pc.struct_field(source, name), least)).as_py():
-            raise _NotCanonical(f"source.{name} below {least}")
+    if pc.any(pc.greater(pc.utf8_length(system), NAME_MAX)).as_py():
+        raise _NotCanonical(f"source.system is longer than {NAME_MAX} characters")
+    if pc.any(pc.greater(pc.utf8_length(pc.struct_field(source, "file")), PATH_MAX)).as_py():
+        raise _NotCanonical(f"source.file is longer than {PATH_MAX} characters")
+    for name, least, most in (("line", 1, LINE_MAX), ("offset", 0, OFFSET_MAX)):
+        values = pc.struct_field(source, name)
+        if pc.any(pc.or_(pc.less(values, least), pc.greater(values, most))).as_py():
+            raise _NotCanonical(f"source.{name} outside {least}-{most}")
     if not pc.all(pc.equal(table.column("schema_version"), 1)).as_py():
         raise _NotCanonical("schema_version is not 1")
     # pyarrow refuses a string without a UTC offset here, as InquiryEvent does.
     occurred = pc.cast(table.column("occurred_at"), pa.timestamp("ms", tz="UTC"))
+    if pc.any(pc.or_(pc.less(occurred, _EARLIEST), pc.greater_equal(occurred, _AFTER_LATEST))).as_py():
+        raise _NotCanonical(f"occurred_at outside {EARLIEST_YEAR}-{LATEST_YEAR} in UTC")
     table = table.set_column(table.schema.get_field_index("occurred_at"), "occurred_at", occurred)
     for name, default in _DEFAULTS.items():
         index = table.schema.get_field_index(name)
@@ -160,8 +190,20 @@ def _with_origin(table: pa.Table, messages: Sequence[Message], rows_per_message:
     """Add each event's source `partition` and `message_key` (repeated per message, in C)."""
     index = pa.array(np.repeat(np.arange(len(messages), dtype=np.int32), rows_per_message))
     partitions = pa.array([m.partition for m in messages], type=pa.int32()).take(index)
-    keys = pa.array([m.key.decode("utf-8", "replace") for m in messages], type=pa.string()).take(index)
+    keys = pa.array([_table_key(m.key) for m in messages], type=pa.string()).take(index)
     return table.append_column("partition", partitions).append_column("message_key", keys)
+
+
+MAX_KEY_CHARACTERS = 512
+
+
+def _table_key(key: bytes) -> str:
+    """A message key as the windowed table keys by it: our producers' keys are short
+    (municipality/channel/task or a site); a longer one is replaced by its digest, so no
+    producer can make the table's changelog messages outgrow the broker's limit."""
+    if len(key) <= MAX_KEY_CHARACTERS:
+        return key.decode("utf-8", "replace")
+    return "oversized-key-" + hashlib.sha256(key).hexdigest()[:32]
 
 
 def decode_messages(messages: Sequence[Message]) -> DecodedBatch:
@@ -242,6 +284,12 @@ class DedupeIndex:
     def missing_days(self, events: pa.Table) -> list[date]:
         """Days of `events` whose stored ids are not loaded yet (the caller may `preload` them)."""
         return [d for d in _days(events) if d not in self._days]
+
+    def forget(self, event_ids: Iterable[str]) -> None:
+        """Unsee ids that were not stored after all (ClickHouse refused them), wherever they are."""
+        ids = set(event_ids)
+        for seen in self._days.values():
+            seen.difference_update(ids)
 
     def preload(self, day: date, stored_ids: Iterable[str]) -> None:
         """Seed a day with ids fetched elsewhere, e.g. asynchronously from the store."""
@@ -370,8 +418,24 @@ def dead_letter_json(invalid: InvalidEvent, topic: str) -> bytes:
     letter = DeadLetter(
         connector="worker",
         source=SourceRef(system="kafka", file=f"{topic}/{invalid.partition}", line=invalid.line, offset=invalid.offset),
-        reason=f"invalid event in message at offset {invalid.offset}, line {invalid.line}: {invalid.reason}",
-        raw=mask_personal_data(invalid.raw.decode("utf-8", "backslashreplace")),
+        reason=cut(f"invalid event in message at offset {invalid.offset}, line {invalid.line}: {invalid.reason}",
+                   REASON_MAX - 64),
+        raw=masked_excerpt(invalid.raw[: 4 * RAW_KEPT].decode("utf-8", "backslashreplace")),
+        rejected_at=datetime.now(timezone.utc),
+    )
+    return letter.model_dump_json().encode()
+
+
+def refused_dead_letter(event: pa.Table, reason: str, topic: str) -> bytes:
+    """The dead-letter record for one decoded event (a one-row table) ClickHouse refused."""
+    row = event.drop_columns([c for c in ("partition", "message_key") if c in event.column_names]).to_pylist()[0]
+    raw = orjson.dumps(row, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    partition = event.column("partition")[0].as_py() if "partition" in event.column_names else 0
+    letter = DeadLetter(
+        connector="worker",
+        source=SourceRef(system="kafka", file=f"{topic}/{partition}"),
+        reason=cut(f"ClickHouse refused the event: {reason}", REASON_MAX - 64),
+        raw=masked_excerpt(raw),
         rejected_at=datetime.now(timezone.utc),
     )
     return letter.model_dump_json().encode()

@@ -41,6 +41,7 @@ from pipeline.aggregation import (
     add_sums,
     dead_letter_connector,
     dead_letter_json,
+    refused_dead_letter,
     decode_messages,
     minute_rollup,
     newest_per_source,
@@ -195,15 +196,14 @@ def build_app(settings: Settings) -> faust.App:
                 decoded = decode_messages(
                     [Message(e.value, e.message.partition, e.message.offset, e.key or b"") for e in batch]
                 )
-                for invalid in decoded.invalid:
-                    metrics.EVENTS_INVALID.inc()
-                    await dead_letters.send(value=dead_letter_json(invalid, settings.kafka.inquiries_topic))
+                letters = [dead_letter_json(invalid, settings.kafka.inquiries_topic) for invalid in decoded.invalid]
+                metrics.EVENTS_INVALID.inc(len(letters))
                 metrics.EVENTS_CONSUMED.inc(decoded.events.num_rows)
                 # No await between the last check and keep_new: a rebalance clearing the index
                 # meanwhile only sends us round again.
                 while missing := current.dedupe.missing_days(decoded.events):
-                    for day in missing:
-                        current.dedupe.preload(day, await current.sink.stored_ids_async(day))
+                    for day, ids in (await current.sink.stored_ids_async(missing)).items():
+                        current.dedupe.preload(day, ids)
                 fresh = current.dedupe.keep_new(decoded.events)
                 metrics.EVENTS_DUPLICATE.inc(decoded.events.num_rows - fresh.num_rows)
                 # Every arrival read, duplicates too (a restarted worker's window needs them); loads
@@ -220,7 +220,14 @@ def build_app(settings: Settings) -> faust.App:
                             window = minute_counts.relative_to(update.minute)
                             window[update.table_key] = add_sums(window[update.table_key].value(), update.sums)
                 finally:
-                    await stored
+                    refused = await stored
+                for row in refused:  # ClickHouse would not take these rows; the rest is stored
+                    current.dedupe.forget(row.event.column("event_id").to_pylist())
+                    letters.append(refused_dead_letter(row.event, row.reason, settings.kafka.inquiries_topic))
+                # The letters are on the topic (acks=all) before the batch counts as handled.
+                delivered = [await dead_letters.send(value=letter) for letter in letters]
+                for delivery in delivered:
+                    await delivery
                 await current.spike.publish(current.spike.observe(arrivals))
                 if fresh.num_rows:
                     for channel, stage, count in stored_counts(fresh):

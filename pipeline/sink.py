@@ -1,8 +1,9 @@
 """The ClickHouse sink: one columnar insert per batch, retried while ClickHouse is away.
 
 Transient errors (store unreachable or locked) are retried with backoff so no batch is
-lost and the consumer does not commit past it; terminal errors (ClickHouse refused the
-data) propagate and stop the worker, since skipping would lose events silently.
+lost and the consumer does not commit past it. When ClickHouse refuses data, the rows it
+refuses are found by halving the insert and handed back for the dead-letter topic; only a
+store that refuses everything stops the worker (see `write`).
 """
 
 from __future__ import annotations
@@ -11,21 +12,55 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline import metrics
 from pipeline.aggregation import to_store_table
 from pipeline.steering import Steering
-from pipeline.store import EmbeddedStore, ServerStore, StoreUnavailable, init_schema
+from pipeline.store import EmbeddedStore, ServerStore, StoreQueryError, StoreUnavailable, init_schema
 from pipeline.targets import record_targets
 
 logger = logging.getLogger(__name__)
 
 EVENTS_TABLE = "inquiry_events"
+MONTHS_PER_INSERT = 50  # partitions (months) one insert may touch; ClickHouse's limit is 100
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A row ClickHouse refused on its own (its sibling rows were stored), with ClickHouse's reason."""
+
+    event: pa.Table  # one row
+    reason: str
+
+
+@dataclass
+class _Attempt:
+    """One batch's insert: whether anything was stored yet, and how often ClickHouse refused."""
+
+    budget: int
+    stored: bool = False
+    failures: int = 0
+
+
+def month_groups(events: pa.Table, months_per_group: int) -> list[pa.Table]:
+    """The events in groups spanning at most `months_per_group` distinct UTC months each."""
+    occurred = events.column("occurred_at")
+    month = pc.add(pc.multiply(pc.year(occurred), 100), pc.month(occurred))
+    distinct = sorted(pc.unique(month).to_pylist())
+    if len(distinct) <= months_per_group:
+        return [events]
+    groups = []
+    for start in range(0, len(distinct), months_per_group):
+        wanted = pa.array(distinct[start:start + months_per_group], type=month.type)
+        groups.append(events.filter(pc.is_in(month, value_set=wanted)))
+    return groups
 
 
 class ClickHouseSink:
@@ -54,25 +89,65 @@ class ClickHouseSink:
         """Evaluate the steering file's targets for `on` and store them for the boards."""
         await self._retrying(record_targets, self.store, steering, on)
 
-    async def stored_ids_async(self, day: date) -> list[str]:
-        return await self._retrying(self.stored_ids, day)
+    async def stored_ids_async(self, days: list[date]) -> dict[date, list[str]]:
+        return await self._retrying(self.stored_ids_of_days, days)
 
     def stored_ids(self, day: date) -> list[str]:
         """Event ids already stored for one UTC day; seeds the worker's duplicate filter."""
-        start, end = day.isoformat(), (day + timedelta(days=1)).isoformat()
-        table = self.store.query_arrow(
-            f"SELECT toString(event_id) AS id FROM {self.store.database}.{EVENTS_TABLE} "
-            f"WHERE occurred_at >= toDateTime64('{start}', 3, 'UTC') AND occurred_at < toDateTime64('{end}', 3, 'UTC')"
-        )
-        return table.column("id").to_pylist()
+        return self.stored_ids_of_days([day])[day]
 
-    async def write(self, events: pa.Table) -> None:
-        """Insert the events; waits out transient store outages."""
+    def stored_ids_of_days(self, days: list[date]) -> dict[date, list[str]]:
+        """Event ids already stored per UTC day, for many days in one query: a batch whose
+        events span years (a chat export, or a hostile client) costs one round trip, not one per day."""
+        found: dict[date, list[str]] = {day: [] for day in days}
+        if not days:
+            return found
+        table = self.store.query_arrow(
+            f"SELECT toDate(occurred_at, 'UTC') AS day, toString(event_id) AS id "
+            f"FROM {self.store.database}.{EVENTS_TABLE} WHERE toDate(occurred_at, 'UTC') IN {{days:Array(Date)}}",
+            parameters={"days": [day.isoformat() for day in days]},
+        )
+        for day, event_id in zip(table.column("day").to_pylist(), table.column("id").to_pylist()):
+            found.setdefault(day, []).append(event_id)
+        return found
+
+    async def write(self, events: pa.Table) -> list[Refused]:
+        """Insert the events; waits out transient store outages.
+
+        Rows go in groups of at most MONTHS_PER_INSERT months (ClickHouse refuses an insert
+        block touching more than 100 partitions, and the tables are partitioned by month).
+        Should ClickHouse refuse a group, it is halved until the rows it refuses are alone:
+        those come back as Refused, for the caller to dead-letter with ClickHouse's reason, so
+        one row no check foresaw cannot stop the worker. When ClickHouse keeps refusing and
+        nothing of the batch could be stored within a few attempts (16 + 4 per doubling of
+        the batch), the store, not the rows, is at fault: the error propagates, the worker exits
+        without committing, and a restart tries again."""
         if events.num_rows == 0:
-            return
+            return []
+        attempt = _Attempt(budget=16 + 4 * events.num_rows.bit_length())
+        refused: list[Refused] = []
+        for group in month_groups(events, MONTHS_PER_INSERT):
+            refused.extend(await self._write_or_bisect(group, attempt))
+        return refused
+
+    async def _write_or_bisect(self, events: pa.Table, attempt: _Attempt) -> list[Refused]:
+        """The rows ClickHouse refused on their own; raises when the store refuses everything."""
         # The same events give the same token: a retry of an insert that did land is dropped.
         token = hashlib.sha256("".join(events.column("event_id").to_pylist()).encode()).hexdigest()
-        await self._retrying(self.store.insert_arrow, EVENTS_TABLE, to_store_table(events), token)
+        try:
+            await self._retrying(self.store.insert_arrow, EVENTS_TABLE, to_store_table(events), token)
+            attempt.stored = True
+            return []
+        except StoreQueryError as exc:
+            attempt.failures += 1
+            if not attempt.stored and attempt.failures > attempt.budget:
+                raise StoreQueryError(f"ClickHouse refused every part of the batch: {exc}") from exc
+            if events.num_rows == 1:
+                logger.warning("ClickHouse refused event %s: %s", events.column("event_id")[0].as_py(), exc)
+                return [Refused(events, str(exc))]
+        half = events.num_rows // 2
+        return (await self._write_or_bisect(events.slice(0, half), attempt)
+                + await self._write_or_bisect(events.slice(half), attempt))
 
     async def _retrying(self, fn: Callable[..., T], *args: object) -> T:
         """Call the store until it answers; transient errors are waited out, terminal ones raised."""

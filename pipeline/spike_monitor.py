@@ -21,7 +21,6 @@ from pipeline import metrics
 from pipeline.sink import ClickHouseSink
 from pipeline.spike import Arrival, SpikeAlert, SpikeDetector
 from pipeline.steering import Steering
-from pipeline.store import sql_string
 
 logger = logging.getLogger(__name__)
 
@@ -42,31 +41,34 @@ class SpikeSink(ClickHouseSink):
 
     def walk_in_minutes(self, spans: list[tuple[int, int]]) -> list[tuple[str, int, int]]:
         """(site, minute epoch seconds, arrivals) from the inquiry_minute rollup in [start, end) spans."""
-        db = self.store.database
-        where = " OR ".join(f"(minute >= toDateTime({a}, 'UTC') AND minute < toDateTime({b}, 'UTC'))" for a, b in spans)
+        if not spans:
+            return []
         table = self.store.query_arrow(
             f"SELECT site, toUInt32(toUnixTimestamp(minute)) AS m, toUInt64(sum(events)) AS n "
-            f"FROM {db}.inquiry_minute WHERE {_ARRIVALS} AND site != '' AND ({where}) GROUP BY site, m"
+            f"FROM {self.store.database}.inquiry_minute WHERE {_ARRIVALS} AND site != '' "
+            f"AND arrayExists((a, b) -> minute >= toDateTime(a, 'UTC') AND minute < toDateTime(b, 'UTC'), "
+            f"{{starts:Array(UInt32)}}, {{ends:Array(UInt32)}}) GROUP BY site, m",
+            parameters={"starts": [a for a, _ in spans], "ends": [b for _, b in spans]},
         )
         return list(zip(*(table.column(c).to_pylist() for c in ("site", "m", "n"))))
 
     def window_arrivals(self, site: str, after: float, until: float) -> list[tuple[float, str]]:
         """(occurred_at epoch seconds, event id) of a site's stored arrivals in (after, until]."""
-        db = self.store.database
         table = self.store.query_arrow(
-            f"SELECT toUnixTimestamp64Milli(occurred_at) AS ms, toString(event_id) AS id FROM {db}.inquiry_events "
-            f"WHERE {_ARRIVALS} AND site = {sql_string(site)} "
-            f"AND occurred_at > fromUnixTimestamp64Milli({round(after * 1000)}, 'UTC') "
-            f"AND occurred_at <= fromUnixTimestamp64Milli({round(until * 1000)}, 'UTC')"
+            f"SELECT toUnixTimestamp64Milli(occurred_at) AS ms, toString(event_id) AS id "
+            f"FROM {self.store.database}.inquiry_events WHERE {_ARRIVALS} AND site = {{site:String}} "
+            f"AND occurred_at > fromUnixTimestamp64Milli({{after:Int64}}, 'UTC') "
+            f"AND occurred_at <= fromUnixTimestamp64Milli({{until:Int64}}, 'UTC')",
+            parameters={"site": site, "after": round(after * 1000), "until": round(until * 1000)},
         )
         return [(ms / 1000, event_id) for ms, event_id in zip(table.column("ms").to_pylist(), table.column("id").to_pylist())]
 
     def last_alert(self, site: str) -> SpikeAlert | None:
         """The site's latest alert: if it is a firing one, a worker before us left the spike open."""
-        db = self.store.database
         table = self.store.query_arrow(
-            f"SELECT * FROM {db}.{ALERTS_TABLE} FINAL WHERE site = {sql_string(site)} "
-            f"ORDER BY fired_at DESC, status = 'resolved' DESC LIMIT 1"
+            f"SELECT * FROM {self.store.database}.{ALERTS_TABLE} FINAL WHERE site = {{site:String}} "
+            f"ORDER BY fired_at DESC, status = 'resolved' DESC LIMIT 1",
+            parameters={"site": site},
         )
         rows = table.to_pylist()
         return SpikeAlert.model_validate(rows[0]) if rows else None

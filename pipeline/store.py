@@ -91,6 +91,14 @@ _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r
                               "\b": "\\b", "\f": "\\f"})
 
 
+def _parameter_text(value: object) -> object:
+    """A query parameter as chDB wants it: a string as one TabSeparated field, an array as a
+    ClickHouse array literal (its strings quoted, which chDB reads without TSV unescaping)."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(sql_string(v) if isinstance(v, str) else str(v) for v in value) + "]"
+    return value.translate(_TSV_ESCAPES) if isinstance(value, str) else value
+
+
 class EmbeddedStore:
     """chDB in this process, data on disk under `path`."""
 
@@ -134,10 +142,7 @@ class EmbeddedStore:
     def _run(self, sql: str, fmt: str, parameters: dict[str, object] | None = None) -> Any:
         try:
             if parameters:
-                # chDB reads a parameter value as ClickHouse reads one field of TabSeparated.
-                escaped = {name: value.translate(_TSV_ESCAPES) if isinstance(value, str) else value
-                           for name, value in parameters.items()}
-                return self._session.query(sql, fmt, params=escaped)
+                return self._session.query(sql, fmt, params={k: _parameter_text(v) for k, v in parameters.items()})
             return self._session.query(sql, fmt)
         except Exception as exc:
             raise StoreQueryError(str(exc).strip()) from exc

@@ -23,8 +23,17 @@ TASK_PATTERN = r"^([0-9]{2}\.[0-9]{2}\.[0-9]{2}|unclassified)$"
 MUNICIPALITY_PATTERN = r"^[0-9]{3}$"
 EVENT_ID_PATTERN = r"^[0-9a-f]{32}$"
 CONTACT_KEY_PATTERN = r"^[0-9a-f]{64}$"
-# Events outside these years are broken clocks or broken lines, not inquiries.
+# Events outside these years (in UTC) are broken clocks or broken lines, not inquiries.
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
+# Bounds every door holds (connectors, HTTP ingest, worker), so nothing a source sends can
+# outgrow a Kafka message, a ClickHouse column or a dashboard's arithmetic:
+NAME_MAX = 200  # task_label, department, site, queue, source.system: names, not documents
+PATH_MAX = 1024  # source.file
+MAX_DURATION_SECONDS = 7 * 24 * 3600  # a wait or handle time beyond a week is a broken record
+LINE_MAX = 10**12  # source.line
+OFFSET_MAX = 2**62  # source.offset (bytes)
+RAW_MAX = 4096  # characters of a rejected record a dead letter carries
+REASON_MAX = 2048  # characters of a dead letter's reason
 
 
 class Channel(StrEnum):
@@ -88,10 +97,12 @@ class SourceRef(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    system: str = Field(description="Configured name of the source system, e.g. 'asterisk-pbx1'.")
-    file: str = Field(default="", description="File the record was read from; empty for direct ingest.")
-    line: int | None = Field(default=None, ge=1, description="1-based line number in the file.")
-    offset: int | None = Field(default=None, ge=0, description="Byte offset of the record's first byte.")
+    system: str = Field(min_length=1, max_length=NAME_MAX,
+                        description="Configured name of the source system, e.g. 'asterisk-pbx1'.")
+    file: str = Field(default="", max_length=PATH_MAX,
+                      description="File the record was read from; empty for direct ingest.")
+    line: int | None = Field(default=None, ge=1, le=LINE_MAX, description="1-based line number in the file.")
+    offset: int | None = Field(default=None, ge=0, le=OFFSET_MAX, description="Byte offset of the record's first byte.")
 
 
 TaskCode = Annotated[str, Field(pattern=TASK_PATTERN)]
@@ -110,12 +121,15 @@ class InquiryEvent(BaseModel):
     direction: Direction = Direction.inbound
     stage: Stage
     task: TaskCode = Field(default=UNCLASSIFIED, description="KLE code, or 'unclassified'.")
-    task_label: str = Field(default="", description="Readable label of the task.")
-    department: str = Field(default="", description="Department / unit (afdeling).")
-    site: str = Field(default="", description="Physical site for walk-ins; empty otherwise.")
-    queue: str = Field(default="", description="Phone queue, ticket service or mailbox as the source names it.")
-    wait_seconds: float | None = Field(default=None, ge=0, description="Time waited before being served or giving up.")
-    handle_seconds: float | None = Field(default=None, ge=0, description="Time spent serving (talk or counter time).")
+    task_label: str = Field(default="", max_length=NAME_MAX, description="Readable label of the task.")
+    department: str = Field(default="", max_length=NAME_MAX, description="Department / unit (afdeling).")
+    site: str = Field(default="", max_length=NAME_MAX, description="Physical site for walk-ins; empty otherwise.")
+    queue: str = Field(default="", max_length=NAME_MAX,
+                       description="Phone queue, ticket service or mailbox as the source names it.")
+    wait_seconds: float | None = Field(default=None, ge=0, le=MAX_DURATION_SECONDS, allow_inf_nan=False,
+                                       description="Time waited before being served or giving up.")
+    handle_seconds: float | None = Field(default=None, ge=0, le=MAX_DURATION_SECONDS, allow_inf_nan=False,
+                                         description="Time spent serving (talk or counter time).")
     requester_type: RequesterType = RequesterType.unknown
     inquiry_kind: InquiryKind = InquiryKind.unknown
     appointment: bool | None = Field(default=None, description="Walk-ins: booked visit (True) or drop-in (False).")
@@ -131,9 +145,13 @@ class InquiryEvent(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
-            raise ValueError(f"year {value.year} is outside {EARLIEST_YEAR}-{LATEST_YEAR}")
-        return value.astimezone(timezone.utc)
+        try:
+            utc = value.astimezone(timezone.utc)
+        except OverflowError:  # 0001-01-01 with a positive offset, 9999-12-31 with a negative one
+            raise ValueError(f"year outside {EARLIEST_YEAR}-{LATEST_YEAR} in UTC") from None
+        if not EARLIEST_YEAR <= utc.year <= LATEST_YEAR:
+            raise ValueError(f"year {utc.year} in UTC is outside {EARLIEST_YEAR}-{LATEST_YEAR}")
+        return utc
 
     @field_serializer("occurred_at")
     def _iso_z(self, value: datetime) -> str:
@@ -159,6 +177,7 @@ class DeadLetter(BaseModel):
     schema_version: Literal[1] = 1
     connector: str = Field(description="Connector kind, e.g. 'asterisk_queue_log'.")
     source: SourceRef
-    reason: str = Field(description="What is wrong, in words an IT operator can act on.")
-    raw: str = Field(description="The raw record, personal-data patterns masked, invalid bytes escaped.")
+    reason: str = Field(max_length=REASON_MAX, description="What is wrong, in words an IT operator can act on.")
+    raw: str = Field(max_length=RAW_MAX, description="The raw record, personal-data patterns masked, invalid bytes "
+                     "escaped, cut to a bound (a cut says how much was left out).")
     rejected_at: AwareDatetime

@@ -236,3 +236,9 @@ def test_an_insert_retried_with_its_token_is_stored_once_in_the_table_and_the_ro
 def test_a_parameter_reaches_clickhouse_unchanged_whatever_it_holds(store: EmbeddedStore, value: str) -> None:
     """Values travel as query parameters, never inside the SQL text."""
     assert store.query("SELECT {value:String}", parameters={"value": value}).scalar() == value
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(), max_size=5))
+def test_an_array_parameter_reaches_clickhouse_unchanged(store: EmbeddedStore, values: list[str]) -> None:
+    assert store.query("SELECT {values:Array(String)}", parameters={"values": values}).scalar() == values
