@@ -18,7 +18,9 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
-from connectors.runtime import KafkaEventSink, ProduceFailed
+from connectors.privacy import mask_personal_data
+from connectors.runtime import KafkaEventSink, ProduceFailed, encode_batch
+from pipeline.aggregation import Message, decode_messages
 from pipeline.settings import Settings
 from pipeline.tokens import token_matches
 from schemas import InquiryEvent
@@ -38,21 +40,50 @@ def _problem(status: int, title: str, **extra: object) -> web.Response:
     return web.Response(status=status, body=orjson.dumps({"title": title, **extra}), content_type="application/json")
 
 
+MAX_EVENTS_PER_REQUEST = 10_000
+MAX_ERRORS_LISTED = 100
+# Free-text fields a client fills: masked like a connector masks what it dead-letters, so a
+# CPR number typed into a queue name never reaches a topic or a table.
+_FREE_TEXT = ("task_label", "department", "site", "queue")
+
+
+def masked(event: InquiryEvent) -> InquiryEvent:
+    """The event with personal-data patterns in its free-text fields replaced by placeholders."""
+    changes = {name: mask_personal_data(getattr(event, name)) for name in _FREE_TEXT}
+    source = {"system": mask_personal_data(event.source.system), "file": mask_personal_data(event.source.file)}
+    changes = {name: value for name, value in changes.items() if value != getattr(event, name)}
+    if source != {"system": event.source.system, "file": event.source.file}:
+        changes["source"] = event.source.model_copy(update=source)
+    return event.model_copy(update=changes) if changes else event
+
+
+def _line_error(number: int, errors: list[dict[str, object]]) -> dict[str, object]:
+    return {"line": number, "errors": errors[:10]}
+
+
 def parse_events(body: bytes) -> tuple[list[InquiryEvent], list[dict[str, object]]]:
-    """Events of a body (one JSON object or NDJSON), and an error entry per invalid line."""
+    """Events of a body (one JSON object or NDJSON), and an error entry per invalid line.
+
+    Each line is validated by the event model (errors name the field, never the value), its
+    free-text fields masked, and the whole batch then decoded by the worker's own decoder:
+    what this answers 202 for is exactly what the worker keeps, never a dead letter later."""
     events: list[InquiryEvent] = []
+    numbers: list[int] = []
     errors: list[dict[str, object]] = []
     for number, line in enumerate(body.split(b"\n"), start=1):
         if not line.strip():
             continue
         try:
-            events.append(InquiryEvent.model_validate_json(line))
+            events.append(masked(InquiryEvent.model_validate_json(line)))
+            numbers.append(number)
         except ValidationError as exc:
-            errors.append({
-                "line": number,
-                "errors": [{"field": ".".join(str(p) for p in e["loc"]) or "(event)", "reason": e["msg"]}
-                           for e in exc.errors()],
-            })
+            errors.append(_line_error(number, [
+                {"field": ".".join(str(p) for p in e["loc"]) or "(event)", "reason": e["msg"]}
+                for e in exc.errors(include_input=False, include_url=False)]))
+    if events and not errors:
+        decoded = decode_messages([Message(encode_batch(events))])
+        for invalid in decoded.invalid:
+            errors.append(_line_error(numbers[invalid.line - 1], [{"field": "(event)", "reason": invalid.reason}]))
     return events, errors
 
 
@@ -67,9 +98,12 @@ async def post_events(request: web.Request) -> web.Response:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return _problem(413, f"body larger than {settings.http.max_body_bytes} bytes; send smaller batches")
+    if body.count(b"\n") >= MAX_EVENTS_PER_REQUEST:
+        return _problem(413, f"more than {MAX_EVENTS_PER_REQUEST} lines in one request; send smaller batches")
     events, errors = parse_events(body)
     if errors:
-        return _problem(422, f"{len(errors)} invalid event(s); nothing was accepted", invalid=errors)
+        return _problem(422, f"{len(errors)} invalid event(s); nothing was accepted",
+                        invalid=errors[:MAX_ERRORS_LISTED], listed=min(len(errors), MAX_ERRORS_LISTED))
     if not events:
         return _problem(422, "no events in the body: send one JSON event or NDJSON, one event per line")
     by_key: defaultdict[str, list[InquiryEvent]] = defaultdict(list)

@@ -137,3 +137,103 @@ async def test_health_turns_503_when_the_broker_goes_away(tmp_path) -> None:  # 
             await client.close()
     finally:
         broker.stop()
+
+
+# --------------------------------------------------------------------------- bounds, masking, tokens
+
+
+def as_dict(event) -> dict:  # type: ignore[no-untyped-def]
+    return json.loads(event.model_dump_json())
+
+
+def with_changes(**changes: object) -> bytes:
+    event = as_dict(phone_event(7))
+    for name, value in changes.items():
+        if name.startswith("source_"):
+            event["source"][name.removeprefix("source_")] = value
+        else:
+            event[name] = value
+    return json.dumps(event).encode()
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    (with_changes(wait_seconds=1e308), "wait_seconds"),
+    (with_changes(wait_seconds=1.5).replace(b"1.5", b"Infinity"), "wait_seconds"),
+    (with_changes(wait_seconds=1.5).replace(b"1.5", b"NaN"), "wait_seconds"),
+    (with_changes(handle_seconds=1.5).replace(b"1.5", b"1e400"), "handle_seconds"),
+    (with_changes(handle_seconds=-1), "handle_seconds"),
+    (with_changes(source_line=10**20), "source.line"),
+    (with_changes(source_offset=-1), "source.offset"),
+    (with_changes(occurred_at="2000-01-01T00:30:00+01:00"), "occurred_at"),
+    (with_changes(occurred_at="2100-01-01T00:00:00Z"), "occurred_at"),
+    (with_changes(site="R" * 201), "site"),
+    (with_changes(queue="q" * 150_000), "queue"),
+    (with_changes(task_label="x" * 201), "task_label"),
+    (with_changes(source_system=""), "source.system"),
+    (with_changes(source_file="/" * 1025), "source.file"),
+])
+async def test_a_value_the_contract_forbids_is_refused_naming_the_field(settings: Settings, body: bytes,
+                                                                        field: str) -> None:
+    """202 means the worker keeps it: each of these was accepted and then dead-lettered, or
+    stored (a wait of 1e308 made the average speed of answer 5e307)."""
+    client = await client_for(settings.model_copy(update={"http": HttpSettings(token=SecretStr(TOKEN))}))
+    try:
+        response = await client.post("/v1/events", data=body, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status == 422
+        problem = await response.json()
+    finally:
+        await client.close()
+    assert field in {error["field"] for error in problem["invalid"][0]["errors"]}
+    assert "R" * 50 not in json.dumps(problem) and "q" * 50 not in json.dumps(problem)  # no value quoted back
+    assert await produced(settings) == []
+
+
+async def test_personal_data_in_free_text_fields_is_masked_before_it_reaches_kafka(settings: Settings) -> None:
+    planted = {"department": "Borgerservice 010190-1234", "queue": "borger@example.dk",
+               "task_label": "ring 12345678", "site": "Rådhuset +4512345678",
+               "source_system": "pbx 10.0.0.7", "source_file": "/logs/0101901234.log"}
+    client = await client_for(settings)
+    try:
+        response = await client.post("/v1/events", data=with_changes(**planted),
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status == 202
+    finally:
+        await client.close()
+    (event,) = await produced(settings)
+    text = json.dumps(event)
+    for secret in ("010190", "0101901234", "borger@example.dk", "12345678", "10.0.0.7"):
+        assert secret not in text
+    assert event["department"] == "Borgerservice <cpr>" and event["queue"] == "<email>"
+    assert event["source"]["system"] == "pbx <ip>"
+
+
+@pytest.mark.parametrize("header", ["Bearer ", "Bearer", f"Bearer {TOKEN[:-1]}", f"Bearer {TOKEN[:1]}",
+                                    f"Bearer {TOKEN}x", f"Basic {TOKEN}", TOKEN])
+async def test_almost_the_token_is_refused(settings: Settings, header: str) -> None:
+    client = await client_for(settings)
+    try:
+        response = await client.post("/v1/events", data=ndjson(phone_event(1)), headers={"Authorization": header})
+        assert response.status == 401
+    finally:
+        await client.close()
+    assert await produced(settings) == []
+
+
+async def test_too_many_lines_in_one_request_are_refused(settings: Settings) -> None:
+    client = await client_for(settings.model_copy(update={"http": HttpSettings(token=SecretStr(TOKEN))}))
+    try:
+        response = await client.post("/v1/events", data=b"\n" * 20_000, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status == 413
+    finally:
+        await client.close()
+
+
+async def test_the_error_list_of_a_huge_bad_batch_is_bounded(settings: Settings) -> None:
+    client = await client_for(settings.model_copy(update={"http": HttpSettings(token=SecretStr(TOKEN))}))
+    try:
+        response = await client.post("/v1/events", data=b"{}\n" * 5_000, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status == 422
+        problem = await response.json()
+    finally:
+        await client.close()
+    assert problem["title"].startswith("5000 invalid") and len(problem["invalid"]) == problem["listed"] == 100
