@@ -68,6 +68,7 @@ from connectors.base import (
 )
 from connectors.mapping import Classification
 from connectors.privacy import RAW_KEPT, cut, masked_excerpt, shown
+from connectors.runtime import ConnectorStats, EventSink, ProduceFailed, Unconfirmed
 from pipeline import metrics
 from schemas import (
     Channel,
@@ -81,7 +82,6 @@ from schemas import (
 from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR, REASON_MAX, TASK_PATTERN
 
 if TYPE_CHECKING:
-    from connectors.runtime import ConnectorStats, EventSink
     from pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -794,17 +794,15 @@ class ImapMailboxConnector:
         checkpoints: ImapCheckpoints | None = None,
         *,
         batch_events: int = 500,
+        confirm_seconds: float = 30.0,
         session_class: type[ImapSession] = ImapSession,
     ) -> None:
-        from connectors.runtime import (
-            ConnectorStats,  # runtime imports the connectors' base, not them
-        )
-
         self.config = config
         self.parser = ImapHeaderParser(config, context)
         self.sink = sink
         self.checkpoints = checkpoints if checkpoints is not None else ImapCheckpoints(None)
         self.batch_events = batch_events
+        self.confirm_seconds = confirm_seconds
         self.stats = ConnectorStats()
         self._session_class = session_class
         self._sessions: dict[str, ImapSession] = {}
@@ -821,8 +819,11 @@ class ImapMailboxConnector:
                     await self.poll_once()
                     delay = self.config.reconnect_initial_seconds
                     pause = self.config.poll_seconds
-                except ImapUnavailable as exc:
-                    self._pending = _Pending()  # not acknowledged, checkpoint not moved: read again after reconnect
+                except (ImapUnavailable, ProduceFailed, Unconfirmed) as exc:
+                    self._pending = _Pending()  # not confirmed, checkpoint not moved: read again after reconnect
+                    discard = getattr(self.sink, "discard", None)
+                    if discard is not None:
+                        discard()
                     await self._close_sessions()
                     if not follow:
                         raise
@@ -904,7 +905,16 @@ class ImapMailboxConnector:
                 self.stats.events += len(chunk)
         for letter in pending.letters:
             await self.sink.send_dead_letter(letter)
-        await self.sink.flush()
+        receipt = await self.sink.flush()
+        if receipt is not None:  # the checkpoint moves only once the worker has stored them
+            try:
+                await asyncio.wait_for(asyncio.shield(receipt), self.confirm_seconds)
+            except asyncio.TimeoutError:
+                raise Unconfirmed(f"not confirmed stored within {self.confirm_seconds:.0f} s") from None
+            finally:
+                settled = getattr(self.sink, "settled", None)
+                if settled is not None:
+                    settled(receipt)
 
 
 async def _stopped(stop: asyncio.Event | None, seconds: float) -> bool:
@@ -947,6 +957,7 @@ async def run_imap(
     Raises ImapRefused (and subclasses) for what an operator must fix, ImapUnavailable when a
     single pass cannot reach the server, ProduceFailed when the broker does not acknowledge."""
     connector = ImapMailboxConnector(
-        config, connector_context(settings), sink, checkpoints, batch_events=settings.connectors.batch_events
+        config, connector_context(settings), sink, checkpoints, batch_events=settings.connectors.batch_events,
+        confirm_seconds=settings.connectors.confirm_seconds,
     )
     return await connector.run(follow=follow, stop=stop)

@@ -1,14 +1,22 @@
 """Shared connector machinery: read (plain or gzip, optionally following), parse, batch, produce, checkpoint.
 
-Written once for every connector. The guarantee: a record's events reach the broker
-(acks=all) before the checkpoint moves past the record, so a connector killed at any
-moment resumes with no loss; what it resends after a kill carries the same event ids and
-the worker drops it as a duplicate.
+Written once for every connector. The guarantee: the checkpoint moves past a record only
+once its events are confirmed, by default by the worker having stored them (end-to-end
+acknowledgement, connectors/confirmations.py; `KANALPULS_CONNECTORS__CONFIRM=broker` settles
+for the broker's acks=all). A connector killed at any moment resumes with no loss, and a
+broker that loses what it had acknowledged (the embedded one keeps data in memory only) costs
+a resend from the last confirmed checkpoint; what is sent again carries the same event ids
+and the worker drops it as a duplicate.
+
+Faults stay where they are: a bad line is one dead letter, an oversized line one dead
+letter (it is never held in memory whole), a corrupt gzip, unreadable or vanished file one
+message naming the file, while the other files and connectors go on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import gzip
 import hashlib
@@ -17,7 +25,8 @@ import logging
 import os
 import sys
 import time
-from collections import Counter, defaultdict
+import zlib
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,10 +38,12 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from pydantic import ValidationError
 
 from connectors.base import Location, Parser, RecordRejected, Skip
+from connectors.confirmations import Confirmations, message_headers
 from connectors.privacy import RAW_KEPT, cut, masked_excerpt
+from connectors.throttle import ThrottledLog
 from pipeline import metrics
 from schemas import DeadLetter, InquiryEvent, SourceRef
-from schemas.inquiry import REASON_MAX
+from schemas.inquiry import PATH_MAX, REASON_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +57,16 @@ class ProduceFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    data: bytes  # without the line ending
+    data: bytes  # without the line ending; only the first bytes of an oversized line
     line: int  # 1-based
     offset: int  # byte offset of the record's first byte (decompressed for .gz)
     end: int  # byte offset just after the record's line ending
+    size: int = -1  # the whole line's length, when it was over the limit and cut (-1: whole)
+
+
+MAX_RECORD_BYTES = 1024 * 1024  # default: a line longer than this is dead-lettered, never parsed
+_KEPT_OF_OVERSIZED = 16 * 1024
+_SKIP_CHUNK = 1024 * 1024
 
 
 def open_log(path: Path) -> IO[bytes]:
@@ -61,19 +78,39 @@ def open_log(path: Path) -> IO[bytes]:
 
 def read_first_line(path: Path) -> bytes | None:
     with open_log(path) as fh:
-        line = fh.readline()
+        line = fh.readline(MAX_RECORD_BYTES)
     return line.rstrip(b"\r\n") if line else None
 
 
-def iter_records(fh: IO[bytes], offset: int, line: int, final: bool) -> Iterator[Record]:
+def iter_records(fh: IO[bytes], offset: int, line: int, final: bool,
+                 max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Record]:
     """Records from `offset` on. A last line without newline is yielded only when `final`
-    (a finished file may lack its final newline; a followed file may still be writing it)."""
+    (a finished file may lack its final newline; a followed file may still be writing it).
+    A line longer than `max_bytes` is read past in chunks and yielded cut, with its size."""
     fh.seek(offset)
-    for raw in fh:
+    readline = fh.readline
+    while True:
+        raw = readline(max_bytes + 1)
+        if not raw:
+            return
+        size = len(raw)
+        if size > max_bytes and not raw.endswith(b"\n"):
+            head = raw[:_KEPT_OF_OVERSIZED]
+            while not raw.endswith(b"\n"):
+                raw = readline(_SKIP_CHUNK)
+                if not raw:
+                    break
+                size += len(raw)
+            if not final and not raw.endswith(b"\n"):
+                return
+            line += 1
+            yield Record(head, line, offset, offset + size, size - (1 if raw.endswith(b"\n") else 0))
+            offset += size
+            continue
         if not raw.endswith(b"\n") and not final:
             return
         line += 1
-        end = offset + len(raw)
+        end = offset + size
         yield Record(raw.rstrip(b"\r\n") if raw.endswith(b"\n") else raw.rstrip(b"\r"), line, offset, end)
         offset = end
 
@@ -92,17 +129,26 @@ class Head:
         self.data = b""
 
     def remember(self, fh: IO[bytes], offset: int) -> None:
-        if len(self.data) < FINGERPRINT_BYTES and offset > len(self.data):
+        if len(self.data) < FINGERPRINT_BYTES and min(offset, FINGERPRINT_BYTES) > len(self.data):
             at = fh.tell()
             fh.seek(0)
             self.data = fh.read(min(offset, FINGERPRINT_BYTES))
             fh.seek(at)
 
+    def fingerprint(self, fh: IO[bytes], offset: int) -> str:
+        """The checkpoint fingerprint of the first `offset` bytes, read from the open file, so
+        a file renamed or deleted meanwhile is never opened again by its name."""
+        self.remember(fh, offset)
+        return hashlib.sha256(self.data[: min(offset, FINGERPRINT_BYTES)]).hexdigest()
+
     def still_at_start_of(self, path: Path) -> bool:
         if not self.data:
             return True
-        with open_log(path) as fh:
-            return fh.read(len(self.data)) == self.data
+        try:
+            with open_log(path) as fh:
+                return fh.read(len(self.data)) == self.data
+        except (OSError, EOFError):
+            return True  # gone or unreadable for a moment: the next look decides
 
 
 def _rotation(path: Path, fh: IO[bytes], position: Position, head: Head) -> str | None:
@@ -111,7 +157,7 @@ def _rotation(path: Path, fh: IO[bytes], position: Position, head: Head) -> str 
     file is not yet re-created)."""
     try:
         named = path.stat()
-    except FileNotFoundError:
+    except OSError:  # not re-created yet after a rename or delete, or unreadable for a moment
         return None
     if named.st_ino != os.fstat(fh.fileno()).st_ino:
         return "renamed"
@@ -160,10 +206,31 @@ def reading_order(files: list[Path]) -> list[Path]:
     """Oldest first by modification time, so rotated files (queue_log.2.gz, queue_log.1,
     queue_log-20261122.gz) come before the live one whatever the naming scheme. On equal
     times a file whose name starts another's (the live `queue_log`) comes after it."""
+    modified = {}
+    for path in files:
+        try:
+            modified[path] = path.stat().st_mtime_ns
+        except OSError as exc:
+            logger.warning("%s: %s; leaving it out", path, exc.strerror)
+    present = list(modified)
+
     def key(path: Path) -> tuple[int, int, str]:
-        live = any(other != path and other.name.startswith(path.name) for other in files)
-        return path.stat().st_mtime_ns, int(live), path.name
-    return sorted(files, key=key)
+        live = any(other != path and other.name.startswith(path.name) for other in present)
+        return modified[path], int(live), path.name
+    return sorted(present, key=key)
+
+
+def private_directory(path: Path) -> Path:
+    """Create `path` readable by its owner only (checkpoints name the files read; the
+    embedded store holds every event): 0700, and tightened if this user made it looser."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        info = path.stat()
+        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+            path.chmod(0o700)
+    except OSError:
+        pass
+    return path
 
 
 class Checkpoints:
@@ -219,10 +286,11 @@ class Checkpoints:
         return None
 
     def save(self, file: Path, position: Position) -> None:
-        if not position.fingerprint or position.offset < FINGERPRINT_BYTES:
+        """Record `position` (its fingerprint taken from the open file, see Head.fingerprint)."""
+        if not position.fingerprint:
             position = Position(position.inode, position.offset, position.line, fingerprint(file, position.offset))
         self.positions[str(file)] = position
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(self.path.parent)
         tmp = self.path.with_suffix(".tmp")
         payload = {"files": {name: vars(pos) for name, pos in self.positions.items()}}
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -235,12 +303,29 @@ class Checkpoints:
 # --- producing -----------------------------------------------------------------------
 
 
+class Unconfirmed(Exception):
+    """Transient: sent, but not confirmed stored in time (the worker is down, or the broker lost
+    the messages): the checkpoint stays before them and they are sent again."""
+
+
+Receipt = asyncio.Future  # resolved once what a flush sent is confirmed
+
+
+def confirmed() -> asyncio.Future[None]:
+    """A receipt that is already confirmed (dry runs, and sinks that confirm on the spot)."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
+
+
 class EventSink(Protocol):
     async def send_batch(self, key: str, events: list[InquiryEvent]) -> None: ...
 
     async def send_dead_letter(self, letter: DeadLetter) -> None: ...
 
-    async def flush(self) -> None: ...
+    async def flush(self) -> asyncio.Future[None]:
+        """Send what was given since the last flush; the receipt resolves once it is confirmed."""
+        ...
 
 
 def encode_batch(events: list[InquiryEvent]) -> bytes:
@@ -249,17 +334,25 @@ def encode_batch(events: list[InquiryEvent]) -> bytes:
 
 
 class KafkaEventSink:
-    """Produces batches to the inquiries topic and dead letters to the DLQ, acks=all."""
+    """Produces batches to the inquiries topic and dead letters to the DLQ, acks=all.
 
-    def __init__(self, bootstrap: str, topic: str, dead_letter_topic: str, timeout: float = 30.0) -> None:
+    With `confirmations`, every message of a flush asks the worker to acknowledge it once
+    stored, and the flush's receipt resolves when all have been; without, the receipt is the
+    broker's acknowledgement."""
+
+    def __init__(self, bootstrap: str, topic: str, dead_letter_topic: str, timeout: float = 30.0,
+                 confirmations: Confirmations | None = None) -> None:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=16 * 1024 * 1024,
             request_timeout_ms=int(timeout * 1000),
         )
         self._topic = topic
         self._dead_letter_topic = dead_letter_topic
-        self._pending: list[asyncio.Future[object]] = []
+        self._outbox: list[tuple[str, bytes, bytes]] = []
         self._bootstrap = bootstrap
+        self.confirmations = confirmations
+        self._step = 0
+        self._steps: dict[int, int] = {}  # id(receipt) -> step, to forget it once settled
 
     async def start(self) -> None:
         try:
@@ -268,8 +361,12 @@ class KafkaEventSink:
             await self._producer.stop()
             raise ProduceFailed(f"no Kafka broker answers at {self._bootstrap}: start `kanalpuls broker` "
                                 f"or set KANALPULS_KAFKA__BOOTSTRAP") from exc
+        if self.confirmations is not None:
+            await self.confirmations.start()
 
     async def stop(self) -> None:
+        if self.confirmations is not None:
+            await self.confirmations.stop()
         await self._producer.stop()
 
     async def broker_reachable(self, timeout: float = 3.0) -> bool:
@@ -282,23 +379,51 @@ class KafkaEventSink:
         return True
 
     async def send_batch(self, key: str, events: list[InquiryEvent]) -> None:
-        await self._send(self._topic, encode_batch(events), key.encode())
+        self._outbox.append((self._topic, encode_batch(events), key.encode()))
 
     async def send_dead_letter(self, letter: DeadLetter) -> None:
-        await self._send(self._dead_letter_topic, letter.model_dump_json().encode(), letter.connector.encode())
+        self._outbox.append((self._dead_letter_topic, letter.model_dump_json().encode(), letter.connector.encode()))
 
-    async def _send(self, topic: str, value: bytes, key: bytes) -> None:
-        try:
-            self._pending.append(await self._producer.send(topic, value, key=key))
-        except KafkaError as exc:
-            raise ProduceFailed(f"the broker refused a message for topic {topic}: {exc}") from exc
+    def discard(self) -> None:
+        """Forget what was given but not flushed (a resend starts from the checkpoint)."""
+        self._outbox = []
 
-    async def flush(self) -> None:
-        pending, self._pending = self._pending, []
+    async def flush(self) -> asyncio.Future[None]:
+        outbox, self._outbox = self._outbox, []
+        return await self._send_step(outbox)
+
+    async def send_events(self, batches: list[tuple[str, list[InquiryEvent]]]) -> asyncio.Future[None]:
+        """Send these batches as one step of their own (the HTTP ingest: one request, however
+        many run at once), returning its receipt."""
+        return await self._send_step([(self._topic, encode_batch(events), key.encode()) for key, events in batches])
+
+    async def _send_step(self, outbox: list[tuple[str, bytes, bytes]]) -> asyncio.Future[None]:
+        if not outbox:
+            return confirmed()
+        self._step += 1
+        step = self._step
+        pending = []
         try:
+            for index, (topic, value, key) in enumerate(outbox):
+                headers = (message_headers(self.confirmations.source, self.confirmations.run, step, index,
+                                           len(outbox)) if self.confirmations is not None else None)
+                pending.append(await self._producer.send(topic, value, key=key, headers=headers))
             await asyncio.gather(*pending)
         except KafkaError as exc:
+            for future in pending:
+                future.cancel()
             raise ProduceFailed(f"the broker did not acknowledge a batch: {exc}") from exc
+        if self.confirmations is None:
+            return confirmed()
+        receipt = self.confirmations.expect(step, len(outbox))
+        self._steps[id(receipt)] = step
+        return receipt
+
+    def settled(self, receipt: asyncio.Future[None]) -> None:
+        """The runner is done with a receipt: let the confirmations forget its step."""
+        step = self._steps.pop(id(receipt), None)
+        if self.confirmations is not None and step is not None:
+            self.confirmations.forget(step)
 
 
 class DryRunSink:
@@ -314,9 +439,10 @@ class DryRunSink:
     async def send_dead_letter(self, letter: DeadLetter) -> None:
         self.err.write(f"{letter.source.file}:{letter.source.line}: {letter.reason}\n")
 
-    async def flush(self) -> None:
+    async def flush(self) -> asyncio.Future[None]:
         self.out.flush()
         self.err.flush()
+        return confirmed()
 
 
 class _NewerFiles:
@@ -334,14 +460,14 @@ class _NewerFiles:
         self._last_look = time.monotonic()
         try:
             followed_at = self.followed.stat().st_mtime_ns
-        except FileNotFoundError:
+        except OSError:
             followed_at = 0
         fresh = []
         for path in self.discover():
             try:
                 if path not in self.known and path.stat().st_mtime_ns > followed_at:
                     fresh.append(path)
-            except FileNotFoundError:
+            except OSError:
                 continue
         self.found = fresh
         return bool(fresh)
@@ -352,17 +478,51 @@ class _NewerFiles:
 
 @dataclass
 class ConnectorStats:
+    """What a run did, counted once confirmed (a resent line is not counted twice)."""
+
     records: int = 0
     events: int = 0
     rejected: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     files: int = 0
+    failed_files: set[str] = field(default_factory=set)
+    resends: int = 0
+
+    def add(self, other: ConnectorStats) -> None:
+        self.records += other.records
+        self.events += other.events
+        self.rejected += other.rejected
+        self.skipped.update(other.skipped)
+
+    @property
+    def everything_rejected(self) -> bool:
+        """Lines were read and every one was rejected: the wrong connector or column mapping."""
+        return self.records > 0 and self.rejected == self.records
 
 
 @dataclass
 class _Batches:
     by_key: defaultdict[str, list[InquiryEvent]] = field(default_factory=lambda: defaultdict(list))
     size: int = 0
+
+
+@dataclass
+class _Step:
+    """A flush awaiting confirmation: where the checkpoint goes, and what it counts, once confirmed."""
+
+    receipt: asyncio.Future[None]
+    path: Path
+    position: Position
+    stats: ConnectorStats
+    sent_at: float
+
+
+class _FileFault(Exception):
+    """A file that cannot be read on (corrupt gzip, I/O error): reported, and reading goes on elsewhere."""
+
+    def __init__(self, problem: str, position: Position) -> None:
+        super().__init__(problem)
+        self.position = position
 
 
 class ConnectorRunner:
@@ -379,6 +539,12 @@ class ConnectorRunner:
         poll_seconds: float = 0.2,
         settle_seconds: float = 2.0,
         discover_seconds: float = 2.0,
+        *,
+        max_record_bytes: int = MAX_RECORD_BYTES,
+        confirm_seconds: float = 30.0,
+        max_unconfirmed_events: int = 100_000,
+        resend_attempts: int = 3,
+        rebuild_parser: Callable[[], Parser] | None = None,
     ) -> None:
         self.parser = parser
         self.system = system
@@ -389,10 +555,20 @@ class ConnectorRunner:
         self.poll_seconds = poll_seconds
         self.settle_seconds = settle_seconds
         self.discover_seconds = discover_seconds
+        self.max_record_bytes = max_record_bytes
+        self.confirm_seconds = confirm_seconds
+        self.max_unconfirmed_events = max_unconfirmed_events
+        self.resend_attempts = resend_attempts
+        self.rebuild_parser = rebuild_parser
         self.stats = ConnectorStats()
+        self._read: set[str] = set()
         self._batches = _Batches()
         self._dead_letters: list[DeadLetter] = []
+        self._delta = ConnectorStats()
+        self._pending: deque[_Step] = deque()
         self._redact = getattr(parser, "redact", lambda record: record)
+        # A dry run prints every rejection itself; otherwise they are logged, a few at a time.
+        self._rejections = ThrottledLog(logger) if not isinstance(sink, DryRunSink) else None
 
     async def run(self, files: list[Path], follow: bool = False, stop: asyncio.Event | None = None,
                   discover: Callable[[], list[Path]] | None = None) -> ConnectorStats:
@@ -403,118 +579,195 @@ class ConnectorRunner:
         `discover` (the run file's glob patterns), a followed connector moves on to a file
         that appears later and was written after the one it follows (tomorrow's export),
         finishing the current one first; rotated copies of the followed file are older than
-        it, so they are not mistaken for new files."""
-        queue = reading_order(files)
-        known = set(queue)
+        it, so they are not mistaken for new files.
+
+        When the broker does not take a batch, or what was sent is not confirmed in time,
+        everything after the last confirmed checkpoint is read and sent again, after a pause
+        that grows while nothing gets through. A followed connector keeps trying; a run that
+        reads to the end gives up after `resend_attempts` and raises Unconfirmed."""
+        known = list(files)
+        failures, delay = 0, 1.0
+        while True:
+            confirmed_before = self.stats.records + self.stats.events
+            try:
+                await self._read_files(known, follow, stop, discover)
+                await self._drain(stop)
+                return self.stats
+            except (ProduceFailed, Unconfirmed) as exc:
+                waiting = self._abandon()
+                self.stats.resends += 1
+                progressed = self.stats.records + self.stats.events > confirmed_before
+                failures, delay = (1, 1.0) if progressed else (failures + 1, min(delay * 2, 60.0))
+                if stop is not None and stop.is_set():
+                    return self.stats
+                if not follow and failures > self.resend_attempts:
+                    raise Unconfirmed(f"{exc}; {waiting} event(s) not confirmed stored after {failures} attempts: "
+                                      "is a worker running? The checkpoint stays before them; run again") from exc
+                logger.warning("%s: %s; sending the %d unconfirmed event(s) again from the last confirmed "
+                               "checkpoint in %.0f s", self.system, exc, waiting, delay)
+                await _sleep_unless(stop, delay)
+
+    async def _read_files(self, known: list[Path], follow: bool, stop: asyncio.Event | None,
+                          discover: Callable[[], list[Path]] | None) -> None:
+        queue = reading_order(known)
+        seen = set(queue)
         if not queue and follow and discover is not None:
             queue = await self._first_files(discover, stop)
-            known.update(queue)
+            seen.update(queue)
+            known.extend(queue)
         while queue:
             path = queue.pop(0)
-            for rotated in self.checkpoints.rotated_away(path) if self.checkpoints else ():
-                if rotated not in known:
+            for rotated in self._rotated_away(path):
+                if rotated not in seen:
                     logger.info("%s was rotated to %s while the connector was down: finishing that first",
                                 path, rotated)
                     await self._read_file(rotated, follow=False, stop=stop, rotated=True)
-                    self.stats.files += 1
             followed = follow and not queue
-            newer = _NewerFiles(path, discover, known, self.discover_seconds) if followed and discover else None
+            newer = _NewerFiles(path, discover, seen, self.discover_seconds) if followed and discover else None
             await self._read_file(path, follow=followed, stop=stop, newer=newer)
-            self.stats.files += 1
             if newer is not None and newer.found:
                 logger.info("moving on from %s to %s", path, ", ".join(str(f) for f in newer.found))
                 queue = reading_order(newer.found)
-                known.update(queue)
-        return self.stats
+                seen.update(queue)
+                known.extend(queue)
+
+    def _rotated_away(self, path: Path) -> list[Path]:
+        try:
+            return self.checkpoints.rotated_away(path) if self.checkpoints else []
+        except OSError:
+            return []
 
     async def _first_files(self, discover: Callable[[], list[Path]], stop: asyncio.Event | None) -> list[Path]:
         """Wait for the patterns to match a file: a followed connector started before its log exists."""
         while not (stop is not None and stop.is_set()):
-            found = discover()
+            found = reading_order(discover())
             if found:
-                return reading_order(found)
+                return found
             await asyncio.sleep(self.discover_seconds)
         return []
 
     def _finished(self, path: Path, follow: bool, rotated: bool) -> bool:
         """Whether an unterminated last line is complete: never while following; otherwise
-        when the file is rotated or compressed (so done) or nobody wrote it for settle_seconds.
-        An unfinished line is left for the next run, which resumes before it."""
+        when the file is rotated or compressed (so done) or nobody wrote it for settle_seconds
+        (or it is gone). An unfinished line is left for the next run, which resumes before it."""
         if follow:
             return False
-        return rotated or path.suffix == ".gz" or time.time() - path.stat().st_mtime >= self.settle_seconds
+        try:
+            return rotated or path.suffix == ".gz" or time.time() - path.stat().st_mtime >= self.settle_seconds
+        except OSError:
+            return True
 
     async def _read_file(self, path: Path, follow: bool, stop: asyncio.Event | None, rotated: bool = False,
                          newer: _NewerFiles | None = None) -> None:
-        position = self.checkpoints.start(path) if self.checkpoints else Position(path.stat().st_ino, 0, 0)
-        self.parser.start_file(str(path), read_first_line(path))
-        fh = open_log(path)
+        """Read one file; a file that cannot be opened or read on is reported, never fatal."""
+        try:
+            position = self.checkpoints.start(path) if self.checkpoints else Position(path.stat().st_ino, 0, 0)
+            self.parser.start_file(str(path), read_first_line(path))
+            fh = open_log(path)
+        except (OSError, EOFError, zlib.error) as exc:
+            self._file_failed(path, f"cannot be read: {_why(exc)}")
+            return
+        self._read.add(str(path))
+        self.stats.files = len(self._read)
         head = Head()
         try:
             while True:
                 final = self._finished(path, follow, rotated)
-                position = await self._read_available(path, fh, position, final=final)
-                head.remember(fh, position.offset)
-                if not follow and not final and position.offset < file_size(path):
+                position = await self._read_available(path, fh, position, head, final=final)
+                if not follow and not final and position.offset < _size_or_zero(fh):
                     logger.info("%s: the last line has no newline yet and the file changed within %.0fs; "
                                 "it is left for the next run", path, self.settle_seconds)
                 if not follow or (stop is not None and stop.is_set()):
                     return
                 await asyncio.sleep(self.poll_seconds)
+                self._settle()
                 if newer is not None and newer.look():
-                    await self._read_available(path, fh, position, final=True)
+                    await self._read_available(path, fh, position, head, final=True)
                     return
                 rotation = _rotation(path, fh, position, head)
                 if rotation == "renamed":
                     # The writer has moved to a new file: finish the old one (its last line is
                     # complete now), then read the new one from its start.
-                    position = await self._read_available(path, fh, position, final=True)
+                    position = await self._read_available(path, fh, position, head, final=True)
+                    try:
+                        new = open_log(path)
+                    except OSError:  # renamed away again already: the next look finds the newest
+                        continue
                     fh.close()
-                    fh = open_log(path)
+                    fh = new
                     position = Position(os.fstat(fh.fileno()).st_ino, 0, 0)
                     head = Head()
-                    self.parser.start_file(str(path), read_first_line(path))
+                    self.parser.start_file(str(path), _first_line_of(fh))
                     logger.info("%s was rotated (renamed and created anew): reading the new file", path)
                 elif rotation == "truncated":
                     # Lines written between our last read and the truncation exist only in the
                     # copy (queue_log.1): finish it from our position when it is there.
-                    for copy in self.checkpoints.rotated_away(path) if self.checkpoints else ():
+                    for copy in self._rotated_away(path):
                         logger.info("%s was copied to %s and truncated: finishing the copy", path, copy)
                         await self._read_file(copy, follow=False, stop=stop, rotated=True)
-                    self.parser.start_file(str(path), read_first_line(path))
+                    self.parser.start_file(str(path), _first_line_of(fh))
                     position = Position(position.inode, 0, 0)
                     head = Head()
                     logger.warning("%s was truncated in place (copytruncate): reading it from the start", path)
+        except _FileFault as fault:
+            self._file_failed(path, str(fault), fault.position)
+            await self._flush(path, fault.position, head, fh)
         finally:
             fh.close()
 
-    async def _read_available(self, path: Path, fh: IO[bytes], position: Position, final: bool) -> Position:
+    def _file_failed(self, path: Path, problem: str, position: Position | None = None) -> None:
+        """One message and one dead letter for a file that cannot be read (on); the run goes on."""
+        self.stats.failed_files.add(str(path))
+        where = f" after line {position.line} (byte {position.offset})" if position is not None and position.line else ""
+        logger.error("%s%s %s; skipping the rest of it, the other files go on", path, where, problem)
+        line = position.line + 1 if position is not None else 1
+        self._dead_letters.append(DeadLetter(
+            connector=self.parser.kind,
+            source=SourceRef(system=self.system, file=str(path)[:PATH_MAX], line=line,
+                             offset=position.offset if position is not None else 0),
+            reason=cut(f"the file{where} {problem}; the records before were read", REASON_MAX - 64),
+            raw="",
+            rejected_at=datetime.now(timezone.utc),
+        ))
+
+    async def _read_available(self, path: Path, fh: IO[bytes], position: Position, head: Head,
+                              final: bool) -> Position:
         name = str(path)
         last_flush = time.monotonic()
-        for record in iter_records(fh, position.offset, position.line, final):
-            self._handle(record, name)
-            position = Position(position.inode, record.end, record.line)
-            if self._batches.size >= self.batch_events * 8 or time.monotonic() - last_flush > self.linger_seconds:
-                await self._flush(path, position)
-                last_flush = time.monotonic()
-        await self._flush(path, position)
+        try:
+            for record in iter_records(fh, position.offset, position.line, final, self.max_record_bytes):
+                self._handle(record, name)
+                position = Position(position.inode, record.end, record.line)
+                if self._batches.size >= self.batch_events * 8 or time.monotonic() - last_flush > self.linger_seconds:
+                    await self._flush(path, position, head, fh)
+                    last_flush = time.monotonic()
+        except (OSError, EOFError, zlib.error) as exc:
+            raise _FileFault(f"cannot be read on: {_why(exc)}", position) from exc
+        await self._flush(path, position, head, fh)
         return position
 
     def _handle(self, record: Record, file: str) -> None:
-        self.stats.records += 1
+        delta = self._delta
+        delta.records += 1
         location = Location(self.system, file, record.line, record.offset)
+        if record.size >= 0:
+            self._reject(record, location, f"line of {record.size:,} bytes is over the limit of "
+                         f"{self.max_record_bytes:,} (KANALPULS_CONNECTORS__MAX_RECORD_BYTES); it was not parsed")
+            return
+        if not record.data.strip():
+            delta.skipped["blank line"] += 1
+            metrics.CONNECTOR_SKIPPED.labels(self.parser.kind, "blank line").inc()
+            return
         try:
             result = self.parser.parse(record.data, location)
         except (RecordRejected, ValidationError) as exc:
             # A ValidationError means the parser let through a value the event model refuses:
             # still this record's fault, never a reason to stop reading.
-            reason = exc.reason if isinstance(exc, RecordRejected) else f"makes an invalid event: {_first_error(exc)}"
-            self.stats.rejected += 1
-            metrics.CONNECTOR_RECORDS.labels(self.parser.kind, "rejected").inc()
-            self._dead_letters.append(self._dead_letter(record, location, reason))
+            self._reject(record, location, exc.reason if isinstance(exc, RecordRejected)
+                         else f"makes an invalid event: {_first_error(exc)}")
             return
         if isinstance(result, Skip):
-            self.stats.skipped[result.reason] += 1
+            delta.skipped[result.reason] += 1
             metrics.CONNECTOR_SKIPPED.labels(self.parser.kind, result.reason).inc()
             return
         metrics.CONNECTOR_RECORDS.labels(self.parser.kind, "parsed").inc()
@@ -522,26 +775,122 @@ class ConnectorRunner:
             self._batches.by_key[event.partition_key].append(event)
             self._batches.size += 1
 
-    def _dead_letter(self, record: Record, location: Location, reason: str) -> DeadLetter:
-        logger.warning("rejected %s line %d: %s", location.file, location.line, reason)
-        return DeadLetter(
+    def _reject(self, record: Record, location: Location, reason: str) -> None:
+        self._delta.rejected += 1
+        metrics.CONNECTOR_RECORDS.labels(self.parser.kind, "rejected").inc()
+        if self._rejections is not None:
+            self._rejections.warning(location.file, "rejected %s line %d: %s", location.file, location.line, reason)
+        self._dead_letters.append(DeadLetter(
             connector=self.parser.kind,
             source=SourceRef(system=location.system, file=location.file, line=location.line, offset=location.offset),
             reason=cut(reason, REASON_MAX - 64),
             raw=masked_excerpt(record.data[: 4 * RAW_KEPT].decode("utf-8", "backslashreplace"), self._redact),
             rejected_at=datetime.now(timezone.utc),
-        )
+        ))
 
-    async def _flush(self, path: Path, position: Position) -> None:
+    async def _flush(self, path: Path, position: Position, head: Head, fh: IO[bytes]) -> None:
+        """Send what was read up to `position`; its checkpoint is saved once confirmed."""
         batches, self._batches = self._batches, _Batches()
         for key, events in batches.by_key.items():
             for start in range(0, len(events), self.batch_events):
                 chunk = events[start : start + self.batch_events]
                 await self.sink.send_batch(key, chunk)
-                self.stats.events += len(chunk)
+                self._delta.events += len(chunk)
         letters, self._dead_letters = self._dead_letters, []
         for letter in letters:
             await self.sink.send_dead_letter(letter)
-        await self.sink.flush()
-        if self.checkpoints is not None:
-            self.checkpoints.save(path, position)
+        receipt = await self.sink.flush() or confirmed()  # a sink that returns nothing confirms on the spot
+        try:
+            position.fingerprint = head.fingerprint(fh, position.offset)
+        except (OSError, EOFError, zlib.error):
+            position.fingerprint = ""
+        self._pending.append(_Step(receipt, path, position, self._delta, time.monotonic()))
+        self._delta = ConnectorStats()
+        self._settle()
+        await self._hold_back()
+
+    def _settle(self) -> None:
+        """Save the checkpoints of the oldest confirmed steps, in order; raise Unconfirmed when
+        the oldest step waits longer than confirm_seconds."""
+        while self._pending and self._pending[0].receipt.done():
+            step = self._pending.popleft()
+            if step.receipt.cancelled() or step.receipt.exception() is not None:
+                raise Unconfirmed("a confirmation failed")
+            if self.checkpoints is not None:
+                self.checkpoints.save(step.path, step.position)
+            self.stats.add(step.stats)
+            settled = getattr(self.sink, "settled", None)
+            if settled is not None:
+                settled(step.receipt)
+        if self._pending and time.monotonic() - self._pending[0].sent_at > self.confirm_seconds:
+            raise Unconfirmed(f"sent {time.monotonic() - self._pending[0].sent_at:.0f} s ago and not yet "
+                              "confirmed stored")
+
+    async def _hold_back(self) -> None:
+        """Read no further while too much is unconfirmed: wait for the oldest step."""
+        while self._pending and sum(step.stats.events for step in self._pending) > self.max_unconfirmed_events:
+            oldest = self._pending[0]
+            left = self.confirm_seconds - (time.monotonic() - oldest.sent_at)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(oldest.receipt), max(left, 0.0))
+            self._settle()
+
+    async def _drain(self, stop: asyncio.Event | None) -> None:
+        """At the end of a run: wait until everything sent is confirmed (or time runs out)."""
+        while self._pending:
+            oldest = self._pending[0]
+            left = self.confirm_seconds - (time.monotonic() - oldest.sent_at)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(oldest.receipt), max(min(left, 1.0), 0.0))
+            self._settle()
+            if stop is not None and stop.is_set() and self._pending:
+                return
+
+    def _abandon(self) -> int:
+        """Drop everything not confirmed (it is read again from the checkpoints); how many events that was."""
+        waiting = sum(step.stats.events for step in self._pending) + self._delta.events + self._batches.size
+        for step in self._pending:
+            settled = getattr(self.sink, "settled", None)
+            if settled is not None:
+                settled(step.receipt)
+        self._pending.clear()
+        self._batches = _Batches()
+        self._dead_letters = []
+        self._delta = ConnectorStats()
+        discard = getattr(self.sink, "discard", None)
+        if discard is not None:
+            discard()
+        if self.rebuild_parser is not None:
+            self.parser = self.rebuild_parser()
+        return waiting
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    if isinstance(exc, EOFError):
+        return f"the compressed data ends early ({exc})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _size_or_zero(fh: IO[bytes]) -> int:
+    try:
+        return os.fstat(fh.fileno()).st_size if not isinstance(fh, gzip.GzipFile) else 0
+    except OSError:
+        return 0
+
+
+def _first_line_of(fh: IO[bytes]) -> bytes | None:
+    at = fh.tell()
+    fh.seek(0)
+    line = fh.readline(MAX_RECORD_BYTES)
+    fh.seek(at)
+    return line.rstrip(b"\r\n") if line else None
+
+
+async def _sleep_unless(stop: asyncio.Event | None, seconds: float) -> None:
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -461,6 +461,36 @@ def newest_per_source(events: pa.Table) -> dict[str, float]:
                                                      grouped.column("at_max").to_pylist())}
 
 
+DEAD_LETTER_COLUMNS = pa.schema([
+    ("letter_id", pa.string()), ("rejected_at", pa.timestamp("ms", tz="UTC")), ("connector", pa.string()),
+    ("source_system", pa.string()), ("source_file", pa.string()), ("source_line", pa.uint64()),
+    ("source_offset", pa.uint64()), ("reason", pa.string()), ("raw", pa.string()),
+])
+
+
+def dead_letter_rows(values: Sequence[bytes | None]) -> tuple[pa.Table, list[str]]:
+    """Dead letters read back from the topic as rows of the dead_letters table, and the
+    connector of each value (for the counter; 'unknown' for one that is not a DeadLetter,
+    which is counted but not stored)."""
+    rows, connectors = [], []
+    for value in values:
+        try:
+            letter = DeadLetter.model_validate_json(value or b"")
+        except ValidationError:
+            connectors.append(dead_letter_connector(value)[:64])
+            continue
+        connectors.append(letter.connector)
+        source = letter.source
+        identity = "\x1f".join((letter.connector, source.system, source.file, str(source.line), str(source.offset),
+                                letter.reason))
+        rows.append({
+            "letter_id": hashlib.sha256(identity.encode()).hexdigest()[:32], "rejected_at": letter.rejected_at,
+            "connector": letter.connector, "source_system": source.system, "source_file": source.file,
+            "source_line": source.line, "source_offset": source.offset, "reason": letter.reason, "raw": letter.raw,
+        })
+    return pa.Table.from_pylist(rows, DEAD_LETTER_COLUMNS), connectors
+
+
 def dead_letter_connector(value: bytes | None) -> str:
     """The `connector` of a dead letter read back from the topic; 'unknown' if it has none."""
     try:

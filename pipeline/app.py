@@ -5,7 +5,8 @@
                                                       -> minute_counts (Faust windowed table)
                                walk-in arrivals ------> spike detection -> alerts topic (key = site)
                                                                        -> ClickHouse walk_in_alerts
-    invalid events ---------------------------------> inquiries.dlq -> count_dead_letters (/metrics)
+    invalid events ---------------------------------> inquiries.dlq -> store_dead_letters -> ClickHouse dead_letters
+    after storing: an ack per source message that asked ---> inquiries.acks (connectors/confirmations.py)
     timers: advance_spike_clocks (wall time moves a quiet site's window), measure_consumer_lag
 
 Per batch of Kafka messages the agent decodes all events at once, drops those already
@@ -34,13 +35,14 @@ from faust.exceptions import ConsumerNotStarted
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from connectors.confirmations import ack_value, requested_acks
 from pipeline import metrics
 from pipeline.aggregation import (
     DedupeIndex,
     Message,
     add_sums,
-    dead_letter_connector,
     dead_letter_json,
+    dead_letter_rows,
     refused_dead_letter,
     decode_messages,
     minute_rollup,
@@ -143,6 +145,7 @@ def build_app(settings: Settings) -> faust.App:
     )
     dead_letters = app.topic(settings.kafka.dead_letter_topic, key_serializer="raw", value_serializer="raw")
     alerts = app.topic(settings.kafka.alerts_topic, key_serializer="raw", value_serializer="raw")
+    acks = app.topic(settings.kafka.acks_topic, key_serializer="raw", value_serializer="raw")
     # key: "<message key>#<partition>"; value: {"municipality|channel|task|department|site|stage":
     # [events, wait_seconds_sum, handle_seconds_sum]} for one minute (see table_updates()).
     minute_counts = app.Table(
@@ -228,6 +231,7 @@ def build_app(settings: Settings) -> faust.App:
                 delivered = [await dead_letters.send(value=letter) for letter in letters]
                 for delivery in delivered:
                     await delivery
+                await acknowledge(batch)
                 await current.spike.publish(current.spike.observe(arrivals))
                 if fresh.num_rows:
                     for channel, stage, count in stored_counts(fresh):
@@ -238,12 +242,32 @@ def build_app(settings: Settings) -> faust.App:
                     current.newest_event = max(current.newest_event, pc.max(fresh.column("occurred_at")).value / 1000)
                     metrics.NEWEST_EVENT.set(current.newest_event)
 
+    async def acknowledge(batch: list[faust.EventT]) -> None:
+        """Tell the sources that asked (connectors/confirmations.py) that their messages are
+        handled, once their events and dead letters are stored: only then does a source move
+        its checkpoint or answer 202. Acked before the offsets are committed, so a crash in
+        between acks again on redelivery, never too early."""
+        deliveries = [await acks.send(key=source, value=ack_value(tokens))
+                      for source, tokens in requested_acks(e.headers for e in batch).items()]
+        for delivery in deliveries:
+            await delivery
+
     @app.agent(dead_letters)
-    async def count_dead_letters(stream: faust.StreamT) -> None:
-        # Every letter is counted here, when read back, the worker's own included: one path,
-        # so none counts twice and the counter means "letters that reached the topic".
-        async for value in stream:
-            metrics.DEAD_LETTERS.labels(dead_letter_connector(value)).inc()
+    async def store_dead_letters(stream: faust.StreamT) -> None:
+        # Every letter is counted and stored here, when read back, the worker's own included:
+        # one path, so none counts twice and the counter means "letters that reached the topic".
+        try:
+            async for batch in stream.take_events(settings.worker.batch_max_messages,
+                                                  within=settings.worker.batch_within_seconds):
+                rows, connectors = dead_letter_rows([e.value for e in batch])
+                for connector in connectors:
+                    metrics.DEAD_LETTERS.labels(connector).inc()
+                await worker_state().sink.write_dead_letters(rows)
+                await acknowledge(batch)
+        except Exception:
+            logger.critical("storing dead letters failed; exiting without committing them", exc_info=True)
+            logging.shutdown()
+            os._exit(EXIT_AGGREGATION_FAILED)
 
     @app.timer(interval=SPIKE_TICK_SECONDS)
     async def advance_spike_clocks() -> None:

@@ -36,7 +36,8 @@ class BrokerStartFailed(BrokerError):
 
 def required_topics(settings: KafkaSettings) -> dict[str, int]:
     """Topic name -> partitions. Faust creates its own changelog topics."""
-    return {settings.inquiries_topic: settings.partitions, settings.dead_letter_topic: 1, settings.alerts_topic: 1}
+    return {settings.inquiries_topic: settings.partitions, settings.dead_letter_topic: 1, settings.alerts_topic: 1,
+            settings.acks_topic: 1}
 
 
 def port_open(host: str, port: int) -> bool:

@@ -6,11 +6,15 @@
 
 A batch is all or nothing: if any event is invalid the answer is 422 naming each bad line,
 field and reason, and nothing is produced, so a client can fix and resend the whole batch
-without creating duplicates. 202 means the broker acknowledged every event (acks=all).
+without creating duplicates. 202 means the worker has stored every event in ClickHouse
+(KANALPULS_CONNECTORS__CONFIRM=stored, the default; with `broker`, that the broker has
+them, acks=all). 503 means not confirmed in time: resending is always safe, since an event
+is stored once per event_id.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 
@@ -21,6 +25,7 @@ from pydantic import ValidationError
 from connectors.privacy import mask_personal_data
 from connectors.runtime import KafkaEventSink, ProduceFailed, encode_batch
 from pipeline.aggregation import Message, decode_messages
+from pipeline.ingest import kafka_sink
 from pipeline.settings import Settings
 from pipeline.tokens import token_matches
 from schemas import InquiryEvent
@@ -111,12 +116,18 @@ async def post_events(request: web.Request) -> web.Response:
         by_key[event.partition_key].append(event)
     sink = request.app[SINK_KEY]
     try:
-        for key, batch in by_key.items():
-            await sink.send_batch(key, batch)
-        await sink.flush()
+        receipt = await sink.send_events(list(by_key.items()))
     except ProduceFailed as exc:
         logger.warning("broker did not acknowledge an HTTP batch: %s", exc)
         return _problem(503, "the broker did not acknowledge the events; retry later", detail=str(exc))
+    try:
+        # With confirm=stored (the default), 202 means stored in ClickHouse, not only on Kafka.
+        await asyncio.wait_for(asyncio.shield(receipt), settings.http.confirm_seconds)
+    except asyncio.TimeoutError:
+        return _problem(503, f"the events were sent but not confirmed stored within {settings.http.confirm_seconds:.0f}"
+                             " s; send the batch again (events carry their ids, so a resent event is stored once)")
+    finally:
+        sink.settled(receipt)
     return web.Response(status=202, body=orjson.dumps({"accepted": len(events)}), content_type="application/json")
 
 
@@ -142,8 +153,7 @@ def build_http_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
 
     async def producer(app: web.Application):  # type: ignore[no-untyped-def]
-        sink = KafkaEventSink(settings.kafka.bootstrap_servers, settings.kafka.inquiries_topic,
-                              settings.kafka.dead_letter_topic, settings.kafka.acks_timeout_seconds)
+        sink = kafka_sink(settings, "http_ingest")
         await sink.start()
         app[SINK_KEY] = sink
         yield

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from connectors.base import ConnectorContext
+from connectors.confirmations import Confirmations
 from connectors.mapping import MappingError, load_mapping
 from connectors.privacy import ContactKeyer
 from connectors.registry import ConnectorKind, UnknownConnector, get_kind
@@ -48,30 +49,55 @@ def load_connector_config(model: type[BaseModel], path: Path | None) -> BaseMode
         raise IngestError(f"connector config {path}: {describe(exc)}") from exc
 
 
-def build_runner(settings: Settings, kind_name: str, config: BaseModel | None, sink: object,
-                 with_checkpoints: bool) -> ConnectorRunner:
-    kind = get_kind(kind_name)
-    config = config if config is not None else kind.config_model()
+def connector_context(settings: Settings) -> ConnectorContext:
     try:
         mapping = load_mapping(settings.connectors.mapping_file)
     except MappingError as exc:
         raise IngestError(str(exc)) from exc
-    context = ConnectorContext(
+    return ConnectorContext(
         municipality=mapping.municipality,
         mapping=mapping,
         keyer=ContactKeyer(settings.privacy.contact_key_secret.get_secret_value().encode()),
     )
+
+
+def source_name(kind_name: str, config: BaseModel) -> str:
+    """A source's name: its checkpoint file and the key its acknowledgements come under."""
+    return f"{get_kind(kind_name).name}/{getattr(config, 'system', get_kind(kind_name).name)}"
+
+
+def build_runner(settings: Settings, kind_name: str, config: BaseModel | None, sink: object,
+                 with_checkpoints: bool) -> ConnectorRunner:
+    kind = get_kind(kind_name)
+    config = config if config is not None else kind.config_model()
+    context = connector_context(settings)
     system = getattr(config, "system", kind.name)
     checkpoints = (
         Checkpoints(settings.connectors.checkpoint_dir / f"{kind.name}-{system}.json") if with_checkpoints else None
     )
+    connectors = settings.connectors
     return ConnectorRunner(
         kind.build(config, context), system, sink, checkpoints,  # type: ignore[arg-type]
-        batch_events=settings.connectors.batch_events,
-        linger_seconds=settings.connectors.linger_seconds,
-        poll_seconds=settings.connectors.poll_seconds,
-        settle_seconds=settings.connectors.settle_seconds,
+        batch_events=connectors.batch_events,
+        linger_seconds=connectors.linger_seconds,
+        poll_seconds=connectors.poll_seconds,
+        settle_seconds=connectors.settle_seconds,
+        max_record_bytes=connectors.max_record_bytes,
+        confirm_seconds=connectors.confirm_seconds,
+        max_unconfirmed_events=connectors.max_unconfirmed_events,
+        resend_attempts=connectors.resend_attempts,
+        rebuild_parser=lambda: kind.build(config, connector_context(settings)),  # type: ignore[arg-type]
     )
+
+
+def kafka_sink(settings: Settings, source: str) -> KafkaEventSink:
+    """The producer of one source, asking the worker to acknowledge what it stores unless
+    KANALPULS_CONNECTORS__CONFIRM=broker."""
+    kafka = settings.kafka
+    confirmations = (Confirmations(kafka.bootstrap_servers, kafka.acks_topic, source)
+                     if settings.connectors.confirm == "stored" else None)
+    return KafkaEventSink(kafka.bootstrap_servers, kafka.inquiries_topic, kafka.dead_letter_topic,
+                          kafka.acks_timeout_seconds, confirmations)
 
 
 def paths_problem(kind: ConnectorKind, paths: list[Path] | list[str]) -> str | None:
@@ -118,8 +144,7 @@ async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, d
             f"KANALPULS_PRIVACY__CONTACT_KEY_SECRET is the public demo secret; with it anyone can recompute "
             f"contact keys from phone numbers. Set your own secret before ingesting into {settings.kafka.bootstrap}"
         )
-    sink = KafkaEventSink(settings.kafka.bootstrap_servers, settings.kafka.inquiries_topic,
-                          settings.kafka.dead_letter_topic, settings.kafka.acks_timeout_seconds)
+    sink = kafka_sink(settings, source_name(kind_name, config))
     runner = build_runner(settings, kind_name, config, sink, with_checkpoints=True) if kind.reads_files else None
     await sink.start()
     try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,6 +33,8 @@ class KafkaSettings(_Section):
     inquiries_topic: str = Field(default="inquiries", description="Normalised inquiry events (NDJSON batches).")
     dead_letter_topic: str = Field(default="inquiries.dlq", description="Rejected records with file, line and reason.")
     alerts_topic: str = Field(default="alerts", description="Walk-in spike alerts, fired and resolved (JSON).")
+    acks_topic: str = Field(default="inquiries.acks",
+                            description="The worker's acknowledgements of what it stored, for sources to confirm.")
     acks_timeout_seconds: float = Field(default=30.0, gt=0, description="How long a produce may wait for acks.")
 
     @property
@@ -88,6 +92,21 @@ class ConnectorSettings(_Section):
         default=2.0, ge=0,
         description="Without --follow, a last line with no newline counts as complete once the file is this old.",
     )
+    confirm: Literal["stored", "broker"] = Field(
+        default="stored",
+        description="When a checkpoint moves (and the HTTP ingest answers 202): once the worker has stored "
+        "the events ('stored', end-to-end), or once the broker has them ('broker', acks=all: enough with a "
+        "replicated Kafka, not with the memory-only embedded broker).",
+    )
+    confirm_seconds: float = Field(
+        default=30.0, gt=0, description="How long a batch may wait for its confirmation before it is sent again.")
+    max_unconfirmed_events: int = Field(
+        default=100_000, ge=1, description="A connector reads no further while this many events wait for confirmation.")
+    resend_attempts: int = Field(
+        default=3, ge=0, description="Without --follow: how often unconfirmed events are sent again before giving up.")
+    max_record_bytes: int = Field(
+        default=1024 * 1024, ge=1024,
+        description="A longer line is dead-lettered with its size, never parsed or held in memory whole.")
 
 
 class HttpSettings(_Section):
@@ -95,6 +114,9 @@ class HttpSettings(_Section):
     port: int = Field(default=8080, description="Port of the HTTP ingest.")
     token: SecretStr | None = Field(default=None, description="Bearer token clients must send; required.")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    confirm_seconds: float = Field(
+        default=15.0, gt=0,
+        description="How long a request waits for the worker to confirm its events stored before answering 503.")
 
 
 class SteeringSettings(_Section):

@@ -149,6 +149,13 @@ class ClickHouseSink:
         return (await self._write_or_bisect(events.slice(0, half), attempt)
                 + await self._write_or_bisect(events.slice(half), attempt))
 
+    async def write_dead_letters(self, letters: pa.Table) -> None:
+        """Store dead letters read back from the topic (pipeline/aggregation.py dead_letter_rows)."""
+        if letters.num_rows == 0:
+            return
+        token = "letters:" + hashlib.sha256("".join(letters.column("letter_id").to_pylist()).encode()).hexdigest()
+        await self._retrying(self.store.insert_arrow, "dead_letters", letters, token)
+
     async def _retrying(self, fn: Callable[..., T], *args: object) -> T:
         """Call the store until it answers; transient errors are waited out, terminal ones raised."""
         delay = 0.5

@@ -107,6 +107,13 @@ def topics(pipeline_settings: Settings) -> Settings:
     return pipeline_settings
 
 
+@pytest.fixture
+def no_worker(topics: Settings) -> Settings:
+    """Topics created, and connectors that take the broker's acks=all as their confirmation:
+    for tests that read the topic back with no worker running to confirm anything stored."""
+    return topics.model_copy(update={"connectors": topics.connectors.model_copy(update={"confirm": "broker"})})
+
+
 # --- IMAP: a throwaway Dovecot (Debian dovecot-imapd) ------------------------------------
 
 

@@ -49,7 +49,7 @@ def event_documents(draw: st.DrawFn) -> dict:
                                                "source.offset", "extra"]), max_size=4)):
         value = draw(json_values | edge_values)
         if name.startswith("source."):
-            if isinstance(document["source"], dict):
+            if isinstance(document.get("source"), dict):
                 document["source"][name.removeprefix("source.")] = value
         elif draw(st.booleans()) and name in document:
             del document[name]

@@ -23,17 +23,12 @@ from pipeline.settings import Settings
 from pipeline.simulator import simulate
 from pipeline.store_client import run_query
 from pipeline.supervise import kanalpuls_command, settings_environment, stop_process, worker_process
+from tests.waiting import wait_for
 
 START = date(2026, 10, 19)  # Monday; the week before the autumn DST change
 CHECKPOINT = "asterisk_queue_log-asterisk.json"
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def complete_lines(logs: Path) -> list[bytes]:

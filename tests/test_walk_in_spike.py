@@ -55,6 +55,7 @@ from pipeline.simulator import SITES, TICKET_SYSTEM, GroundTruth, simulate
 from pipeline.steering import SpikeConfig, Steering, load_steering
 from pipeline.store_client import run_query
 from pipeline.supervise import free_port, worker_process
+from tests.waiting import wait_for
 
 if TYPE_CHECKING:
     from tests.conftest import KafkaService, StoreService
@@ -137,15 +138,6 @@ def alerts_on_topic(settings: Settings) -> list[tuple[Record, dict]]:
     return [(r, json.loads(r.value)) for r in read_records(settings, settings.kafka.alerts_topic)]
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.25)
 
 
 def metric_samples(settings: Settings) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -427,15 +427,15 @@ def test_paths_are_refused_for_imap_and_required_for_file_kinds(tmp_path: Path) 
 
 
 def test_a_run_file_runs_an_imap_entry_without_paths(imap_server: ImapService, login: tuple[str, str],
-                                                     topics: Settings) -> None:
+                                                     no_worker: Settings) -> None:
     deliver(imap_server, login, "INBOX", citizen_mail(1))
     imap = config(imap_server, login, [{"address": BORGERSERVICE}]).model_dump(mode="json") | {"password": login[1]}
     run_file = RunFile.model_validate({"connectors": [{"kind": "imap_mailbox", "follow": False, "config": imap}]})
-    (stats,) = asyncio.run(run_many(topics, run_file, asyncio.Event()))
+    (stats,) = asyncio.run(run_many(no_worker, run_file, asyncio.Event()))
     assert stats.events == 1
-    values = asyncio.run(read_topic(topics.kafka.bootstrap_servers, topics.kafka.inquiries_topic))
+    values = asyncio.run(read_topic(no_worker.kafka.bootstrap_servers, no_worker.kafka.inquiries_topic))
     assert [json.loads(value)["queue"] for _, value in values] == [BORGERSERVICE]
-    assert (topics.connectors.checkpoint_dir / "imap_mailbox-imap-test.json").exists()
+    assert (no_worker.connectors.checkpoint_dir / "imap_mailbox-imap-test.json").exists()
 
 
 # --- configuration -----------------------------------------------------------------------

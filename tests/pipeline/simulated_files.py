@@ -174,6 +174,9 @@ def read_file_source(out: Path, source: str) -> Read:
         for number, line in enumerate(lines, start=1):
             record = line.rstrip(b"\r")
             read.records += 1
+            if not record.strip():  # as connectors/runtime.py does before any parser sees it
+                read.skipped["blank line"] += 1
+                continue
             try:
                 result = parser.parse(record, Location(config.system, str(path), number, 0))
             except (RecordRejected, ValidationError):

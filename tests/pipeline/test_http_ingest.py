@@ -19,7 +19,11 @@ TOKEN = "s3cret-token"
 
 @pytest.fixture
 def settings(topics: Settings) -> Settings:
-    return topics.model_copy(update={"http": HttpSettings(token=SecretStr(TOKEN), max_body_bytes=64 * 1024)})
+    """No worker runs here: 202 means the broker has the events (what these tests read back);
+    tests/test_http_confirmation.py holds the default, 202 once stored, against a worker."""
+    connectors = topics.connectors.model_copy(update={"confirm": "broker"})
+    return topics.model_copy(update={"http": HttpSettings(token=SecretStr(TOKEN), max_body_bytes=64 * 1024),
+                                     "connectors": connectors})
 
 
 async def client_for(settings: Settings) -> TestClient:

@@ -25,19 +25,19 @@ def test_run_file_errors_name_the_file_and_field(tmp_path: Path) -> None:
     assert "pathz" in str(caught.value)
 
 
-def test_a_pattern_matching_no_file_is_an_error_when_not_followed(topics: Settings, tmp_path: Path) -> None:
+def test_a_pattern_matching_no_file_is_an_error_when_not_followed(no_worker: Settings, tmp_path: Path) -> None:
     run_file = RunFile.model_validate(
         {"connectors": [{"kind": "ticket_export", "paths": [str(tmp_path / "*.csv")], "follow": False}]})
     with pytest.raises(IngestError, match="no file matches"):
-        asyncio.run(run_many(topics, run_file, asyncio.Event()))
+        asyncio.run(run_many(no_worker, run_file, asyncio.Event()))
 
 
-def test_two_connectors_sharing_a_checkpoint_file_are_refused(topics: Settings, tmp_path: Path) -> None:
+def test_two_connectors_sharing_a_checkpoint_file_are_refused(no_worker: Settings, tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("x\n")
     entry = {"kind": "channel_export", "paths": [str(tmp_path / "a.csv")], "follow": False}
     run_file = RunFile.model_validate({"connectors": [entry, entry]})
     with pytest.raises(IngestError, match="connectors 1 and 2 .* config.system"):
-        asyncio.run(run_many(topics, run_file, asyncio.Event()))
+        asyncio.run(run_many(no_worker, run_file, asyncio.Event()))
 
 
 def _read_to_the_end(checkpoint: Path, folder: Path) -> bool:
@@ -49,7 +49,7 @@ def _read_to_the_end(checkpoint: Path, folder: Path) -> bool:
 
 
 def test_a_followed_pattern_waits_for_its_first_file_and_moves_on_to_later_ones(
-        topics: Settings, tmp_path: Path) -> None:
+        no_worker: Settings, tmp_path: Path) -> None:
     """A connector deployed before the first export exists, then tomorrow's export appears."""
     logs = tmp_path / "logs"
     simulate(logs, days=2, seed=12, start=date(2026, 3, 24))
@@ -59,7 +59,7 @@ def test_a_followed_pattern_waits_for_its_first_file_and_moves_on_to_later_ones(
     drop.mkdir()
     run_file = RunFile.model_validate({"connectors": [{"kind": "ticket_export", "paths": [str(drop / "tickets-*.csv")],
                                                       "follow": True, "config": {"system": "qmatic-test"}}]})
-    settings = topics
+    settings = no_worker
     expected = sum(len(path.read_text().splitlines()) for path in exports)  # the header is a record too
 
     async def scenario() -> int:
@@ -81,7 +81,7 @@ def test_a_followed_pattern_waits_for_its_first_file_and_moves_on_to_later_ones(
     assert (files, records) == (2, expected)
 
 
-def test_both_connectors_run_side_by_side_and_every_event_reaches_the_topic(topics: Settings, tmp_path: Path) -> None:
+def test_both_connectors_run_side_by_side_and_every_event_reaches_the_topic(no_worker: Settings, tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     truth = simulate(logs, days=1, seed=11, start=date(2026, 3, 24))
     for path in logs.iterdir():  # settled files: their unterminated last lines count as complete
@@ -92,10 +92,10 @@ def test_both_connectors_run_side_by_side_and_every_event_reaches_the_topic(topi
          "config": {"system": "pbx1"}},
         {"kind": "ticket_export", "paths": [str(logs / "tickets-*.csv")], "follow": False},
     ]}))  # JSON is YAML
-    phone, walk_in = asyncio.run(run_many(topics, load_run_file(config), asyncio.Event()))
+    phone, walk_in = asyncio.run(run_many(no_worker, load_run_file(config), asyncio.Event()))
     expected = {channel: sum(t.model_dump().values()) for channel, t in truth.totals.items()}
     assert (phone.events, walk_in.events) == (expected["phone"], expected["walk_in"])
-    values = asyncio.run(read_topic(topics.kafka.bootstrap_servers, topics.kafka.inquiries_topic))
+    values = asyncio.run(read_topic(no_worker.kafka.bootstrap_servers, no_worker.kafka.inquiries_topic))
     events = [json.loads(line) for _, value in values for line in value.split(b"\n")]
     assert len(events) == expected["phone"] + expected["walk_in"]
     assert {e["source"]["system"] for e in events if e["channel"] == "phone"} == {"pbx1"}

@@ -431,21 +431,21 @@ def test_local_time_and_offsets_follow_daylight_saving(dst_fortnight: tuple[Path
 # --------------------------------------------------------------------------- kanalpuls run
 
 
-def test_kanalpuls_run_on_connectors_yaml_produces_every_file_sources_events(topics: Settings, tmp_path: Path) -> None:
+def test_kanalpuls_run_on_connectors_yaml_produces_every_file_sources_events(no_worker: Settings, tmp_path: Path) -> None:
     """The run file the simulator writes, through the real runtime, into a real broker."""
     out = tmp_path / "logs"
     truth = simulate(out, days=2, seed=11, start=date(2026, 3, 23))
     for path in out.rglob("*"):  # settled files: their unterminated last lines count as complete
         os.utime(path, (time_module.time() - 60, time_module.time() - 60))
-    stats = asyncio.run(run_many(topics, load_run_file(out / "connectors.yaml"), asyncio.Event()))
+    stats = asyncio.run(run_many(no_worker, load_run_file(out / "connectors.yaml"), asyncio.Event()))
     for source, got in zip(FILE_SOURCES, stats, strict=True):
         expected = truth.sources[source]
         assert (got.events, got.rejected, dict(got.skipped)) == (
             expected.events + expected.duplicates, expected.rejected, expected.skipped), source
-    values = asyncio.run(read_topic(topics.kafka.bootstrap_servers, topics.kafka.inquiries_topic))
+    values = asyncio.run(read_topic(no_worker.kafka.bootstrap_servers, no_worker.kafka.inquiries_topic))
     events = [json.loads(line) for _, value in values for line in value.split(b"\n")]
     assert len({e["event_id"] for e in events}) == expected_event_count(truth, FILE_SOURCES)
-    letters = asyncio.run(read_topic(topics.kafka.bootstrap_servers, topics.kafka.dead_letter_topic))
+    letters = asyncio.run(read_topic(no_worker.kafka.bootstrap_servers, no_worker.kafka.dead_letter_topic))
     assert len(letters) == sum(truth.sources[s].rejected for s in FILE_SOURCES)
     text = "\n".join(value.decode() for _, value in values + letters)
     data = truth.personal_data
