@@ -74,7 +74,7 @@ from pipeline.broker import EmbeddedBroker, ensure_topics, port_open, required_t
 from pipeline.settings import ConnectorSettings, KafkaSettings, Settings, StoreSettings, WorkerSettings  # noqa: E402
 from pipeline.sink import ClickHouseSink  # noqa: E402
 from pipeline.store import EmbeddedStore, StoreError  # noqa: E402
-from pipeline.store_client import query_worker  # noqa: E402
+from pipeline.store_client import run_query  # noqa: E402
 from pipeline.supervise import free_port, kanalpuls_command, settings_environment, stop_process, worker_process  # noqa: E402
 from schemas import InquiryEvent, make_event_id  # noqa: E402
 
@@ -355,7 +355,7 @@ def measure(result: PeerResult, read_count: Callable[[], int], launched: float, 
 
 
 def worker_count(settings: Settings, sql: str = COUNT_SQL) -> int:
-    return int(query_worker(settings.worker.web_host, settings.worker.web_port, sql).scalar() or 0)
+    return int(run_query(settings, sql).scalar() or 0)
 
 
 def peer_settings(var_dir: Path, broker_port: int, app_id: str) -> Settings:

