@@ -337,6 +337,30 @@ def test_missing_header_column_rejects_every_row_naming_column_and_file():
         assert "'requester_id' (columns.requester_id)" in reason and "'id' (columns" not in reason
 
 
+def test_export_without_header_row_rejects_with_one_reason_naming_the_columns_and_quoting_no_data():
+    first = csv_row(requester_id="010190-1234", department="Karen Jensen")
+    parser = make_parser(header=first)
+    reasons = []
+    for number, record in enumerate([first, csv_row(id="P-2", requester_id="+45 12 34 56 78")], start=1):
+        with pytest.raises(RecordRejected) as caught:
+            parser.parse(record.encode(), Location(SYSTEM, FILE, number, 0))
+        reasons.append(caught.value.reason)
+    assert reasons[0] == reasons[1]
+    reason = reasons[0]
+    assert FILE in reason and "header" in reason
+    for column in HEADER.split(";"):
+        assert repr(column) in reason
+    for data in ("010190", "1234", "12 34 56 78", "Karen", "P-1", "brev"):
+        assert data not in reason
+
+
+def test_row_of_a_file_without_a_usable_header_is_dead_lettered_keeping_only_harmless_fields():
+    parser = make_parser(header=csv_row())
+    redacted = parser.redact(csv_row(id="P-2", department="Karen Jensen", requester_id="Storegade 12"))
+    assert "Karen" not in redacted and "Storegade" not in redacted
+    assert redacted.split(";")[1] == "2024-03-04 09:12:00"
+
+
 def test_header_that_is_not_utf8_rejects_the_file_rows():
     with pytest.raises(RecordRejected, match="not valid UTF-8"):
         make_parser(header=b"id;occurred_at;k\xe6nal").parse(csv_row().encode(), Location(SYSTEM, FILE, 2, 0))
