@@ -13,6 +13,8 @@ Choices where the log itself is silent:
   so its holdtime and calltime are read from the end of the line, not by position.
 - Rows from old Asterisk versions (1.2/1.4) that lack the wait or talk times still yield
   their event, with the missing duration left empty rather than guessed.
+- Blanks around a number or the event name (`CONNECT|2 |...`, as in lines copied from
+  documentation) are tolerated; callid, queue and agent are taken as written.
 - The caller id is keyed (HMAC) only when it looks like a phone number; the number itself
   never leaves this module, not even in a rejection reason.
 """
@@ -110,9 +112,13 @@ _MAX_PHONE_DIGITS = 15  # E.164
 
 
 def _seconds(value: str, field_no: int, name: str) -> int:
-    """A whole number of seconds, as app_queue writes durations; anything else rejects the line."""
+    """A whole number of seconds, as app_queue writes durations (blanks around it tolerated);
+    anything else rejects the line."""
     if not (value.isascii() and value.isdigit()) or len(value) > _MAX_DURATION_DIGITS:
-        raise RecordRejected(f"bad {name} {shown(value)} in field {field_no}: expected whole seconds, 0 or more")
+        digits = value.strip()
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_DURATION_DIGITS:
+            raise RecordRejected(f"bad {name} {shown(value)} in field {field_no}: expected whole seconds, 0 or more")
+        value = digits
     return int(value)
 
 
@@ -125,7 +131,7 @@ class AsteriskQueueLogParser:
         """A rejected line fit for the dead-letter topic: its caller-id field (7th, ENTERQUEUE's
         callerid, which may hold a name too) blanked unless the event is known to carry none."""
         fields = record.split("|")
-        if len(fields) >= 7 and fields[4] not in _NO_CALLER_FIELD:
+        if len(fields) >= 7 and fields[4].strip() not in _NO_CALLER_FIELD:
             fields[6] = "<callerid>"
         return "|".join(fields)
 
@@ -154,6 +160,9 @@ class AsteriskQueueLogParser:
         callid, queue, verb = fields[1], fields[2], fields[4]
 
         call_event = _CALL_EVENTS.get(verb)
+        if call_event is None and verb != (bare := verb.strip()):  # `| CONNECT |` in a hand-edited log
+            verb = bare
+            call_event = _CALL_EVENTS.get(verb)
         if call_event is None:
             if verb in _HOUSEKEEPING:
                 return Skip(reason=f"housekeeping {verb}")
@@ -203,7 +212,10 @@ class AsteriskQueueLogParser:
     @staticmethod
     def _epoch(value: str) -> int:
         if not (value.isascii() and value.isdigit()) or len(value) > 10:
-            raise RecordRejected(f"bad timestamp {shown(value)} in field 1: expected Unix epoch seconds")
+            digits = value.strip()  # blanks around it are tolerated, as in every numeric field
+            if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:
+                raise RecordRejected(f"bad timestamp {shown(value)} in field 1: expected Unix epoch seconds")
+            value = digits
         epoch = int(value)
         if not _EARLIEST_EPOCH <= epoch < _LATEST_EPOCH:
             raise RecordRejected(

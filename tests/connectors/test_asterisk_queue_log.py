@@ -313,6 +313,30 @@ def test_transfer_of_asterisk_1_2_without_times_still_closes():
     assert event.resolved_first_contact is False
 
 
+@pytest.mark.parametrize(
+    ("line", "stage", "wait", "handle"),
+    [
+        ("1341401601|1341401599.27|q1|SIP/abc|CONNECT|2 |1341401601.28|1", Stage.answered, 2, None),
+        ("1341401601|1341401599.27|q1|SIP/abc|CONNECT| 2|1341401601.28|1", Stage.answered, 2, None),
+        ("1341401601 |1341401599.27|q1|SIP/abc| CONNECT |2|1341401601.28|1", Stage.answered, 2, None),
+        ("1341401613|1341401599.27|q1|SIP/abc|COMPLETEAGENT| 2 | 12 |1", Stage.closed, 2, 12),
+        ("1341401613|1341401599.27|q1|NONE|ABANDON|1|1|\t30", Stage.abandoned, 30, None),
+        ("1341401613|1341401599.27|q1|SIP/abc|BLINDTRANSFER|200|ctx|4 |9 |1", Stage.closed, 4, 9),
+    ],
+)
+def test_whitespace_around_numeric_fields_and_the_event_is_tolerated(line, stage, wait, handle):
+    """Lines copied from documentation or hand-edited logs pad fields (`CONNECT|2 |...`); the
+    call must still get its answer and its close."""
+    event = one_event(line)
+    assert (event.stage, event.wait_seconds, event.handle_seconds) == (stage, wait, handle)
+    assert event.event_id == make_event_id(SYSTEM, "1341401599.27|q1", stage.value)
+
+
+def test_whitespace_around_a_housekeeping_verb_is_tolerated():
+    line = "1709543520|1709543520.101|pas|PJSIP/201| RINGNOANSWER |1000"
+    assert parse(line) == Skip(reason="housekeeping RINGNOANSWER")
+
+
 # --- skipped lines ---------------------------------------------------------------------------
 
 
