@@ -361,6 +361,68 @@ def test_ignored_queue_is_skipped_but_others_are_not():
     assert one_event("1709543520|1709543520.101|pas|NONE|ENTERQUEUE||12345678|1", config).stage is Stage.arrived
 
 
+DIALLER_AND_QUEUEMETRICS = [
+    "OUTDIAL", "OUTANSWER", "OUTFAIL", "OUTCALL", "OUTBUSY", "OUTNOANSWER", "OUTCOMPLETE",
+    "VINFO", "AGENTCALLED", "AGENTDUMP", "SYSCOMPAT", "CALLSTATUS", "CALLERONHOLD", "CALLEROFFHOLD",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("verb", DIALLER_AND_QUEUEMETRICS)
+def test_dialler_and_queuemetrics_verbs_are_skipped_and_counted_by_verb(verb):
+    result = parse(f"1709543520|1709543520.101|pas|PJSIP/201|{verb}|1|2")
+    assert isinstance(result, Skip) and result.reason.endswith(f" {verb}")
+    assert not result.reason.startswith("unknown")
+
+
+def test_unknown_event_is_skipped_by_default_and_counted_by_its_name():
+    assert parse("1709543520|1709543520.101|pas|NONE|FROBNICATE|1|2|3") == Skip(reason="unknown event FROBNICATE")
+    assert parse("1709543520|1709543520.101|pas|NONE|MyCustomVerb") == Skip(reason="unknown event MyCustomVerb")
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"1366720340|1366720340.5|pas|NONE|FOO|1", "unknown event 'FOO' in field 5"),
+        (b"1366720340|1366720340.5|pas|NONE|ENTERQ", "unknown event 'ENTERQ' in field 5"),
+    ],
+)
+def test_unknown_event_is_rejected_when_unknown_events_is_reject(line, reason):
+    with pytest.raises(RecordRejected) as caught:
+        parse(line, AsteriskQueueLogConfig(system=SYSTEM, unknown_events="reject"))
+    assert reason in caught.value.reason
+    assert parse(line) == Skip(reason=f"unknown event {line.split(b'|')[4].decode()}")  # the default
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("17x|1366720340.5|pas|NONE|FROBNICATE|1", "bad timestamp '17x' in field 1"),
+        ("123456|1366720340.5|pas|NONE|OUTDIAL|1", "timestamp 123456 in field 1 is outside 2000-2099"),
+        ("1366720340|FROBNICATE", "2 fields, expected at least 5"),
+    ],
+)
+def test_lines_with_a_bad_epoch_or_too_few_fields_stay_rejected_whatever_their_event(line, reason):
+    assert reason in rejection(line)
+
+
+def test_unknown_event_reasons_stay_few_when_a_file_is_full_of_garbage_verbs():
+    """Each skip reason is a metric label: a file of shifted or garbled lines must not make thousands."""
+    parser = make_parser()
+    reasons = {
+        parser.parse(f"1709543520|1.{n}|pas|NONE|VERB{n}".encode(), Location(SYSTEM, FILE, n, 0)).reason
+        for n in range(1, 1000)
+    }
+    assert 2 <= len(reasons) <= 101 and "unknown event VERB1" in reasons
+
+
+def test_unknown_events_setting_is_documented_and_refuses_other_values():
+    field = AsteriskQueueLogConfig.model_fields["unknown_events"]
+    assert "skip" in field.description and "reject" in field.description
+    assert AsteriskQueueLogConfig().unknown_events == "skip"
+    with pytest.raises(ValidationError):
+        AsteriskQueueLogConfig(unknown_events="drop")
+
+
 # --- rejected lines ----------------------------------------------------------------------------
 
 
@@ -375,8 +437,8 @@ def test_ignored_queue_is_skipped_but_others_are_not():
         (b"-1366720340|1366720340.5|pas|NONE|CONNECT|5", "bad timestamp '-1366720340' in field 1"),
         (b"1366720340.25|1366720340.5|pas|NONE|CONNECT|5", "bad timestamp '1366720340.25' in field 1"),
         (b"123456|1366720340.5|pas|NONE|CONNECT|5", "timestamp 123456 in field 1 is outside 2000-2099"),
-        (b"1366720340|1366720340.5|pas|NONE|FOO|1", "unknown event 'FOO' in field 5"),
-        (b"1366720340|1366720340.5|pas|NONE|ENTERQ", "unknown event 'ENTERQ' in field 5"),
+        (b"1366720340|1366720340.5|pas|NONE|ENTER QUEUE!|1", "bad event 'ENTER QUEUE!' in field 5"),
+        (b"1366720340|1366720340.5|pas|NONE||1", "bad event '' in field 5"),
         (b"\xff\xfe1366720340|x|pas|NONE|CONNECT|5", "invalid UTF-8 at byte 0"),
         (b"1366720340|1366720340.5|p\xe5s|NONE|CONNECT|5", "invalid UTF-8 at byte 25"),
         (b"1366720340|1366720340.5|pas|SIP/a|CONNECT", "5 fields, expected at least 6 for CONNECT separated by |"),
