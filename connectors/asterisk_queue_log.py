@@ -87,6 +87,7 @@ logger = logging.getLogger(__name__)
 # Unix epoch seconds of 2000-01-01 and 2100-01-01: anything outside is a broken line.
 _EARLIEST_EPOCH = 946_684_800
 _LATEST_EPOCH = 4_102_444_800
+_BLANK = Skip(reason="blank line")
 # More digits than this is not a duration in seconds (and keeps int() away from huge strings).
 _MAX_DURATION_DIGITS = 9
 
@@ -176,8 +177,8 @@ class AsteriskQueueLogParser:
         logger.debug("reading queue_log %s for system %s", path, self._config.system)
 
     def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
-        if not record:
-            raise RecordRejected("empty line")
+        if not record or record.isspace():  # a blank line says nothing: counted, not dead-lettered
+            return _BLANK
         text = decode_record(record)
         if text.endswith("\r"):  # a CRLF file whose CR survived line splitting
             text = text[:-1]

@@ -216,8 +216,8 @@ class ChannelExportParser:
 
     def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
         if self._jsonl:
-            if not record:
-                raise RecordRejected("empty line")
+            if not record or record.isspace():  # a blank line says nothing: counted, not dead-lettered
+                return Skip(reason="blank line")
             return [self._event(self._json_values(record), location)]
         value = self._rows.values(record, location.line)
         if isinstance(value, Skip):

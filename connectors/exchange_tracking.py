@@ -250,8 +250,8 @@ class ExchangeTrackingParser:
         self._personal_at = tuple(sorted(blanked))
 
     def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
-        if not record:
-            raise RecordRejected("empty line")
+        if not record or record.isspace():  # a blank line says nothing: counted, not dead-lettered
+            return Skip(reason="blank line")
         text = decode_record(record).removesuffix("\r")
         if text.startswith(("#", "\ufeff#")):
             text = text.removeprefix("\ufeff")

@@ -25,6 +25,7 @@ ISO_TIMESTAMP = re.compile(
 
 logger = logging.getLogger(__name__)
 
+_BLANK = Skip(reason="blank line")
 _HEADER_SHOWN = 300  # characters of a header line quoted (masked) in a rejection reason
 # Fields of a row kept in its dead letter when the file has no usable header (so the personal
 # columns cannot be found by name): timestamps, dates and numbers; any text may be a name.
@@ -158,9 +159,9 @@ class CsvRows:
         return redact_csv_row(record, self.delimiter, self.positions_of(fields, logical))
 
     def values(self, record: bytes, line: int) -> dict[str, str] | Skip:
-        """The row's wanted columns, stripped; Skip for the header; RecordRejected otherwise."""
-        if not record:
-            raise RecordRejected("empty line")
+        """The row's wanted columns, stripped; Skip for the header and blank lines; RecordRejected otherwise."""
+        if not record or record.isspace():  # a blank line says nothing: counted, not dead-lettered
+            return _BLANK
         if line == 1 and self.header is None and self.problem is None:
             self._read(record)  # start_file saw no first line (the file was empty then)
         if self.problem is not None:

@@ -315,6 +315,7 @@ _EMPTY = ("", "-")
 _MISSING = object()
 _CLF_LAYOUT = 'client ident user [time] "request" status bytes ["referer" "user agent"]'
 _PLACEHOLDERS = frozenset({"<client>", "<user>"})
+_BLANK = Skip(reason="blank line")
 
 
 def _address_blanked(match: re.Match[str]) -> str:
@@ -512,8 +513,8 @@ class WebAccessLogParser:
         return "".join(out)
 
     def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
-        if not record:
-            raise RecordRejected("empty line")
+        if not record or record.isspace():  # a blank line says nothing: counted, not dead-lettered
+            return _BLANK
         text = decode_record(record)
         text = text.removesuffix("\r")  # a CRLF file whose CR survived line splitting
         fmt = self._format

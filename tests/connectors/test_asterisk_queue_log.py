@@ -423,13 +423,17 @@ def test_unknown_events_setting_is_documented_and_refuses_other_values():
         AsteriskQueueLogConfig(unknown_events="drop")
 
 
+@pytest.mark.parametrize("record", [b"", b"   ", b"\t", b" \t \r", b"\x0b\x0c"])
+def test_blank_line_is_a_counted_skip_not_a_rejection(record):
+    assert parse(record) == Skip(reason="blank line")
+
+
 # --- rejected lines ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        (b"", "empty line"),
         (b"1366720340|13667", "2 fields, expected at least 5 separated by |"),
         (b"1366720340|1366720340.5|pas|NONE", "4 fields, expected at least 5 separated by |"),
         (b"17x|1366720340.5|pas|NONE|CONNECT|5", "bad timestamp '17x' in field 1: expected Unix epoch seconds"),

@@ -471,10 +471,16 @@ def test_chat_sample_json_lines_read_with_nested_field_paths():
 # --- rejected rows ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("record", [b"", b"   ", b"\t", b" \t \r", b"\x0b\x0c"])
+@pytest.mark.parametrize("jsonl", [False, True])
+def test_blank_line_is_a_counted_skip_not_a_rejection(record, jsonl):
+    config, header = (CHAT_CONFIG, None) if jsonl else (CONFIG, HEADER)
+    assert parse(record, config, header) == Skip(reason="blank line")
+
+
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
-        (b"", "empty line"),
         (csv_row() + ";x", "11 columns, header has 10"),
         ("P-1;2024-03-04 09:00:00;brev", "3 columns, header has 10"),
         (csv_row(channel="br\xe6v").encode("latin-1"), "invalid UTF-8 at byte 26"),

@@ -488,13 +488,18 @@ def test_personal_fields_are_configurable():
     assert redacted[FIELDS.index("sender-address")] == "<redacted>"  # the fields read are always blanked
 
 
+@pytest.mark.parametrize("record", [b"", b"   ", b"\t", b" \t \r", b"\x0b\x0c"])
+def test_blank_line_is_a_counted_skip_not_a_rejection(record):
+    assert parse(record) == Skip(reason="blank line")
+    assert parse(record, fields_line=None) == Skip(reason="blank line")  # also before any #Fields line
+
+
 # --- rejected rows ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        (b"", "empty line"),
         (deliver().encode() + b",extra", "31 fields, the #Fields line names 30 separated by ,"),
         (b"2024-03-04T08:12:33.123Z,,,DELIVER", "4 fields, the #Fields line names 30"),
         (deliver(message_subject="Fl\udcf8tning").encode("utf-8", "surrogateescape"), "invalid UTF-8 at byte"),

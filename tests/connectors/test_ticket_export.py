@@ -430,13 +430,23 @@ def test_header_that_is_not_utf8_rejects_the_file_rows():
         parser.parse(b"A1;Pas;R;2024-03-04 09:00:00;;;;removed", Location(SYSTEM, FILE, 2, 0))
 
 
+@pytest.mark.parametrize("record", [b"", b"   ", b"\t", b" \t \r", b"\x0b\x0c"])
+@pytest.mark.parametrize("line_no", [1, 2, 40])
+def test_blank_line_is_a_counted_skip_not_a_rejection(record, line_no):
+    assert make_parser().parse(record, Location(SYSTEM, FILE, line_no, 0)) == Skip(reason="blank line")
+
+
+def test_blank_first_line_of_an_export_is_skipped_whatever_the_header_problem():
+    parser = make_parser(header=HEADERLESS_FIRST)
+    assert parser.parse(b"  ", Location(SYSTEM, FILE, 3, 0)) == Skip(reason="blank line")
+
+
 # --- rejected rows ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
-        (b"", "empty line"),
         (b"A1;Pas;R;2024-03-04 09:00:00;;;;removed;x", "9 columns, header has 8"),
         (b"A1;Pas;R;2024-03-04 09:00:00;;;removed", "7 columns, header has 8"),
         (b"A1;P\xe5s;R;2024-03-04 09:00:00;;;;removed", "invalid UTF-8 at byte 4"),

@@ -620,13 +620,18 @@ def test_values_the_parser_does_not_make_are_still_validated_by_the_event_model(
         make_parser(context=bad_context).parse(combined().encode(), Location(SYSTEM, FILE, 1, 0))
 
 
+@pytest.mark.parametrize("record", [b"", b"   ", b"\t", b" \t \r", b"\x0b\x0c"])
+@pytest.mark.parametrize("fmt", ["auto", "combined", "json"])
+def test_blank_line_is_a_counted_skip_not_a_rejection(record, fmt):
+    assert parse(record, WebAccessLogConfig(system=SYSTEM, format=fmt)) == Skip(reason="blank line")
+
+
 # --- rejected lines -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        (b"", "empty line"),
         (combined(agent="Mozilla/5.0 \xe5").encode("latin-1"), "invalid UTF-8 at byte"),
         (b"hello world", "no [time] field: expected a combined or common log line"),
         (b'192.0.2.10 - [04/Mar/2024:09:12:00 +0100] "GET / HTTP/1.1" 200 1', "2 fields before [time], expected 3"),
