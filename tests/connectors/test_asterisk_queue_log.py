@@ -18,6 +18,7 @@ from connectors.privacy import ContactKeyer
 from pipeline.simulator import simulate
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
 from tests.connectors.built_events import assert_as_validated
+from tests.connectors.adversarial import assert_no_stall, cases
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYER = ContactKeyer(b"test-secret")
@@ -537,3 +538,21 @@ def test_arbitrary_pipe_joined_fields_yield_events_skip_or_rejection_only(fields
 )
 def test_well_formed_prefix_with_arbitrary_data_yields_events_skip_or_rejection_only(epoch, callid, queue, verb, data):
     _check("|".join([str(epoch), callid, queue, "NONE", verb, *data]).encode("utf-8", "surrogatepass"))
+
+
+# --- no line stalls the parser --------------------------------------------------------------------
+
+_PREFIX = "1709543520|1709543520.101|pas|NONE|"
+
+
+@pytest.mark.parametrize("text", cases({
+    "long caller id": _PREFIX + "ENTERQUEUE||" + "4" * 1_000_000 + "|1",
+    "long holdtime": _PREFIX + "CONNECT|" + "9" * 1_000_000,
+    "padded holdtime": _PREFIX + "CONNECT|" + " " * 1_000_000 + "2",
+    "long event name": _PREFIX + "A" * 1_000_000,
+    "padded event name": _PREFIX + " " * 1_000_000 + "CONNECT |2",
+    "many fields": _PREFIX + "ATTENDEDTRANSFER" + "|" * 1_000_000,
+}))
+def test_a_1_mb_adversarial_line_is_read_without_stalling(text):
+    parser = make_parser()
+    assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 2, 0))

@@ -22,6 +22,7 @@ from connectors.channel_export import (
 from connectors.mapping import load_mapping
 from connectors.privacy import ContactKeyer
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
+from tests.connectors.adversarial import assert_no_stall, cases
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -629,3 +630,35 @@ def test_redact_blanks_name_fields_at_any_depth_of_a_rejected_json_line():
             ' "visitor": {"display": "Ole S.", "email": "ole@example.dk"}, "topic": "pas"}')
     redacted = parser.redact(line)
     assert "Ole" not in redacted and "ole@" not in redacted and '"topic":"pas"' in redacted
+
+
+def test_redact_of_a_long_cut_off_json_line_blanks_its_names_and_keeps_its_start():
+    parser = make_parser(CHAT_CONFIG.model_copy(update={"personal_fields": ["navn"]}), None)
+    line = '{"conversation": {"id": "c-1"}, "navn": "Ole Sørensen", "topic": "' + "pas " * 5000
+    redacted = parser.redact(line)
+    assert "Ole" not in redacted and redacted.startswith('{"conversation": {"id": "c-1"}, "navn": "<redacted>"')
+    assert "more characters not kept" in redacted and len(redacted) < 4100
+
+
+def test_redact_of_json_nested_too_deep_replaces_the_line_instead_of_raising():
+    parser = make_parser(CHAT_CONFIG, None)
+    for line in ("[" * 5000, '{"a": ' * 1000 + "1" + "}" * 1000):
+        redacted = parser.redact(line)
+        assert redacted.startswith("<JSON nested too deep") and "[" not in redacted
+
+
+# --- no line stalls the parser --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", cases({
+    "long json value": '{"conversation": {"id": "' + "x" * 1_000_000 + '"}, "channel": "chat"}',
+    "long json time": '{"conversation": {"id": "c", "started": "' + "2" * 1_000_000 + '"}, "channel": "chat"}',
+    "deep json": '{"a": ' * 200_000,
+    "cut-off json": '{"navn": "' + 'Jens \\"' * 100_000,
+    "csv with long field": csv_row(requester_id="1" * 100_000),
+}))
+@pytest.mark.parametrize("jsonl", [False, True], ids=["csv", "jsonl"])
+def test_a_1_mb_adversarial_line_is_read_without_stalling(text, jsonl):
+    config, header = (CHAT_CONFIG, None) if jsonl else (CONFIG, HEADER)
+    parser = make_parser(config, header)
+    assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 2, 0))

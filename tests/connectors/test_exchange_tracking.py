@@ -19,6 +19,7 @@ from connectors.mapping import load_mapping
 from connectors.privacy import ContactKeyer
 from connectors.runtime import ConnectorRunner
 from schemas import Channel, DeadLetter, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
+from tests.connectors.adversarial import assert_no_stall, cases
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -644,3 +645,19 @@ async def test_a_read_resumed_from_a_checkpoint_still_knows_the_column_order(tmp
                           Checkpoints(tmp_path / "cp.json"), settle_seconds=0).run([log])
     assert second.rejected == [] and len(second.events) == 1
     assert header_and_rows > 5
+
+
+# --- no line stalls the parser --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", cases({
+    "long fields line": "#Fields: " + "a," * 500_000,
+    "long subject": deliver(message_subject="Flytning " * 100_000),
+    "long date-time": deliver(date_time="2" * 1_000_000),
+    "long event id": deliver(event_id="D" * 1_000_000),
+    "many recipients": deliver("borgerservice@aarhus.dk;" * 40_000),
+    "many fields": deliver() + "," * 1_000_000,
+}))
+def test_a_1_mb_adversarial_line_is_read_without_stalling(text):
+    parser = make_parser()
+    assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 9, 0))

@@ -22,6 +22,7 @@ from connectors.ticket_export import (
     TicketOutcome,
 )
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
+from tests.connectors.adversarial import assert_no_stall, cases
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = ConnectorContext(
@@ -558,3 +559,18 @@ def test_personal_fields_are_configurable():
     config = TicketExportConfig(personal_fields=["Borgerens navn"])
     parser = make_parser(config, header=HEADER + ";Borgerens navn;navn")
     assert parser.redact("A001;Pas;Rådhuset;x;;;1;served;Hans Hansen;Grete").endswith(";<redacted>;Grete")
+
+
+# --- no line stalls the parser --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", cases({
+    "long timestamp": "A1;Pas;R;" + "2024-03-04 09:00:00" * 5000 + ";;;;removed",
+    "long quoted field": 'A1;"' + "x" * 1_000_000 + '";R;2024-03-04 09:00:00;;;;removed',
+    "many columns": "A1;Pas" + ";" * 1_000_000,
+    "padded time": "A1;Pas;R;" + " " * 100_000 + "2024-03-04 09:00:00;;;;removed",
+}))
+@pytest.mark.parametrize("header", [HEADER, None], ids=["with header", "without header"])
+def test_a_1_mb_adversarial_line_is_read_without_stalling(text, header):
+    parser = make_parser(header=header if header else text)
+    assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 1 if header is None else 2, 0))

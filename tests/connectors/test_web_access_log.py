@@ -19,6 +19,7 @@ from connectors.privacy import ContactKeyer
 from connectors.web_access_log import AccessLogFormat, WebAccessLogConfig, WebAccessLogParser
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
 from tests.connectors.built_events import assert_as_validated
+from tests.connectors.adversarial import assert_no_stall, cases
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -971,3 +972,31 @@ def test_redact_never_raises_and_leaves_no_inserted_address(prefix, address, suf
 @given(st.text(max_size=200))
 def test_redact_of_arbitrary_text_never_raises(text):
     assert isinstance(make_parser().redact(text), str)
+
+
+# --- no line stalls the parser --------------------------------------------------------------------
+
+_HEAD = '192.0.2.10 - - [04/Mar/2024:09:12:00 +0100] '
+
+
+@pytest.mark.parametrize("text", cases({
+    "long path": _HEAD + '"GET /' + "a" * 1_000_000 + ' HTTP/1.1" 200 1 "-" "Mozilla/5.0"',
+    "long task path": _HEAD + '"GET /borger/' + "pas/" * 250_000 + ' HTTP/1.1" 200 1 "-" "Mozilla/5.0"',
+    "percent path": _HEAD + '"GET /' + "%" * 1_000_000 + ' HTTP/1.1" 200 1 "-" "Mozilla/5.0"',
+    "escaped path": _HEAD + '"GET /' + "\\x" * 500_000 + ' HTTP/1.1" 200 1 "-" "Mozilla/5.0"',
+    "long user agent": _HEAD + f'"GET {PAS_PAGE} HTTP/1.1" 200 1 "-" "' + "cubo" * 250_000 + '"',
+    "escaped referrer": _HEAD + '"GET / HTTP/1.1" 200 1 "' + '\\"' * 500_000 + '" "x"',
+    "long forwarded-for": "192.0.2.1, " * 90_000 + '- - [04/Mar/2024:09:12:00 +0100] "GET / HTTP/1.1" 200 1',
+    "many head fields": "a " * 500_000 + '[04/Mar/2024:09:12:00 +0100] "GET / HTTP/1.1" 200 1',
+    "many extra fields": _HEAD + '"GET / HTTP/1.1" 200 1 ' + '"x=1" ' * 200_000,
+    "quotes after status": _HEAD + '"GET / HTTP/1.1" ' + '"' * 1_000_000,
+    "long query": _HEAD + '"GET /?' + "a=b&" * 250_000 + ' HTTP/1.1" 2000 1',
+    "urls": _HEAD + '"GET / HTTP/1.1" 2000 1 "' + "http://192.0.2.1/?x " * 50_000 + '"',
+    "long json value": json_line(request_uri="/borger/" + "pas/" * 250_000, http_user_agent="cubo" * 250_000),
+    "long json time": json_line(time="1" * 1_000_000),
+    "deep json": '{"a": ' * 200_000,
+    "cut-off json": '{"request_body": "' + 'x\\"' * 300_000,
+}))
+def test_a_1_mb_adversarial_line_is_read_without_stalling(text):
+    parser = make_parser()  # format auto: a line starting with { is read as JSON, any other as combined
+    assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 7, 0))
