@@ -27,9 +27,8 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timezone
-from typing import ClassVar
-
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import ConfigDict, Field
 
