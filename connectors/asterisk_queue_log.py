@@ -13,6 +13,11 @@ Choices where the log itself is silent:
   so its holdtime and calltime are read from the end of the line, not by position.
 - Rows from old Asterisk versions (1.2/1.4) that lack the wait or talk times still yield
   their event, with the missing duration left empty rather than guessed.
+- Verbs of PBX add-ons are valid lines, not inquiries: QueueMetrics annotations are skipped
+  as housekeeping, outbound dialler lines (OUT*) as "dialler <verb>", and any other unknown
+  verb by default as "unknown event <verb>" (`unknown_events: reject` dead-letters them).
+- Blanks around a number or the event name (`CONNECT|2 |...`, as in lines copied from
+  documentation) are tolerated; callid, queue and agent are taken as written.
 - The caller id is keyed (HMAC) only when it looks like a phone number; the number itself
   never leaves this module, not even in a rejection reason.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import ConfigDict, Field
@@ -38,6 +44,11 @@ from connectors.base import (
 from connectors.privacy import normalise_phone_number, shown
 from schemas import Channel, InquiryEvent, Stage
 from schemas.inquiry import MAX_DURATION_SECONDS
+
+
+class UnknownEvents(StrEnum):
+    skip = "skip"  # counted under "unknown event <name>", no dead letter
+    reject = "reject"  # dead-lettered, one per line
 
 
 class AsteriskQueueLogConfig(ConnectorConfig):
@@ -61,6 +72,14 @@ class AsteriskQueueLogConfig(ConnectorConfig):
         description="Queue names (exact, as in column 3) whose lines are skipped, e.g. internal test queues.",
         examples=[["testqueue", "intern-helpdesk"]],
     )
+    unknown_events: UnknownEvents = Field(
+        default=UnknownEvents.skip,
+        description="What to do with a line whose event (column 5) this connector does not know, such as a"
+        " custom QueueLog() verb: 'skip' counts it as skipped under 'unknown event <name>' (the default:"
+        " PBX add-ons write verbs of their own), 'reject' dead-letters it. A column 5 that is no event name"
+        " at all, a bad timestamp or too few fields are rejected either way.",
+        examples=["reject"],
+    )
 
 
 logger = logging.getLogger(__name__)
@@ -68,6 +87,7 @@ logger = logging.getLogger(__name__)
 # Unix epoch seconds of 2000-01-01 and 2100-01-01: anything outside is a broken line.
 _EARLIEST_EPOCH = 946_684_800
 _LATEST_EPOCH = 4_102_444_800
+_BLANK = Skip(reason="blank line")
 # More digits than this is not a duration in seconds (and keeps int() away from huge strings).
 _MAX_DURATION_DIGITS = 9
 
@@ -81,7 +101,17 @@ _HOUSEKEEPING = frozenset({
     "ADDMEMBER", "REMOVEMEMBER", "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL", "PENALTY",
     "AGENTLOGIN", "AGENTLOGOFF", "AGENTCALLBACKLOGIN", "AGENTCALLBACKLOGOFF", "AGENTDUMP",
     "QUEUESTART", "CONFIGRELOAD", "SYSCOMPAT", "DID", "INFO",
+    # QueueMetrics and its Uniloader annotate calls and agents with verbs of their own.
+    "VINFO", "AGENTCALLED", "CALLSTATUS", "CALLERONHOLD", "CALLEROFFHOLD",
 })  # fmt: skip
+# Outbound dialler lines (QueueMetrics / WombatDialer OUT* verbs): valid, but no inbound queue call;
+# outbound phone contacts are not read from the queue_log.
+_DIALLER = frozenset({"OUTDIAL", "OUTANSWER", "OUTFAIL", "OUTCALL", "OUTBUSY", "OUTNOANSWER", "OUTCOMPLETE"})
+# What an event name looks like (a custom verb of a PBX add-on); anything else in column 5 is a broken line.
+_EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,39}")
+# Skip reasons are metric labels: at most this many distinct "unknown event <name>" per parser,
+# so a file of garbled lines cannot make thousands.
+_MAX_UNKNOWN_EVENT_REASONS = 100
 
 # Call events: the data fields a line must have (oldest writer's layout) and their names
 # for rejection reasons. Trailing extra fields are ignored, so newer Asterisk versions that
@@ -101,7 +131,7 @@ _CALL_EVENTS: dict[str, tuple[int, str]] = {
 }
 _ABANDON_WAIT_FIELD = {"ABANDON": 2, "EXITEMPTY": 2, "EXITWITHTIMEOUT": 2, "EXITWITHKEY": 3}
 _TRANSFERS = frozenset({"TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER"})
-_NO_CALLER_FIELD = (frozenset(_CALL_EVENTS) - {"ENTERQUEUE"}) | _HOUSEKEEPING
+_NO_CALLER_FIELD = (frozenset(_CALL_EVENTS) - {"ENTERQUEUE"}) | _HOUSEKEEPING | _DIALLER
 
 # A caller id worth keying: digits with the punctuation people and PBXes put in numbers.
 # Channel names (Local/2004@from-internal/n, SIP/abc-0001) and 'anonymous' do not match.
@@ -111,9 +141,13 @@ _MAX_PHONE_DIGITS = 15  # E.164
 
 
 def _seconds(value: str, field_no: int, name: str) -> int:
-    """A whole number of seconds, as app_queue writes durations; anything else rejects the line."""
+    """A whole number of seconds, as app_queue writes durations (blanks around it tolerated);
+    anything else rejects the line."""
     if not (value.isascii() and value.isdigit()) or len(value) > _MAX_DURATION_DIGITS:
-        raise RecordRejected(f"bad {name} {shown(value)} in field {field_no}: expected whole seconds, 0 or more")
+        digits = value.strip()
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_DURATION_DIGITS:
+            raise RecordRejected(f"bad {name} {shown(value)} in field {field_no}: expected whole seconds, 0 or more")
+        value = digits
     seconds = int(value)
     if seconds > MAX_DURATION_SECONDS:
         raise RecordRejected(f"{name} {seconds} s in field {field_no} is over a week ({MAX_DURATION_SECONDS} s): "
@@ -130,7 +164,7 @@ class AsteriskQueueLogParser:
         """A rejected line fit for the dead-letter topic: its caller-id field (7th, ENTERQUEUE's
         callerid, which may hold a name too) blanked unless the event is known to carry none."""
         fields = record.split("|")
-        if len(fields) >= 7 and fields[4] not in _NO_CALLER_FIELD:
+        if len(fields) >= 7 and fields[4].strip() not in _NO_CALLER_FIELD:
             fields[6] = "<callerid>"
         return "|".join(fields)
 
@@ -139,14 +173,16 @@ class AsteriskQueueLogParser:
         self._context = context
         self._ignored = frozenset(config.ignore_queues)
         self._events = EventBuilder(context.municipality)
+        self._reject_unknown = config.unknown_events is UnknownEvents.reject
+        self._unknown_seen: set[str] = set()
 
     def start_file(self, path: str, first_line: bytes | None) -> None:
         """queue_log has no header: every line stands alone."""
         logger.debug("reading queue_log %s for system %s", path, self._config.system)
 
     def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
-        if not record:
-            raise RecordRejected("empty line")
+        if not record or record.isspace():  # a blank line says nothing: counted, not dead-lettered
+            return _BLANK
         text = decode_record(record)
         if text.endswith("\r"):  # a CRLF file whose CR survived line splitting
             text = text[:-1]
@@ -159,10 +195,15 @@ class AsteriskQueueLogParser:
         callid, queue, verb = fields[1], fields[2], fields[4]
 
         call_event = _CALL_EVENTS.get(verb)
+        if call_event is None and verb != (bare := verb.strip()):  # `| CONNECT |` in a hand-edited log
+            verb = bare
+            call_event = _CALL_EVENTS.get(verb)
         if call_event is None:
             if verb in _HOUSEKEEPING:
                 return Skip(reason=f"housekeeping {verb}")
-            raise RecordRejected(f"unknown event {shown(verb)} in field 5: not a queue_log event this connector knows")
+            if verb in _DIALLER:
+                return Skip(reason=f"dialler {verb}")
+            return self._unknown(verb)
         if callid in _NON_CALL_IDS:
             return Skip(reason=f"housekeeping {verb}")
         if queue in self._ignored:
@@ -205,10 +246,28 @@ class AsteriskQueueLogParser:
             event = self._event(location, callid, queue, Stage.closed, occurred_at, wait=wait, handle=handle)
         return [event]
 
+    def _unknown(self, verb: str) -> Skip:
+        """A verb this connector does not know: skipped (and counted by name) or rejected, as configured."""
+        if not _EVENT_NAME.fullmatch(verb):
+            raise RecordRejected(f"bad event {shown(verb)} in field 5: expected an event name such as ENTERQUEUE")
+        if self._reject_unknown:
+            raise RecordRejected(
+                f"unknown event {shown(verb)} in field 5: not a queue_log event this connector knows"
+                " (unknown_events: skip would count it as skipped)"
+            )
+        if verb not in self._unknown_seen:
+            if len(self._unknown_seen) >= _MAX_UNKNOWN_EVENT_REASONS:
+                return Skip(reason=f"unknown event (more than {_MAX_UNKNOWN_EVENT_REASONS} kinds)")
+            self._unknown_seen.add(verb)
+        return Skip(reason=f"unknown event {verb}")
+
     @staticmethod
     def _epoch(value: str) -> int:
         if not (value.isascii() and value.isdigit()) or len(value) > 10:
-            raise RecordRejected(f"bad timestamp {shown(value)} in field 1: expected Unix epoch seconds")
+            digits = value.strip()  # blanks around it are tolerated, as in every numeric field
+            if not (digits.isascii() and digits.isdigit()) or len(digits) > 10:
+                raise RecordRejected(f"bad timestamp {shown(value)} in field 1: expected Unix epoch seconds")
+            value = digits
         epoch = int(value)
         if not _EARLIEST_EPOCH <= epoch < _LATEST_EPOCH:
             raise RecordRejected(

@@ -32,7 +32,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
-from connectors.privacy import PERSONAL_FIELDS, normalise_phone_number, redact_json_fields, shown
+from connectors.privacy import PERSONAL_FIELDS, cut, normalise_phone_number, redact_json_fields, shown
 from connectors.tabular import CsvRows, parse_time
 from schemas import Channel, Direction, InquiryEvent, RequesterType, Stage, make_event_id
 
@@ -188,6 +188,8 @@ _KLE = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}")  # a KLE subject code (emne),
 # A requester id that is a phone number (digits with the punctuation people write) is keyed by its digits.
 _PHONE_LIKE = re.compile(r"\+?[0-9 ()\-.]+")
 _MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 8, 15
+# Characters of a JSON line that does not parse kept in its dead letter (a chat export row is far shorter).
+_BROKEN_JSON_KEPT = 4000
 
 
 class ChannelExportParser:
@@ -216,8 +218,8 @@ class ChannelExportParser:
 
     def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
         if self._jsonl:
-            if not record:
-                raise RecordRejected("empty line")
+            if not record or record.isspace():  # a blank line says nothing: counted, not dead-lettered
+                return Skip(reason="blank line")
             return [self._event(self._json_values(record), location)]
         value = self._rows.values(record, location.line)
         if isinstance(value, Skip):
@@ -348,10 +350,22 @@ class ChannelExportParser:
         return self._context.keyer.key(requester_id)
 
     def redact(self, record: str) -> str:
-        """A rejected row fit for the dead-letter topic: its requester id and personal fields blanked."""
+        """A rejected row fit for the dead-letter topic: its requester id and personal fields blanked.
+
+        A JSON line that does not parse keeps only its first _BROKEN_JSON_KEPT characters: the
+        search for "key": value pairs in broken JSON takes time quadratic in the line's length (a
+        1 MB line of escaped quotes stalled the connector), and a line nested too deep for
+        Python's json module to redact field by field is replaced whole."""
         if self._jsonl:
             requester = [self._wanted["requester_id"]] if "requester_id" in self._wanted else []
-            return redact_json_fields(record, [*self._config.personal_fields, *requester])
+            try:
+                orjson.loads(record)
+            except orjson.JSONDecodeError:
+                record = cut(record, _BROKEN_JSON_KEPT)
+            try:
+                return redact_json_fields(record, [*self._config.personal_fields, *requester])
+            except RecursionError:
+                return f"<JSON nested too deep to redact field by field: {len(record):,} characters not kept>"
         return self._rows.redact(record, self._config.personal_fields, logical=("requester_id",))
 
 

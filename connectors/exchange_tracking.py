@@ -10,11 +10,19 @@ Choices where the log is silent:
   logged again (on another server, or in another DELIVER line) keeps its event id, because
   the reference is `network-message-id|mailbox|direction`. So logs of every server in the
   organisation must be read with the same `system` name for copies to collapse.
+- Exchange 2010 logs have no network-message-id (their `#Fields` line says so): there the
+  message-id (the Message-Id header, the same on every server, unlike internal-message-id)
+  identifies the message. In an organisation where 2010 and later servers both log one
+  message, its copies get different references and count once per kind of server.
 - A DELIVER with a null sender (empty or `<>`: bounces and delivery reports) is skipped:
   no citizen wrote it.
 - The message subject is never read: not for events, not for classification (the mailbox
   alone decides task and department), not in rejection reasons, and `redact` blanks it in
-  dead letters. The sender address becomes a contact key and goes no further.
+  dead letters, with the addresses, the client's and server's IP addresses and host names,
+  and the reference. The sender address becomes a contact key and goes no further.
+- A `#Fields` line this connector cannot use (a field it reads is missing) is itself
+  dead-lettered, once, with the reason; the rows under it are counted as skipped, not each
+  dead-lettered with the same explanation.
 - `date-time` is UTC: a value without an offset is read as UTC, as Exchange writes it.
 """
 
@@ -67,7 +75,14 @@ class ExchangeFields(BaseModel):
     network_message_id: str = Field(
         default="network-message-id",
         min_length=1,
-        description="Same for every copy of one message; deduplicates. Exchange 2010 lacks it: use 'message-id'.",
+        description="Same for every copy of one message; deduplicates. Where the #Fields line lacks it"
+        " (Exchange 2010), message_id is used instead.",
+    )
+    message_id: str = Field(
+        default="message-id",
+        min_length=1,
+        description="The Message-Id header, the same on every server: identifies the message in logs without"
+        " network_message_id (Exchange 2010).",
     )
     recipient_address: str = Field(
         default="recipient-address", min_length=1, description="Recipients of this event, separated by ';'."
@@ -85,8 +100,14 @@ class ExchangeFields(BaseModel):
     )
 
 
-# Fields the parser reads; the others it only locates to blank them in dead letters.
-_READ = ("date_time", "event_id", "network_message_id", "recipient_address", "sender_address")
+# Fields the parser reads; the others it only locates to blank them in dead letters. The message is
+# identified by network_message_id, or message_id where the log has none (Exchange 2010).
+_READ = ("date_time", "event_id", "recipient_address", "sender_address")
+# Besides the fields named in ExchangeFields, what a dead letter never carries: who and where from.
+DEFAULT_PERSONAL_FIELDS = (
+    "client-ip", "client-hostname", "server-ip", "server-hostname", "original-client-ip", "original-server-ip",
+    "reference",
+)  # fmt: skip
 _PERSONAL = ("recipient_address", "sender_address", "message_subject", "return_path", "related_recipient_address")
 
 
@@ -115,6 +136,13 @@ class ExchangeTrackingConfig(ConnectorConfig):
     fields: ExchangeFields = Field(
         default_factory=ExchangeFields, description="Field names as the log's #Fields line spells them."
     )
+    personal_fields: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PERSONAL_FIELDS),
+        description="Further fields (as the #Fields line names them, case-insensitive) blanked in dead letters:"
+        " by default the client's and server's IP addresses and host names and the reference. The sender,"
+        " recipient, related-recipient, return-path and subject fields are blanked whatever this says.",
+        examples=[["client-ip", "client-hostname", "custom-data"]],
+    )
 
     @field_validator("shared_mailboxes")
     @classmethod
@@ -133,13 +161,16 @@ class ExchangeTrackingConfig(ConnectorConfig):
 logger = logging.getLogger(__name__)
 
 # Event ids Exchange 2010-2019 write, skipped unless DELIVER or SEND; reasons stay bounded by this list.
+# Microsoft's table of event types (learn.microsoft.com, Exchange Server "Message tracking", Event
+# types in the message tracking log), then names seen in real logs that the table lacks.
 _KNOWN_EVENTS = frozenset({
-    "AGENTINFO", "BADMAIL", "CLIENTSUBMISSION", "DEFER", "DELIVER", "DROP", "DSN", "DUPLICATEDELIVER",
-    "DUPLICATEEXPAND", "DUPLICATEREDIRECT", "EXPAND", "FAIL", "HADISCARD", "HARECEIVE", "HAREDIRECT",
-    "HAREDIRECTFAIL", "INITMESSAGECREATED", "LOAD", "MODERATIONEXPIRE", "MODERATORAPPROVE", "MODERATORREJECT",
-    "MODERATORSEXPIRE", "NOTIFYMAPI", "NOTIFYSHADOW", "POISONMESSAGE", "PROCESS", "PROCESSMEETINGMESSAGE",
-    "RECEIVE", "REDIRECT", "RESOLVE", "RESUBMIT", "RESUBMITDEFER", "RESUBMITFAIL", "SEND", "SUBMIT",
-    "SUBMITDEFER", "SUBMITFAIL", "SUPPRESSED", "THROTTLE", "TRANSFER",
+    "AGENTINFO", "BADMAIL", "CLIENTSUBMISSION", "DEFER", "DELIVER", "DELIVERFAIL", "DROP", "DSN",
+    "DUPLICATEDELIVER", "DUPLICATEEXPAND", "DUPLICATEREDIRECT", "EXPAND", "FAIL", "HADISCARD", "HARECEIVE",
+    "HAREDIRECT", "HAREDIRECTFAIL", "INITMESSAGECREATED", "LOAD", "MODERATIONEXPIRE", "MODERATORAPPROVE",
+    "MODERATORREJECT", "MODERATORSALLNDR", "NOTIFYMAPI", "NOTIFYSHADOW", "POISONMESSAGE", "PROCESS",
+    "PROCESSMEETINGMESSAGE", "RECEIVE", "REDIRECT", "RESOLVE", "RESUBMIT", "RESUBMITDEFER", "RESUBMITFAIL",
+    "SEND", "SUBMIT", "SUBMITDEFER", "SUBMITFAIL", "SUPPRESSED", "THROTTLE", "TRANSFER",
+    "SENDEXTERNAL", "RECIPIENTTHROTTLE", "SUBMITDROP", "MODERATORSEXPIRE", "MODERATORSEXPIRED",
 })  # fmt: skip
 _EVENT_SHAPE = re.compile(r"[A-Z]{2,40}")
 _NULL_SENDERS = frozenset({"", "<>"})
@@ -164,12 +195,14 @@ class ExchangeTrackingParser:
             mailbox: context.mapping.classify(config.rule_set, mailbox) for mailbox in config.shared_mailboxes
         }
         self._wanted = {name: field for name, field in config.fields.model_dump().items() if field is not None}
+        self._personal = frozenset(name.strip().casefold() for name in config.personal_fields)
         if not self._classes:
             logger.warning("exchange_tracking has no shared_mailboxes configured: no e-mail will be counted")
         self._file = ""
         self._width = 0  # columns per row; 0 until this file's #Fields line is read
         self._fields_problem: str | None = None
         self._date_at = self._event_at = self._message_at = self._recipient_at = self._sender_at = 0
+        self._message_field = config.fields.network_message_id  # the field that identifies a message here
         self._personal_at: tuple[int, ...] = ()
 
     def start_file(self, path: str, first_line: bytes | None) -> None:
@@ -188,43 +221,50 @@ class ExchangeTrackingParser:
         positions: dict[str, int] = {}
         for position, name in enumerate(names):
             positions.setdefault(name, position)
-        missing = {name: self._wanted[name] for name in _READ if self._wanted[name] not in positions}
+        message = "network_message_id" if self._wanted["network_message_id"] in positions else "message_id"
+        missing = {name: self._wanted[name] for name in (*_READ, message) if self._wanted[name] not in positions}
         if missing:
             wanted = ", ".join(f"{field!r} (fields.{name})" for name, field in missing.items())
+            if "message_id" in missing:
+                wanted += f" or {self._wanted['network_message_id']!r} (fields.network_message_id)"
             self._width = 0
-            hint = (
-                " (Exchange 2010 logs have no network-message-id: map it to 'message-id')"
-                if "network_message_id" in missing
-                else ""
-            )
+            # Short: it is the reason of one dead letter, whose raw record is this #Fields line.
             self._fields_problem = (
-                f"#Fields line of {self._file} lacks {wanted}; it names {', '.join(repr(n) for n in names[:40])}:"
-                f" fix the fields mapping{hint}"
+                f"#Fields line of {self._file} lacks {wanted} among its {len(names)} fields: fix the fields"
+                " mapping; the file's rows are skipped as 'row under an unusable #Fields line'"
             )
             logger.warning("exchange tracking #Fields line rejected: %s", self._fields_problem)
             return
         self._fields_problem = None
         self._width = len(names)
+        self._message_field = self._wanted[message]
+        if message == "message_id":
+            logger.info("%s has no %r field (an Exchange 2010 log): messages are identified by %r",
+                        self._file, self._wanted["network_message_id"], self._message_field)
         at = {name: positions[field] for name, field in self._wanted.items() if field in positions}
         self._date_at, self._event_at = at["date_time"], at["event_id"]
-        self._message_at, self._recipient_at, self._sender_at = (
-            at["network_message_id"], at["recipient_address"], at["sender_address"]
-        )  # fmt: skip
-        self._personal_at = tuple(at[name] for name in _PERSONAL if name in at)
+        self._message_at = at[message]
+        self._recipient_at, self._sender_at = at["recipient_address"], at["sender_address"]
+        blanked = {at[name] for name in _PERSONAL if name in at}
+        blanked.update(i for i, name in enumerate(names) if name.casefold() in self._personal)
+        self._personal_at = tuple(sorted(blanked))
 
     def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
-        if not record:
-            raise RecordRejected("empty line")
+        if not record or record.isspace():  # a blank line says nothing: counted, not dead-lettered
+            return Skip(reason="blank line")
         text = decode_record(record).removesuffix("\r")
         if text.startswith(("#", "\ufeff#")):
             text = text.removeprefix("\ufeff")
             if text.startswith("#Fields:"):
                 self._read_fields(text[8:])
+                if self._fields_problem is not None:
+                    raise RecordRejected(self._fields_problem)  # once per file, not once per row
             return Skip(reason="header")
         if not self._width:
+            if self._fields_problem is not None:
+                return Skip(reason="row under an unusable #Fields line")
             raise RecordRejected(
-                self._fields_problem
-                or f"row before any #Fields line in {self._file}: the column order is unknown; a message"
+                f"row before any #Fields line in {self._file}: the column order is unknown; a message"
                 " tracking log starts with its # header lines"
             )
         fields = text.split(",") if '"' not in text else _csv_fields(text)
@@ -269,9 +309,7 @@ class ExchangeTrackingParser:
     def _message_id(self, fields: list[str]) -> str:
         message = fields[self._message_at].strip()
         if not message:
-            raise RecordRejected(
-                f"empty {self._config.fields.network_message_id}: without it copies of a message cannot be told apart"
-            )
+            raise RecordRejected(f"empty {self._message_field}: without it copies of a message cannot be told apart")
         return message
 
     def _time(self, raw: str) -> datetime:
@@ -316,9 +354,10 @@ class ExchangeTrackingParser:
         )
 
     def redact(self, record: str) -> str:
-        """A rejected row fit for the dead-letter topic: sender, recipients, return path and subject
-        blanked when the row lines up with this file's #Fields; otherwise every field that is not
-        plainly a timestamp, address of a server, id or number."""
+        """A rejected row fit for the dead-letter topic: sender, recipients, return path, subject, the
+        client's and server's addresses and host names and the reference (personal_fields) blanked
+        when the row lines up with this file's #Fields; otherwise every field that is not plainly a
+        timestamp, IP address, id or number (generic masking then replaces the IP addresses)."""
         text = record.removeprefix("\ufeff")
         if not text or text.startswith("#"):
             return record

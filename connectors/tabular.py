@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 
 from connectors.base import RecordRejected, Skip, decode_record
-from connectors.privacy import redact_csv_row, shown
+from connectors.privacy import REDACTED, redact_csv_row, shown
 from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
 
 # ISO 8601 as exports write it: date and time with colons, optional offset. Stricter than
@@ -24,6 +24,12 @@ ISO_TIMESTAMP = re.compile(
 
 
 logger = logging.getLogger(__name__)
+
+_BLANK = Skip(reason="blank line")
+_HEADER_SHOWN = 300  # characters of a header line quoted (masked) in a rejection reason
+# Fields of a row kept in its dead letter when the file has no usable header (so the personal
+# columns cannot be found by name): timestamps, dates and numbers; any text may be a name.
+_HARMLESS_FIELD = re.compile(r"[0-9:.,+\-TZ ]*")
 
 
 class HeaderProblem(Exception):
@@ -53,12 +59,20 @@ def read_csv_header(line: bytes, file: str, delimiter: str, wanted: dict[str, st
     for position, name in enumerate(names):
         positions.setdefault(name, position)
     missing = {name: header for name, header in wanted.items() if header not in positions}
+    if len(missing) == len(wanted):
+        # Not one expected column: most likely an export without its header row, whose first
+        # line is data (a CPR or phone number, a name), so none of it is quoted.
+        raise HeaderProblem(
+            f"no header in {file}: its first line has none of the columns"
+            f" {', '.join(repr(header) for header in wanted.values())} in its {len(names)} field(s) separated by"
+            f" {delimiter!r} (not quoted here: it may be data); the export must start with its header line"
+            " (or fix the delimiter or the columns mapping)"
+        )
     if missing:
         columns = ", ".join(f"{header!r} (columns.{name})" for name, header in missing.items())
         raise HeaderProblem(
-            f"header of {file} lacks column(s) {columns};"
-            f" it has {', '.join(repr(n) for n in names[:30])} separated by {delimiter!r}:"
-            " fix the columns mapping or the export"
+            f"header of {file} lacks column(s) {columns}; it has {shown(delimiter.join(names), _HEADER_SHOWN)}"
+            f" separated by {delimiter!r}: fix the columns mapping or the export"
         )
     return CsvHeader(text, len(names), {name: positions[header] for name, header in wanted.items()}, tuple(names))
 
@@ -113,6 +127,7 @@ class CsvRows:
 
     def start(self, file: str, first_line: bytes | None) -> None:
         self.file, self.header, self.problem = file, None, None
+        self.width, self.index, self.names = 0, {}, ()  # never the previous file's columns
         if first_line:
             self._read(first_line)
 
@@ -132,13 +147,21 @@ class CsvRows:
         return found + [self.index[name] for name in logical if name in self.index]
 
     def redact(self, record: str, fields: Collection[str], logical: Collection[str] = ()) -> str:
-        """A rejected row fit for the dead-letter topic: its personal columns blanked."""
+        """A rejected row fit for the dead-letter topic: its personal columns blanked; in a file
+        without a usable header, every field but timestamps and numbers."""
+        if self.header is None:
+            try:
+                row = next(csv.reader((record,), delimiter=self.delimiter))
+            except (csv.Error, StopIteration):
+                return REDACTED
+            unsure = [i for i, value in enumerate(row) if not _HARMLESS_FIELD.fullmatch(value)]
+            return redact_csv_row(record, self.delimiter, unsure)
         return redact_csv_row(record, self.delimiter, self.positions_of(fields, logical))
 
     def values(self, record: bytes, line: int) -> dict[str, str] | Skip:
-        """The row's wanted columns, stripped; Skip for the header; RecordRejected otherwise."""
-        if not record:
-            raise RecordRejected("empty line")
+        """The row's wanted columns, stripped; Skip for the header and blank lines; RecordRejected otherwise."""
+        if not record or record.isspace():  # a blank line says nothing: counted, not dead-lettered
+            return _BLANK
         if line == 1 and self.header is None and self.problem is None:
             self._read(record)  # start_file saw no first line (the file was empty then)
         if self.problem is not None:

@@ -10,7 +10,15 @@ Choices where the logs are silent:
 - Rules are globs on the percent-decoded path without its query string; the event's `queue`
   is the matching rule's glob, never the path, so nothing a visitor typed reaches an event.
   Client addresses, user names, user agents, referrers and query strings never leave this
-  module: they are read only to decide a skip.
+  module: they are read only to decide a skip. A client field holding an X-Forwarded-For
+  list (`10.0.0.2, 10.0.0.1, 85.181.35.98 - - [...]`, nginx behind a proxy) is read as one
+  field; like any client address it is not even parsed out.
+- A rejected line is dead-lettered without what identifies the visitor or holds a secret:
+  client addresses and user names, request bodies, query strings (of every URL in the line),
+  cookies and authorization headers (`personal_fields` for JSON lines, and in a combined line
+  every extra quoted field that holds `name=value` pairs or credentials); addresses and user
+  info inside URLs are masked. A JSON line cut off mid-object keeps only its keys and the
+  values of its time, status and method fields.
 - Whether a form is integrated with the case system belongs to the form's rule, but the
   event contract has no field for it yet, so nothing is carried for it.
 - A form answered with 2xx or 3xx counts as sent (post/redirect/get answers 302 or 303); a
@@ -54,7 +62,7 @@ from connectors.base import (
     decode_record,
 )
 from connectors.mapping import Classification
-from connectors.privacy import shown
+from connectors.privacy import REDACTED, shown
 from schemas import Channel, InquiryEvent, Stage
 
 
@@ -115,6 +123,21 @@ class AccessLogJsonFields(BaseModel):
         default_factory=lambda: ["remote_user", "user", "user.name"],
         description="Authenticated user fields, blanked in rejected lines like the client address.",
     )
+
+
+# JSON fields a dead letter never carries (besides json_fields.client and .user), as nginx
+# (log_format ... escape=json with its variables' names), Elastic Common Schema and common
+# variants name them: who the visitor is, what it sent, its secrets. `*` matches by prefix.
+DEFAULT_PERSONAL_JSON_FIELDS = [
+    "remote_user", "user_name", "username", "user_id", "user.email", "user.id", "client.user.name",
+    "remote_port", "http_x_real_ip", "x_real_ip", "http_client_ip", "proxy_protocol_addr", "binary_remote_addr",
+    "request_body", "body", "http.request.body.content", "response_body", "resp_body",
+    "args", "query_string", "query", "request_param", "url.query", "arg_*",
+    "http_cookie", "cookie", "cookies", "cookie_*", "sent_http_set_cookie", "set_cookie", "set-cookie",
+    "http_authorization", "authorization", "http_proxy_authorization", "proxy_authorization",
+    "request_headers", "response_headers", "req_header", "resp_header",
+    "password", "passwd", "token", "access_token", "api_key", "apikey", "http_x_api_key", "x-api-key",
+]  # fmt: skip
 
 
 # Bots and tools that fetch pages without a person behind them. 'bot' spares CUBOT phones and "both".
@@ -191,6 +214,15 @@ class WebAccessLogConfig(ConnectorConfig):
     json_fields: AccessLogJsonFields = Field(
         default_factory=AccessLogJsonFields, description="Field names read from JSON access-log lines."
     )
+    personal_fields: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PERSONAL_JSON_FIELDS),
+        description="JSON fields blanked in dead letters besides json_fields.client and .user: names or dotted"
+        " paths, case-insensitive, at any depth; a trailing * matches by prefix (nginx's arg_* and cookie_*)."
+        " By default user names, request bodies, query strings, cookies and authorization headers. Query"
+        " strings and user info in every URL of a rejected line are blanked and IP addresses masked whatever"
+        " this says.",
+        examples=[["request_body", "args", "http_cookie", "cookie_*"]],
+    )
 
     @field_validator("form_methods", "page_methods")
     @classmethod
@@ -237,9 +269,11 @@ logger = logging.getLogger(__name__)
 # One quoted field as Apache and nginx write it: `"` and `\` inside escaped with a backslash.
 _QUOTED = r'"([^"\\]*+(?:\\.[^"\\]*+)*+)"'
 _CLF_TIME = r"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+\-][0-9]{4}"
+# The client field: an address or host, or an X-Forwarded-For list ("10.0.0.2, 10.0.0.1, 85.181.35.98").
+_CLIENT = r"\S++(?:(?<=,) \S++)*+"
 # [vhost:port ]client ident user [time] "request" status bytes ["referer" "user agent"][ extra...]
 _COMBINED = re.compile(
-    r"(?:\S++ )?\S++ \S++ \S++ \[(" + _CLF_TIME + r")\] " + _QUOTED + r" ([0-9]{3}) \S++"
+    r"(?:\S++ )?" + _CLIENT + r" \S++ \S++ \[(" + _CLF_TIME + r")\] " + _QUOTED + r" ([0-9]{3}) \S++"
     r'(?: "(?:[^"\\]*+(?:\\.[^"\\]*+)*+)" ' + _QUOTED + r")?(?: .*)?",
     re.DOTALL,
 )
@@ -252,8 +286,17 @@ _QUOTED_FIRST = re.compile(" " + _QUOTED + "(?: |$)")
 _STATUS = re.compile(r"[0-9]{3}")
 # Apache and nginx escapes inside a quoted field: \" \\ and \xHH for other bytes.
 _ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|.)", re.DOTALL)
-# [vhost:port ]client ident user [  -- for blanking them in a rejected line.
-_HEAD = re.compile(r"^((?:\S+ )?)(\S+) (\S+) (\S+)( \[)")
+# [vhost:port ]client ident user [  -- for blanking them in a rejected line (a vhost never ends in
+# a comma: that is the first address of a forwarded-for list).
+_HEAD = re.compile(r"^((?:\S*[^\s,] )?)(" + _CLIENT + r") (\S++) (\S++)( \[)")
+# A JSON string (to its closing quote, or to the end of a line cut off inside it) or a run of
+# anything else: a rejected line is cut into these in one pass, no character read twice.
+_TOKENS = re.compile(r'"(?:[^"\\]++|\\.)*+"?|[^"]++', re.DOTALL)
+# A query string (to the next blank or unescaped quote) and the authority part of a URL (after //).
+_QUERY = re.compile(r'\?(?:[^\s"\\]++|\\.)*+')
+_AUTHORITY = re.compile(r'(?<=//)[^/\s"?#]++')
+# A quoted extra field of a combined line that holds a secret: credentials or name=value pairs (cookies).
+_SECRET_FIELD = re.compile(r'"(?:(?:Basic|Bearer|Digest|Negotiate|NTLM|Token|ApiKey) |[^"]*=)', re.IGNORECASE)
 # IPv6 (a run of hex groups with at least two colons) or dotted IPv4, not inside a version
 # number such as Chrome/120.0.0.0; ipaddress decides.
 _ADDRESS_LIKE = re.compile(
@@ -271,6 +314,8 @@ _MAX_CACHED = 4096
 _EMPTY = ("", "-")
 _MISSING = object()
 _CLF_LAYOUT = 'client ident user [time] "request" status bytes ["referer" "user agent"]'
+_PLACEHOLDERS = frozenset({"<client>", "<user>"})
+_BLANK = Skip(reason="blank line")
 
 
 def _address_blanked(match: re.Match[str]) -> str:
@@ -289,6 +334,47 @@ def _without_addresses(text: str) -> str:
 def _shown(value: str) -> str:
     """shown(), after blanking addresses: a garbled line can put the client's address anywhere."""
     return shown(_without_addresses(value))
+
+
+def _authority_masked(match: re.Match[str]) -> str:
+    """A URL's user info blanked and its host masked when it is an IP address; the port stays."""
+    _, at, host = match.group(0).rpartition("@")
+    address, port = host, ""
+    if host.startswith("[") and "]" in host:  # [2001:db8::1]:8443
+        end = host.index("]")
+        address, port = host[1:end], host[end + 1 :]
+    elif host.count(":") == 1:  # www.kommune.dk:443, 192.0.2.10:8080
+        address, port = host.split(":")
+        port = ":" + port
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        pass
+    else:
+        host = "<ip>" + port
+    return ("<user>@" if at else "") + host
+
+
+def _urls_redacted(text: str) -> str:
+    """Query strings blanked, and user info and IP-address hosts in URLs masked."""
+    if "?" in text:
+        text = _QUERY.sub("?<redacted>", text)
+    if "//" in text:
+        text = _AUTHORITY.sub(_authority_masked, text)
+    return text
+
+
+def _secret_fields_blanked(text: str) -> str:
+    """Each quoted field after the first three (request, referer, user agent) of a combined line
+    blanked when it holds credentials or name=value pairs (cookies, custom headers)."""
+    out, quoted = [], 0
+    for token in _TOKENS.findall(text):
+        if token.startswith('"'):
+            quoted += 1
+            if quoted > 3 and _SECRET_FIELD.match(token):
+                token = f'"{REDACTED}"'
+        out.append(token)
+    return "".join(out)
 
 
 def _unescape_percent(match: re.Match[str]) -> str:
@@ -333,6 +419,14 @@ class WebAccessLogParser:
         self._form_rules = self._globs(config.form_rule_set)
         self._page_rules = self._globs(config.page_rule_set)
         self._fields = config.json_fields
+        personal = [name.strip().casefold() for name in config.personal_fields]
+        self._personal = frozenset(name for name in personal if not name.endswith("*"))
+        self._personal_prefixes = tuple(name[:-1] for name in personal if name.endswith("*"))
+        # What a JSON line cut off mid-object keeps: keys, and the values of these fields.
+        self._kept_when_broken = frozenset(
+            name.rsplit(".", 1)[-1].casefold()
+            for name in (*self._fields.time, *self._fields.status, *self._fields.method)
+        )
         self._events = EventBuilder(context.municipality)
         self._paths: dict[str, _PathVerdict] = {}
         self._agents: dict[str, bool] = {}
@@ -352,13 +446,15 @@ class WebAccessLogParser:
         logger.debug("reading access log %s for system %s", path, self._config.system)
 
     def redact(self, record: str) -> str:
-        """A rejected line fit for the dead-letter topic: client address and user blanked by
-        position (also a host name logged in their place), and every IP address anywhere
-        (X-Forwarded-For in an extra field, say) replaced by <ip>."""
+        """A rejected line fit for the dead-letter topic. Combined: client address (or forwarded-for
+        list) and user blanked by position (also a host name logged in their place), query strings
+        and extra fields holding secrets blanked. JSON: the client, user and personal_fields blanked
+        at any depth, query strings blanked in every value. Both: user info and IP hosts in URLs
+        masked, and every IP address anywhere (X-Forwarded-For in an extra field, say) replaced by <ip>."""
         if record.lstrip().startswith("{"):
             record = self._redact_json(record)
         else:
-            record = _HEAD.sub(self._blank_head, record, count=1)
+            record = _secret_fields_blanked(_urls_redacted(_HEAD.sub(self._blank_head, record, count=1)))
         return _without_addresses(record)
 
     @staticmethod
@@ -372,17 +468,53 @@ class WebAccessLogParser:
         try:
             obj = orjson.loads(record)
         except orjson.JSONDecodeError:
-            return record
+            return self._redact_broken_json(record)
         if not isinstance(obj, dict):
-            return record
+            return self._redact_broken_json(record)
         for names, placeholder in ((self._fields.client, "<client>"), (self._fields.user, "<user>")):
             for name in names:
                 _replace(obj, name, placeholder)
+        # Without recursion: orjson reads objects nested 1,024 deep, deeper than Python recurses.
+        stack: list[tuple[dict[str, Any] | list[Any], str]] = [(obj, "")]
+        while stack:
+            node, path = stack.pop()
+            for key, value in (node.items() if isinstance(node, dict) else enumerate(node)):
+                inner = path
+                if isinstance(key, str):
+                    name = key.casefold()
+                    inner = f"{path}{name}"
+                    if self._is_personal(name, inner):
+                        if not (isinstance(value, str) and value in _PLACEHOLDERS):  # <client>, <user> say more
+                            node[key] = REDACTED  # type: ignore[index]
+                        continue
+                    inner += "."
+                if isinstance(value, str):
+                    node[key] = _urls_redacted(value)  # type: ignore[index]
+                elif isinstance(value, (dict, list)):
+                    stack.append((value, inner))
         return orjson.dumps(obj).decode()
 
+    def _is_personal(self, name: str, path: str) -> bool:
+        return name in self._personal or path in self._personal or name.startswith(self._personal_prefixes)
+
+    def _redact_broken_json(self, record: str) -> str:
+        """A line that is not a JSON object (cut off mid-object, say) cannot be trusted to pair keys
+        with values: its keys stay, and only the values of the time, status and method fields."""
+        tokens = _TOKENS.findall(record)
+        out, key = [], ""
+        for i, token in enumerate(tokens):
+            if token.startswith('"'):
+                follows = tokens[i + 1].lstrip() if i + 1 < len(tokens) else ""
+                if follows.startswith(":"):
+                    key = token.strip('"').casefold()
+                elif not (key in self._kept_when_broken and out and out[-1].rstrip().endswith(":")):
+                    token = f'"{REDACTED}"'
+            out.append(token)
+        return "".join(out)
+
     def parse(self, record: bytes, location: Location) -> list[InquiryEvent] | Skip:
-        if not record:
-            raise RecordRejected("empty line")
+        if not record or record.isspace():  # a blank line says nothing: counted, not dead-lettered
+            return _BLANK
         text = decode_record(record)
         text = text.removesuffix("\r")  # a CRLF file whose CR survived line splitting
         fmt = self._format
@@ -420,10 +552,15 @@ class WebAccessLogParser:
         closed = text.find("]", opened)
         if opened < 0 or closed < 0:
             return f"no [time] field: expected a combined or common log line ({_CLF_LAYOUT})"
-        head = text[:opened].split(" ")
-        if len(head) not in (3, 4):
-            return f"{len(head)} fields before [time], expected 3 (client ident user) or 4 with a vhost:port prefix"
-        if "" in head:
+        fields, empty, listed = 0, False, False
+        for part in text[:opened].split(" "):
+            if not listed:  # "10.0.0.2, 10.0.0.1": a forwarded-for list is one field
+                fields += 1
+            empty = empty or not part
+            listed = part.endswith(",")
+        if fields not in (3, 4):
+            return f"{fields} fields before [time], expected 3 (client ident user) or 4 with a vhost:port prefix"
+        if empty:
             return "empty field before [time]: expected client ident user ('-' when unknown), single spaces apart"
         stamp = text[opened + 2 : closed]
         if not _CLF_TIME_ONLY.fullmatch(stamp):

@@ -12,7 +12,8 @@ Files written into `out_dir` (paths relative to it):
 - `queue_log` and, for a run of more than one open day, `queue_log-<YYYYMMDD>.gz`:
   an Asterisk queue_log rotated before the last open day (the plain file is the "live"
   one and holds that day; the gzip file, named after the first day of the run, holds
-  every earlier day). The plain file carries five malformed lines and a blank one on purpose.
+  every earlier day). The plain file carries four malformed lines, a blank one and one
+  with an event the connector does not know, on purpose.
 - `tickets-YYYY-MM-DD.csv`: one ticket-machine export per open day, `;`-separated,
   local time. The last one carries three malformed rows on purpose.
 - `exchange/EXCH01/MSGTRK<YYYYMMDD>00-1.LOG`, `exchange/EXCH02/...`: Exchange message
@@ -947,8 +948,8 @@ MALFORMED_CALLER_NUMBERS = ("+4529876543", "29876543")
 def _malformed_queue_log(
     body: list[tuple[int, bytes]], fresh_uids: tuple[str, str], fallback_epoch: int
 ) -> tuple[list[bytes], list[int]]:
-    """Insert five malformed lines and a blank one into a day's lines; returns the lines and
-    the 1-based line numbers of the malformed and blank ones. The bad-timestamp ENTERQUEUE carries MALFORMED_CALLER (a
+    """Insert four malformed lines, a blank one and one with an unknown event into a day's
+    lines; returns the lines and the 1-based line numbers of all six. The bad-timestamp ENTERQUEUE carries MALFORMED_CALLER (a
     number and a name), so privacy tests see personal data reach the dead-letter path and
     can check it is stripped there."""
     lines: list[tuple[bytes, bool]] = [(line, False) for _, line in body]
@@ -1141,9 +1142,16 @@ def simulate(
     (out_dir / QUEUE_LOG_FILE).write_bytes(b"\n".join(live))
     phone_tally.files.append(QUEUE_LOG_FILE)
     phone_tally.records += len(live)
-    # A blank line is skipped, not rejected: it is no record at all.
-    phone_tally.rejected_at += [f"{QUEUE_LOG_FILE}:{number}" for number in bad_lines if live[number - 1].strip()]
-    phone_tally.skipped["blank line"] += sum(1 for number in bad_lines if not live[number - 1].strip())
+    # A blank line is no record at all, and an event the connector does not know (a dialler's,
+    # QueueMetrics') is skipped by name: both are counted skips, not rejections.
+    for number in bad_lines:
+        raw = live[number - 1]
+        if not raw.strip():
+            phone_tally.skipped["blank line"] += 1
+        elif b"|FROBNICATE|" in raw:
+            phone_tally.skipped["unknown event FROBNICATE"] += 1
+        else:
+            phone_tally.rejected_at.append(f"{QUEUE_LOG_FILE}:{number}")
     phone_tally.skipped.update(_housekeeping([line for _, line in live_body]))
 
     for i, (day, tickets) in enumerate(ticket_files):

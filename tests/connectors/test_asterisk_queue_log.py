@@ -18,6 +18,7 @@ from connectors.privacy import ContactKeyer
 from pipeline.simulator import simulate
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
 from tests.connectors.built_events import assert_as_validated
+from tests.connectors.adversarial import assert_no_stall, cases
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYER = ContactKeyer(b"test-secret")
@@ -313,6 +314,30 @@ def test_transfer_of_asterisk_1_2_without_times_still_closes():
     assert event.resolved_first_contact is False
 
 
+@pytest.mark.parametrize(
+    ("line", "stage", "wait", "handle"),
+    [
+        ("1341401601|1341401599.27|q1|SIP/abc|CONNECT|2 |1341401601.28|1", Stage.answered, 2, None),
+        ("1341401601|1341401599.27|q1|SIP/abc|CONNECT| 2|1341401601.28|1", Stage.answered, 2, None),
+        ("1341401601 |1341401599.27|q1|SIP/abc| CONNECT |2|1341401601.28|1", Stage.answered, 2, None),
+        ("1341401613|1341401599.27|q1|SIP/abc|COMPLETEAGENT| 2 | 12 |1", Stage.closed, 2, 12),
+        ("1341401613|1341401599.27|q1|NONE|ABANDON|1|1|\t30", Stage.abandoned, 30, None),
+        ("1341401613|1341401599.27|q1|SIP/abc|BLINDTRANSFER|200|ctx|4 |9 |1", Stage.closed, 4, 9),
+    ],
+)
+def test_whitespace_around_numeric_fields_and_the_event_is_tolerated(line, stage, wait, handle):
+    """Lines copied from documentation or hand-edited logs pad fields (`CONNECT|2 |...`); the
+    call must still get its answer and its close."""
+    event = one_event(line)
+    assert (event.stage, event.wait_seconds, event.handle_seconds) == (stage, wait, handle)
+    assert event.event_id == make_event_id(SYSTEM, "1341401599.27|q1", stage.value)
+
+
+def test_whitespace_around_a_housekeeping_verb_is_tolerated():
+    line = "1709543520|1709543520.101|pas|PJSIP/201| RINGNOANSWER |1000"
+    assert parse(line) == Skip(reason="housekeeping RINGNOANSWER")
+
+
 # --- skipped lines ---------------------------------------------------------------------------
 
 
@@ -337,13 +362,79 @@ def test_ignored_queue_is_skipped_but_others_are_not():
     assert one_event("1709543520|1709543520.101|pas|NONE|ENTERQUEUE||12345678|1", config).stage is Stage.arrived
 
 
+DIALLER_AND_QUEUEMETRICS = [
+    "OUTDIAL", "OUTANSWER", "OUTFAIL", "OUTCALL", "OUTBUSY", "OUTNOANSWER", "OUTCOMPLETE",
+    "VINFO", "AGENTCALLED", "AGENTDUMP", "SYSCOMPAT", "CALLSTATUS", "CALLERONHOLD", "CALLEROFFHOLD",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("verb", DIALLER_AND_QUEUEMETRICS)
+def test_dialler_and_queuemetrics_verbs_are_skipped_and_counted_by_verb(verb):
+    result = parse(f"1709543520|1709543520.101|pas|PJSIP/201|{verb}|1|2")
+    assert isinstance(result, Skip) and result.reason.endswith(f" {verb}")
+    assert not result.reason.startswith("unknown")
+
+
+def test_unknown_event_is_skipped_by_default_and_counted_by_its_name():
+    assert parse("1709543520|1709543520.101|pas|NONE|FROBNICATE|1|2|3") == Skip(reason="unknown event FROBNICATE")
+    assert parse("1709543520|1709543520.101|pas|NONE|MyCustomVerb") == Skip(reason="unknown event MyCustomVerb")
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"1366720340|1366720340.5|pas|NONE|FOO|1", "unknown event 'FOO' in field 5"),
+        (b"1366720340|1366720340.5|pas|NONE|ENTERQ", "unknown event 'ENTERQ' in field 5"),
+    ],
+)
+def test_unknown_event_is_rejected_when_unknown_events_is_reject(line, reason):
+    with pytest.raises(RecordRejected) as caught:
+        parse(line, AsteriskQueueLogConfig(system=SYSTEM, unknown_events="reject"))
+    assert reason in caught.value.reason
+    assert parse(line) == Skip(reason=f"unknown event {line.split(b'|')[4].decode()}")  # the default
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("17x|1366720340.5|pas|NONE|FROBNICATE|1", "bad timestamp '17x' in field 1"),
+        ("123456|1366720340.5|pas|NONE|OUTDIAL|1", "timestamp 123456 in field 1 is outside 2000-2099"),
+        ("1366720340|FROBNICATE", "2 fields, expected at least 5"),
+    ],
+)
+def test_lines_with_a_bad_epoch_or_too_few_fields_stay_rejected_whatever_their_event(line, reason):
+    assert reason in rejection(line)
+
+
+def test_unknown_event_reasons_stay_few_when_a_file_is_full_of_garbage_verbs():
+    """Each skip reason is a metric label: a file of shifted or garbled lines must not make thousands."""
+    parser = make_parser()
+    reasons = {
+        parser.parse(f"1709543520|1.{n}|pas|NONE|VERB{n}".encode(), Location(SYSTEM, FILE, n, 0)).reason
+        for n in range(1, 1000)
+    }
+    assert 2 <= len(reasons) <= 101 and "unknown event VERB1" in reasons
+
+
+def test_unknown_events_setting_is_documented_and_refuses_other_values():
+    field = AsteriskQueueLogConfig.model_fields["unknown_events"]
+    assert "skip" in field.description and "reject" in field.description
+    assert AsteriskQueueLogConfig().unknown_events == "skip"
+    with pytest.raises(ValidationError):
+        AsteriskQueueLogConfig(unknown_events="drop")
+
+
+@pytest.mark.parametrize("record", [b"", b"   ", b"\t", b" \t \r", b"\x0b\x0c"])
+def test_blank_line_is_a_counted_skip_not_a_rejection(record):
+    assert parse(record) == Skip(reason="blank line")
+
+
 # --- rejected lines ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        (b"", "empty line"),
         (b"1366720340|13667", "2 fields, expected at least 5 separated by |"),
         (b"1366720340|1366720340.5|pas|NONE", "4 fields, expected at least 5 separated by |"),
         (b"17x|1366720340.5|pas|NONE|CONNECT|5", "bad timestamp '17x' in field 1: expected Unix epoch seconds"),
@@ -351,8 +442,8 @@ def test_ignored_queue_is_skipped_but_others_are_not():
         (b"-1366720340|1366720340.5|pas|NONE|CONNECT|5", "bad timestamp '-1366720340' in field 1"),
         (b"1366720340.25|1366720340.5|pas|NONE|CONNECT|5", "bad timestamp '1366720340.25' in field 1"),
         (b"123456|1366720340.5|pas|NONE|CONNECT|5", "timestamp 123456 in field 1 is outside 2000-2099"),
-        (b"1366720340|1366720340.5|pas|NONE|FOO|1", "unknown event 'FOO' in field 5"),
-        (b"1366720340|1366720340.5|pas|NONE|ENTERQ", "unknown event 'ENTERQ' in field 5"),
+        (b"1366720340|1366720340.5|pas|NONE|ENTER QUEUE!|1", "bad event 'ENTER QUEUE!' in field 5"),
+        (b"1366720340|1366720340.5|pas|NONE||1", "bad event '' in field 5"),
         (b"\xff\xfe1366720340|x|pas|NONE|CONNECT|5", "invalid UTF-8 at byte 0"),
         (b"1366720340|1366720340.5|p\xe5s|NONE|CONNECT|5", "invalid UTF-8 at byte 25"),
         (b"1366720340|1366720340.5|pas|SIP/a|CONNECT", "5 fields, expected at least 6 for CONNECT separated by |"),
@@ -447,3 +538,21 @@ def test_arbitrary_pipe_joined_fields_yield_events_skip_or_rejection_only(fields
 )
 def test_well_formed_prefix_with_arbitrary_data_yields_events_skip_or_rejection_only(epoch, callid, queue, verb, data):
     _check("|".join([str(epoch), callid, queue, "NONE", verb, *data]).encode("utf-8", "surrogatepass"))
+
+
+# --- no line stalls the parser --------------------------------------------------------------------
+
+_PREFIX = "1709543520|1709543520.101|pas|NONE|"
+
+
+@pytest.mark.parametrize("text", cases({
+    "long caller id": _PREFIX + "ENTERQUEUE||" + "4" * 1_000_000 + "|1",
+    "long holdtime": _PREFIX + "CONNECT|" + "9" * 1_000_000,
+    "padded holdtime": _PREFIX + "CONNECT|" + " " * 1_000_000 + "2",
+    "long event name": _PREFIX + "A" * 1_000_000,
+    "padded event name": _PREFIX + " " * 1_000_000 + "CONNECT |2",
+    "many fields": _PREFIX + "ATTENDEDTRANSFER" + "|" * 1_000_000,
+}))
+def test_a_1_mb_adversarial_line_is_read_without_stalling(text):
+    parser = make_parser()
+    assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 2, 0))

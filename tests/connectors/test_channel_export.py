@@ -22,6 +22,7 @@ from connectors.channel_export import (
 from connectors.mapping import load_mapping
 from connectors.privacy import ContactKeyer
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
+from tests.connectors.adversarial import assert_no_stall, cases
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -337,6 +338,30 @@ def test_missing_header_column_rejects_every_row_naming_column_and_file():
         assert "'requester_id' (columns.requester_id)" in reason and "'id' (columns" not in reason
 
 
+def test_export_without_header_row_rejects_with_one_reason_naming_the_columns_and_quoting_no_data():
+    first = csv_row(requester_id="010190-1234", department="Karen Jensen")
+    parser = make_parser(header=first)
+    reasons = []
+    for number, record in enumerate([first, csv_row(id="P-2", requester_id="+45 12 34 56 78")], start=1):
+        with pytest.raises(RecordRejected) as caught:
+            parser.parse(record.encode(), Location(SYSTEM, FILE, number, 0))
+        reasons.append(caught.value.reason)
+    assert reasons[0] == reasons[1]
+    reason = reasons[0]
+    assert FILE in reason and "header" in reason
+    for column in HEADER.split(";"):
+        assert repr(column) in reason
+    for data in ("010190", "1234", "12 34 56 78", "Karen", "P-1", "brev"):
+        assert data not in reason
+
+
+def test_row_of_a_file_without_a_usable_header_is_dead_lettered_keeping_only_harmless_fields():
+    parser = make_parser(header=csv_row())
+    redacted = parser.redact(csv_row(id="P-2", department="Karen Jensen", requester_id="Storegade 12"))
+    assert "Karen" not in redacted and "Storegade" not in redacted
+    assert redacted.split(";")[1] == "2024-03-04 09:12:00"
+
+
 def test_header_that_is_not_utf8_rejects_the_file_rows():
     with pytest.raises(RecordRejected, match="not valid UTF-8"):
         make_parser(header=b"id;occurred_at;k\xe6nal").parse(csv_row().encode(), Location(SYSTEM, FILE, 2, 0))
@@ -447,10 +472,16 @@ def test_chat_sample_json_lines_read_with_nested_field_paths():
 # --- rejected rows ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("record", [b"", b"   ", b"\t", b" \t \r", b"\x0b\x0c"])
+@pytest.mark.parametrize("jsonl", [False, True])
+def test_blank_line_is_a_counted_skip_not_a_rejection(record, jsonl):
+    config, header = (CHAT_CONFIG, None) if jsonl else (CONFIG, HEADER)
+    assert parse(record, config, header) == Skip(reason="blank line")
+
+
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
-        (b"", "empty line"),
         (csv_row() + ";x", "11 columns, header has 10"),
         ("P-1;2024-03-04 09:00:00;brev", "3 columns, header has 10"),
         (csv_row(channel="br\xe6v").encode("latin-1"), "invalid UTF-8 at byte 26"),
@@ -599,3 +630,35 @@ def test_redact_blanks_name_fields_at_any_depth_of_a_rejected_json_line():
             ' "visitor": {"display": "Ole S.", "email": "ole@example.dk"}, "topic": "pas"}')
     redacted = parser.redact(line)
     assert "Ole" not in redacted and "ole@" not in redacted and '"topic":"pas"' in redacted
+
+
+def test_redact_of_a_long_cut_off_json_line_blanks_its_names_and_keeps_its_start():
+    parser = make_parser(CHAT_CONFIG.model_copy(update={"personal_fields": ["navn"]}), None)
+    line = '{"conversation": {"id": "c-1"}, "navn": "Ole Sørensen", "topic": "' + "pas " * 5000
+    redacted = parser.redact(line)
+    assert "Ole" not in redacted and redacted.startswith('{"conversation": {"id": "c-1"}, "navn": "<redacted>"')
+    assert "more characters not kept" in redacted and len(redacted) < 4100
+
+
+def test_redact_of_json_nested_too_deep_replaces_the_line_instead_of_raising():
+    parser = make_parser(CHAT_CONFIG, None)
+    for line in ("[" * 5000, '{"a": ' * 1000 + "1" + "}" * 1000):
+        redacted = parser.redact(line)
+        assert redacted.startswith("<JSON nested too deep") and "[" not in redacted
+
+
+# --- no line stalls the parser --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", cases({
+    "long json value": '{"conversation": {"id": "' + "x" * 1_000_000 + '"}, "channel": "chat"}',
+    "long json time": '{"conversation": {"id": "c", "started": "' + "2" * 1_000_000 + '"}, "channel": "chat"}',
+    "deep json": '{"a": ' * 200_000,
+    "cut-off json": '{"navn": "' + 'Jens \\"' * 100_000,
+    "csv with long field": csv_row(requester_id="1" * 100_000),
+}))
+@pytest.mark.parametrize("jsonl", [False, True], ids=["csv", "jsonl"])
+def test_a_1_mb_adversarial_line_is_read_without_stalling(text, jsonl):
+    config, header = (CHAT_CONFIG, None) if jsonl else (CONFIG, HEADER)
+    parser = make_parser(config, header)
+    assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 2, 0))

@@ -22,6 +22,7 @@ from connectors.ticket_export import (
     TicketOutcome,
 )
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
+from tests.connectors.adversarial import assert_no_stall, cases
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = ConnectorContext(
@@ -376,10 +377,69 @@ def test_missing_header_column_rejects_every_row_naming_column_and_file():
     assert isinstance(parser.parse(b"A1;Pas;R;2024-03-04 09:00:00;;;;removed", Location(SYSTEM, FILE, 2, 70)), list)
 
 
+# A ticket log exported without its header row: the first line is a ticket, with the citizen's
+# CPR number and phone number in it (columns some exports add), and it is read as the header.
+HEADERLESS_FIRST = "A001;Pas;Rådhuset;2024-03-04 09:00:00;;;1;removed;010190-1234;+45 12 34 56 78;Birgitte Holm"
+HEADERLESS_SECOND = "A002;Pas;Rådhuset;2024-03-04 09:01:00;;;1;removed;020290-2345;87654321;Hans Hansen"
+
+
+def test_export_without_header_row_rejects_with_one_reason_naming_the_columns_and_quoting_no_data():
+    parser = make_parser(header=HEADERLESS_FIRST)
+    reasons = []
+    for number, record in enumerate([HEADERLESS_FIRST, HEADERLESS_SECOND], start=1):
+        with pytest.raises(RecordRejected) as caught:
+            parser.parse(record.encode(), Location(SYSTEM, FILE, number, 0))
+        reasons.append(caught.value.reason)
+    assert reasons[0] == reasons[1]  # one reason for the file's rows
+    reason = reasons[0]
+    assert FILE in reason and "header" in reason
+    for column in HEADER.split(";"):
+        assert repr(column) in reason  # the expected columns, named
+    for data in ("010190", "1234", "12 34 56 78", "12345678", "Birgitte", "A001", "Rådhuset"):
+        assert data not in reason
+
+
+def test_header_lacking_some_columns_shows_its_names_masked_and_cut():
+    header = "ticket;service;site;issued_at;called_at;counter;result;kontakt 12345678;" + ";".join(
+        f"ekstra{i}" for i in range(200)
+    )
+    with pytest.raises(RecordRejected) as caught:
+        make_parser(header=header).parse(b"A1;Pas;R", Location(SYSTEM, FILE, 2, 0))
+    reason = caught.value.reason
+    assert "'finished_at' (columns.finished_at)" in reason and "result" in reason
+    assert "12345678" not in reason and "ekstra199" not in reason and len(reason) < 700
+
+
+def test_row_of_a_file_without_a_usable_header_is_dead_lettered_keeping_only_harmless_fields():
+    """Without a header the personal columns cannot be found by name: every field that may be
+    text (a name, an address) is blanked; times and numbers stay to show what the rows were."""
+    parser = make_parser(header=HEADERLESS_FIRST)
+    redacted = parser.redact(HEADERLESS_SECOND)
+    assert "Hans" not in redacted and "Rådhuset" not in redacted
+    assert redacted.split(";")[3] == "2024-03-04 09:01:00"
+
+
+def test_a_file_without_header_does_not_redact_by_the_previous_files_columns():
+    parser = make_parser(header=HEADER + ";kundenavn")
+    parser.start_file("/srv/export/next.csv", HEADERLESS_FIRST.encode())
+    assert "Hans Hansen" not in parser.redact(HEADERLESS_SECOND)
+
+
 def test_header_that_is_not_utf8_rejects_the_file_rows():
     parser = make_parser(header=b"ticket;s\xf8rvice")
     with pytest.raises(RecordRejected, match="not valid UTF-8"):
         parser.parse(b"A1;Pas;R;2024-03-04 09:00:00;;;;removed", Location(SYSTEM, FILE, 2, 0))
+
+
+@pytest.mark.parametrize("record", [b"", b"   ", b"\t", b" \t \r", b"\x0b\x0c"])
+@pytest.mark.parametrize("line_no", [1, 2, 40])
+def test_blank_line_is_a_counted_skip_not_a_rejection(record, line_no):
+    assert make_parser().parse(record, Location(SYSTEM, FILE, line_no, 0)) == Skip(reason="blank line")
+
+
+def test_blank_first_line_of_an_export_is_skipped_whatever_the_header_problem():
+    parser = make_parser(header=HEADERLESS_FIRST)
+    assert parser.parse(b"  ", Location(SYSTEM, FILE, 3, 0)) == Skip(reason="blank line")
 
 
 # --- rejected rows ----------------------------------------------------------------------------
@@ -388,7 +448,6 @@ def test_header_that_is_not_utf8_rejects_the_file_rows():
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
-        (b"", "empty line"),
         (b"A1;Pas;R;2024-03-04 09:00:00;;;;removed;x", "9 columns, header has 8"),
         (b"A1;Pas;R;2024-03-04 09:00:00;;;removed", "7 columns, header has 8"),
         (b"A1;P\xe5s;R;2024-03-04 09:00:00;;;;removed", "invalid UTF-8 at byte 4"),
@@ -500,3 +559,18 @@ def test_personal_fields_are_configurable():
     config = TicketExportConfig(personal_fields=["Borgerens navn"])
     parser = make_parser(config, header=HEADER + ";Borgerens navn;navn")
     assert parser.redact("A001;Pas;Rådhuset;x;;;1;served;Hans Hansen;Grete").endswith(";<redacted>;Grete")
+
+
+# --- no line stalls the parser --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", cases({
+    "long timestamp": "A1;Pas;R;" + "2024-03-04 09:00:00" * 5000 + ";;;;removed",
+    "long quoted field": 'A1;"' + "x" * 1_000_000 + '";R;2024-03-04 09:00:00;;;;removed',
+    "many columns": "A1;Pas" + ";" * 1_000_000,
+    "padded time": "A1;Pas;R;" + " " * 100_000 + "2024-03-04 09:00:00;;;;removed",
+}))
+@pytest.mark.parametrize("header", [HEADER, None], ids=["with header", "without header"])
+def test_a_1_mb_adversarial_line_is_read_without_stalling(text, header):
+    parser = make_parser(header=header if header else text)
+    assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 1 if header is None else 2, 0))

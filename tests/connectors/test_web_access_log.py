@@ -19,6 +19,7 @@ from connectors.privacy import ContactKeyer
 from connectors.web_access_log import AccessLogFormat, WebAccessLogConfig, WebAccessLogParser
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
 from tests.connectors.built_events import assert_as_validated
+from tests.connectors.adversarial import assert_no_stall, cases
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -190,6 +191,32 @@ def test_vhost_prefix_with_ipv6_client_is_read():
         "selvbetjening.kommune.dk:443 " + combined(f"POST {FLYTNING_FORM} HTTP/2.0", 303, client="2001:db8::7")
     )
     assert event.channel is Channel.self_service
+
+
+FORWARDED_LINES = [
+    # nginx behind a proxy logging $proxy_add_x_forwarded_for (or Apache %{X-Forwarded-For}i) as the client
+    f'10.0.0.2, 10.0.0.1, 85.181.35.98 - - [10/Oct/2026:13:55:36 +0200] "GET {PAS_PAGE} HTTP/1.1" 200 5120'
+    f' "-" "{CHROME}"',
+    f'www.kommune.dk:443 10.0.0.2, 85.181.35.98 - - [10/Oct/2026:13:55:36 +0200] "GET {PAS_PAGE} HTTP/1.1" 200 5120',
+    f'2001:db8::7, 10.0.0.1 - - [10/Oct/2026:13:55:36 +0200] "GET {PAS_PAGE} HTTP/1.1" 200 5120 "-" "{CHROME}"',
+    f'unknown, 10.0.0.1 - - [10/Oct/2026:13:55:36 +0200] "GET {PAS_PAGE} HTTP/1.1" 200 5120 "-" "{CHROME}"',
+]
+
+
+@pytest.mark.parametrize("line", FORWARDED_LINES)
+def test_client_field_holding_an_x_forwarded_for_list_is_read_and_never_carried(line):
+    event = one_event(line)
+    assert (event.channel, event.task) == (Channel.web, "85.06.00")
+    assert event.occurred_at == utc(2026, 10, 10, 11, 55, 36)
+    dumped = event.model_dump_json()
+    for address in ("85.181.35.98", "10.0.0.2", "10.0.0.1", "2001:db8::7"):
+        assert address not in dumped
+
+
+def test_forwarded_for_list_counts_as_one_field_when_the_line_is_rejected():
+    line = f'10.0.0.2, 10.0.0.1, 85.181.35.98 - - [10/Okt/2026:13:55:36 +0200] "GET {PAS_PAGE} HTTP/1.1" 200 1'
+    reason = rejection(line)
+    assert reason.startswith("bad timestamp") and "85.181" not in reason
 
 
 @pytest.mark.parametrize(
@@ -594,13 +621,18 @@ def test_values_the_parser_does_not_make_are_still_validated_by_the_event_model(
         make_parser(context=bad_context).parse(combined().encode(), Location(SYSTEM, FILE, 1, 0))
 
 
+@pytest.mark.parametrize("record", [b"", b"   ", b"\t", b" \t \r", b"\x0b\x0c"])
+@pytest.mark.parametrize("fmt", ["auto", "combined", "json"])
+def test_blank_line_is_a_counted_skip_not_a_rejection(record, fmt):
+    assert parse(record, WebAccessLogConfig(system=SYSTEM, format=fmt)) == Skip(reason="blank line")
+
+
 # --- rejected lines -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        (b"", "empty line"),
         (combined(agent="Mozilla/5.0 \xe5").encode("latin-1"), "invalid UTF-8 at byte"),
         (b"hello world", "no [time] field: expected a combined or common log line"),
         (b'192.0.2.10 - [04/Mar/2024:09:12:00 +0100] "GET / HTTP/1.1" 200 1', "2 fields before [time], expected 3"),
@@ -700,7 +732,109 @@ def test_redact_blanks_client_user_and_forwarded_for_fields_of_a_json_line():
 
 
 def test_redact_of_broken_json_still_blanks_addresses():
-    assert make_parser().redact('{"remote_addr": "192.0.2.10", ') == '{"remote_addr": "<ip>", '
+    # was '{"remote_addr": "<ip>", ': a line that is not JSON now keeps no value but time, status and method
+    assert make_parser().redact('{"remote_addr": "192.0.2.10", ') == '{"remote_addr": "<redacted>", '
+
+
+def test_redact_of_a_forwarded_for_list_blanks_every_address_and_the_user():
+    line = '10.0.0.2, 10.0.0.1, 85.181.35.98 - jens [10/Okt/2026:13:55:36 +0200] "GET / HTTP/1.1" 200 1'
+    assert make_parser().redact(line) == '<client> - <user> [10/Okt/2026:13:55:36 +0200] "GET / HTTP/1.1" 200 1'
+
+
+def test_redact_of_a_json_line_blanks_bodies_query_strings_cookies_authorization_and_urls_addresses():
+    line = json_line(
+        time="yesterday", remote_user="jens", request_body="username=jens&password=hemmelig1234",
+        request_uri="/login?token=abc123&cpr=0101901234", args="token=abc123&cpr=0101901234",
+        http_referer="https://85.181.35.98:8443/borger/pas?navn=Jens+Hansen", http_cookie="session=s3cr3t; consent=1",
+        http_authorization="Basic amVuczpoZW1tZWxpZw==", http_x_forwarded_for="85.181.35.98, 10.0.0.1",
+        arg_email="jens@example.dk", cookie_session="s3cr3t",
+    )  # fmt: skip
+    redacted = make_parser().redact(line)
+    for secret in ("hemmelig", "jens", "abc123", "0101901234", "85.181.35.98", "Hansen", "s3cr3t", "amVucz",
+                   "10.0.0.1"):  # fmt: skip
+        assert secret not in redacted, secret
+    fields = json.loads(redacted)
+    assert fields["request_uri"] == "/login?<redacted>"  # the path stays readable
+    assert fields["http_referer"] == "https://<ip>:8443/borger/pas?<redacted>"
+    assert fields["request_body"] == fields["args"] == fields["http_cookie"] == "<redacted>"
+    assert fields["http_user_agent"] == CHROME and fields["time"] == "yesterday" and fields["status"] == "200"
+
+
+def test_redact_of_a_json_line_in_elastic_common_schema_blanks_nested_bodies_queries_and_headers():
+    line = json.dumps({
+        "@timestamp": "x", "source": {"ip": "85.181.35.98"}, "user": {"name": "jens"},
+        "url": {"original": "/borger/pas?cpr=0101901234", "query": "cpr=0101901234"},
+        "http": {"request": {"method": "POST", "body": {"content": "password=hemmelig"},
+                             "referrer": "https://jens:pw@www.kommune.dk/x?y=z"}},
+        "request": {"headers": {"Cookie": ["sid=s3cr3t"], "Authorization": ["Bearer abc.def"]}},
+    })  # fmt: skip
+    redacted = make_parser().redact(line)
+    for secret in ("85.181", "jens", "0101901234", "hemmelig", "s3cr3t", "abc.def", "pw@", "y=z"):
+        assert secret not in redacted, secret
+    assert '"method":"POST"' in redacted and "www.kommune.dk/x?<redacted>" in redacted
+
+
+def test_redact_of_a_combined_line_blanks_query_strings_addresses_in_urls_and_secret_extra_fields():
+    line = (
+        '192.0.2.10 - - [04/Mar/2024:09:12:00 +0100] "GET /login?user=jens&pw=hemmelig HTTP/1.1" x 1'
+        ' "http://85.181.35.98/borger?cpr=0101901234" "Mozilla/5.0 (192.0.2.77)" "sid=s3cr3t; consent=1"'
+        ' "Bearer abc.def" "0.120"'
+    )
+    redacted = make_parser().redact(line)
+    for secret in ("jens", "hemmelig", "85.181", "0101901234", "192.0.2.77", "s3cr3t", "abc.def"):
+        assert secret not in redacted, secret
+    assert redacted == (
+        '<client> - - [04/Mar/2024:09:12:00 +0100] "GET /login?<redacted> HTTP/1.1" x 1'
+        ' "http://<ip>/borger?<redacted>" "Mozilla/5.0 (<ip>)" "<redacted>" "<redacted>" "0.120"'
+    )
+
+
+def test_redact_of_broken_json_keeps_keys_and_the_time_status_and_method_only():
+    line = '{"time": "2024-03-04T09:12:00+01:00", "status": 200, "request_method": "POST", "request_body": "pw=x'
+    assert make_parser().redact(line) == (
+        '{"time": "2024-03-04T09:12:00+01:00", "status": 200, "request_method": "POST", "request_body": "<redacted>"'
+    )
+    assert "hemmelig" not in make_parser().redact('{"a": ["jens", "hemmelig"], "b": "x\\"y", "c": tru')
+
+
+async def test_dead_letter_of_a_json_line_carries_no_password_body_or_address_in_a_referrer(tmp_path):
+    from connectors.runtime import ConnectorRunner
+
+    path = tmp_path / "forms.access.log"
+    path.write_text(json_line(status="OK", request_body="username=jens&password=hemmelig1234",
+                              http_referer="https://85.181.35.98/login") + "\n")  # fmt: skip
+
+    class Sink:
+        def __init__(self) -> None:
+            self.letters: list = []
+
+        async def send_batch(self, key, events):  # type: ignore[no-untyped-def]
+            pass
+
+        async def send_dead_letter(self, letter):  # type: ignore[no-untyped-def]
+            self.letters.append(letter)
+
+        async def flush(self) -> None:
+            pass
+
+    sink = Sink()
+    await ConnectorRunner(make_parser(), SYSTEM, sink, None, settle_seconds=0.0).run([path])
+    [letter] = sink.letters
+    assert letter.reason.startswith("bad status 'OK'")
+    for secret in ("hemmelig", "jens", "85.181.35.98", "192.0.2.10"):
+        assert secret not in letter.raw, secret
+    assert '"request_body":"<redacted>"' in letter.raw and "https://<ip>/login" in letter.raw
+
+
+def test_personal_fields_are_configurable_by_name_path_and_prefix():
+    config = WebAccessLogConfig(system=SYSTEM, personal_fields=["x_kunde", "meta.borger", "hdr_*"])
+    line = json.dumps({"time": "x", "x_kunde": "Jens", "meta": {"borger": "Hans"}, "hdr_x_id": "Ole",
+                       "request_body": "Grete"})  # fmt: skip
+    fields = json.loads(make_parser(config).redact(line))
+    assert (fields["x_kunde"], fields["meta"]["borger"], fields["hdr_x_id"]) == ("<redacted>",) * 3
+    assert fields["request_body"] == "Grete"  # the configured list replaces the defaults
+
+
 
 
 # --- config ------------------------------------------------------------------------------------------
@@ -838,3 +972,31 @@ def test_redact_never_raises_and_leaves_no_inserted_address(prefix, address, suf
 @given(st.text(max_size=200))
 def test_redact_of_arbitrary_text_never_raises(text):
     assert isinstance(make_parser().redact(text), str)
+
+
+# --- no line stalls the parser --------------------------------------------------------------------
+
+_HEAD = '192.0.2.10 - - [04/Mar/2024:09:12:00 +0100] '
+
+
+@pytest.mark.parametrize("text", cases({
+    "long path": _HEAD + '"GET /' + "a" * 1_000_000 + ' HTTP/1.1" 200 1 "-" "Mozilla/5.0"',
+    "long task path": _HEAD + '"GET /borger/' + "pas/" * 250_000 + ' HTTP/1.1" 200 1 "-" "Mozilla/5.0"',
+    "percent path": _HEAD + '"GET /' + "%" * 1_000_000 + ' HTTP/1.1" 200 1 "-" "Mozilla/5.0"',
+    "escaped path": _HEAD + '"GET /' + "\\x" * 500_000 + ' HTTP/1.1" 200 1 "-" "Mozilla/5.0"',
+    "long user agent": _HEAD + f'"GET {PAS_PAGE} HTTP/1.1" 200 1 "-" "' + "cubo" * 250_000 + '"',
+    "escaped referrer": _HEAD + '"GET / HTTP/1.1" 200 1 "' + '\\"' * 500_000 + '" "x"',
+    "long forwarded-for": "192.0.2.1, " * 90_000 + '- - [04/Mar/2024:09:12:00 +0100] "GET / HTTP/1.1" 200 1',
+    "many head fields": "a " * 500_000 + '[04/Mar/2024:09:12:00 +0100] "GET / HTTP/1.1" 200 1',
+    "many extra fields": _HEAD + '"GET / HTTP/1.1" 200 1 ' + '"x=1" ' * 200_000,
+    "quotes after status": _HEAD + '"GET / HTTP/1.1" ' + '"' * 1_000_000,
+    "long query": _HEAD + '"GET /?' + "a=b&" * 250_000 + ' HTTP/1.1" 2000 1',
+    "urls": _HEAD + '"GET / HTTP/1.1" 2000 1 "' + "http://192.0.2.1/?x " * 50_000 + '"',
+    "long json value": json_line(request_uri="/borger/" + "pas/" * 250_000, http_user_agent="cubo" * 250_000),
+    "long json time": json_line(time="1" * 1_000_000),
+    "deep json": '{"a": ' * 200_000,
+    "cut-off json": '{"request_body": "' + 'x\\"' * 300_000,
+}))
+def test_a_1_mb_adversarial_line_is_read_without_stalling(text):
+    parser = make_parser()  # format auto: a line starting with { is read as JSON, any other as combined
+    assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 7, 0))
