@@ -37,6 +37,8 @@ _MASK = re.compile(
         r"|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"
         r"|(?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?"
         r"|::[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})(?![0-9A-Za-z:.]))",
+        r"(?P<ipurl>(?<=//)(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
+        r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?![0-9.]))",
         r"(?P<ipv4>(?<![0-9A-Za-z./])(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
         r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?![0-9.]))",
         # CPR: ddmmyy-ssss or ddmmyyssss, masked only where the date part is a real date, so
@@ -81,7 +83,7 @@ def _masked(match: re.Match[str]) -> str:
         return text
     if kind == "email":
         return "<email>"
-    if kind in ("ipv4", "ipv6"):
+    if kind in ("ipv4", "ipv6", "ipurl"):
         return "<ip>"
     if kind == "cpr":
         return "<cpr>" if _plausible_date(text[0:2], text[2:4], "20" + text[4:6]) else _number(match, text)
@@ -129,7 +131,12 @@ def masked_excerpt(text: str, redact: Callable[[str], str] | None = None, limit:
     masking stay cheap on a line of any length, then its personal fields blanked (`redact`,
     the connector's own), then personal-data patterns masked."""
     kept = cut(text, limit)
-    return mask_personal_data(redact(kept) if redact is not None else kept)
+    if redact is not None:
+        try:
+            kept = redact(kept)
+        except Exception as exc:  # noqa: BLE001 - a record its connector cannot blank is not kept at all
+            return f"<not kept: its personal fields could not be blanked ({type(exc).__name__})>"
+    return mask_personal_data(kept)
 
 
 REDACTED = "<redacted>"

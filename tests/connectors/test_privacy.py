@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.privacy import REDACTED, shown, ContactKeyer, cut, mask_personal_data, normalise_phone_number, redact_csv_row, redact_json_fields
+from connectors.privacy import REDACTED, shown, ContactKeyer, cut, mask_personal_data, masked_excerpt, normalise_phone_number, redact_csv_row, redact_json_fields
 
 SECRET = b"test-secret"
 
@@ -257,3 +257,16 @@ def test_cutting_never_leaves_part_of_a_token(text: str, limit: int) -> None:
 
 def test_shown_cuts_a_huge_value_before_masking_it() -> None:
     assert len(shown("x" * 5_000_000)) < 120
+
+
+def test_an_address_as_a_url_host_is_masked_but_a_version_after_a_slash_is_not() -> None:
+    assert mask_personal_data("Referer: http://10.1.2.3/side?x") == "Referer: http://<ip>/side?x"
+    assert mask_personal_data("Chrome/120.0.0.0") == "Chrome/120.0.0.0"
+
+
+def test_a_record_its_connector_cannot_blank_is_not_kept() -> None:
+    def broken(record: str) -> str:
+        raise RecursionError("too deep")
+
+    kept = masked_excerpt("navn=Jens Hansen 12345678", broken)
+    assert "Jens" not in kept and "12345678" not in kept and "RecursionError" in kept
