@@ -223,7 +223,8 @@ def reading_order(files: list[Path]) -> list[Path]:
 def private_directory(path: Path) -> Path:
     """Create `path` readable by its owner only (checkpoints name the files read; the
     embedded store holds every event): 0700, and tightened if this user made it looser."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for missing in [*reversed([p for p in path.parents if not p.exists()]), path]:
+        missing.mkdir(exist_ok=True, mode=0o700)  # parents made here are private too (var/ above var/chdb)
     try:
         info = path.stat()
         if info.st_uid == os.getuid() and info.st_mode & 0o077:
@@ -487,6 +488,7 @@ class ConnectorStats:
     files: int = 0
     failed_files: set[str] = field(default_factory=set)
     resends: int = 0
+    error: str | None = None  # why the connector stopped (kanalpuls run goes on with the others)
 
     def add(self, other: ConnectorStats) -> None:
         self.records += other.records

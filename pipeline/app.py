@@ -36,6 +36,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from connectors.confirmations import ack_value, requested_acks
+from connectors.runtime import private_directory
 from pipeline import metrics
 from pipeline.aggregation import (
     DedupeIndex,
@@ -118,7 +119,8 @@ def kafka_urls(bootstrap: str) -> list[str]:
 
 def build_app(settings: Settings) -> faust.App:
     """Declare the app, its topics, table, agents, timers and web pages from settings."""
-    settings.worker.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.var_dir)  # the embedded store, checkpoints and Faust's data live below
+    private_directory(settings.worker.data_dir)
     steering = load_steering(settings.steering.file)  # a bad file stops the worker here, naming the field
     app = faust.App(
         settings.worker.app_id,

@@ -121,6 +121,27 @@ def store_init() -> None:
     console.print(f"store ready: database {settings.store.database}, applied {', '.join(applied)}")
 
 
+@store_app.command("serve")
+def store_serve(
+    port: Annotated[int, typer.Option(help="Loopback port; point workers and commands at it with "
+                                           "KANALPULS_STORE__URL=kanalpuls://127.0.0.1:<port>.")] = 8124,
+) -> None:
+    """Own the embedded store and answer workers and commands on loopback (two workers on one chDB store)."""
+    from pipeline.store import StoreError
+    from pipeline.store_server import serve_store
+
+    settings = get_settings()
+    if settings.store.url and not settings.store.url.startswith("kanalpuls://"):
+        raise _fail(f"KANALPULS_STORE__URL is a ClickHouse server ({settings.store.url}): every process connects "
+                    "to it on its own; `store serve` is for the embedded store")
+    console.print(f"embedded store {settings.store.path} on 127.0.0.1:{port}: set "
+                  f"KANALPULS_STORE__URL=kanalpuls://127.0.0.1:{port} for workers and commands")
+    try:
+        serve_store(settings.store.path, settings.store.database, port)
+    except StoreError as exc:
+        raise _fail(str(exc))
+
+
 @app.command()
 def ingest(
     kind: Annotated[str, typer.Argument(help="Connector kind, e.g. asterisk_queue_log, ticket_export, imap_mailbox.")],
@@ -133,20 +154,19 @@ def ingest(
     """Read logs, or shared mailboxes over IMAP, and produce inquiry events (or check them with --dry-run)."""
     from connectors.base import ConnectorError
     from connectors.registry import UnknownConnector
-    from connectors.runtime import ProduceFailed
+    from connectors.runtime import ProduceFailed, Unconfirmed
     from pipeline.ingest import IngestError, run_ingest
 
     settings = get_settings()
     try:
         stats = asyncio.run(run_ingest(settings, kind, paths or [], dry_run=dry_run, follow=follow, config_file=config))
-    except (UnknownConnector, IngestError, ProduceFailed, ConnectorError) as exc:
-        raise _fail(str(exc))
+    except (UnknownConnector, IngestError, ProduceFailed, Unconfirmed, ConnectorError) as exc:
+        raise _fail(str(exc), code=75 if isinstance(exc, (ProduceFailed, Unconfirmed)) else 2)
     except KeyboardInterrupt:
         return
-    skipped = sum(stats.skipped.values())
-    read = "folder(s)" if kind in ("imap_mailbox", "imap") else "file(s)"
-    console.print(f"{stats.files} {read}, {stats.records} records: {stats.events} events, "
-                  f"{skipped} skipped, {stats.rejected} rejected")
+    unit = "folder(s)" if kind in ("imap_mailbox", "imap") else "file(s)"
+    if not _summarise(kind, stats, unit):
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -190,9 +210,35 @@ def run(
         results = asyncio.run(main())
     except (UnknownConnector, IngestError, ProduceFailed, ConnectorError) as exc:
         raise _fail(str(exc))
-    for plan, stats in zip(planned, results):
-        console.print(f"{plan.name}: {stats.files} file(s), {stats.records} records: {stats.events} events, "
-                      f"{sum(stats.skipped.values())} skipped, {stats.rejected} rejected")
+    fine = [_summarise(plan.name, stats, "file(s)" if plan.reads_files else "folder(s)")
+            for plan, stats in zip(planned, results)]
+    if not all(fine):
+        raise typer.Exit(1)
+
+
+def _summarise(name: str, stats, unit: str) -> bool:  # type: ignore[no-untyped-def]
+    """One connector's result for the operator, skip reasons included; False when it failed,
+    could not read a file, or rejected every record it read (the wrong connector or mapping)."""
+    skipped = sum(stats.skipped.values())
+    reasons = ", ".join(f"{reason} {count:,}" for reason, count in stats.skipped.most_common(8))
+    more = len(stats.skipped) - 8
+    console.print(f"{name}: {stats.files} {unit}, {stats.records:,} records: {stats.events:,} events, "
+                  f"{skipped:,} skipped{f' ({reasons}' + (f', {more} more reasons' if more > 0 else '') + ')' if skipped else ''}, "
+                  f"{stats.rejected:,} rejected", highlight=False)
+    fine = True
+    if stats.error:
+        console.print(f"[red]error:[/red] {name} stopped: {stats.error}")
+        fine = False
+    if stats.failed_files:
+        console.print(f"[red]error:[/red] {name}: {len(stats.failed_files)} file(s) could not be read: "
+                      + ", ".join(sorted(stats.failed_files)[:5]), highlight=False)
+        fine = False
+    if stats.everything_rejected:
+        console.print(f"[red]error:[/red] {name}: every one of its {stats.records:,} records was rejected: is this "
+                      "the right connector kind, and its column mapping, for these files? See the reasons above "
+                      "or on inquiries.dlq", highlight=False)
+        fine = False
+    return fine
 
 
 @app.command()

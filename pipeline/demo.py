@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.mapping import load_mapping
+from connectors.runtime import private_directory
 from pipeline.broker import BrokerError, EmbeddedBroker, ensure_topics, required_topics
 from pipeline.http_ingest import build_http_app
 from pipeline.ingest import load_run_file, plan_runs, run_many
@@ -236,7 +237,7 @@ def run_demo(base: Settings, days: int = 7, seed: int = 1, console: Console | No
     started = time.monotonic()
     settings = demo_settings(base)
     shutil.rmtree(settings.var_dir, ignore_errors=True)
-    settings.var_dir.mkdir(parents=True)
+    private_directory(settings.var_dir)
     logs = settings.var_dir / "logs"
     worker_log = settings.var_dir / "worker.log"
 
@@ -256,8 +257,10 @@ def run_demo(base: Settings, days: int = 7, seed: int = 1, console: Console | No
                 with console.status(f"{len(run_file.connectors)} connectors reading {logs / RUN_FILE}"):
                     results = asyncio.run(run_many(settings, run_file, asyncio.Event()))
                 for plan, stats in zip(plan_runs(run_file), results):
+                    if stats.error:
+                        raise DemoFailed(f"{plan.name} stopped: {stats.error}")
                     console.print(f"[bold]4/6[/bold] {plan.name}: {stats.records:,} records -> {stats.events:,} "
-                                  f"events, {sum(stats.skipped.values()):,} skipped, {stats.rejected} rejected "
+                                  f"events stored, {sum(stats.skipped.values()):,} skipped, {stats.rejected} rejected "
                                   f"to {settings.kafka.dead_letter_topic}")
                 accepted, refused = asyncio.run(post_http_events(
                     settings, logs / "http_events.ndjson", logs / "http_events_invalid.ndjson"))

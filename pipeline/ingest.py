@@ -18,12 +18,15 @@ from connectors.confirmations import Confirmations
 from connectors.mapping import MappingError, load_mapping
 from connectors.privacy import ContactKeyer
 from connectors.registry import ConnectorKind, UnknownConnector, get_kind
+from connectors.base import ConnectorError
 from connectors.runtime import (
     Checkpoints,
     ConnectorRunner,
     ConnectorStats,
     DryRunSink,
     KafkaEventSink,
+    ProduceFailed,
+    Unconfirmed,
 )
 from pipeline.settings import DEMO_SECRET, Settings
 from pipeline.validation import describe
@@ -270,7 +273,19 @@ async def run_many(settings: Settings, run_file: RunFile, stop: asyncio.Event) -
         if plan.followed and not plan.files:
             logger.warning("connector %d (%s): no file matches %s yet; waiting for one", plan.number, plan.name,
                            plan.entry.paths)
-    return list(await asyncio.gather(*(
-        run_ingest(settings, plan.entry.kind, plan.files, follow=plan.entry.follow, config=plan.config, stop=stop,
-                   discover=_discover(plan.entry.paths) if plan.followed else None)
-        for plan in planned)))
+    return list(await asyncio.gather(*(_run_one(settings, plan, stop) for plan in planned)))
+
+
+async def _run_one(settings: Settings, plan: PlannedConnector, stop: asyncio.Event) -> ConnectorStats:
+    """One run-file entry; whatever stops it is reported with its name and stops it alone."""
+    try:
+        return await run_ingest(settings, plan.entry.kind, plan.files, follow=plan.entry.follow, config=plan.config,
+                                stop=stop, discover=_discover(plan.entry.paths) if plan.followed else None)
+    except asyncio.CancelledError:
+        raise
+    except (IngestError, ConnectorError, ProduceFailed, Unconfirmed, MappingError, OSError) as exc:
+        logger.error("connector %d (%s) stopped: %s; the other connectors go on", plan.number, plan.name, exc)
+        return ConnectorStats(error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a fault in one connector must not take the others down
+        logger.exception("connector %d (%s) failed; the other connectors go on", plan.number, plan.name)
+        return ConnectorStats(error=f"{type(exc).__name__}: {exc}")

@@ -45,7 +45,8 @@ class KafkaSettings(_Section):
 class StoreSettings(_Section):
     url: str | None = Field(
         default=None,
-        description="ClickHouse server HTTP URL. Unset: embedded chDB under path.",
+        description="ClickHouse server HTTP URL, or kanalpuls://127.0.0.1:PORT for `kanalpuls store serve` "
+        "(the embedded store shared by several processes). Unset: embedded chDB under path, owned by the worker.",
         examples=["http://clickhouse:8123"],
     )
     path: Path = Field(default=Path("var/chdb"), description="Embedded chDB data directory.")

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from connectors.runtime import private_directory
 from pipeline.settings import StoreSettings
 from pipeline.steering import Steering
 
@@ -105,7 +106,7 @@ class EmbeddedStore:
     def __init__(self, path: Path, database: str) -> None:
         from chdb import session  # imported here: a server deployment never loads chDB
 
-        path.mkdir(parents=True, exist_ok=True)
+        private_directory(path)
         _check_not_locked(path)
         try:
             self._session = session.Session(str(path))
@@ -202,6 +203,11 @@ class ServerStore:
 
 
 def open_store(settings: StoreSettings) -> EmbeddedStore | ServerStore:
+    """The store settings name: a ClickHouse server, `kanalpuls store serve`, or chDB here."""
+    if settings.url and settings.url.startswith("kanalpuls://"):
+        from pipeline.store_server import RemoteEmbeddedStore, token_directory
+
+        return RemoteEmbeddedStore(settings.url, settings.database, token_directory(settings.path))  # type: ignore[return-value]
     if settings.url:
         return ServerStore(settings)
     return EmbeddedStore(settings.path, settings.database)

@@ -16,7 +16,7 @@ import urllib.request
 from pipeline.broker import port_open
 from pipeline.query_guard import read_only_query
 from pipeline.settings import Settings
-from pipeline.store import QueryResult, ServerStore, StoreQueryError, StoreUnavailable, open_store
+from pipeline.store import QueryResult, StoreQueryError, StoreUnavailable, open_store
 from pipeline.tokens import read_query_token
 
 
@@ -45,7 +45,7 @@ def run_query(settings: Settings, sql: str) -> QueryResult:
         reader = settings.store.model_copy(update={"user": settings.store.reader_user,
                                                    "password": settings.store.reader_password}) \
             if settings.store.reader_user else settings.store
-        store = ServerStore(reader)
+        store = open_store(reader)
         try:
             return read_only_query(store, sql)
         finally:

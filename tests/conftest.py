@@ -114,6 +114,32 @@ def no_worker(topics: Settings) -> Settings:
     return topics.model_copy(update={"connectors": topics.connectors.model_copy(update={"confirm": "broker"})})
 
 
+@pytest.fixture
+def store_server(tmp_path: Path) -> Iterator[Settings]:
+    """`kanalpuls store serve` owning a fresh embedded store; settings that reach it (KANALPULS_STORE__URL)."""
+    import subprocess
+    import time
+
+    from pipeline.broker import port_open
+    from pipeline.supervise import kanalpuls_command, settings_environment, stop_process
+
+    port = free_port()
+    settings = Settings(var_dir=tmp_path / "var",
+                        store=StoreSettings(path=tmp_path / "var" / "chdb", url=f"kanalpuls://127.0.0.1:{port}"))
+    with open(tmp_path / "store.log", "wb") as log:
+        process = subprocess.Popen(kanalpuls_command("store", "serve", "--port", str(port)),
+                                   env=settings_environment(settings), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not port_open("127.0.0.1", port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"kanalpuls store serve did not start: {(tmp_path / 'store.log').read_text()}")
+            time.sleep(0.1)
+        yield settings
+    finally:
+        stop_process(process)
+
+
 # --- IMAP: a throwaway Dovecot (Debian dovecot-imapd) ------------------------------------
 
 

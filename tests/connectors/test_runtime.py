@@ -22,6 +22,7 @@ from connectors.runtime import (
     Checkpoints,
     ConnectorRunner,
     DryRunSink,
+    Unconfirmed,
     confirmed,
     encode_batch,
     iter_records,
@@ -508,3 +509,148 @@ def test_arbitrary_lines_through_the_runtime_become_events_skips_or_dead_letters
     for letter in sink.dead_letters:
         assert letter.reason and letter.connector == kind.name
         assert letter.source.file == str(log) and 1 <= letter.source.line <= len(lines)
+
+
+# --------------------------------------------------------------------------- per-file faults, bounds
+
+
+async def test_follow_survives_a_rename_written_on_before_the_new_file_exists(tmp_path: Path) -> None:
+    """The checkpoint of lines read from the renamed file used to open the file by its old name,
+    which named nothing yet: the connector crashed."""
+    log = write(tmp_path / "queue_log", call_lines(0, 2))
+    sink = RecordingSink()
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner(sink, Checkpoints(tmp_path / "cp.json")).run([log], follow=True, stop=stop))
+    await _until(lambda: len(sink.events) == 6, "the first lines")
+    log.rename(tmp_path / "queue_log.1")
+    with open(tmp_path / "queue_log.1", "a", encoding="utf-8") as old:
+        old.write("\n".join(call_lines(2, 1)) + "\n")
+    await _until(lambda: len(sink.events) == 9, "the lines written after the rename")
+    await asyncio.sleep(0.2)
+    write(tmp_path / "queue_log", call_lines(3, 2))
+    await _until(lambda: len(sink.events) == 15, "the file created anew")
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert len({e.event_id for e in sink.events}) == 15
+
+
+async def test_follow_survives_a_followed_file_deleted_and_created_anew(tmp_path: Path) -> None:
+    log = write(tmp_path / "queue_log", call_lines(0, 2))
+    sink = RecordingSink()
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner(sink, Checkpoints(tmp_path / "cp.json")).run([log], follow=True, stop=stop))
+    await _until(lambda: len(sink.events) == 6, "the first lines")
+    log.unlink()
+    await asyncio.sleep(0.3)
+    write(tmp_path / "queue_log", call_lines(2, 2))
+    await _until(lambda: len(sink.events) == 12, "the new file")
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert not task.exception()
+
+
+async def test_a_truncated_gzip_is_one_dead_letter_naming_it_and_the_other_files_are_read(tmp_path: Path) -> None:
+    whole = write(tmp_path / "queue_log-1.gz", call_lines(0, 200))
+    broken = tmp_path / "queue_log-2.gz"
+    broken.write_bytes(whole.read_bytes()[: len(whole.read_bytes()) // 2])  # cut off mid-stream
+    good = write(tmp_path / "queue_log", call_lines(500, 2))
+    sink = RecordingSink()
+    stats = await runner(sink, Checkpoints(tmp_path / "cp.json")).run([broken, good])
+    assert stats.failed_files == {str(broken)}
+    (letter,) = [d for d in sink.dead_letters if d.source.file == str(broken)]
+    assert "compressed data ends early" in letter.reason and "read" in letter.reason
+    assert {e.source.file for e in sink.events} == {str(broken), str(good)}  # what came before the cut counts
+    assert sum(e.source.file == str(good) for e in sink.events) == 6
+
+
+async def test_an_unreadable_or_vanished_file_is_reported_and_the_others_are_read(tmp_path: Path) -> None:
+    directory = tmp_path / "not_a_file"
+    directory.mkdir()
+    gone = tmp_path / "gone"
+    good = write(tmp_path / "queue_log", call_lines(0, 2))
+    sink = RecordingSink()
+    stats = await runner(sink, Checkpoints(tmp_path / "cp.json")).run([directory, gone, good])
+    assert len(sink.events) == 6
+    assert str(directory) in stats.failed_files
+    assert any(d.source.file == str(directory) for d in sink.dead_letters)
+
+
+async def test_a_line_over_the_limit_is_dead_lettered_with_its_size_and_never_parsed(tmp_path: Path) -> None:
+    log = tmp_path / "queue_log"
+    lines = call_lines(0, 1)
+    huge = "1763971200|x|pas|NONE|ENTERQUEUE||" + "9" * 3_000_000 + "|1"
+    log.write_text("\n".join([lines[0], huge, *lines[1:]]) + "\n", encoding="utf-8")
+    sink = RecordingSink()
+    run = runner(sink, Checkpoints(tmp_path / "cp.json"))
+    run.max_record_bytes = 64 * 1024
+    stats = await run.run([log])
+    assert stats.rejected == 1 and len(sink.events) == 3
+    (letter,) = sink.dead_letters
+    assert letter.source.line == 2 and "3,000,036 bytes" in letter.reason and len(letter.raw) <= 4096
+    assert "9999999999" not in letter.raw  # the head kept is masked like any record
+
+
+def test_records_of_a_line_longer_than_the_bound_are_cut_with_their_whole_size() -> None:
+    data = b"a\n" + b"x" * 100 + b"\nb\n" + b"y" * 50
+    records = list(iter_records(io.BytesIO(data), 0, 0, final=True, max_bytes=10))
+    assert [(r.line, r.size, r.data[:3]) for r in records] == [(1, -1, b"a"), (2, 100, b"xxx"), (3, -1, b"b"),
+                                                                (4, 50, b"yyy")]
+    assert [r.end for r in records] == [2, 103, 105, 155]
+
+
+def test_a_line_longer_than_the_bound_still_being_written_waits_for_its_end() -> None:
+    records = list(iter_records(io.BytesIO(b"a\n" + b"x" * 100), 0, 0, final=False, max_bytes=10))
+    assert [r.line for r in records] == [1]
+
+
+async def test_an_unconfirmed_step_is_sent_again_from_the_last_confirmed_checkpoint(tmp_path: Path) -> None:
+    """A broker that lost what it had acknowledged: nothing comes back confirmed, so the step is
+    read and sent again; the checkpoint never moves past what was not confirmed."""
+
+    class ForgetfulSink(RecordingSink):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attempts = 0
+
+        async def flush(self) -> asyncio.Future[None]:
+            self.attempts += 1
+            receipt: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            if self.attempts > 1:  # the first flush is lost with the broker; the second is stored
+                receipt.set_result(None)
+            return receipt
+
+    log = write(tmp_path / "queue_log", call_lines(0, 2))
+    sink = ForgetfulSink()
+    checkpoints = Checkpoints(tmp_path / "cp.json")
+    run = runner(sink, checkpoints)
+    run.confirm_seconds = 0.3
+    stats = await run.run([log])
+    assert stats.resends == 1 and stats.events == 6 and stats.records == 6  # counted once, when confirmed
+    assert len(sink.events) == 12 and len({e.event_id for e in sink.events}) == 6  # sent twice, same ids
+    assert Checkpoints(tmp_path / "cp.json").positions[str(log)].offset == log.stat().st_size
+
+
+async def test_a_run_gives_up_when_nothing_is_ever_confirmed_and_keeps_its_checkpoint(tmp_path: Path) -> None:
+    class Unanswered(RecordingSink):
+        async def flush(self) -> asyncio.Future[None]:
+            return asyncio.get_running_loop().create_future()
+
+    log = write(tmp_path / "queue_log", call_lines(0, 2))
+    run = runner(Unanswered(), Checkpoints(tmp_path / "cp.json"))
+    run.confirm_seconds, run.resend_attempts = 0.2, 1
+    with pytest.raises(Unconfirmed, match="not confirmed stored"):
+        with patch_sleep():
+            await run.run([log])
+    assert str(log) not in Checkpoints(tmp_path / "cp.json").positions
+
+
+def patch_sleep():  # type: ignore[no-untyped-def]
+    """The resend pause, shortened: the test is about what is resent, not how long it waits."""
+    from unittest import mock
+
+    import connectors.runtime as runtime
+
+    async def short(stop, seconds):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.01)
+
+    return mock.patch.object(runtime, "_sleep_unless", short)

@@ -43,15 +43,54 @@ def test_dry_run_prints_events_and_rejections_without_a_broker(tmp_path: Path) -
     assert [e["stage"] for e in events] == ["arrived", "answered", "closed"]
     assert {e["task"] for e in events} == {"85.06.00"}
     assert "22334455" not in done.stdout
-    assert f"{log}:5: " in done.stderr
-    assert "3 events, 1 skipped, 1 rejected" in done.stderr
+    assert done.stderr.count(f"{log}:5: ") == 1  # each rejection once, not again as a log warning
+    assert "3 events, 1 skipped (housekeeping PAUSE 1), 1 rejected" in " ".join(done.stderr.split())
+
+
+def test_a_run_that_rejected_every_record_exits_non_zero_saying_why(tmp_path: Path) -> None:
+    log = tmp_path / "tickets.csv"  # a ticket export fed to the phone connector
+    log.write_text("ticket;service;site;issued_at\nA1;Pas;Rådhuset;2026-03-02 09:00:00\n")
+    done = run(isolated(tmp_path), "ingest", "asterisk_queue_log", str(log), "--dry-run")
+    assert done.returncode == 1
+    assert "every one of its 2 records was rejected" in " ".join(done.stderr.split())
+
+
+def test_a_corrupt_file_in_a_run_file_is_reported_and_the_other_connectors_go_on(tmp_path: Path) -> None:
+    import gzip
+
+    whole = gzip.compress(QUEUE_LOG.encode() * 50)
+    (tmp_path / "broken.gz").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "tickets.csv").write_text("ticket;service;site;issued_at;called_at;finished_at;counter;outcome\n"
+                                          "A1;Pas;Rådhuset;2026-03-02 09:00:00;2026-03-02 09:05:00;"
+                                          "2026-03-02 09:10:00;3;served\n")
+    run_file = tmp_path / "run.yaml"
+    run_file.write_text(f"""connectors:
+  - {{kind: asterisk_queue_log, paths: ["{tmp_path}/broken.gz"], follow: false, config: {{system: pbx}}}}
+  - {{kind: ticket_export, paths: ["{tmp_path}/tickets.csv"], follow: false, config: {{system: nummer}}}}
+""")
+    settings = isolated(tmp_path)
+    from pipeline.broker import EmbeddedBroker
+
+    with EmbeddedBroker(settings.kafka.embedded_port):
+        settings = settings.model_copy(update={
+            "kafka": settings.kafka.model_copy(update={"bootstrap": f"127.0.0.1:{settings.kafka.embedded_port}"}),
+            "connectors": settings.connectors.model_copy(update={"confirm": "broker"}),
+            "privacy": settings.privacy.model_copy(update={"contact_key_secret": "cli-test-secret"}),
+        })
+        subprocess.run(kanalpuls_command("topics"), env=settings_environment(settings), check=True,
+                       capture_output=True, timeout=60)
+        done = run(settings, "run", "--config", str(run_file))
+    text = " ".join(done.stderr.split())
+    assert done.returncode == 1, text
+    assert f"{tmp_path}/broken.gz" in text and "could not be read" in text
+    assert "ticket_export/nummer: 1 file(s), 2 records: 3 events" in text
 
 
 def test_ingest_without_a_reachable_broker_fails_with_what_to_do(tmp_path: Path) -> None:
     log = tmp_path / "queue_log"
     log.write_text(QUEUE_LOG)
     done = run(isolated(tmp_path), "ingest", "asterisk_queue_log", str(log))
-    assert done.returncode == 2
+    assert done.returncode == 75  # EX_TEMPFAIL: try again once a broker runs
     assert "no Kafka broker answers" in done.stderr and "kanalpuls broker" in done.stderr
 
 
