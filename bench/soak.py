@@ -174,7 +174,7 @@ def stored_counts(settings: Settings) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--days", type=int, default=150, help="simulated days (150: about a million events)")
+    parser.add_argument("--days", type=int, default=165, help="simulated days (165: over a million events)")
     parser.add_argument("--kills", type=int, default=20, help="SIGKILLs of each victim")
     parser.add_argument("--workers", type=int, default=2, choices=(1, 2), help="workers in the consumer group")
     parser.add_argument("--seed", type=int, default=7)

@@ -140,6 +140,8 @@ class Confirmations:
                             if record.key == key:
                                 for token in _tokens(record.value):
                                     self.acknowledge(token)
+                    if not batches:
+                        await _restart_if_log_lost(consumer, partition)
             except asyncio.CancelledError:
                 raise
             except (KafkaError, OSError) as exc:
@@ -148,6 +150,16 @@ class Confirmations:
             finally:
                 with contextlib.suppress(Exception):
                     await consumer.stop()
+
+
+async def _restart_if_log_lost(consumer: AIOKafkaConsumer, partition: TopicPartition) -> None:
+    """A broker that restarted empty (the embedded one keeps data in memory only) answers
+    fetches beyond its new, shorter log with nothing, so the listener would wait until the
+    log grew past its old position: read the new log from its start instead."""
+    highwater = consumer.highwater(partition)
+    if highwater is not None and highwater < await consumer.position(partition):
+        logger.info("the acks log of %s restarted (the broker lost it): reading it from its start", partition.topic)
+        await consumer.seek_to_beginning(partition)
 
 
 def _tokens(value: bytes | None) -> list[str]:

@@ -517,6 +517,7 @@ class _Step:
     position: Position
     stats: ConnectorStats
     sent_at: float
+    confirmed_at: float | None = None
 
 
 class _FileFault(Exception):
@@ -568,6 +569,7 @@ class ConnectorRunner:
         self._dead_letters: list[DeadLetter] = []
         self._delta = ConnectorStats()
         self._pending: deque[_Step] = deque()
+        self._last_confirmed = time.monotonic()
         self._redact = getattr(parser, "redact", lambda record: record)
         # A dry run prints every rejection itself; otherwise they are logged, a few at a time.
         self._rejections = ThrottledLog(logger) if not isinstance(sink, DryRunSink) else None
@@ -806,10 +808,15 @@ class ConnectorRunner:
             position.fingerprint = head.fingerprint(fh, position.offset)
         except (OSError, EOFError, zlib.error):
             position.fingerprint = ""
-        self._pending.append(_Step(receipt, path, position, self._delta, time.monotonic()))
+        step = _Step(receipt, path, position, self._delta, time.monotonic())
+        receipt.add_done_callback(lambda _: self._confirmed(step))
+        self._pending.append(step)
         self._delta = ConnectorStats()
         self._settle()
         await self._hold_back()
+
+    def _confirmed(self, step: _Step) -> None:
+        step.confirmed_at = self._last_confirmed = time.monotonic()
 
     def _settle(self) -> None:
         """Save the checkpoints of the oldest confirmed steps, in order; raise Unconfirmed when
@@ -824,9 +831,22 @@ class ConnectorRunner:
             settled = getattr(self.sink, "settled", None)
             if settled is not None:
                 settled(step.receipt)
-        if self._pending and time.monotonic() - self._pending[0].sent_at > self.confirm_seconds:
+        if self._pending and self._overdue(self._pending[0]):
             raise Unconfirmed(f"sent {time.monotonic() - self._pending[0].sent_at:.0f} s ago and not yet "
                               "confirmed stored")
+
+    def _overdue(self, oldest: _Step) -> bool:
+        """Whether the oldest step is lost, not just slow: it waited confirm_seconds, and either
+        nothing at all was confirmed for that long (the broker or the worker is gone) or a later
+        step was confirmed that long ago (the worker went past it: the broker lost it). A worker
+        that is behind but confirming is waited for, not flooded with resends."""
+        now = time.monotonic()
+        if now - oldest.sent_at <= self.confirm_seconds:
+            return False
+        confirmed_at = [step.confirmed_at for step in self._pending if step.confirmed_at is not None]
+        quiet = now - max(self._last_confirmed, oldest.sent_at) > self.confirm_seconds
+        passed_over = bool(confirmed_at) and now - min(confirmed_at) > self.confirm_seconds
+        return quiet or passed_over
 
     async def _hold_back(self) -> None:
         """Read no further while too much is unconfirmed: wait for the oldest step."""

@@ -51,6 +51,7 @@ from pipeline.aggregation import (
     stored_counts,
     table_updates,
 )
+from pipeline.broker import MINUTE_COUNTS_TABLE
 from pipeline.settings import Settings
 from pipeline.spike import SpikeAlert, walk_in_arrivals
 from pipeline.spike_monitor import SpikeMonitor, SpikeSink
@@ -61,8 +62,8 @@ from pipeline.tokens import is_loopback, token_matches, write_query_token
 
 logger = logging.getLogger(__name__)
 
-MINUTE_COUNTS_TABLE = "inquiry_minute_counts"
 EXIT_AGGREGATION_FAILED = 70  # EX_SOFTWARE
+EXIT_BROKER_LOST = 75  # EX_TEMPFAIL: `kanalpuls worker` starts the worker process again
 WINDOW_SECONDS = 60
 WINDOW_EXPIRES = timedelta(days=2)
 SPIKE_TICK_SECONDS = 5.0  # how often wall time moves the spike windows of quiet sites
@@ -111,6 +112,22 @@ async def consumer_lag(app: faust.App, topic: str) -> dict[Any, int]:
             committed = await app.consumer.position(tp)
         behind[tp] = max(0, ends.get(tp, 0) - (committed or 0))
     return behind
+
+
+async def lost_logs(app: faust.App, topic: str) -> list[Any]:
+    """Assigned partitions of `topic` whose log, by the broker's last fetch answer, now ends
+    before this consumer's position: the broker lost what it had (a memory-only broker restarted)."""
+    try:
+        assigned = [tp for tp in app.consumer.assignment() if tp.topic == topic]
+    except ConsumerNotStarted:
+        return []
+    lost = []
+    for tp in assigned:
+        highwater = app.consumer.highwater(tp)
+        position = await app.consumer.position(tp)
+        if highwater is not None and position is not None and highwater < position:
+            lost.append(tp)
+    return lost
 
 
 def kafka_urls(bootstrap: str) -> list[str]:
@@ -289,6 +306,16 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.timer(interval=LAG_SECONDS)
     async def measure_consumer_lag() -> None:
+        lost = await lost_logs(app, inquiries.get_topic_name())
+        if lost:
+            # The embedded broker died and came back empty: its new log restarts at offset 0
+            # while this consumer waits beyond it (and Faust would drop the offsets it thinks
+            # it read). A fresh process reads the new log from its start; `kanalpuls worker`
+            # starts one. Nothing is lost: sources resend what was not confirmed stored.
+            logger.error("the broker's log of %s ends before what this worker has read (the broker restarted "
+                         "empty?); starting the worker anew", ", ".join(f"{tp.topic}/{tp.partition}" for tp in lost))
+            logging.shutdown()
+            os._exit(EXIT_BROKER_LOST)
         behind = await consumer_lag(app, inquiries.get_topic_name())
         metrics.CONSUMER_LAG.clear()  # partitions moved to another worker are no longer ours to report
         for tp, messages in behind.items():

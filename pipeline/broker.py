@@ -38,10 +38,19 @@ class BrokerStartFailed(BrokerError):
     """The embedded broker binary could not be started."""
 
 
-def required_topics(settings: KafkaSettings) -> dict[str, int]:
-    """Topic name -> partitions. Faust creates its own changelog topics."""
-    return {settings.inquiries_topic: settings.partitions, settings.dead_letter_topic: 1, settings.alerts_topic: 1,
-            settings.acks_topic: 1}
+MINUTE_COUNTS_TABLE = "inquiry_minute_counts"  # the worker's windowed Faust table (pipeline/app.py)
+
+
+def required_topics(settings: KafkaSettings, app_id: str | None = None) -> dict[str, int]:
+    """Topic name -> partitions. With the worker's `app_id`, also the changelog topic of its
+    table: Faust creates it at start, but after the embedded broker restarted empty, a
+    worker still running would have it auto-created with the broker's default partition
+    count, and a restarted worker would then wait forever to recover the partitions missing."""
+    topics = {settings.inquiries_topic: settings.partitions, settings.dead_letter_topic: 1, settings.alerts_topic: 1,
+              settings.acks_topic: 1}
+    if app_id:
+        topics[f"{app_id}-{MINUTE_COUNTS_TABLE}-changelog"] = settings.partitions
+    return topics
 
 
 def port_open(host: str, port: int) -> bool:

@@ -49,7 +49,7 @@ def broker() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    wanted = required_topics(settings.kafka)
+    wanted = required_topics(settings.kafka, settings.worker.app_id)
 
     def started(_: object) -> None:
         console.print(f"broker on [bold]{settings.kafka.bootstrap_servers}[/bold] (memory only); "
@@ -67,7 +67,7 @@ def topics() -> None:
     from pipeline.broker import BrokerError, ensure_topics, required_topics
 
     settings = get_settings()
-    wanted = required_topics(settings.kafka)
+    wanted = required_topics(settings.kafka, settings.worker.app_id)
     try:
         asyncio.run(ensure_topics(settings.kafka.bootstrap_servers, wanted))
     except BrokerError as exc:
@@ -77,8 +77,13 @@ def topics() -> None:
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    restart: Annotated[bool, typer.Option(help="Start the worker process anew when the broker lost its log "
+                                               "(the embedded broker restarted empty).")] = True,
+) -> None:
     """Run the Faust worker: consume inquiries, aggregate, store in ClickHouse."""
+    if restart:
+        raise typer.Exit(_supervise_worker())
     from faust.worker import Worker
 
     from pipeline.app import build_app
@@ -86,6 +91,27 @@ def worker() -> None:
     settings = get_settings()
     faust_app = build_app(settings)
     Worker(faust_app, loglevel="WARNING", quiet=True).execute_from_commandline()
+
+
+def _supervise_worker() -> int:
+    """Run `kanalpuls worker --no-restart` as a child and start it again when it exits because
+    the broker lost its log; any other exit is this command's exit (signals are passed on)."""
+    import subprocess
+
+    from pipeline.app import EXIT_BROKER_LOST
+
+    while True:
+        child = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--no-restart"])
+        forward = lambda signum, _frame: child.send_signal(signum)  # noqa: E731
+        previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            status = child.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if status != EXIT_BROKER_LOST:
+            return status if status >= 0 else 128 - status
+        console.print("[yellow]the broker lost its log; starting the worker anew[/yellow]")
 
 
 @app.command()

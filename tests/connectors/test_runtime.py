@@ -654,3 +654,27 @@ def patch_sleep():  # type: ignore[no-untyped-def]
         await asyncio.sleep(0.01)
 
     return mock.patch.object(runtime, "_sleep_unless", short)
+
+
+async def test_a_worker_behind_but_confirming_is_waited_for_not_flooded_with_resends(tmp_path: Path) -> None:
+    """Each step is confirmed 0.15 s after the one before (a worker catching up): the tenth
+    waits far longer than confirm_seconds, yet nothing is sent twice."""
+
+    class SlowWorker(RecordingSink):
+        def __init__(self) -> None:
+            super().__init__()
+            self.next_at = 0.0
+
+        async def flush(self) -> asyncio.Future[None]:
+            loop = asyncio.get_running_loop()
+            receipt: asyncio.Future[None] = loop.create_future()
+            self.next_at = max(self.next_at, loop.time()) + 0.15
+            loop.call_at(self.next_at, receipt.set_result, None)
+            return receipt
+
+    files = [write(tmp_path / f"queue_log-{n}", call_lines(n * 10, 1)) for n in range(10)]
+    sink = SlowWorker()
+    run = runner(sink, Checkpoints(tmp_path / "cp.json"))
+    run.confirm_seconds = 0.5
+    stats = await run.run(files)
+    assert stats.resends == 0 and len(sink.events) == 30 == stats.events
