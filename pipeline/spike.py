@@ -60,11 +60,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from connectors.throttle import ThrottledLog
 from pipeline.steering import Steering
 
 ALERT_KIND = "walk_in_spike"
 WALK_IN = "walk_in"
 logger = logging.getLogger(__name__)
+_future = ThrottledLog(logger)
 
 _MINUTE = 60
 FUTURE_TOLERANCE_SECONDS = 300  # a machine clock a few minutes fast still counts
@@ -389,8 +391,9 @@ class SpikeDetector:
         with a wrong clock or year) is left out: it would move the site's clock ahead and make
         every real arrival look late until wall time caught up."""
         if arrival.at > wall_now + FUTURE_TOLERANCE_SECONDS:
-            logger.warning("walk-in arrival at %s dated %.0f s in the future: not counted for spikes",
-                           arrival.site, arrival.at - wall_now)
+            # A wrong clock dates every ticket ahead: a few warnings, then a count a minute.
+            _future.warning(arrival.site, "walk-in arrival at %s dated %.0f s in the future: not counted for spikes",
+                            arrival.site, arrival.at - wall_now)
             return []
         if arrival.stored:
             self.baseline.add(arrival.site, arrival.at)

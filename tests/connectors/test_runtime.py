@@ -678,3 +678,20 @@ async def test_a_worker_behind_but_confirming_is_waited_for_not_flooded_with_res
     run.confirm_seconds = 0.5
     stats = await run.run(files)
     assert stats.resends == 0 and len(sink.events) == 30 == stats.events
+
+
+def test_state_directories_are_private_to_their_owner(tmp_path: Path) -> None:
+    """Checkpoints name the files read, the embedded store holds every event: var/ and below
+    are 0700, made so or tightened (files under var/ were world-readable)."""
+    import stat
+
+    from connectors.runtime import private_directory
+
+    made = private_directory(tmp_path / "var" / "checkpoints")
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700  # the parent it made, too
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    loose.chmod(0o755)
+    private_directory(loose)
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o700
