@@ -67,7 +67,7 @@ from pipeline.settings import (  # noqa: E402
 )
 from pipeline.simulator import GroundTruth, simulate  # noqa: E402
 from pipeline.store_client import run_query  # noqa: E402
-from pipeline.supervise import free_port, kanalpuls_command, settings_environment  # noqa: E402
+from pipeline.supervise import free_port, kanalpuls_command, settings_environment, wait_for  # noqa: E402
 
 FILE_SOURCES = ("queue_log", "tickets", "exchange", "web_combined", "web_json", "channel_csv", "channel_jsonl")
 TOKEN = "soak-token"
@@ -226,15 +226,15 @@ def main(argv: list[str] | None = None) -> int:
         children.extend([connectors, http])
 
         broker.start()
-        wait_until(lambda: port_open("127.0.0.1", port), 30, "the broker")
+        wait_for(lambda: port_open("127.0.0.1", port), 30, "the broker")
         if args.workers > 1:
             store.start()
-            wait_until(lambda: port_open("127.0.0.1", store_port), 60, "the store")
+            wait_for(lambda: port_open("127.0.0.1", store_port), 60, "the store")
         for worker in workers:
             worker.start()
-        wait_until(lambda: port_open("127.0.0.1", web_ports[0]), 90, "the first worker")
+        wait_for(lambda: port_open("127.0.0.1", web_ports[0]), 90, "the first worker")
         http.start()
-        wait_until(lambda: port_open("127.0.0.1", base.http.port), 30, "the HTTP ingest")
+        wait_for(lambda: port_open("127.0.0.1", base.http.port), 30, "the HTTP ingest")
         connectors.start()
         lines = (logs / "http_events.ndjson").read_bytes().splitlines()
         invalid = (logs / "http_events_invalid.ndjson").read_bytes().splitlines()
@@ -266,10 +266,10 @@ def main(argv: list[str] | None = None) -> int:
             next_kill = time.monotonic() + rng.uniform(*args.every)
 
         say(args, "kills done; letting the last replay, the poster and the workers finish")
-        wait_until(lambda: (keep_alive(children, connectors, base, replay=False) >= 0
+        wait_for(lambda: (keep_alive(children, connectors, base, replay=False) >= 0
                             and connectors.process.poll() == 0 and poster.done.is_set()), 1800,
                    "the connectors and the poster to finish")
-        final = wait_until(lambda: settled(base, expected), 600, "the workers to store everything")
+        final = wait_for(lambda: settled(base, expected), 600, "the workers to store everything")
         took = time.monotonic() - started
         result = compare(expected, final)
         result.update({"kills": dict(kills), "replays": replays, "seconds": round(took),
@@ -335,29 +335,18 @@ def compare(expected: dict[str, int], stored: dict[str, int]) -> dict:
 
 
 def broker_restarts(log: Path) -> int:
-    return log.read_text(errors="replace").count("the embedded broker died") if log.exists() else 0
+    return log.read_text(errors="replace").count("the embedded broker died (") if log.exists() else 0
 
 
 def show(result: dict) -> None:
     print(f"\n{result['expected_events']:,} events expected; kills: "
           + ", ".join(f"{k} {v}" for k, v in result["kills"].items())
-          + f"; {result['replays']} full replays; broker restarted {result['broker_starts']} times; "
+          + f"; {result['replays']} full replays; the broker died {result['broker_starts']} times; "
           f"{result['http_retries']} HTTP batches sent again; {result['seconds']} s")
     print(f"{'table':16} {'lost':>6} {'double':>7}")
     for table, counts in result["tables"].items():
         print(f"{table:16} {counts['lost']:>6} {counts['double']:>7}"
               + (f"  unexpected {counts['unexpected']}" if counts.get("unexpected") else ""))
-
-
-def wait_until(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.5)
 
 
 def say(args: argparse.Namespace, message: str) -> None:

@@ -12,14 +12,31 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 from pathlib import Path
 
 from pydantic import BaseModel, SecretStr
 
 from pipeline.broker import port_open
 from pipeline.settings import Settings
+
+
+T = TypeVar("T")
+
+
+def wait_for(predicate: Callable[[], T], timeout: float, what: str, every: float = 0.25) -> T:
+    """The predicate's first truthy result; AssertionError naming `what` after `timeout` seconds
+    (for the tests and benchmarks that wait on processes started here)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)
 
 
 class WorkerStartFailed(Exception):
