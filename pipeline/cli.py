@@ -93,6 +93,18 @@ def worker(
     Worker(faust_app, loglevel="WARNING", quiet=True).execute_from_commandline()
 
 
+def _die_with_parent() -> None:
+    """In the worker child: be killed when `kanalpuls worker` is (kill -9 of the pid an operator
+    sees must not leave a worker holding the store and the partitions)."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+
+
 def _supervise_worker() -> int:
     """Run `kanalpuls worker --no-restart` as a child and start it again when it exits because
     the broker lost its log; any other exit is this command's exit (signals are passed on)."""
@@ -101,7 +113,8 @@ def _supervise_worker() -> int:
     from pipeline.app import EXIT_BROKER_LOST
 
     while True:
-        child = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--no-restart"])
+        child = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--no-restart"],
+                                 preexec_fn=_die_with_parent)
         forward = lambda signum, _frame: child.send_signal(signum)  # noqa: E731
         previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
