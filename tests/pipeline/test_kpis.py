@@ -235,6 +235,35 @@ def test_phone_queue_kpis_per_day_queue_and_overall(store: EmbeddedStore, simula
     assert {q for d, q in got if d == "*"} == {*PHONE_QUEUES, *(q for q, _ in CONTACT_CENTRE_QUEUES), "*"}
 
 
+@pytest.mark.parametrize(("sl_seconds", "within"), [(10, 2), (20, 3), (30, 4)])
+def test_phone_service_level_counts_the_calls_answered_within_the_threshold_asked_for(
+    store: EmbeddedStore, steering: Steering, sl_seconds: int, within: int
+) -> None:
+    """Five answered calls with known waits and one abandoned: the share answered within
+    sl_seconds (a wait equal to it included) moves with the threshold. The simulated fortnight
+    is only ever asked at 20 s, so a database of its own."""
+    from schemas import Stage
+    from tests.factories import phone_event
+
+    day = date(2027, 1, 12)
+    at = datetime.combine(day, time(10, 0), TZ_CPH)
+    events = [phone_event(n, stage=Stage.answered, at=at + timedelta(minutes=n), wait_seconds=float(wait))
+              for n, wait in enumerate((5, 10, 15, 25, 40))]
+    events.append(phone_event(9, stage=Stage.abandoned, at=at + timedelta(minutes=9), wait_seconds=60.0))
+    kept, store.database = store.database, "kpis_service_level"
+    try:
+        init_schema(store, steering)
+        insert_events(store, events)
+        got = {(r["day"], r["queue"]): r for r in run_kpi(
+            store.query, "kpis_service_level", "phone", from_day=day, to_day=day, sl_seconds=sl_seconds).as_dicts()}
+    finally:
+        store.database = kept
+    assert set(got) == {(str(day), "pas"), (str(day), "*"), ("*", "pas"), ("*", "*")}
+    for row in got.values():
+        assert (row["answered"], row["abandoned"]) == (5, 1)
+        assert close(row["service_level"], within / 6), (sl_seconds, row["service_level"])
+
+
 def test_walk_in_kpis_per_day_and_site(store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:
     """Ticket sites and the contact centre's reception; the wait averages tickets called and served only."""
     _, truth = simulated
