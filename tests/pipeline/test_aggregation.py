@@ -275,6 +275,34 @@ def test_duplicate_within_a_table_spanning_more_days_than_kept_is_dropped() -> N
     assert DedupeIndex(Loader(), max_days=1).keep_new(decoded([a, b, a])).num_rows == 2
 
 
+def test_the_worker_is_told_which_days_of_a_batch_are_not_loaded_yet() -> None:
+    """The worker fetches those days' stored ids from the store asynchronously and preloads them."""
+    index = DedupeIndex(Loader())
+    index.keep_new(decoded([event(1)]))
+    next_day = T0 + timedelta(days=1)
+    batch = decoded([event(2), event(3, at=next_day), event(4, at=next_day)])
+    assert index.missing_days(batch) == [next_day.date()]
+    index.preload(next_day.date(), [])
+    assert index.missing_days(batch) == []
+
+
+def test_preloaded_ids_are_dropped_without_asking_the_loader() -> None:
+    loader = Loader()
+    index = DedupeIndex(loader)
+    stored, new = event(1), event(2)
+    index.preload(T0.date(), [stored.event_id])
+    assert index.keep_new(decoded([stored, new])).column("event_id").to_pylist() == [new.event_id]
+    assert loader.calls == []
+
+
+def test_ids_the_store_refused_count_as_new_when_they_come_again() -> None:
+    index = DedupeIndex(Loader())
+    refused, stored = event(1), event(2, at=T0 + timedelta(days=1))
+    index.keep_new(decoded([refused, stored]))
+    index.forget([refused.event_id])
+    assert index.keep_new(decoded([refused, stored])).column("event_id").to_pylist() == [refused.event_id]
+
+
 # --------------------------------------------------------------------------- rollup
 
 
