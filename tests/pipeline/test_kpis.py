@@ -494,6 +494,71 @@ def test_kpi_arguments_are_checked_before_any_sql_runs() -> None:
         "SELECT * FROM kpis.kpi_demand(from_day = '2026-03-02', to_day = '2026-03-15', channel_name = 'it\\'s')")
 
 
+def test_kpi_arguments_are_named_in_the_views_order_whatever_order_they_come_in() -> None:
+    assert kpi_sql(DB, "repeat_contacts", within_days=7, to_day=WEEK[1], from_day=WEEK[0]) == (
+        "SELECT * FROM kpis.kpi_repeat_contacts(from_day = '2026-03-09', to_day = '2026-03-15', within_days = 7)")
+    assert kpi_sql(DB, "volume", from_day=WEEK[0], to_day=WEEK[0]) == (  # one day is a period
+        "SELECT * FROM kpis.kpi_volume(from_day = '2026-03-09', to_day = '2026-03-09')")
+
+
+def test_a_moment_is_passed_in_utc_whatever_the_machines_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as clock
+
+    monkeypatch.setenv("TZ", "America/Nuuk")  # the process's local zone, which the literal must not use
+    clock.tzset()
+    try:
+        sql = kpi_sql(DB, "waiting", at=datetime(2026, 3, 2, 10, 30, tzinfo=TZ_CPH))
+    finally:
+        monkeypatch.undo()
+        clock.tzset()
+    assert sql == "SELECT * FROM kpis.kpi_waiting(at = toDateTime('2026-03-02 09:30:00', 'UTC'))"
+
+
+@pytest.mark.parametrize("value", [True, 7.5, None])
+def test_a_kpi_argument_of_another_type_is_refused(value: object) -> None:
+    with pytest.raises(KpiError, match=f"^unsupported parameter value {value!r}$"):
+        kpi_sql(DB, "repeat_contacts", from_day=WEEK[0], to_day=WEEK[1], within_days=value)
+
+
+def test_a_wrong_kpi_or_argument_is_named_with_what_would_be_right() -> None:
+    with pytest.raises(KpiError, match="^unknown KPI 'nope': choose one of volume, web_views, channel_share, "):
+        kpi_sql(DB, "nope")
+    with pytest.raises(KpiError, match="^phone takes from_day, to_day, sl_seconds; missing sl_seconds; unknown sl$"):
+        kpi_sql(DB, "phone", from_day=WEEK[0], to_day=WEEK[1], sl=20)
+    with pytest.raises(KpiError, match="^phone takes from_day, to_day, sl_seconds; unknown sl, at$"):
+        kpi_sql(DB, "phone", from_day=WEEK[0], to_day=WEEK[1], sl_seconds=20, sl=20, at=WEEK[0])
+    with pytest.raises(KpiError, match="^phone takes from_day, to_day, sl_seconds; missing sl_seconds$"):
+        kpi_sql(DB, "phone", from_day=WEEK[0], to_day=WEEK[1])
+
+
+def test_run_kpi_asks_the_query_function_for_the_views_select() -> None:
+    from pipeline.store import QueryResult
+
+    asked: list[str] = []
+    answer = QueryResult(["day"], [("2026-03-09",)])
+
+    def query(sql: str) -> QueryResult:
+        asked.append(sql)
+        return answer
+
+    assert run_kpi(query, DB, "phone", from_day=WEEK[0], to_day=WEEK[1], sl_seconds=30) is answer
+    assert asked == [kpi_sql(DB, "phone", from_day=WEEK[0], to_day=WEEK[1], sl_seconds=30)]
+
+
+def test_a_named_baseline_becomes_the_views_base_period(steering: Steering) -> None:
+    from pipeline.steering import SteeringError
+
+    week = (date(2026, 11, 23), date(2026, 11, 29))
+    assert baseline_arguments(steering, "rolling_4_weeks", *week) == {
+        "base_from": date(2026, 10, 26), "base_to": date(2026, 11, 22)}
+    assert baseline_arguments(steering, "last_year", *week) == {
+        "base_from": date(2025, 11, 23), "base_to": date(2025, 11, 29)}
+    assert baseline_arguments(steering, "counting_week_2026", *week) == {
+        "base_from": date(2026, 3, 9), "base_to": date(2026, 3, 15)}
+    with pytest.raises(SteeringError, match="no baseline named 'nope'"):
+        baseline_arguments(steering, "nope", *week)
+
+
 # --------------------------------------------------------------------------- targets
 
 
