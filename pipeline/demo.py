@@ -15,9 +15,9 @@ import math
 import secrets
 import shutil
 import time
-from datetime import date
+from collections import Counter, defaultdict
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -30,9 +30,9 @@ from connectors.runtime import private_directory
 from pipeline.broker import BrokerError, EmbeddedBroker, ensure_topics, required_topics
 from pipeline.http_ingest import build_http_app
 from pipeline.ingest import load_run_file, plan_runs, run_many
+from pipeline.kpis import kpi_sql
 from pipeline.settings import HttpSettings, Settings
 from pipeline.simulator import (
-    PBX_SYSTEM,
     RUN_FILE,
     SOURCES,
     GroundTruth,
@@ -139,36 +139,46 @@ PHONE_KPIS = ("offered", "answered", "abandoned", "transferred", "service_level"
               "average_speed_of_answer", "average_handle_time")
 
 
-def stored_phone_kpis(settings: Settings, service_level_seconds: int) -> dict[str, dict[str, float]]:
-    """The Asterisk phone queue's KPIs per day and overall: what ground truth's `phone` describes (the
-    contact centre posting its own calls over HTTP has queues of its own, compared in tests/pipeline/test_kpis.py)."""
-    db = settings.store.database
-    result = store_query(settings, f"""
-        SELECT if(day_or_all = '', 'overall', day_or_all) AS scope, * EXCEPT day_or_all FROM (
-        SELECT toString(toDate(occurred_at, '{TIMEZONE}')) AS d,
-               countIf(stage = 'arrived') AS offered,
-               countIf(stage = 'answered') AS answered,
-               countIf(stage = 'abandoned') AS abandoned,
-               countIf(stage = 'closed' AND resolved_first_contact = false) AS transferred,
-               countIf(stage = 'answered' AND wait_seconds <= {service_level_seconds}) / (answered + abandoned) AS service_level,
-               abandoned / (answered + abandoned) AS abandonment_rate,
-               avgIf(wait_seconds, stage = 'answered') AS average_speed_of_answer,
-               avgIf(handle_seconds, stage = 'closed') AS average_handle_time,
-               if(grouping(d) = 1, '', d) AS day_or_all
-        FROM {db}.inquiry_events FINAL
-        WHERE channel = 'phone' AND source_system = '{PBX_SYSTEM}'
-        GROUP BY GROUPING SETS ((d), ()))""")
-    return {row["scope"]: {k: float(row[k]) for k in PHONE_KPIS} for row in result.as_dicts()}
+def stored_phone_kpis(settings: Settings, from_day: date, to_day: date,
+                      service_level_seconds: int) -> dict[str, dict[str, float]]:
+    """The phone KPIs per local day and overall, over every phone queue (the PBX's and the contact
+    centre's), as the deployed kpi_phone view gives them: its '*' queue rows, the '*' day as 'overall'."""
+    sql = kpi_sql(settings.store.database, "phone", from_day=from_day, to_day=to_day, sl_seconds=service_level_seconds)
+    return {("overall" if row["day"] == "*" else str(row["day"])): {k: float(row[k]) for k in PHONE_KPIS}
+            for row in store_query(settings, sql).as_dicts() if row["queue"] == "*"}
 
 
-def true_phone_kpis(truth: GroundTruth) -> dict[str, dict[str, float]]:
-    phone = truth.phone
-    scopes: dict[str, Any] = {str(day): stats for day, stats in phone.by_day.items()}
-    scopes["overall"] = phone.overall
-    return {scope: {k: float(getattr(stats, k)) for k in PHONE_KPIS} for scope, stats in scopes.items()}
+def true_phone_kpis(truth: GroundTruth, sources: tuple[str, ...] = DEMO_SOURCES) -> dict[str, dict[str, float]]:
+    """The same KPIs from ground truth's queue sums of `sources`, with the BRIEF's definitions."""
+    sums: dict[str, Counter[str]] = defaultdict(Counter)
+    for queue_day in truth.queues:
+        if queue_day.channel == "phone" and queue_day.source in sources:
+            values = queue_day.model_dump(exclude={"source", "day", "channel", "place"})
+            sums[str(queue_day.day)].update(values)
+            sums["overall"].update(values)
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b else math.nan
+
+    return {scope: {
+        "offered": s["arrived"], "answered": s["answered"], "abandoned": s["abandoned"],
+        "transferred": s["not_resolved"],
+        "service_level": ratio(s["answered_within_service_level"], s["answered"] + s["abandoned"]),
+        "abandonment_rate": ratio(s["abandoned"], s["answered"] + s["abandoned"]),
+        "average_speed_of_answer": ratio(s["answered_wait_seconds"], s["answered"]),
+        "average_handle_time": ratio(s["closed_handle_seconds"], s["closed"]),
+    } for scope, s in sums.items()}
+
+
+def phone_period(truth: GroundTruth) -> tuple[date, date]:
+    """The simulated days, as kpi_phone's from_day and to_day."""
+    return truth.start, truth.start + timedelta(days=truth.days - 1)
 
 
 def same(a: float, b: float) -> bool:
+    """Equal to KPI_DECIMALS places; an average of nothing (NaN) equals only another."""
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
     return math.isclose(round(a, KPI_DECIMALS), round(b, KPI_DECIMALS), abs_tol=10 ** -KPI_DECIMALS)
 
 
@@ -210,8 +220,8 @@ def compare(settings: Settings, truth: GroundTruth, console: Console, sources: t
     console.print(f"  every stage, per channel and direction: {len(events_true)} counts compared, {len(differ)} differ"
                   + (f" ({', '.join('/'.join(k) for k in sorted(differ))})" if differ else ""))
 
-    kpis_stored = stored_phone_kpis(settings, truth.service_level_seconds)
-    kpis_true = true_phone_kpis(truth)
+    kpis_stored = stored_phone_kpis(settings, *phone_period(truth), truth.service_level_seconds)
+    kpis_true = true_phone_kpis(truth, sources)
     kpi_table = Table(title=f"Phone queue KPIs from ClickHouse (✓ = equal to ground truth; service level = "
                             f"answered within {truth.service_level_seconds} s)")
     for header in ("scope", "offered", "answered", "abandoned", "transfer", "SL", "aband.", "ASA s", "AHT s"):

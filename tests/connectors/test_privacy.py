@@ -74,6 +74,11 @@ def test_shown_masks_before_cutting_so_no_part_of_a_number_survives() -> None:
     assert "1234567" not in shown("x" * 55 + "12345678")
 
 
+def test_shown_quotes_the_masked_value_cut_to_sixty_characters() -> None:
+    assert shown("ring 22 33 44 55 om pas") == "'ring <phone> om pas'"
+    assert shown("a " * 30 + "b") == repr("a " * 30 + "… [1 more characters not kept]")
+
+
 def test_text_without_personal_data_is_unchanged() -> None:
     line = "X903;Pas;Rådhuset;lost;2"
     assert mask_personal_data(line) == line
@@ -143,14 +148,24 @@ def test_empty_identifier_has_no_key(identifier: str) -> None:
 
 
 def test_empty_secret_is_refused_with_the_setting_to_fix() -> None:
-    with pytest.raises(ValueError, match="KANALPULS_PRIVACY__CONTACT_KEY_SECRET"):
+    with pytest.raises(ValueError, match=r"^privacy\.contact_key_secret is empty: set KANALPULS_PRIVACY__CONTACT_KEY_SECRET$"):
         ContactKeyer(b"")
+
+
+def test_key_is_the_hmac_sha256_of_the_trimmed_lowercased_identifier() -> None:
+    """What WIRE_FORMAT.md promises producers in other languages, who must compute the same key."""
+    import hashlib
+    import hmac
+
+    assert ContactKeyer(SECRET).key(" Borger@Example.DK ") == hmac.new(SECRET, b"borger@example.dk",
+                                                                         hashlib.sha256).hexdigest()
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [("+4512345678", "12345678"), ("004512345678", "12345678"), ("45 12 34 56 78", "12345678"), ("12345678", "12345678"),
-     ("+46701234567", "46701234567")],
+     ("+46701234567", "46701234567"), ("45 87 65 43", "45876543"), ("+45 45 87 65 43", "45876543"),
+     ("+46 12 34 56 78", "4612345678"), ("0046 12 34 56 78", "004612345678")],
 )
 def test_normalise_phone_number_strips_the_danish_prefix_only(raw: str, expected: str) -> None:
     assert normalise_phone_number(raw) == expected
@@ -168,6 +183,17 @@ def test_redacting_csv_fields_blanks_exactly_those_fields(record: str, columns: 
     assert after == [REDACTED if i in columns else value for i, value in enumerate(before)]
 
 
+@pytest.mark.parametrize(("record", "redacted"), [
+    ("A001;Pas;Jens Hansen;2026", "A001;Pas;<redacted>;2026"),
+    ('A001;"Pas; fornyelse";Jens Hansen;"sagde ""hej"""', 'A001;"Pas; fornyelse";<redacted>;"sagde ""hej"""'),
+    ('A001;"linje 1\nlinje 2";Jens Hansen', 'A001;"linje 1\nlinje 2";<redacted>'),
+])
+def test_a_semicolon_row_keeps_its_other_fields_quoted_as_they_need(record: str, redacted: str) -> None:
+    """Danish exports separate by semicolons; a field holding one, a quote or a line break
+    stays quoted, so the row still reads as the same columns."""
+    assert redact_csv_row(record, ";", {2}) == redacted
+
+
 @given(st.text(max_size=200))
 def test_redacting_json_fields_never_raises(record: str) -> None:
     redact_json_fields(record, ["navn"])
@@ -178,6 +204,21 @@ def test_json_name_fields_are_blanked_by_key_or_dotted_path_case_insensitively()
     assert redact_json_fields(line, ["navn", "x.y"]) == (
         '{"Navn":"<redacted>","b":{"navn":"<redacted>","c":[{"NAVN":"<redacted>"}]},"x":{"y":"<redacted>"},"n":1}'
     )
+
+
+def test_a_dotted_path_reaches_through_lists_and_danish_letters_stay_readable() -> None:
+    line = '{"borgere": [{"navn": "Jens Hansen", "by": "Køge"}], "navn": "Kim"}'
+    assert redact_json_fields(line, ["borgere.navn"]) == '{"borgere":[{"navn":"<redacted>","by":"Køge"}],"navn":"Kim"}'
+
+
+@pytest.mark.parametrize(("broken", "fields", "expected"), [
+    ('{"requester": {"name": "Jens Hansen"', ["requester.name"], '{"requester": {"name": "<redacted>"'),
+    ('{"sag": {"borger": {"navn": "Jens Hansen", "by": "Køge"}}, "id": 7', ["sag.borger.navn"],
+     '{"sag": {"borger": {"navn": "<redacted>", "by": "Køge"}}, "id": 7'),
+])
+def test_a_dotted_path_blanks_its_last_key_in_json_that_does_not_parse(broken: str, fields: list[str],
+                                                                       expected: str) -> None:
+    assert redact_json_fields(broken, fields) == expected
 
 
 @pytest.mark.parametrize(("broken", "expected"), [
@@ -231,6 +272,29 @@ def test_version_numbers_ids_and_date_stamps_stay_readable(text: str) -> None:
     assert mask_personal_data(text) == text
 
 
+@pytest.mark.parametrize("text", [
+    "file queue_log-20261123", "export_202611231945.csv", "backup.20261123194559", "Gecko/19991231",
+])
+def test_a_date_stamp_after_a_separator_stays_readable(text: str) -> None:
+    """YYYYMMDD, optionally with hhmm or hhmmss, right after / - _ or . is a date in a name."""
+    assert mask_personal_data(text) == text
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("ring-20123456", "ring-<phone>"),  # 2012-34-56 is no date
+    ("ref-20261132", "ref-<phone>"), ("ref-20261301", "ref-<phone>"),  # day 32, month 13
+    ("id_202611232400", "id_<phone>"), ("id_202611231260", "id_<phone>"),  # 24:00, minute 60
+    ("id_20261123194560", "id_<phone>"),  # second 60
+    ("x-2026112315300", "x-<phone>"), ("x-202611231530001", "x-<phone>"),  # 13 and 15 digits: no stamp length
+    ("x-18991231", "x-<phone>"),  # a stamp starts 19 or 20
+    ("tel:20261123", "tel:<phone>"),  # a colon is no stamp separator: a number that reads as a date
+    ("ref-209954-3520", "ref-<phone>"),  # ten digits with a dash are no epoch
+    ("order 123456789012345", "order <phone>"),  # fifteen digits
+])
+def test_a_number_that_only_looks_like_a_date_stamp_is_masked(text: str, masked: str) -> None:
+    assert mask_personal_data(text) == masked
+
+
 @pytest.mark.parametrize("text", ["a" * 300_000, "a@" * 150_000, "1." * 150_000, "0:" * 150_000,
                                   "1" * 300_000, "x@" + "a." * 150_000, "1-" * 150_000, "ab@c." * 60_000])
 def test_masking_takes_time_linear_in_the_length(text: str) -> None:
@@ -253,6 +317,15 @@ def test_cutting_never_leaves_part_of_a_token(text: str, limit: int) -> None:
     assert text.startswith(head) and len(head) <= limit
     # The cut fell between tokens: what is kept ends where a token ended in the original.
     assert head == "" or not head[-1].isalnum() or not text[len(head)].isalnum()
+
+
+def test_a_cut_says_how_many_characters_it_left_out() -> None:
+    assert cut("word " * 30, 40) == "word " * 8 + "… [110 more characters not kept]"
+
+
+def test_an_excerpt_is_cut_then_blanked_by_its_connector_then_masked() -> None:
+    kept = masked_excerpt("Jens Hansen 010190-1234 " + "x" * 5000, lambda record: record.replace("Jens Hansen", REDACTED))
+    assert kept == "<redacted> <cpr> … [5,000 more characters not kept]"
 
 
 def test_shown_cuts_a_huge_value_before_masking_it() -> None:

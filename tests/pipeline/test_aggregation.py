@@ -21,6 +21,8 @@ from pipeline.aggregation import (
     minute_rollup,
     table_updates,
     add_sums,
+    dead_letter_json,
+    refused_dead_letter,
     to_store_table,
 )
 from tests.factories import T0, phone_event
@@ -273,6 +275,34 @@ def test_duplicate_within_a_table_spanning_more_days_than_kept_is_dropped() -> N
     assert DedupeIndex(Loader(), max_days=1).keep_new(decoded([a, b, a])).num_rows == 2
 
 
+def test_the_worker_is_told_which_days_of_a_batch_are_not_loaded_yet() -> None:
+    """The worker fetches those days' stored ids from the store asynchronously and preloads them."""
+    index = DedupeIndex(Loader())
+    index.keep_new(decoded([event(1)]))
+    next_day = T0 + timedelta(days=1)
+    batch = decoded([event(2), event(3, at=next_day), event(4, at=next_day)])
+    assert index.missing_days(batch) == [next_day.date()]
+    index.preload(next_day.date(), [])
+    assert index.missing_days(batch) == []
+
+
+def test_preloaded_ids_are_dropped_without_asking_the_loader() -> None:
+    loader = Loader()
+    index = DedupeIndex(loader)
+    stored, new = event(1), event(2)
+    index.preload(T0.date(), [stored.event_id])
+    assert index.keep_new(decoded([stored, new])).column("event_id").to_pylist() == [new.event_id]
+    assert loader.calls == []
+
+
+def test_ids_the_store_refused_count_as_new_when_they_come_again() -> None:
+    index = DedupeIndex(Loader())
+    refused, stored = event(1), event(2, at=T0 + timedelta(days=1))
+    index.keep_new(decoded([refused, stored]))
+    index.forget([refused.event_id])
+    assert index.keep_new(decoded([refused, stored])).column("event_id").to_pylist() == [refused.event_id]
+
+
 # --------------------------------------------------------------------------- rollup
 
 
@@ -434,6 +464,42 @@ def test_a_message_without_a_value_is_skipped() -> None:
 def test_decoding_arbitrary_bytes_never_raises(values: list[bytes]) -> None:
     result = decode_messages([Message(v, 0, i) for i, v in enumerate(values)])
     assert result.events.num_rows + len(result.invalid) <= sum(v.count(b"\n") + 1 for v in values)
+
+
+# --------------------------------------------------------------------------- the worker's dead letters
+
+# A producer past every connector (or a buggy one) can put personal data in an event's
+# free-text fields; the worker's dead letter keeps the line for debugging, masked.
+CPR, EMAIL, PHONE = "010190-1234", "borger@example.dk", "+45 22 33 44 55"
+PERSONAL = {CPR: "<cpr>", EMAIL: "<email>", PHONE: "<phone>"}
+PERSONAL_TRACES = (CPR, CPR.replace("-", ""), "010190", EMAIL, "example.dk", "22 33 44 55", "22334455")
+
+
+def personal_fields() -> dict[str, str]:
+    return {"department": f"Borgerservice, CPR {CPR}", "queue": EMAIL, "task_label": f"ring {PHONE}"}
+
+
+def test_the_dead_letter_of_an_invalid_line_masks_cpr_email_and_phone() -> None:
+    bad = line(event(2), channel="fax", **personal_fields())
+    invalid = decode_messages([Message(batch([event(1)]) + b"\n" + bad, 4, 9)]).invalid
+    assert [(i.offset, i.line) for i in invalid] == [(9, 2)] and CPR.encode() in invalid[0].raw
+
+    letter = dead_letter_json(invalid[0], "inquiries").decode()
+    assert [trace for trace in PERSONAL_TRACES if trace in letter] == []
+    raw = orjson.loads(letter)["raw"]
+    assert all(placeholder in raw for placeholder in PERSONAL.values()), raw  # masked, not dropped
+    assert "channel" in orjson.loads(letter)["reason"]
+
+
+def test_the_dead_letter_of_an_event_clickhouse_refused_masks_cpr_email_and_phone() -> None:
+    decoded = decode_messages([Message(line(event(1), **personal_fields()), 2, 5)])
+    assert decoded.invalid == [] and decoded.events.num_rows == 1
+
+    letter = refused_dead_letter(decoded.events, "constraint no_poison is violated", "inquiries").decode()
+    assert [trace for trace in PERSONAL_TRACES if trace in letter] == []
+    parsed = orjson.loads(letter)
+    assert all(placeholder in parsed["raw"] for placeholder in PERSONAL.values()), parsed["raw"]
+    assert parsed["source"]["file"] == "inquiries/2"
 
 
 # --------------------------------------------------------------------------- what /metrics reports

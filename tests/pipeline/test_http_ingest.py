@@ -48,6 +48,9 @@ async def test_without_a_valid_token_nothing_is_written(settings: Settings) -> N
         assert (await client.post("/v1/events", data=body)).status == 401
         wrong = await client.post("/v1/events", data=body, headers={"Authorization": "Bearer nope"})
         assert wrong.status == 401
+        # What the integrator reads: what is wrong, and the header to send.
+        assert await wrong.json() == {"title": "a valid bearer token is required",
+                                      "hint": "Authorization: Bearer <KANALPULS_HTTP__TOKEN>"}
     finally:
         await client.close()
     assert await produced(settings) == []
@@ -103,7 +106,8 @@ async def test_schema_and_health_are_served(settings: Settings) -> None:
 
 
 def test_the_ingest_refuses_to_start_without_a_token(topics: Settings) -> None:
-    with pytest.raises(HttpIngestError, match="KANALPULS_HTTP__TOKEN"):
+    with pytest.raises(HttpIngestError,
+                       match="^set KANALPULS_HTTP__TOKEN: the HTTP ingest refuses to run without a token$"):
         build_http_app(topics)
 
 

@@ -235,6 +235,35 @@ def test_phone_queue_kpis_per_day_queue_and_overall(store: EmbeddedStore, simula
     assert {q for d, q in got if d == "*"} == {*PHONE_QUEUES, *(q for q, _ in CONTACT_CENTRE_QUEUES), "*"}
 
 
+@pytest.mark.parametrize(("sl_seconds", "within"), [(10, 2), (20, 3), (30, 4)])
+def test_phone_service_level_counts_the_calls_answered_within_the_threshold_asked_for(
+    store: EmbeddedStore, steering: Steering, sl_seconds: int, within: int
+) -> None:
+    """Five answered calls with known waits and one abandoned: the share answered within
+    sl_seconds (a wait equal to it included) moves with the threshold. The simulated fortnight
+    is only ever asked at 20 s, so a database of its own."""
+    from schemas import Stage
+    from tests.factories import phone_event
+
+    day = date(2027, 1, 12)
+    at = datetime.combine(day, time(10, 0), TZ_CPH)
+    events = [phone_event(n, stage=Stage.answered, at=at + timedelta(minutes=n), wait_seconds=float(wait))
+              for n, wait in enumerate((5, 10, 15, 25, 40))]
+    events.append(phone_event(9, stage=Stage.abandoned, at=at + timedelta(minutes=9), wait_seconds=60.0))
+    kept, store.database = store.database, "kpis_service_level"
+    try:
+        init_schema(store, steering)
+        insert_events(store, events)
+        got = {(r["day"], r["queue"]): r for r in run_kpi(
+            store.query, "kpis_service_level", "phone", from_day=day, to_day=day, sl_seconds=sl_seconds).as_dicts()}
+    finally:
+        store.database = kept
+    assert set(got) == {(str(day), "pas"), (str(day), "*"), ("*", "pas"), ("*", "*")}
+    for row in got.values():
+        assert (row["answered"], row["abandoned"]) == (5, 1)
+        assert close(row["service_level"], within / 6), (sl_seconds, row["service_level"])
+
+
 def test_walk_in_kpis_per_day_and_site(store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:
     """Ticket sites and the contact centre's reception; the wait averages tickets called and served only."""
     _, truth = simulated
@@ -463,6 +492,71 @@ def test_kpi_arguments_are_checked_before_any_sql_runs() -> None:
         kpi_sql(DB, "volume", from_day=WEEK[1], to_day=WEEK[0])
     assert kpi_sql(DB, "demand", from_day=START, to_day=WEEK[1], channel_name="it's") == (
         "SELECT * FROM kpis.kpi_demand(from_day = '2026-03-02', to_day = '2026-03-15', channel_name = 'it\\'s')")
+
+
+def test_kpi_arguments_are_named_in_the_views_order_whatever_order_they_come_in() -> None:
+    assert kpi_sql(DB, "repeat_contacts", within_days=7, to_day=WEEK[1], from_day=WEEK[0]) == (
+        "SELECT * FROM kpis.kpi_repeat_contacts(from_day = '2026-03-09', to_day = '2026-03-15', within_days = 7)")
+    assert kpi_sql(DB, "volume", from_day=WEEK[0], to_day=WEEK[0]) == (  # one day is a period
+        "SELECT * FROM kpis.kpi_volume(from_day = '2026-03-09', to_day = '2026-03-09')")
+
+
+def test_a_moment_is_passed_in_utc_whatever_the_machines_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as clock
+
+    monkeypatch.setenv("TZ", "America/Nuuk")  # the process's local zone, which the literal must not use
+    clock.tzset()
+    try:
+        sql = kpi_sql(DB, "waiting", at=datetime(2026, 3, 2, 10, 30, tzinfo=TZ_CPH))
+    finally:
+        monkeypatch.undo()
+        clock.tzset()
+    assert sql == "SELECT * FROM kpis.kpi_waiting(at = toDateTime('2026-03-02 09:30:00', 'UTC'))"
+
+
+@pytest.mark.parametrize("value", [True, 7.5, None])
+def test_a_kpi_argument_of_another_type_is_refused(value: object) -> None:
+    with pytest.raises(KpiError, match=f"^unsupported parameter value {value!r}$"):
+        kpi_sql(DB, "repeat_contacts", from_day=WEEK[0], to_day=WEEK[1], within_days=value)
+
+
+def test_a_wrong_kpi_or_argument_is_named_with_what_would_be_right() -> None:
+    with pytest.raises(KpiError, match="^unknown KPI 'nope': choose one of volume, web_views, channel_share, "):
+        kpi_sql(DB, "nope")
+    with pytest.raises(KpiError, match="^phone takes from_day, to_day, sl_seconds; missing sl_seconds; unknown sl$"):
+        kpi_sql(DB, "phone", from_day=WEEK[0], to_day=WEEK[1], sl=20)
+    with pytest.raises(KpiError, match="^phone takes from_day, to_day, sl_seconds; unknown sl, at$"):
+        kpi_sql(DB, "phone", from_day=WEEK[0], to_day=WEEK[1], sl_seconds=20, sl=20, at=WEEK[0])
+    with pytest.raises(KpiError, match="^phone takes from_day, to_day, sl_seconds; missing sl_seconds$"):
+        kpi_sql(DB, "phone", from_day=WEEK[0], to_day=WEEK[1])
+
+
+def test_run_kpi_asks_the_query_function_for_the_views_select() -> None:
+    from pipeline.store import QueryResult
+
+    asked: list[str] = []
+    answer = QueryResult(["day"], [("2026-03-09",)])
+
+    def query(sql: str) -> QueryResult:
+        asked.append(sql)
+        return answer
+
+    assert run_kpi(query, DB, "phone", from_day=WEEK[0], to_day=WEEK[1], sl_seconds=30) is answer
+    assert asked == [kpi_sql(DB, "phone", from_day=WEEK[0], to_day=WEEK[1], sl_seconds=30)]
+
+
+def test_a_named_baseline_becomes_the_views_base_period(steering: Steering) -> None:
+    from pipeline.steering import SteeringError
+
+    week = (date(2026, 11, 23), date(2026, 11, 29))
+    assert baseline_arguments(steering, "rolling_4_weeks", *week) == {
+        "base_from": date(2026, 10, 26), "base_to": date(2026, 11, 22)}
+    assert baseline_arguments(steering, "last_year", *week) == {
+        "base_from": date(2025, 11, 23), "base_to": date(2025, 11, 29)}
+    assert baseline_arguments(steering, "counting_week_2026", *week) == {
+        "base_from": date(2026, 3, 9), "base_to": date(2026, 3, 15)}
+    with pytest.raises(SteeringError, match="no baseline named 'nope'"):
+        baseline_arguments(steering, "nope", *week)
 
 
 # --------------------------------------------------------------------------- targets

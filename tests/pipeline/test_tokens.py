@@ -46,10 +46,11 @@ def test_loopback_is_only_this_machine(address: str | None, loopback: bool) -> N
 
 
 def test_the_query_token_is_fresh_and_readable_by_its_owner_only(tmp_path) -> None:
-    first = write_query_token(tmp_path / "worker")
-    second = write_query_token(tmp_path / "worker")
+    directory = tmp_path / "var" / "worker"  # neither exists yet
+    first = write_query_token(directory)
+    second = write_query_token(directory)
     assert first != second and len(second) >= 32
-    path = tmp_path / "worker" / "query-token"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert read_query_token(tmp_path / "worker") == second
+    assert stat.S_IMODE((directory / "query-token").stat().st_mode) == 0o600
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700  # nobody else may even list it
+    assert read_query_token(directory) == second
     assert read_query_token(tmp_path / "elsewhere") == ""
