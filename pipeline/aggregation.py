@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 from pydantic import ValidationError
 
-from connectors.privacy import RAW_KEPT, cut, masked_excerpt  # one masking rule for every producer
+from connectors.privacy import RAW_KEPT, cut, mask_personal_data, masked_excerpt  # one masking rule for all
 from schemas import Channel, DeadLetter, Direction, InquiryEvent, InquiryKind, RequesterType, SourceRef, Stage
 from schemas.inquiry import (
     CONTACT_KEY_PATTERN,
@@ -418,8 +418,8 @@ def dead_letter_json(invalid: InvalidEvent, topic: str) -> bytes:
     letter = DeadLetter(
         connector="worker",
         source=SourceRef(system="kafka", file=f"{topic}/{invalid.partition}", line=invalid.line, offset=invalid.offset),
-        reason=cut(f"invalid event in message at offset {invalid.offset}, line {invalid.line}: {invalid.reason}",
-                   REASON_MAX - 64),
+        reason=cut(mask_personal_data(cut(f"invalid event in message at offset {invalid.offset}, line {invalid.line}: "
+                                          f"{invalid.reason}", REASON_MAX)), REASON_MAX - 64),
         raw=masked_excerpt(invalid.raw[: 4 * RAW_KEPT].decode("utf-8", "backslashreplace")),
         rejected_at=datetime.now(timezone.utc),
     )
@@ -434,7 +434,8 @@ def refused_dead_letter(event: pa.Table, reason: str, topic: str) -> bytes:
     letter = DeadLetter(
         connector="worker",
         source=SourceRef(system="kafka", file=f"{topic}/{partition}"),
-        reason=cut(f"ClickHouse refused the event: {reason}", REASON_MAX - 64),
+        # ClickHouse quotes column values in its refusal (VIOLATED_CONSTRAINT: "queue = '...'").
+        reason=cut(mask_personal_data(cut(f"ClickHouse refused the event: {reason}", REASON_MAX)), REASON_MAX - 64),
         raw=masked_excerpt(raw),
         rejected_at=datetime.now(timezone.utc),
     )

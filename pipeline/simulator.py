@@ -385,7 +385,8 @@ class GroundTruth(_Model):
     """What the simulated logs contain, known without parsing them.
 
     `inquiries`, `phone`, `walk_in`, `spike` and `totals` describe the phone queue (queue_log)
-    and the ticket machine only (what `kanalpuls demo` compares its phone KPIs with). Every
+    and the ticket machine only (`kanalpuls demo` compares its phone KPIs, read through the
+    deployed kpi_phone view over every phone queue, with `queues`). Every
     other field describes every source, per source, so that any subset of connectors can be
     compared: see `expected_by_channel` and `expected_inquiries`. Among them are the inputs of
     the KPI views: registrations per event (`events`), demand per hour (`arrivals_by_hour`),

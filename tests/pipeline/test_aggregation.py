@@ -534,3 +534,20 @@ def test_dead_letters_are_counted_by_their_connector(value: bytes | None, connec
     from pipeline.aggregation import dead_letter_connector
 
     assert dead_letter_connector(value) == connector
+
+
+def test_clickhouses_reason_for_refusing_an_event_is_masked_too() -> None:
+    """ClickHouse quotes column values when it refuses a row (a constraint: "Column values:
+    queue = 'borger@example.dk'"); the reason travels into the dead letter."""
+    import json as _json
+
+    from pipeline.aggregation import Message, decode_messages, refused_dead_letter
+    from tests.factories import phone_event
+
+    events = decode_messages([Message(phone_event(1).model_dump_json().encode())]).events
+    reason = ("Code: 469. Constraint `c` for table x is violated. Column values: queue = 'borger@example.dk', "
+              "department = '010190-1234 ring 12345678'. (VIOLATED_CONSTRAINT)")
+    letter = _json.loads(refused_dead_letter(events, reason, "inquiries"))
+    for secret in ("borger@example.dk", "010190-1234", "12345678"):
+        assert secret not in letter["reason"]
+    assert "VIOLATED_CONSTRAINT" in letter["reason"]
