@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import io
 import json
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -265,19 +267,27 @@ async def _until(predicate, what: str) -> None:  # type: ignore[no-untyped-def]
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def test_follow_survives_rename_and_create_rotation(tmp_path: Path) -> None:
-    log = write(tmp_path / "queue_log", call_lines(0, 2))
+@contextlib.asynccontextmanager
+async def following(log: Path, tmp_path: Path, first: int) -> AsyncIterator[RecordingSink]:
+    """A connector following `log` (checkpointed), once it has read the first `first` events;
+    stopped, and waited for, on the way out."""
     sink = RecordingSink()
     stop = asyncio.Event()
     task = asyncio.create_task(runner(sink, Checkpoints(tmp_path / "cp.json")).run([log], follow=True, stop=stop))
-    await _until(lambda: len(sink.events) == 6, "the first lines")
-    log.rename(tmp_path / "queue_log.1")
-    with open(tmp_path / "queue_log.1", "a", encoding="utf-8") as old:  # the writer had not reopened yet
-        old.write("\n".join(call_lines(2, 1)) + "\n")
-    write(tmp_path / "queue_log", call_lines(3, 2))
-    await _until(lambda: len(sink.events) == 15, "lines of the old and the new file")
+    await _until(lambda: len(sink.events) == first, "the first lines")
+    yield sink
     stop.set()
     await asyncio.wait_for(task, 5)
+
+
+async def test_follow_survives_rename_and_create_rotation(tmp_path: Path) -> None:
+    log = write(tmp_path / "queue_log", call_lines(0, 2))
+    async with following(log, tmp_path, 6) as sink:
+        log.rename(tmp_path / "queue_log.1")
+        with open(tmp_path / "queue_log.1", "a", encoding="utf-8") as old:  # the writer had not reopened yet
+            old.write("\n".join(call_lines(2, 1)) + "\n")
+        write(tmp_path / "queue_log", call_lines(3, 2))
+        await _until(lambda: len(sink.events) == 15, "lines of the old and the new file")
     assert len({e.event_id for e in sink.events}) == 15
 
 
@@ -518,35 +528,25 @@ async def test_follow_survives_a_rename_written_on_before_the_new_file_exists(tm
     """The checkpoint of lines read from the renamed file used to open the file by its old name,
     which named nothing yet: the connector crashed."""
     log = write(tmp_path / "queue_log", call_lines(0, 2))
-    sink = RecordingSink()
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner(sink, Checkpoints(tmp_path / "cp.json")).run([log], follow=True, stop=stop))
-    await _until(lambda: len(sink.events) == 6, "the first lines")
-    log.rename(tmp_path / "queue_log.1")
-    with open(tmp_path / "queue_log.1", "a", encoding="utf-8") as old:
-        old.write("\n".join(call_lines(2, 1)) + "\n")
-    await _until(lambda: len(sink.events) == 9, "the lines written after the rename")
-    await asyncio.sleep(0.2)
-    write(tmp_path / "queue_log", call_lines(3, 2))
-    await _until(lambda: len(sink.events) == 15, "the file created anew")
-    stop.set()
-    await asyncio.wait_for(task, 5)
+    async with following(log, tmp_path, 6) as sink:
+        log.rename(tmp_path / "queue_log.1")
+        with open(tmp_path / "queue_log.1", "a", encoding="utf-8") as old:
+            old.write("\n".join(call_lines(2, 1)) + "\n")
+        await _until(lambda: len(sink.events) == 9, "the lines written after the rename")
+        await asyncio.sleep(0.2)
+        write(tmp_path / "queue_log", call_lines(3, 2))
+        await _until(lambda: len(sink.events) == 15, "the file created anew")
     assert len({e.event_id for e in sink.events}) == 15
 
 
 async def test_follow_survives_a_followed_file_deleted_and_created_anew(tmp_path: Path) -> None:
     log = write(tmp_path / "queue_log", call_lines(0, 2))
-    sink = RecordingSink()
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner(sink, Checkpoints(tmp_path / "cp.json")).run([log], follow=True, stop=stop))
-    await _until(lambda: len(sink.events) == 6, "the first lines")
-    log.unlink()
-    await asyncio.sleep(0.3)
-    write(tmp_path / "queue_log", call_lines(2, 2))
-    await _until(lambda: len(sink.events) == 12, "the new file")
-    stop.set()
-    await asyncio.wait_for(task, 5)
-    assert not task.exception()
+    async with following(log, tmp_path, 6) as sink:
+        log.unlink()
+        await asyncio.sleep(0.3)
+        write(tmp_path / "queue_log", call_lines(2, 2))
+        await _until(lambda: len(sink.events) == 12, "the new file")
+    assert len({e.event_id for e in sink.events}) == 12
 
 
 async def test_a_truncated_gzip_is_one_dead_letter_naming_it_and_the_other_files_are_read(tmp_path: Path) -> None:
