@@ -289,7 +289,10 @@ class Checkpoints:
     def save(self, file: Path, position: Position) -> None:
         """Record `position` (its fingerprint taken from the open file, see Head.fingerprint)."""
         if not position.fingerprint:
-            position = Position(position.inode, position.offset, position.line, fingerprint(file, position.offset))
+            try:
+                position = Position(position.inode, position.offset, position.line, fingerprint(file, position.offset))
+            except (OSError, EOFError, zlib.error):
+                pass  # unreadable now: without a fingerprint the file is read again from its start, never skipped
         self.positions[str(file)] = position
         private_directory(self.path.parent)
         tmp = self.path.with_suffix(".tmp")
