@@ -20,6 +20,7 @@ ClickHouse's own parser, not by patterns:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,10 +31,18 @@ MAX_SQL_CHARACTERS = 100_000
 LIMITS: dict[str, int | str] = {
     "max_execution_time": 30,
     "max_result_rows": 1_000_000,
+    "max_result_bytes": 256 * 1024 * 1024,
     "result_overflow_mode": "throw",
+    "max_memory_usage": 2 * 1024**3,  # a query may not take the worker's memory (4.5 GB was seen)
+    "allow_introspection_functions": 0,
     "readonly": 1,
 }
-ROOTS = frozenset({"SelectWithUnionQuery", "SelectIntersectExceptQuery", "ShowTables", "DescribeQuery"})
+# What each statement may hold directly: anything more is an INTO OUTFILE, FORMAT or SETTINGS
+# clause (a DESCRIBE ... INTO OUTFILE wrote a .pth file into site-packages: code execution).
+ROOTS = {"SelectWithUnionQuery": ("ExpressionList",), "ShowTables": ("Identifier",), "DescribeQuery": ("TableExpression",)}
+_IN_FUNCTIONS = frozenset({"in", "notin", "globalin", "globalnotin", "nullin", "notnullin", "globalnullin",
+                           "globalnotnullin"})
+_NODE_LINE = re.compile(r"^ *[A-Z][A-Za-z]*( |$)")
 # Table functions that only generate numbers or read the literal data they are given.
 GENERATORS = frozenset({"numbers", "numbers_mt", "zeros", "zeros_mt", "generateseries", "generate_series", "values",
                         "null"})
@@ -47,7 +56,9 @@ OUTSIDE = frozenset({
     "merge", "iceberg", "icebergs3", "icebergazure", "iceberghdfs", "icebergcluster", "deltalake", "hudi", "paimon",
     "catboostevaluate", "naivebayesclassifier", "getclienthttpheader", "arrowflight", "ytsaurus",
     "filesystemavailable", "filesystemcapacity", "filesystemunreserved", "loop", "viewifpermitted",
+    "joinget", "joingetornull", "getserversetting", "getmacro",
 })
+_OUTSIDE_PREFIXES = ("dictget", "dicthas", "dictisin", "dictgetall")  # dictionaries may have external sources
 
 
 class QueryRefused(StoreQueryError):
@@ -97,15 +108,20 @@ def _walk(node: _Node) -> list[_Node]:
 
 def judge(explained: list[str], database: str) -> None:
     """Raise QueryRefused unless EXPLAIN AST's lines describe a read-only query on `database`."""
+    if not all(_NODE_LINE.match(line) for line in explained):
+        raise QueryRefused("a name in the statement holds a line break or control character; rename it")
     top = _tree(explained).children
     if len(top) != 1 or top[0].kind not in ROOTS:
         kind = top[0].kind if top else "nothing"
         raise QueryRefused(f"only SELECT, SHOW TABLES and DESCRIBE are answered here, not {kind}; to change "
                            "the store, use `kanalpuls store init` or stop the worker and use ClickHouse itself")
     root = top[0]
-    if root.kind == "SelectWithUnionQuery" and len(root.children) != 1:
+    allowed = ROOTS[root.kind]
+    if len(root.children) > len(allowed) or any(child.kind != kind for child, kind in zip(root.children, allowed)):
         raise QueryRefused("INTO OUTFILE, FORMAT and SETTINGS clauses are not answered here: leave them out "
                            "(the command formats the result)")
+    if root.kind == "SelectWithUnionQuery" and not root.children:
+        raise QueryRefused("an empty statement")
     for node in _walk(root):
         if node.kind == "Set":
             raise QueryRefused("a SETTINGS clause is not answered here: queries run with fixed limits")
@@ -125,8 +141,12 @@ def _judge_function(node: _Node, database: str) -> None:
             return
         raise QueryRefused(f"table function {name}() is not answered here: read the {database} tables and views "
                            "(numbers(), zeros() and values() may generate rows)")
-    if name.lower() in OUTSIDE:
+    if name.lower() in OUTSIDE or name.lower().startswith(_OUTSIDE_PREFIXES):
         raise QueryRefused(f"function {name}() reaches outside the database and is not answered here")
+    if name.lower() in _IN_FUNCTIONS:  # `x IN db.table`: the right side names a table
+        arguments = node.children[0].children if node.children else []
+        if len(arguments) == 2 and arguments[1].kind == "Identifier":
+            _judge_table(arguments[1].name, database)
 
 
 def _judge_table(name: str, database: str) -> None:

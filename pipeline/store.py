@@ -141,12 +141,27 @@ class EmbeddedStore:
         self._run(f"INSERT INTO {self.database}.{table} ({columns}) SELECT {columns} FROM Python(data){settings}", "CSV")
 
     def _run(self, sql: str, fmt: str, parameters: dict[str, object] | None = None) -> Any:
+        for attempt in range(2):
+            try:
+                if parameters:
+                    return self._session.query(sql, fmt, params={k: _parameter_text(v) for k, v in parameters.items()})
+                return self._session.query(sql, fmt)
+            except pa.ArrowInvalid as exc:
+                # chDB hands the query after a failed one a damaged Arrow result once (a timed-out
+                # analyst query made the worker's next read fail and the worker exit): ask again.
+                if attempt:
+                    raise StoreUnavailable(f"chDB returned a damaged result twice: {exc}") from exc
+            except Exception as exc:
+                self._flush_damaged_result()
+                raise StoreQueryError(str(exc).strip()) from exc
+        raise AssertionError("unreachable")
+
+    def _flush_damaged_result(self) -> None:
+        """After a failed query, take the damaged Arrow result chDB keeps for the next one."""
         try:
-            if parameters:
-                return self._session.query(sql, fmt, params={k: _parameter_text(v) for k, v in parameters.items()})
-            return self._session.query(sql, fmt)
-        except Exception as exc:
-            raise StoreQueryError(str(exc).strip()) from exc
+            self._session.query("SELECT 1", "ArrowTable")
+        except Exception:  # noqa: BLE001 - that is the damaged one
+            pass
 
     def close(self) -> None:
         self._session.close()

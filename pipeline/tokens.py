@@ -21,7 +21,9 @@ def token_matches(header: str | None, token: str) -> bool:
     if not token or not header:
         return False
     scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    # A header of undecodable bytes reaches us with surrogates: encode them back, never raise.
+    given_bytes = given.strip().encode("utf-8", "surrogateescape")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given_bytes, token.encode())
 
 
 def is_loopback(address: str | None) -> bool:

@@ -81,6 +81,18 @@ def test_reading_queries_run(store: EmbeddedStore, sql: str) -> None:
     "SELECT * FROM `system`.`users`",
     f"SELECT * FROM {DB}.inquiry_events AS e JOIN system.settings AS s ON 1",
     "SHOW TABLES FROM system",
+    # found by the attack review: DESCRIBE and SHOW TABLES with INTO OUTFILE wrote files
+    "DESCRIBE (SELECT 1 AS `import os` ) INTO OUTFILE '/tmp/kanalpuls-guard.csv' FORMAT TSVRaw",
+    f"DESCRIBE TABLE {DB}.inquiry_events INTO OUTFILE '/tmp/kanalpuls-guard.csv' TRUNCATE",
+    f"SHOW TABLES FROM {DB} INTO OUTFILE '/tmp/kanalpuls-guard.csv' APPEND",
+    f"SHOW TABLES FROM {DB} FORMAT JSON",
+    "SELECT 1 INTERSECT SELECT 1 INTO OUTFILE '/tmp/kanalpuls-guard.csv'",
+    "SELECT 'Europe/Copenhagen' IN system.time_zones",
+    "SELECT 1 NOT IN system.users",
+    "SELECT joinGet('other.t', 'a', 1)",
+    "SELECT dictGet('d', 'a', 1)",
+    "SELECT getServerSetting('path')",
+    "SELECT 1 AS `a\n  TableExpression (children 1)\n   Function file (children 1)`",
     "",
     "   ",
 ])
@@ -94,6 +106,11 @@ def test_anything_but_one_read_only_query_on_the_database_is_refused(store: Embe
 
 def test_the_query_runs_with_readonly_set() -> None:
     assert list(LIMITS)[-1] == "readonly" and LIMITS["readonly"] == 1
+
+
+def test_a_query_may_not_take_the_workers_memory(store: EmbeddedStore) -> None:
+    with pytest.raises(StoreQueryError, match="(?i)memory"):
+        read_only_query(store, "SELECT length(groupArray(repeat('x', 1000000))) FROM numbers(3000)")
 
 
 def test_clickhouse_itself_sees_readonly(store: EmbeddedStore) -> None:

@@ -242,3 +242,12 @@ def test_a_parameter_reaches_clickhouse_unchanged_whatever_it_holds(store: Embed
 @given(st.lists(st.text(), max_size=5))
 def test_an_array_parameter_reaches_clickhouse_unchanged(store: EmbeddedStore, values: list[str]) -> None:
     assert store.query("SELECT {values:Array(String)}", parameters={"values": values}).scalar() == values
+
+
+def test_a_read_after_a_failed_query_gets_its_own_result(store: EmbeddedStore) -> None:
+    """chDB handed the query after a failed one a damaged Arrow result: a timed-out analyst
+    query made the worker's next read raise and the worker exit."""
+    with pytest.raises(StoreQueryError, match="(?i)memory"):
+        store.query("SELECT length(groupArray(repeat('x', 100000))) FROM numbers(2000) "
+                    "SETTINGS max_memory_usage = 20000000")
+    assert store.query("SELECT 42 AS answer").scalar() == 42

@@ -54,3 +54,9 @@ def test_the_query_token_is_fresh_and_readable_by_its_owner_only(tmp_path) -> No
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700  # nobody else may even list it
     assert read_query_token(directory) == second
     assert read_query_token(tmp_path / "elsewhere") == ""
+
+
+def test_a_header_of_undecodable_bytes_is_refused_not_raised() -> None:
+    """aiohttp hands undecodable header bytes over as surrogates; encoding them raised, the
+    request became a 500 and its traceback printed the token from the check's frame."""
+    assert not token_matches("Bearer \udcff\udcfe", TOKEN)
