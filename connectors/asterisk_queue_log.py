@@ -166,6 +166,8 @@ class AsteriskQueueLogParser:
         fields = record.split("|")
         if len(fields) >= 7 and fields[4].strip() not in _NO_CALLER_FIELD:
             fields[6] = "<callerid>"
+        elif len(fields) == 6 and fields[4].strip() not in _NO_CALLER_FIELD:
+            fields[5] = "<redacted>"  # a short row: its one data field may be the caller
         return "|".join(fields)
 
     def __init__(self, config: AsteriskQueueLogConfig, context: ConnectorContext) -> None:

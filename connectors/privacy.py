@@ -17,7 +17,10 @@ import json
 import re
 from collections.abc import Callable, Collection
 from datetime import date
+from functools import lru_cache
 from typing import Any
+
+from schemas.inquiry import NAME_MAX
 
 # One pass over the text with one combined pattern, so masking takes time linear in the
 # text's length (an earlier e-mail pattern took 21 s on an 80,000-character line): every
@@ -29,27 +32,26 @@ _MASK = re.compile(
         r"(?P<guid>(?<![0-9A-Za-z])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![0-9A-Za-z]))",
         r"(?P<hex>(?<![0-9A-Za-z])(?=[0-9A-Fa-f]{0,127}[A-Fa-f])[0-9A-Fa-f]{16,128}(?![0-9A-Za-z]))",
         # E-mail addresses: local part of at most 64 characters (RFC 5321), a dotted domain.
-        r"(?P<email>(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}"
-        r"(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9\-]))",
+        r"(?P<email>(?<![\w.%+\-])[\w.%+\-]{1,64}@[\w\-]{1,63}(?:\.[\w\-]{1,63}){0,8}\.[^\W\d_]{2,24}(?![\w\-]))",
         # IPv6 (eight groups, or compressed with ::) and IPv4 client addresses; not a version
         # number after a slash or a letter (Chrome/120.0.0.0, v1.2.3.4).
         r"(?P<ipv6>(?<![0-9A-Za-z:.])(?:(?:[0-9A-Fa-f]{0,4}:){2,6}(?:\d{1,3}\.){3}\d{1,3}(?![0-9.])"
         r"|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"
         r"|(?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?"
         r"|::[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})(?![0-9A-Za-z:.]))",
-        r"(?P<ipurl>(?<=//)(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
-        r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?![0-9.]))",
-        r"(?P<ipv4>(?<![0-9A-Za-z./])(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}"
-        r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?![0-9.]))",
+        r"(?P<ipurl>(?<=//)(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])\.){3}"
+        r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])(?![0-9.]))",
+        r"(?P<ipv4>(?<![0-9A-Za-z./])(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])\.){3}"
+        r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])(?![0-9.]))",
         # CPR: ddmmyy-ssss or ddmmyyssss, masked only where the date part is a real date, so
         # epoch timestamps and call ids (also ten digits) stay readable.
-        r"(?P<cpr>(?<!\d)\d{6}-?\d{4}(?!\d))",
+        r"(?P<cpr>(?<!\d)\d{2}\.?\d{2}\.?\d{2}[\-\u2010-\u2015 \u00a0]?\d{4}(?!\d))",
         # International numbers: + or 00, a country code, maybe a space or dash, the rest.
         r"(?P<intl>(?<![^\W_]|\+)(?:\+|00)\d{1,3}[ \-]?\d{6,14}(?!\d))",
         # Danish numbers: 8 digits, together, in pairs or fours separated by spaces, with or
         # without +45 / 0045 / 45. Only pairs may be dash-separated, so ISO dates stay readable.
         r"(?P<phone>(?<![^\W_]|[\-:/._])(?:(?:\+|00)?45 ?)?(?:\d{8}|\d{2} \d{2} \d{2} \d{2}"
-        r"|\d{2}-\d{2}-\d{2}-\d{2}|\d{4} \d{4})(?![^\W_]|:))",
+        r"|\d{2}-\d{2}-\d{2}-\d{2}|\d{4}[ \-]\d{4}|\d{2} \d{3} \d{3}|\d{3} \d{2} \d{3})(?![^\W_]|:))",
         # Any other run of 8 to 15 digits (a number without its prefix, 47 98765432 ...),
         # except a plausible epoch or a date stamp in a name (queue_log-20261123, Gecko/20100101).
         r"(?P<number>(?<![^\W_])\d{8,15}(?![^\W_]))",
@@ -86,15 +88,16 @@ def _masked(match: re.Match[str]) -> str:
     if kind in ("ipv4", "ipv6", "ipurl"):
         return "<ip>"
     if kind == "cpr":
-        return "<cpr>" if _plausible_date(text[0:2], text[2:4], "20" + text[4:6]) else _number(match, text)
+        digits = re.sub(r"\D", "", text)
+        return "<cpr>" if _plausible_date(digits[0:2], digits[2:4], "20" + digits[4:6]) else _number(match, text)
     if kind == "number":
         return _number(match, text)
     return "<phone>"
 
 
 def _number(match: re.Match[str], digits: str) -> str:
-    plain = digits.replace("-", "")
-    if len(plain) == 10 and int(plain) in _EPOCHS and "-" not in digits:
+    plain = re.sub(r"\D", "", digits)
+    if len(plain) == 10 and int(plain) in _EPOCHS and plain == digits:
         return digits
     if _date_stamp(match, plain):
         return digits
@@ -110,6 +113,16 @@ def mask_personal_data(text: str) -> str:
 
 
 _TOKEN_CHARACTERS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ@.+-_%:")
+
+
+@lru_cache(maxsize=16384)
+def masked_name(value: str, limit: int = NAME_MAX) -> str:
+    """A name a source gives (queue, site, department, task label) as it may travel in an event:
+    personal-data patterns masked (a ticket service typed as "Pas 010190-1234" stays a queue
+    name without the CPR number), kept within the contract's length. Names repeat, so the
+    answers are cached."""
+    masked = mask_personal_data(value)
+    return masked if len(masked) <= limit else masked[:limit]
 
 
 def cut(text: str, limit: int) -> str:

@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import sys
 import time
 import zlib
@@ -39,7 +40,7 @@ from pydantic import ValidationError
 
 from connectors.base import Location, Parser, RecordRejected, Skip
 from connectors.confirmations import Confirmations, message_headers
-from connectors.privacy import RAW_KEPT, cut, masked_excerpt
+from connectors.privacy import RAW_KEPT, cut, masked_excerpt, masked_name
 from connectors.throttle import ThrottledLog
 from pipeline import metrics
 from schemas import DeadLetter, InquiryEvent, SourceRef
@@ -668,6 +669,8 @@ class ConnectorRunner:
                          newer: _NewerFiles | None = None) -> None:
         """Read one file; a file that cannot be opened or read on is reported, never fatal."""
         try:
+            if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block the read for ever
+                raise IsADirectoryError(0, "not a regular file") if path.is_dir() else OSError(0, "not a regular file")
             position = self.checkpoints.start(path) if self.checkpoints else Position(path.stat().st_ino, 0, 0)
             self.parser.start_file(str(path), read_first_line(path))
             fh = open_log(path)
@@ -779,6 +782,7 @@ class ConnectorRunner:
             return
         metrics.CONNECTOR_RECORDS.labels(self.parser.kind, "parsed").inc()
         for event in result:
+            event = _names_masked(event)
             self._batches.by_key[event.partition_key].append(event)
             self._batches.size += 1
 
@@ -888,6 +892,20 @@ class ConnectorRunner:
         if self.rebuild_parser is not None:
             self.parser = self.rebuild_parser()
         return waiting
+
+
+_NAMES = ("queue", "site", "department", "task_label")
+
+
+def _names_masked(event: InquiryEvent) -> InquiryEvent:
+    """The event with personal-data patterns masked in the names its source gave: a queue,
+    ticket service, site or department column may hold a CPR number, a name with a phone
+    number, an e-mail address (they reached ClickHouse, and a site the message key)."""
+    names = (event.queue, event.site, event.department, event.task_label)
+    masked = tuple(masked_name(name) for name in names)
+    if masked == names:
+        return event
+    return event.model_copy(update=dict(zip(_NAMES, masked)))
 
 
 def _why(exc: BaseException) -> str:

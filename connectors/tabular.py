@@ -148,12 +148,13 @@ class CsvRows:
 
     def redact(self, record: str, fields: Collection[str], logical: Collection[str] = ()) -> str:
         """A rejected row fit for the dead-letter topic: its personal columns blanked; in a file
-        without a usable header, every field but timestamps and numbers."""
-        if self.header is None:
-            try:
-                row = next(csv.reader((record,), delimiter=self.delimiter))
-            except (csv.Error, StopIteration):
-                return REDACTED
+        without a usable header, or in a row whose columns do not line up with the header (a
+        stray delimiter shifts a name into another column), every field but timestamps and numbers."""
+        try:
+            row = next(csv.reader((record,), delimiter=self.delimiter))
+        except (csv.Error, StopIteration):
+            return REDACTED
+        if self.header is None or len(row) != len(self.names):
             unsure = [i for i, value in enumerate(row) if not _HARMLESS_FIELD.fullmatch(value)]
             return redact_csv_row(record, self.delimiter, unsure)
         return redact_csv_row(record, self.delimiter, self.positions_of(fields, logical))

@@ -386,10 +386,22 @@ def table_updates(rollup: pa.Table) -> list[TableUpdate]:
     return list(updates.values())
 
 
-def add_sums(current: dict[str, list[float]], delta: dict[str, list[float]]) -> dict[str, list[float]]:
-    """A new table value: `current` plus `delta`, key by key (neither is modified)."""
+MAX_TABLE_ENTRIES = 1000  # rollup keys one windowed-table value holds (one changelog message: < 1 MB)
+OTHER_KEY = "(other)"
+
+
+def add_sums(current: dict[str, list[float]], delta: dict[str, list[float]],
+             max_entries: int = MAX_TABLE_ENTRIES) -> dict[str, list[float]]:
+    """A new table value: `current` plus `delta`, key by key (neither is modified).
+
+    A value is one changelog message, and the broker refuses messages over 1 MB: 6,000
+    departments in one minute of one key stopped the worker. Beyond `max_entries` rollup
+    keys, new ones are summed under OTHER_KEY; the table is a live view, and ClickHouse
+    keeps every key."""
     merged = {key: list(value) for key, value in current.items()}
     for key, (events, wait, handle) in delta.items():
+        if key not in merged and len(merged) >= max_entries:
+            key = OTHER_KEY
         old = merged.get(key)
         merged[key] = [old[0] + events, old[1] + wait, old[2] + handle] if old else [events, wait, handle]
     return merged

@@ -78,8 +78,8 @@ def topics() -> None:
 
 @app.command()
 def worker(
-    restart: Annotated[bool, typer.Option(help="Start the worker process anew when the broker lost its log "
-                                               "(the embedded broker restarted empty).")] = True,
+    restart: Annotated[bool, typer.Option(help="Start the worker process anew when it exits: at once when the "
+                                               "broker lost its log, after a growing pause when it failed.")] = True,
 ) -> None:
     """Run the Faust worker: consume inquiries, aggregate, store in ClickHouse."""
     if restart:
@@ -106,25 +106,41 @@ def _die_with_parent() -> None:
 
 
 def _supervise_worker() -> int:
-    """Run `kanalpuls worker --no-restart` as a child and start it again when it exits because
-    the broker lost its log; any other exit is this command's exit (signals are passed on)."""
+    """Run `kanalpuls worker --no-restart` as a child and start it again when it exits: at once
+    when the broker lost its log, after a pause that grows to a minute when it failed (the
+    store away, a crash); stop when told to (signals are passed on to the child)."""
     import subprocess
+    import time
 
     from pipeline.app import EXIT_BROKER_LOST
 
+    stopping = False
+    pause = 1.0
     while True:
+        started = time.monotonic()
         child = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--no-restart"],
                                  preexec_fn=_die_with_parent)
-        forward = lambda signum, _frame: child.send_signal(signum)  # noqa: E731
+
+        def forward(signum: int, _frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+            child.send_signal(signum)
+
         previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             status = child.wait()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        if status != EXIT_BROKER_LOST:
+        if stopping or status == 0:
             return status if status >= 0 else 128 - status
-        console.print("[yellow]the broker lost its log; starting the worker anew[/yellow]")
+        if status == EXIT_BROKER_LOST:
+            console.print("[yellow]the broker lost its log; starting the worker anew[/yellow]")
+            continue
+        pause = 1.0 if time.monotonic() - started > 120 else min(pause * 2, 60.0)
+        console.print(f"[red]the worker exited with status {status}[/red] (its log above says why); "
+                      f"starting it again in {pause:.0f} s")
+        time.sleep(pause)
 
 
 @app.command()

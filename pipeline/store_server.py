@@ -97,6 +97,7 @@ async def _insert(request: web.Request) -> web.Response:
     if not _TABLE.match(table_name):
         return _error(400, "table must be a plain table name")
     data = ipc.open_stream(await request.read()).read_all()
+    data.validate(full=True)  # offsets pointing past their buffers read (or hung on) the server's own memory
     await _call(request, request.app[STORE_KEY].insert_arrow, table_name, data, request.query.get("dedup", ""))
     return web.Response(status=204)
 

@@ -556,3 +556,11 @@ _PREFIX = "1709543520|1709543520.101|pas|NONE|"
 def test_a_1_mb_adversarial_line_is_read_without_stalling(text):
     parser = make_parser()
     assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 2, 0))
+
+
+def test_a_short_rejected_row_keeps_no_caller_in_its_dead_letter() -> None:
+    """Six fields: the one data field may be the caller's name and number."""
+    from connectors.asterisk_queue_log import AsteriskQueueLogParser
+
+    parser = AsteriskQueueLogParser.__new__(AsteriskQueueLogParser)
+    assert "Jens" not in parser.redact("17x4603120|1.2|pas|NONE|ENTERQUEUE|Jens Jensen <+4529876543>")

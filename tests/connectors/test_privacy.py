@@ -343,3 +343,17 @@ def test_a_record_its_connector_cannot_blank_is_not_kept() -> None:
 
     kept = masked_excerpt("navn=Jens Hansen 12345678", broken)
     assert "Jens" not in kept and "12345678" not in kept and "RecursionError" in kept
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("Borger 010190–1234", "<cpr>"), ("CPR 010190 1234", "<cpr>"), ("010190\u00a01234", "<cpr>"),
+    ("01.01.90-1234", "<cpr>"), ("kontakt anna@københavn.dk", "<email>"), ("søren.hansen@example.dk", "<email>"),
+    ("tlf 1234-5678", "<phone>"), ("tlf 12 345 678", "<phone>"), ("tlf 123 45 678", "<phone>"),
+    ("klient 192.168.001.020", "<ip>"),
+])
+def test_personal_data_written_the_other_ways_danes_write_it_is_masked(text: str, kind: str) -> None:
+    """Ways the attack review found that passed: spaces, dashes and dots in CPR and phone
+    numbers, letters beyond ASCII in e-mail addresses, leading zeros in an IPv4 address."""
+    masked = mask_personal_data(text)
+    assert kind in masked and not any(ch.isdigit() for ch in masked.split(" ", 1)[-1].replace(kind, ""))
+    assert "søren" not in masked and "anna" not in masked

@@ -695,3 +695,24 @@ def test_state_directories_are_private_to_their_owner(tmp_path: Path) -> None:
     loose.chmod(0o755)
     private_directory(loose)
     assert stat.S_IMODE(loose.stat().st_mode) == 0o700
+
+
+async def test_personal_data_in_a_name_the_source_gives_never_leaves_the_connector(tmp_path: Path) -> None:
+    """A queue named with a CPR number and an e-mail address reached ClickHouse verbatim (the
+    attack review); the HTTP ingest masked the same fields, the connectors did not."""
+    log = tmp_path / "queue_log"
+    log.write_text("1764000000|call1|borger 010190-1234 anna@example.dk|NONE|ENTERQUEUE||12345678|1\n")
+    sink = RecordingSink()
+    await runner(sink).run([log])
+    (event,) = sink.events
+    assert event.queue == "borger <cpr> <email>"
+    assert "010190" not in event.model_dump_json() and "anna" not in event.model_dump_json()
+
+
+async def test_a_fifo_named_as_a_log_is_reported_not_read_for_ever(tmp_path: Path) -> None:
+    fifo = tmp_path / "queue_log.fifo"
+    os.mkfifo(fifo)
+    good = write(tmp_path / "queue_log", call_lines(0, 1))
+    sink = RecordingSink()
+    stats = await asyncio.wait_for(runner(sink).run([fifo, good]), 10)
+    assert str(fifo) in stats.failed_files and len(sink.events) == 3

@@ -574,3 +574,12 @@ def test_personal_fields_are_configurable():
 def test_a_1_mb_adversarial_line_is_read_without_stalling(text, header):
     parser = make_parser(header=header if header else text)
     assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 1 if header is None else 2, 0))
+
+
+def test_a_row_whose_columns_are_shifted_keeps_no_name_in_its_dead_letter() -> None:
+    """A stray delimiter moved the name out of the 'navn' column, where redaction looked for it
+    (the attack review: 'Jens Hansen' reached dead_letters.raw)."""
+    parser = make_parser(header=HEADER + ";navn;note")
+    redacted = parser.redact("A7;Pas; fornyelse;Rådhuset;2026-03-02 09:00:00;;;3;served;Jens Hansen;x")
+    assert "Jens" not in redacted and "Hansen" not in redacted
+    assert "2026-03-02 09:00:00" in redacted

@@ -551,3 +551,20 @@ def test_clickhouses_reason_for_refusing_an_event_is_masked_too() -> None:
     for secret in ("borger@example.dk", "010190-1234", "12345678"):
         assert secret not in letter["reason"]
     assert "VIOLATED_CONSTRAINT" in letter["reason"]
+
+
+def test_a_table_value_keeps_a_bounded_number_of_keys_and_sums_the_rest() -> None:
+    """6,000 departments in one minute of one message key made a changelog message over the
+    broker's 1 MB and stopped the worker."""
+    import orjson
+
+    from pipeline.aggregation import MAX_TABLE_ENTRIES, OTHER_KEY, add_sums
+
+    delta = {f"751|phone|85.06.00|afd-{n:05d}-{'x' * 190}||arrived": [1, 0.0, 0.0] for n in range(6000)}
+    value = add_sums({}, delta)
+    assert len(value) == MAX_TABLE_ENTRIES + 1
+    assert value[OTHER_KEY][0] == 6000 - MAX_TABLE_ENTRIES
+    assert sum(v[0] for v in value.values()) == 6000
+    assert len(orjson.dumps(value)) < 1_000_000
+    again = add_sums(value, {next(iter(delta)): [2, 1.0, 0.0]})  # a key it holds still counts as itself
+    assert again[next(iter(delta))][0] == 3

@@ -69,3 +69,27 @@ def test_an_insert_into_something_that_is_no_table_name_is_refused(store_server:
     data = to_store_table(decode_messages([Message(phone_event(1).model_dump_json().encode())]).events)
     with pytest.raises(StoreQueryError, match="plain table name"):
         store.insert_arrow("inquiry_events SELECT 1; DROP TABLE x", data)
+
+
+def test_an_insert_body_that_is_no_valid_arrow_is_refused(store_server: Settings) -> None:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    store = open_store(store_server.store)
+    init_schema(store)
+    table = pa.table({"s": pa.array(["abc", "def"])})
+    sink = io.BytesIO()
+    with ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    body = bytearray(sink.getvalue())
+    offsets = bytes(pa.array([0, 3, 6], pa.int32()).buffers()[1])
+    at = body.find(offsets)
+    body[at + 8: at + 12] = (65536).to_bytes(4, "little")  # the second string now ends far past its buffer
+    port = store_server.store.url.rsplit(":", 1)[1]
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/insert?table=unit_prices", data=bytes(body),
+                                     method="POST", headers={"Authorization": f"Bearer {store._token}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 400
