@@ -70,7 +70,7 @@ from pipeline.store_client import run_query  # noqa: E402
 from pipeline.supervise import free_port, kanalpuls_command, settings_environment, wait_for  # noqa: E402
 
 FILE_SOURCES = ("queue_log", "tickets", "exchange", "web_combined", "web_json", "channel_csv", "channel_jsonl")
-TOKEN = "soak-token"
+TOKEN = "soak-token-for-the-harness"
 
 
 @dataclass
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             worker=WorkerSettings(app_id="kanalpuls-soak", web_port=web_ports[0], data_dir=work / "var" / "worker-0",
                                   session_timeout_seconds=6),
             connectors=ConnectorSettings(checkpoint_dir=work / "var" / "checkpoints", confirm_seconds=10),
-            privacy=PrivacySettings(contact_key_secret="soak-secret"),
+            privacy=PrivacySettings(contact_key_secret="soak-secret-for-the-harness"),
             http=HttpSettings(token=TOKEN, port=free_port(), confirm_seconds=10),
         )
         env = settings_environment(base)

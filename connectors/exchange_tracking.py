@@ -8,8 +8,9 @@ outbound reply; every other tracking event is skipped and counted by its event-i
 Choices where the log is silent:
 - One message to several shared mailboxes counts once per shared mailbox; the same message
   logged again (on another server, or in another DELIVER line) keeps its event id, because
-  the reference is `network-message-id|mailbox|direction`. So logs of every server in the
-  organisation must be read with the same `system` name for copies to collapse.
+  the reference is `network-message-id|mailbox|direction` and the ids are namespaced by the
+  `organisation`, not by `system`. So each server's logs can be a run-file entry of their own
+  (own `system`, own checkpoint) and copies still collapse.
 - Exchange 2010 logs have no network-message-id (their `#Fields` line says so): there the
   message-id (the Message-Id header, the same on every server, unlike internal-message-id)
   identifies the message. In an organisation where 2010 and later servers both log one
@@ -119,8 +120,15 @@ class ExchangeTrackingConfig(ConnectorConfig):
     system: str = Field(
         default="exchange",
         min_length=1,
-        description="Name of the Exchange organisation (not one server: every server's logs share it, so copies"
-        " of a message logged on several servers count once); part of every event id.",
+        description="Name of this log source (one server's logs, say): names the checkpoint and the events' "
+        "source.system.",
+        examples=["exch01"],
+    )
+    organisation: str = Field(
+        default="exchange",
+        min_length=1,
+        description="Name of the Exchange organisation: the event ids' namespace, the same for every server's "
+        "entry, so a message logged on several servers counts once.",
         examples=["exchange-kommune"],
     )
     rule_set: str = Field(
@@ -341,7 +349,8 @@ class ExchangeTrackingParser:
         contact_key: str | None,
     ) -> InquiryEvent:
         return InquiryEvent(
-            event_id=make_event_id(location.system, f"{message}|{mailbox}|{direction.value}", Stage.arrived.value),
+            event_id=make_event_id(self._config.organisation, f"{message}|{mailbox}|{direction.value}",
+                                   Stage.arrived.value),
             occurred_at=occurred_at,
             municipality=self._context.municipality,
             channel=Channel.email,

@@ -365,7 +365,7 @@ class KafkaEventSink:
         except KafkaConnectionError as exc:
             await self._producer.stop()
             raise ProduceFailed(f"no Kafka broker answers at {self._bootstrap}: start `kanalpuls broker` "
-                                f"or set KANALPULS_KAFKA__BOOTSTRAP") from exc
+                                f"or set KANALPULS_KAFKA__BOOTSTRAP to a broker that runs") from exc
         if self.confirmations is not None:
             await self.confirmations.start()
 
@@ -502,8 +502,9 @@ class ConnectorStats:
 
     @property
     def everything_rejected(self) -> bool:
-        """Lines were read and every one was rejected: the wrong connector or column mapping."""
-        return self.records > 0 and self.rejected == self.records
+        """Nothing but rejections (skipped blank lines and headers aside): the wrong connector
+        or column mapping for these files."""
+        return self.rejected > 0 and self.events == 0 and self.rejected + sum(self.skipped.values()) == self.records
 
 
 @dataclass

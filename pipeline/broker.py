@@ -137,10 +137,11 @@ def supervise_broker(port: int, topics: dict[str, int], stop: threading.Event,
         now = time.monotonic()
         deaths = [t for t in deaths if now - t < within_seconds] + [now]
         how = f"signal {-status}" if status is not None and status < 0 else f"status {status}"
+        giving_up = len(deaths) > max_restarts
         logger.error("the embedded broker died (%s) and took what it held in memory with it; sources send again "
-                     "what the worker had not confirmed stored. Restarting it on port %d (%d death(s) in the last "
-                     "%.0f s)", how, port, len(deaths), within_seconds)
-        if len(deaths) > max_restarts:
+                     "what the worker had not confirmed stored. %s (%d death(s) in the last %.0f s)", how,
+                     "Not restarting it" if giving_up else f"Restarting it on port {port}", len(deaths), within_seconds)
+        if giving_up:
             raise BrokerGaveUp(f"the embedded broker died {len(deaths)} times within {within_seconds:.0f} s "
                                f"(last: {how}); giving up. Check memory (dmesg for the OOM killer) and port {port}")
 

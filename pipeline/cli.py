@@ -30,9 +30,17 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 @app.callback()
 def _setup() -> None:
+    from pydantic import ValidationError
+
     from pipeline.logs import configure_logging
 
-    configure_logging(get_settings().log_format)
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        raise _fail("; ".join(
+            f"KANALPULS_{'__'.join(str(part).upper() for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)), code=2)
+    configure_logging(settings.log_format)
 
 
 @app.command()
@@ -155,8 +163,13 @@ def serve() -> None:
         http_app = build_http_app(settings)
     except HttpIngestError as exc:
         raise _fail(str(exc))
+    from connectors.runtime import ProduceFailed
+
     console.print(f"HTTP ingest on http://{settings.http.host}:{settings.http.port}/v1/events")
-    web.run_app(http_app, host=settings.http.host, port=settings.http.port, print=None)
+    try:
+        web.run_app(http_app, host=settings.http.host, port=settings.http.port, print=None)
+    except ProduceFailed as exc:
+        raise _fail(str(exc), code=75)
 
 
 @store_app.command("init")
@@ -289,7 +302,7 @@ def _summarise(name: str, stats, unit: str) -> bool:  # type: ignore[no-untyped-
                       + ", ".join(sorted(stats.failed_files)[:5]), highlight=False)
         fine = False
     if stats.everything_rejected:
-        console.print(f"[red]error:[/red] {name}: every one of its {stats.records:,} records was rejected: is this "
+        console.print(f"[red]error:[/red] {name}: every one of its {stats.rejected:,} records was rejected: is this "
                       "the right connector kind, and its column mapping, for these files? See the reasons above "
                       "or on inquiries.dlq", highlight=False)
         fine = False

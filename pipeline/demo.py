@@ -270,7 +270,7 @@ def run_demo(base: Settings, days: int = 7, seed: int = 1, console: Console | No
                     if stats.error:
                         raise DemoFailed(f"{plan.name} stopped: {stats.error}")
                     console.print(f"[bold]4/6[/bold] {plan.name}: {stats.records:,} records -> {stats.events:,} "
-                                  f"events stored, {sum(stats.skipped.values()):,} skipped, {stats.rejected} rejected "
+                                  f"events sent, {sum(stats.skipped.values()):,} skipped, {stats.rejected} rejected "
                                   f"to {settings.kafka.dead_letter_topic}")
                 accepted, refused = asyncio.run(post_http_events(
                     settings, logs / "http_events.ndjson", logs / "http_events_invalid.ndjson"))
@@ -288,5 +288,6 @@ def run_demo(base: Settings, days: int = 7, seed: int = 1, console: Console | No
     if mismatches:
         console.print(f"[red]{mismatches} number(s) differ from ground truth[/red] ({elapsed:.0f}s)")
         return 1
-    console.print(f"[green]every count matches ground truth[/green] ({elapsed:.0f}s)")
+    console.print(f"[green]every count matches ground truth[/green] ({elapsed:.0f}s); the store stays in "
+                  f"{settings.var_dir}: KANALPULS_VAR_DIR={settings.var_dir} kanalpuls query \"...\" asks it")
     return 0

@@ -26,7 +26,7 @@ from connectors.privacy import masked_name
 from connectors.runtime import KafkaEventSink, ProduceFailed, encode_batch
 from pipeline.aggregation import Message, decode_messages
 from pipeline.ingest import kafka_sink
-from pipeline.settings import Settings
+from pipeline.settings import Settings, weak_secret
 from pipeline.tokens import token_matches
 from schemas import InquiryEvent
 from schemas.inquiry import PATH_MAX
@@ -147,6 +147,9 @@ def build_http_app(settings: Settings) -> web.Application:
     """The aiohttp application; the Kafka producer starts and stops with it."""
     if not settings.http.token or not settings.http.token.get_secret_value():
         raise HttpIngestError("set KANALPULS_HTTP__TOKEN: the HTTP ingest refuses to run without a token")
+    problem = weak_secret(settings.http.token.get_secret_value())
+    if problem:
+        raise HttpIngestError(f"KANALPULS_HTTP__TOKEN {problem}: every client with it may write events")
     app = web.Application(client_max_size=settings.http.max_body_bytes)
     app[SETTINGS_KEY] = settings
     app.router.add_post("/v1/events", post_events)

@@ -28,7 +28,7 @@ from connectors.runtime import (
     ProduceFailed,
     Unconfirmed,
 )
-from pipeline.settings import DEMO_SECRET, Settings
+from pipeline.settings import DEMO_SECRET, Settings, weak_secret
 from pipeline.validation import describe
 
 logger = logging.getLogger(__name__)
@@ -142,11 +142,15 @@ async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, d
             return await _run_polled(settings, config, DryRunSink(), False, follow, stop)
         runner = build_runner(settings, kind_name, config, DryRunSink(), with_checkpoints=False)
         return await runner.run(paths, follow=follow, stop=stop, discover=discover)
-    if settings.kafka.bootstrap and settings.privacy.contact_key_secret.get_secret_value() == DEMO_SECRET:
+    secret = settings.privacy.contact_key_secret.get_secret_value()
+    if settings.kafka.bootstrap and secret == DEMO_SECRET:
         raise IngestError(
             f"KANALPULS_PRIVACY__CONTACT_KEY_SECRET is the public demo secret; with it anyone can recompute "
             f"contact keys from phone numbers. Set your own secret before ingesting into {settings.kafka.bootstrap}"
         )
+    if settings.kafka.bootstrap and weak_secret(secret):
+        raise IngestError(f"KANALPULS_PRIVACY__CONTACT_KEY_SECRET {weak_secret(secret)}: with a guessable secret "
+                          "anyone can recompute contact keys from phone numbers")
     sink = kafka_sink(settings, source_name(kind_name, config))
     runner = build_runner(settings, kind_name, config, sink, with_checkpoints=True) if kind.reads_files else None
     await sink.start()
@@ -243,6 +247,7 @@ def plan_runs(run_file: RunFile) -> list[PlannedConnector]:
     matches at least one file."""
     planned: list[PlannedConnector] = []
     owners: dict[tuple[str, str], int] = {}
+    readers: dict[Path, int] = {}
     for number, entry in enumerate(run_file.connectors, start=1):
         kind = get_kind(entry.kind)
         try:
@@ -256,6 +261,11 @@ def plan_runs(run_file: RunFile) -> list[PlannedConnector]:
                 f"'{checkpoint[1]}' and would overwrite each other's checkpoints: give each its own config.system")
         owners[checkpoint] = number
         plan = PlannedConnector(number, entry, config, expand_paths(entry.paths))
+        for path in plan.files:
+            reader = readers.setdefault(path.resolve(), number)
+            if reader != number:
+                raise IngestError(f"connectors {reader} and {number} both read {path}: every event of it would be "
+                                  "counted twice (event ids include config.system); let one entry read it")
         if not plan.files and kind.reads_files and not plan.followed:
             raise IngestError(f"connector {number} ({entry.kind}): no file matches {entry.paths}")
         planned.append(plan)

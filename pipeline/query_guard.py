@@ -170,7 +170,8 @@ def checked_statement(store: _Store, sql: str) -> str:
     try:
         formatted = store.query("SELECT formatQuerySingleLine({sql:String})", parameters={"sql": sql}).scalar()
     except StoreQueryError as exc:
-        raise QueryRefused(f"not one statement ClickHouse can parse: {exc}") from None
+        message = re.sub(r":? ?In scope SELECT formatQuerySingleLine\(.*$", "", str(exc), flags=re.S)
+        raise QueryRefused(f"not one statement ClickHouse can parse: {message}") from None
     try:
         explained = store.query(f"EXPLAIN AST {formatted}")
     except StoreQueryError as exc:

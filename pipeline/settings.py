@@ -16,6 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_SECRET = "kanalpuls-demo-secret-change-me"
+MIN_SECRET_LENGTH = 16
+
+
+def weak_secret(secret: str) -> str | None:
+    """Why a secret for production will not do (a placeholder from .env.example, or too short); None if it will."""
+    if "change-me" in secret.lower() or "change_me" in secret.lower():
+        return "is still the placeholder from .env.example: put a long random string there (openssl rand -hex 32)"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters: put a long random string there (openssl rand -hex 32)"
+    return None
 
 
 class _Section(BaseModel):

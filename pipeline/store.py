@@ -82,8 +82,9 @@ def _check_not_locked(path: Path) -> None:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise StoreUnavailable(
-                f"the embedded store {path} is in use by another process (a running worker?): stop it, "
-                "or ask through the worker: `kanalpuls query` does that when the worker's web port answers"
+                f"the embedded store {path} is in use by another process: a running worker (`kanalpuls query` "
+                "asks through it when its web port answers) or `kanalpuls store serve` (set "
+                "KANALPULS_STORE__URL=kanalpuls://127.0.0.1:<its port>); or stop that process"
             ) from None
         fcntl.flock(fh, fcntl.LOCK_UN)
 

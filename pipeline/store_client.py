@@ -41,6 +41,18 @@ def query_worker(host: str, port: int, sql: str, token: str, timeout: float = 60
 
 def run_query(settings: Settings, sql: str) -> QueryResult:
     """One read-only query (SELECT, SHOW TABLES, DESCRIBE) on the store, however it is reached."""
+    try:
+        return _run_query(settings, sql)
+    except StoreQueryError as exc:
+        if "UNKNOWN_DATABASE" in str(exc):
+            raise StoreQueryError(
+                f"{exc} — this store ({settings.store.url or settings.store.path}) holds no {settings.store.database} "
+                "database yet: run `kanalpuls store init`, or point KANALPULS_VAR_DIR at the store that holds it "
+                "(the demo's is var/demo)") from exc
+        raise
+
+
+def _run_query(settings: Settings, sql: str) -> QueryResult:
     if not settings.embedded_store:
         reader = settings.store.model_copy(update={"user": settings.store.reader_user,
                                                    "password": settings.store.reader_password}) \

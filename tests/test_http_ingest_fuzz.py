@@ -23,7 +23,7 @@ from tests.factories import phone_event
 from tests.topics import read_topic
 from tests.waiting import wait_for
 
-TOKEN = "fuzz-token"
+TOKEN = "fuzz-token-for-tests"
 BASE = json.loads(phone_event(1).model_dump_json())
 
 json_values = st.recursive(

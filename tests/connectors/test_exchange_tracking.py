@@ -27,6 +27,7 @@ KEYER = ContactKeyer(b"test-secret")
 CONTEXT = ConnectorContext(municipality="751", mapping=load_mapping(DATA / "exchange_mapping.yaml"), keyer=KEYER)
 SAMPLE = DATA / "exchange_msgtrk_sample.log"
 SYSTEM = "exchange-aarhus"
+ORGANISATION = "exchange"  # the default namespace of the event ids
 FILE = r"C:\Program Files\Microsoft\Exchange Server\V15\TransportRoles\Logs\MessageTracking\MSGTRK2024030407-1.LOG"
 SHARED = ["borgerservice@aarhus.dk", "byggesag@aarhus.dk", "post@aarhus.dk"]
 CONFIG = ExchangeTrackingConfig(system=SYSTEM, shared_mailboxes=SHARED)
@@ -107,7 +108,7 @@ def test_deliver_to_a_shared_mailbox_is_an_inbound_email_arrival_classified_by_t
     assert event.department == "Borgerservice"
     assert event.inquiry_kind is InquiryKind.dialogue and event.requester_type is RequesterType.citizen
     assert (event.queue, event.municipality) == ("borgerservice@aarhus.dk", "751")
-    assert event.event_id == make_event_id(SYSTEM, f"{MESSAGE}|borgerservice@aarhus.dk|inbound", "arrived")
+    assert event.event_id == make_event_id(ORGANISATION, f"{MESSAGE}|borgerservice@aarhus.dk|inbound", "arrived")
     assert (event.source.system, event.source.file, event.source.line, event.source.offset) == (SYSTEM, FILE, 9, 2048)
 
 
@@ -148,7 +149,7 @@ def test_send_from_a_shared_mailbox_is_an_outbound_email_without_contact_key():
     [event] = events(send())
     assert (event.channel, event.direction, event.stage) == (Channel.email, Direction.outbound, Stage.arrived)
     assert (event.queue, event.task, event.contact_key) == ("borgerservice@aarhus.dk", "85.02.00", None)
-    assert event.event_id == make_event_id(SYSTEM, f"{MESSAGE}|borgerservice@aarhus.dk|outbound", "arrived")
+    assert event.event_id == make_event_id(ORGANISATION, f"{MESSAGE}|borgerservice@aarhus.dk|outbound", "arrived")
 
 
 def test_send_of_one_reply_over_two_hops_counts_once():
@@ -389,7 +390,7 @@ def test_exchange_2010_fields_line_mapped_to_message_id_by_hand_still_reads():
     values = dict(zip(FIELDS, next(csv.reader([deliver()])), strict=True))
     line = ",".join(f'"{values[name]}"' for name in fields_2010)
     [event] = parser.parse(line.encode(), Location(SYSTEM, FILE, 9, 0))
-    assert event.event_id == make_event_id(SYSTEM, "<CAB1234@mail.example.com>|borgerservice@aarhus.dk|inbound",
+    assert event.event_id == make_event_id(ORGANISATION, "<CAB1234@mail.example.com>|borgerservice@aarhus.dk|inbound",
                                            "arrived")  # fmt: skip
 
 
@@ -409,7 +410,7 @@ def test_exchange_2010_log_is_read_with_message_id_identifying_each_message():
     unique = {event.event_id: event for event in emitted}
     assert len(emitted) == 3 and len(unique) == 2
     reference = "<DB3PR01MB1234.5678@mail.example.com>|borgerservice@aarhus.dk|inbound"
-    assert make_event_id(SYSTEM, reference, "arrived") in unique
+    assert make_event_id(ORGANISATION, reference, "arrived") in unique
     assert Counter(e.direction for e in unique.values()) == {Direction.inbound: 1, Direction.outbound: 1}
 
 
@@ -418,7 +419,7 @@ def test_exchange_2010_fields_line_is_recognised_without_configuration():
     line = ",".join(f'"{values[name]}"' for name in FIELDS_2010)
     [event] = parse(line, fields_line="#Fields: " + ",".join(FIELDS_2010))
     assert event.event_id == make_event_id(
-        SYSTEM, "<CAB1234@mail.example.com>|borgerservice@aarhus.dk|inbound", "arrived"
+        ORGANISATION, "<CAB1234@mail.example.com>|borgerservice@aarhus.dk|inbound", "arrived"
     )
 
 
@@ -661,3 +662,16 @@ async def test_a_read_resumed_from_a_checkpoint_still_knows_the_column_order(tmp
 def test_a_1_mb_adversarial_line_is_read_without_stalling(text):
     parser = make_parser()
     assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 9, 0))
+
+
+
+def test_two_servers_read_as_two_entries_count_a_message_once():
+    """The shipped run file reads exch01 and exch02 as entries of their own (own checkpoints):
+    a message both logged must keep one event id (the new-user review counted 93 twice)."""
+    ids = []
+    for system in ("exch01", "exch02"):
+        parser = make_parser(ExchangeTrackingConfig(system=system, shared_mailboxes=SHARED))
+        [event] = parser.parse(deliver().encode(), Location(system, f"/logs/{system}/MSGTRK.LOG", 6, 0))
+        ids.append(event.event_id)
+        assert event.source.system == system
+    assert ids[0] == ids[1]

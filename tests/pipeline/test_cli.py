@@ -75,7 +75,7 @@ def test_a_corrupt_file_in_a_run_file_is_reported_and_the_other_connectors_go_on
         settings = settings.model_copy(update={
             "kafka": settings.kafka.model_copy(update={"bootstrap": f"127.0.0.1:{settings.kafka.embedded_port}"}),
             "connectors": settings.connectors.model_copy(update={"confirm": "broker"}),
-            "privacy": settings.privacy.model_copy(update={"contact_key_secret": "cli-test-secret"}),
+            "privacy": settings.privacy.model_copy(update={"contact_key_secret": "cli-test-secret-0123456789"}),
         })
         subprocess.run(kanalpuls_command("topics"), env=settings_environment(settings), check=True,
                        capture_output=True, timeout=60)
@@ -190,3 +190,19 @@ def test_targets_on_a_store_without_data_say_no_data(tmp_path: Path) -> None:
     result = run(settings, "targets", "--on", "2026-11-29")
     assert result.returncode == 0, result.stderr
     assert "esbjerg_walk_ins" in result.stdout and "no data" in result.stdout
+
+
+def test_every_record_rejected_but_a_blank_line_still_exits_non_zero(tmp_path: Path) -> None:
+    log = tmp_path / "tickets.csv"
+    log.write_text("ticket;service;site;issued_at\nA1;Pas;Rådhuset;2026-03-02 09:00:00\n\n")
+    done = run(isolated(tmp_path), "ingest", "asterisk_queue_log", str(log), "--dry-run")
+    assert done.returncode == 1, done.stderr
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    settings = isolated(tmp_path)
+    env = settings_environment(settings) | {"KANALPULS_HTTP__PORT": "abc"}
+    done = subprocess.run(kanalpuls_command("query", "SELECT 1"), env=env, capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "KANALPULS_HTTP__PORT" in done.stderr and "Traceback" not in done.stderr

@@ -14,7 +14,7 @@ from schemas import Stage
 from tests.factories import phone_event
 from tests.topics import read_topic
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-for-tests"
 
 
 @pytest.fixture
@@ -245,3 +245,9 @@ async def test_the_error_list_of_a_huge_bad_batch_is_bounded(settings: Settings)
     finally:
         await client.close()
     assert problem["title"].startswith("5000 invalid") and len(problem["invalid"]) == problem["listed"] == 100
+
+
+@pytest.mark.parametrize("token", ["short", "change-me-to-a-long-random-string"])
+def test_the_ingest_refuses_a_placeholder_or_short_token(topics: Settings, token: str) -> None:
+    with pytest.raises(HttpIngestError, match="KANALPULS_HTTP__TOKEN (is still the placeholder|is shorter)"):
+        build_http_app(topics.model_copy(update={"http": HttpSettings(token=SecretStr(token))}))

@@ -117,3 +117,15 @@ def test_a_bad_config_is_named_without_quoting_its_values() -> None:
         plan_runs(run_file)
     assert "connector 1 (imap_mailbox)" in str(caught.value) and "passwrd" in str(caught.value)
     assert "hunter2-secret" not in str(caught.value)
+
+
+def test_two_entries_reading_the_same_file_are_refused(tmp_path: Path) -> None:
+    log = tmp_path / "queue_log"
+    log.write_text("")
+    run_file = RunFile.model_validate({"connectors": [
+        {"kind": "asterisk_queue_log", "paths": [str(log)], "follow": False, "config": {"system": "pbx1"}},
+        {"kind": "asterisk_queue_log", "paths": [str(tmp_path / "queue_*")], "follow": False,
+         "config": {"system": "pbx2"}},
+    ]})
+    with pytest.raises(IngestError, match="both read .*counted twice"):
+        plan_runs(run_file)
