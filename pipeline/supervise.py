@@ -71,7 +71,27 @@ def kanalpuls_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "pipeline.cli", *args]
 
 
+def _group_alive(group: int) -> bool:
+    """Whether any process of the group is still running (zombies waiting for init do not
+    count: they hold no files and no locks)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            return True
+    return False
+
+
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL after `timeout`; a process started in its own session takes its
+    whole group along and is waited for until no member runs (`kanalpuls worker` runs the
+    real worker as a child, which holds the store's lock until it is gone)."""
+    try:  # before poll(): an exited child not yet reaped still names its group
+        group: int | None = process.pid if os.getpgid(process.pid) == process.pid else None
+    except ProcessLookupError:
+        group = None
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -79,6 +99,17 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> Non
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    if group is None:
+        return
+    deadline = time.monotonic() + timeout
+    while _group_alive(group) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _group_alive(group):
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        wait_for(lambda: not _group_alive(group), 10.0, f"process group {group} to exit", every=0.05)
 
 
 @contextmanager
