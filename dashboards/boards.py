@@ -49,7 +49,7 @@ TO_DAY = f"toDate($__toTime, '{TZ}')"
 PERIOD = f"from_day = {FROM_DAY}, to_day = {TO_DAY}"
 # The baseline for channel shift and realised gain: the four weeks before the range (BRIEF:
 # "a rolling 4-week window"); named baselines stay with `kanalpuls kpi` and the reports.
-BASELINE = f"base_from = {FROM_DAY} - 28, base_to = {FROM_DAY} - 1"
+BASELINE = f"base_from = {FROM_DAY} - 28, base_to = {FROM_DAY} - 1, baseline_name = ''"
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,8 @@ WHERE task = '*' OR task IN (${{task:singlequote}})
 ORDER BY task"""), width=12, unit="percentunit"),
         Panel("Cost and realised gain against the previous four weeks (DKK)", "stat", _sql(f"""
 SELECT cost_dkk, cost_at_baseline_mix_dkk, gain_dkk
-FROM {DATABASE}.kpi_realised_gain({PERIOD}, {BASELINE})"""), width=12, unit="currencyDKK"),
+FROM {DATABASE}.kpi_realised_gain({PERIOD}, {BASELINE})
+WHERE task = '*' AND channel = '*'"""), width=12, unit="currencyDKK"),
         Panel("Cost per channel (DKK)", "bar", _sql(f"""
 SELECT channel, cost_dkk
 FROM {DATABASE}.kpi_cost({PERIOD})

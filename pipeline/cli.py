@@ -352,8 +352,8 @@ def kpi(
     name: Annotated[str, typer.Argument(help="KPI, e.g. channel_share, phone, walk_in, channel_shift (see --help).")],
     from_day: Annotated[Optional[str], typer.Option("--from", help="First local day, YYYY-MM-DD.")] = None,
     to_day: Annotated[Optional[str], typer.Option("--to", help="Last local day (inclusive), YYYY-MM-DD.")] = None,
-    baseline: Annotated[Optional[str], typer.Option(help="Named baseline of the steering file "
-                                                         "(channel_shift, realised_gain).")] = None,
+    baseline: Annotated[Optional[str], typer.Option(help="Named baseline, of the steering file or imported "
+                                                         "(channel_shift, realised_gain; `kanalpuls baseline list`).")] = None,
     within_days: Annotated[int, typer.Option(help="repeat_contacts: look back this many days.")] = 7,
     sl_seconds: Annotated[int, typer.Option(help="phone: service level threshold in seconds.")] = 20,
     channel: Annotated[str, typer.Option(help="demand: the channel.")] = "walk_in",
@@ -362,12 +362,17 @@ def kpi(
     """Compute a KPI from its ClickHouse view (deploy/clickhouse/1xx_kpi_*.sql) and print a table."""
     from datetime import date, datetime, timezone
 
-    from pipeline.kpis import KPIS, KpiError, baseline_arguments, kpi_sql
+    from pipeline.baselines import BaselineError, require_data, resolve_baseline
+    from pipeline.kpis import KPIS, KpiError, kpi_sql
     from pipeline.steering import SteeringError, load_steering
     from pipeline.store import StoreError
     from pipeline.store_client import run_query
 
     settings = get_settings()
+
+    def read(statement: str):  # type: ignore[no-untyped-def]
+        return run_query(settings, statement)
+
     try:
         if name not in KPIS:
             raise KpiError(f"unknown KPI '{name}': choose one of {', '.join(KPIS)}")
@@ -379,15 +384,21 @@ def kpi(
                                     "sl_seconds": sl_seconds, "channel_name": channel,
                                     "at": datetime.now(timezone.utc)}
         if "base_from" in wanted:
+            steering = load_steering(settings.steering.file)
             if not baseline:
-                raise KpiError(f"{name} compares with a baseline: pass --baseline, one of the steering file's")
-            given.update(baseline_arguments(load_steering(settings.steering.file), baseline, first, last))
+                raise KpiError(f"{name} compares with a baseline: pass --baseline NAME, one of "
+                               f"{', '.join(steering.baselines) or 'none in the steering file'} or an imported one "
+                               "(`kanalpuls baseline list`)")
+            resolved = resolve_baseline(steering, read, settings.store.database, baseline, first, last)
+            if not sql:
+                require_data(read, settings.store.database, steering.timezone, resolved)
+            given.update(resolved.arguments())
         statement = kpi_sql(settings.store.database, name, **{p: given[p] for p in wanted})
         if sql:
             Console().print(statement, highlight=False, soft_wrap=True)
             return
         result = run_query(settings, statement)
-    except (KpiError, SteeringError, StoreError, ValueError) as exc:
+    except (KpiError, BaselineError, SteeringError, StoreError, ValueError) as exc:
         raise _fail(str(exc))
     table = Table(*result.columns, title=f"{name}: {KPIS[name].summary}")
     for row in result.rows:
@@ -444,6 +455,81 @@ def demo(
     raise typer.Exit(run_demo(get_settings(), days=days, seed=seed, console=console))
 
 
+baseline_app = typer.Typer(help="Named baselines: import a past counting week, list what shift and gain can compare with.",
+                           no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("import")
+def baseline_import(
+    file: Annotated[Path, typer.Argument(help="A counting week: the KOMHEN CSV/XLSX `report komhen` writes, or a "
+                                              "task x channel (x direction) table, long or wide, Danish or English "
+                                              "headings.", dir_okay=False)],
+    name: Annotated[str, typer.Option(help="The name to compare with, e.g. komhen_2025 (lower case, digits, _).")],
+    days: Annotated[Optional[int], typer.Option(min=1, max=3660, help="Days the counts cover; default: the file's "
+                                                "ISO weeks, else 7 (one counting week).")] = None,
+) -> None:
+    """Store a past counting week as a named baseline for channel shift, realised gain and targets.
+    Importing a name again replaces what it compares with (earlier imports are kept in baseline_counts)."""
+    from pipeline.baseline_files import BaselineFileError, read_baseline_file
+    from pipeline.baselines import store_baseline
+    from pipeline.steering import BASELINE_NAME, SteeringError, load_steering
+    from pipeline.store import StoreError, open_store
+
+    settings = get_settings()
+    try:
+        steering = load_steering(settings.steering.file)
+        if not BASELINE_NAME.match(name):
+            raise BaselineFileError(f"--name '{name[:60]}': lower-case letters, digits and _, starting with a letter")
+        if name in steering.baselines:
+            raise BaselineFileError(f"--name {name} is a baseline of the steering file {settings.steering.file}: "
+                                    "choose another name")
+        counts = read_baseline_file(file)
+        covered = days or (((counts.period[1] - counts.period[0]).days + 1) if counts.period else 7)
+        store = open_store(settings.store)
+        try:
+            store_baseline(store, name, counts, str(file.resolve()), covered)
+        finally:
+            store.close()
+    except (BaselineFileError, SteeringError, StoreError) as exc:
+        raise _fail(str(exc))
+    tasks = {task for task, _, _ in counts.counts}
+    total = sum(counts.counts.values())
+    inbound = sum(n for (_, _, direction), n in counts.counts.items() if direction == "inbound")
+    period = f" ({counts.period[0]} – {counts.period[1]})" if counts.period else ""
+    console.print(f"baseline {name}: {len(tasks)} tasks, {total:,.0f} inquiries ({inbound:,.0f} inbound) over "
+                  f"{covered} days{period}, from {file}; compare with `--baseline {name}`", highlight=False)
+
+
+@baseline_app.command("list")
+def baseline_list() -> None:
+    """Every baseline shift, gain and targets can compare with: the steering file's and the imported ones."""
+    from pipeline.baselines import imported_baselines
+    from pipeline.steering import SteeringError, load_steering
+    from pipeline.store import StoreError
+    from pipeline.store_client import run_query
+
+    settings = get_settings()
+    try:
+        steering = load_steering(settings.steering.file)
+        stored = imported_baselines(lambda sql: run_query(settings, sql), settings.store.database)
+    except (SteeringError, StoreError) as exc:
+        raise _fail(str(exc))
+    table = Table("baseline", "kind", "what")
+    for name, baseline in steering.baselines.items():
+        what = {"fixed": f"{baseline.start} – {baseline.end}", "same_period_last_year": "the same days a year earlier",
+                "rolling_weeks": f"the {baseline.weeks} weeks before the period",
+                "channel_mix": f"shares for {len(baseline.mix)} task(s)"}[baseline.kind]
+        table.add_row(name, baseline.kind, f"{what}{' – ' + baseline.description if baseline.description else ''}")
+    for name, row in stored.items():
+        if name in steering.baselines:
+            continue
+        period = f"{row['period_from']} – {row['period_to']}, " if row["period_from"] else ""
+        table.add_row(name, "imported", f"{period}{row['days']} days, {int(row['tasks'])} tasks, "  # type: ignore[call-overload]
+                      f"{float(row['inquiries']):,.0f} inquiries, from {row['source']}")  # type: ignore[arg-type]
+    Console().print(table)
+
+
 report_app = typer.Typer(help="Reports from the stored data: the KOMHEN counting week, the channel-strategy report.",
                          no_args_is_help=True)
 app.add_typer(report_app, name="report")
@@ -486,14 +572,16 @@ def report_komhen(
 def report_strategy(
     from_day: Annotated[str, typer.Option("--from", help="First local day, YYYY-MM-DD.")],
     to_day: Annotated[str, typer.Option("--to", help="Last local day (inclusive), YYYY-MM-DD.")],
-    baseline: Annotated[Optional[str], typer.Option(help="Named baseline of the steering file for channel shift "
-                                                         "and realised gain; default: the file's first.")] = None,
+    baseline: Annotated[Optional[str], typer.Option(help="Named baseline (the steering file's or an imported one) "
+                                                         "for channel shift and realised gain; default: the steering "
+                                                         "file's first.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Directory for index.html and its PNG charts; "
                                                      "default strategy-<from>_<to>.")] = None,
 ) -> None:
     """The channel-strategy report: channel mix, shift per task, self-service, cost and gain, targets, demand."""
     from datetime import date
 
+    from pipeline.baselines import BaselineError
     from pipeline.reports.strategy import strategy_report
     from pipeline.steering import SteeringError, load_steering
     from pipeline.store import StoreError
@@ -505,7 +593,7 @@ def report_strategy(
         steering = load_steering(settings.steering.file)
         report = strategy_report(lambda sql: run_query(settings, sql), settings.store.database, steering, first,
                                  last, out or Path(f"strategy-{first}_{last}"), baseline)
-    except (SteeringError, StoreError, ValueError) as exc:
+    except (BaselineError, SteeringError, StoreError, ValueError) as exc:
         raise _fail(str(exc))
     without = [s.title for s in report.sections if s.state != "chart"]
     console.print(f"wrote {report.path} with {len(report.pngs)} chart(s)"

@@ -35,10 +35,10 @@ KPIS: dict[str, Kpi] = {kpi.view.removeprefix("kpi_"): kpi for kpi in (  # komhe
     Kpi("kpi_channel_share", "channel share per task and overall ('*')"),
     Kpi("kpi_self_service_rate", "self-service rate per task and overall ('*')"),
     Kpi("kpi_channel_shift", "channel share minus the baseline's, per task and overall",
-        ("from_day", "to_day", "base_from", "base_to")),
+        ("from_day", "to_day", "base_from", "base_to", "baseline_name")),
     Kpi("kpi_cost", "inquiries x unit price per channel, and the total ('*')"),
-    Kpi("kpi_realised_gain", "cost at the baseline's channel mix minus cost at this period's",
-        ("from_day", "to_day", "base_from", "base_to")),
+    Kpi("kpi_realised_gain", "per task: cost at the baseline's channel mix minus cost at this period's",
+        ("from_day", "to_day", "base_from", "base_to", "baseline_name")),
     Kpi("kpi_first_contact_resolution", "resolved at first contact / resolution known, per channel and department"),
     Kpi("kpi_repeat_contacts", "inquiries by a requester with an earlier one on the same task within N days",
         ("from_day", "to_day", "within_days")),
@@ -87,7 +87,10 @@ def run_kpi(query: Query, database: str, name: str, **arguments: object) -> Quer
     return query(kpi_sql(database, name, **arguments))
 
 
-def baseline_arguments(steering: Steering, baseline: str, from_day: date, to_day: date) -> dict[str, date]:
-    """base_from/base_to for a named baseline of the steering file, for the period looked at."""
-    base_from, base_to = steering.baseline(baseline).period(from_day, to_day)
-    return {"base_from": base_from, "base_to": base_to}
+def baseline_arguments(steering: Steering, query: Query, database: str, baseline: str, from_day: date,
+                       to_day: date) -> dict[str, object]:
+    """base_from, base_to and baseline_name for a named baseline (of the steering file, or
+    imported), for the period looked at."""
+    from pipeline.baselines import resolve_baseline
+
+    return resolve_baseline(steering, query, database, baseline, from_day, to_day).arguments()

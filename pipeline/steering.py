@@ -34,6 +34,9 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
+Channel = Literal["phone", "walk_in", "email", "letter", "digital_post", "self_service", "chat", "web"]
+
+
 class SteeringError(Exception):
     """The steering file cannot be used; the message names the file and the field."""
 
@@ -101,14 +104,23 @@ class ChannelHours(_Strict):
         return self.sites.get(site, self.hours)
 
 
-class Baseline(_Strict):
-    """A named comparison period: fixed dates (a counting week), the same period a year
-    earlier, or the N weeks just before the period looked at."""
+BASELINE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+TASK_CODE = re.compile(r"^(\d{2}(\.\d{2}){0,2}|unclassified)$")
 
-    kind: Literal["fixed", "same_period_last_year", "rolling_weeks"] = "fixed"
+
+class Baseline(_Strict):
+    """A named comparison: a stored period (fixed dates such as a counting week, the same
+    period a year earlier, or the N weeks just before the period looked at), or a channel mix
+    typed in (shares per task, '*' for an overall mix), for a municipality with neither history
+    nor a counting week to import (`kanalpuls baseline import` stores those)."""
+
+    kind: Literal["fixed", "same_period_last_year", "rolling_weeks", "channel_mix"] = "fixed"
     start: date | None = Field(default=None, description="First day, for kind fixed.")
     end: date | None = Field(default=None, description="Last day (inclusive), for kind fixed.")
     weeks: int = Field(default=4, ge=1, le=104, description="For kind rolling_weeks.")
+    mix: dict[str, dict[Channel, float]] = Field(
+        default_factory=dict, description="For kind channel_mix: per task (KLE code, or '*' for all tasks) the "
+        "share of each channel, as fractions or percentages; each task's shares are scaled to sum to 1.")
     description: str = ""
 
     @model_validator(mode="after")
@@ -118,7 +130,23 @@ class Baseline(_Strict):
                 raise ValueError("a fixed baseline needs start and end")
             if self.end < self.start:
                 raise ValueError("end is before start")
+        if self.kind == "channel_mix":
+            if not self.mix:
+                raise ValueError("a channel_mix baseline needs mix: {task or '*': {channel: share}}")
+            for task, shares in self.mix.items():
+                if task != "*" and not TASK_CODE.match(task):
+                    raise ValueError(f"mix: '{task}' is not a KLE code like 05.13.00 or '*'")
+                if "web" in shares:
+                    raise ValueError(f"mix {task}: web page views are not inquiries")
+                if any(not 0 <= share < float("inf") for share in shares.values()) or not sum(shares.values()) > 0:
+                    raise ValueError(f"mix {task}: shares must be 0 or more and not all 0")
+        elif self.mix:
+            raise ValueError("mix is only for kind channel_mix")
         return self
+
+    @property
+    def is_period(self) -> bool:
+        return self.kind != "channel_mix"
 
     def period(self, start: date, end: date) -> tuple[date, date]:
         """The baseline's first and last day when looking at [start, end]."""
@@ -126,6 +154,8 @@ class Baseline(_Strict):
             return self.start, self.end  # type: ignore[return-value]
         if self.kind == "same_period_last_year":
             return _year_earlier(start), _year_earlier(end)
+        if self.kind == "channel_mix":
+            raise SteeringError("a channel_mix baseline is shares, not a period")
         first = start - timedelta(weeks=self.weeks)
         return first, start - timedelta(days=1)
 
@@ -166,9 +196,6 @@ class SpikeConfig(_Strict):
         return self.sites.get(site, self.default)
 
 
-Channel = Literal["phone", "walk_in", "email", "letter", "digital_post", "self_service", "chat", "web"]
-
-
 class TargetPoint(_Strict):
     day: date  # not "on": YAML 1.1 reads a bare `on` key as true
     value: float | None = Field(
@@ -197,8 +224,9 @@ class Target(_Strict):
         description="volume_index: inquiries per day / per day in the baseline (1.0 = as then); channel_share: "
         "share of `channels` among `of_channels`; first_contact_resolution: resolved / known.")
     scope: TargetScope = TargetScope()
-    baseline: Baseline | None = Field(
-        default=None, description="Reference period: volume_index divides by it; a start without value is measured in it.")
+    baseline: Baseline | str | None = Field(
+        default=None, description="Reference: volume_index divides by it; a start without value is measured in it. "
+        "Inline, or the name of a baseline of this file or of one imported with `kanalpuls baseline import`.")
     start: TargetPoint
     goal: TargetPoint | None = None
     then_per_year: float | None = Field(
@@ -217,8 +245,8 @@ class Target(_Strict):
             raise ValueError("a volume_index target needs a baseline: the period it is an index of")
         if self.start.value is None and self.baseline is None:
             raise ValueError("a start without value is measured over the baseline: give one")
-        if self.measure == "volume_index" and self.baseline and self.baseline.kind != "fixed":
-            raise ValueError("a volume_index target's baseline must be a fixed period")
+        if self.measure == "volume_index" and isinstance(self.baseline, Baseline) and self.baseline.kind != "fixed":
+            raise ValueError("a volume_index target's baseline must be a fixed period or an imported count")
         return self
 
 
@@ -236,6 +264,14 @@ class Steering(_Strict):
         description="Cost of one inbound inquiry per channel (Glostrup, after Copenhagen's Citizen.2012).",
     )
     baselines: dict[str, Baseline] = Field(default_factory=dict)
+
+    @field_validator("baselines")
+    @classmethod
+    def _baseline_names(cls, value: dict[str, Baseline]) -> dict[str, Baseline]:
+        bad = [name for name in value if not BASELINE_NAME.match(name)]
+        if bad:
+            raise ValueError(f"baseline name(s) {', '.join(bad)}: lower-case letters, digits and _, starting with a letter")
+        return value
     spike: SpikeConfig = SpikeConfig()
     targets: dict[str, Target] = Field(default_factory=dict, description="Channel-strategy targets by name.")
 

@@ -276,7 +276,7 @@ HOLIDAY_YEARS = range(2010, 2041)  # baselines reach back to the 2010s (Esbjerg'
 
 
 def load_steering_tables(store: EmbeddedStore | ServerStore, steering: Steering) -> None:
-    """Replace unit_prices, opening_hours and closed_days with the steering file's values, so
+    """Replace unit_prices, opening_hours, closed_days and baseline_mix with the steering file's values, so
     the KPI views and analysts' SQL join what the file says now."""
     db = store.database
 
@@ -291,7 +291,14 @@ def load_steering_tables(store: EmbeddedStore | ServerStore, steering: Steering)
                 hours += [(channel, site, weekday + 1, seconds(o), seconds(c)) for o, c in week.on(weekday)]
     closed = sorted({(day, steering.holiday_name(day) or "closed") for day in steering.closed_days}
                     | {(day, name) for day, name in steering.holidays_in(HOLIDAY_YEARS)})
+    mixes = []
+    for name, baseline in sorted(steering.baselines.items()):
+        for task, shares in sorted(baseline.mix.items()):
+            total = sum(shares.values())
+            mixes += [(name, task, channel, share / total) for channel, share in sorted(shares.items())]
     for table, schema, rows in (
+        ("baseline_mix", [("name", pa.string()), ("task", pa.string()), ("channel", pa.string()),
+                          ("share", pa.float64())], mixes),
         ("unit_prices", [("channel", pa.string()), ("price_dkk", pa.float64())], prices),
         ("opening_hours", [("channel", pa.string()), ("site", pa.string()), ("weekday", pa.uint8()),
                            ("opens", pa.uint32()), ("closes", pa.uint32())], hours),

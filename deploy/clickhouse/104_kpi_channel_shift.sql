@@ -1,22 +1,46 @@
--- Channel shift: channel share in [from_day, to_day] minus channel share in the baseline
--- [base_from, base_to], per task and overall (task = '*'), in share points (0.05 = 5 pp).
--- Named baselines (deploy/steering.yaml) are resolved to dates by `kanalpuls kpi` and the
--- reports; analysts pass dates.
+-- Channel shift (kanalskift): channel share in [from_day, to_day] minus channel share in the
+-- baseline, per task and overall (task = '*'), in share points (0.05 = 5 pp). Inbound
+-- inquiries; web page views are not inquiries.
+-- The baseline is either a stored period, [base_from, base_to] with baseline_name = '', or a
+-- named count baseline (an imported counting week or a channel mix from the steering file,
+-- see baseline_counts), baseline_name = '<name>', when base_from/base_to are not read. A
+-- count baseline given only as an overall mix (task '*') has no per-task shares.
+-- Where either side has no inquiries the share is NULL, never NaN: no comparison, not 0.
+-- Named baselines of the steering file are resolved by `kanalpuls kpi` and the reports.
 --   SELECT * FROM kanalpuls.kpi_channel_shift(from_day = '2026-11-23', to_day = '2026-11-29',
---                                            base_from = '2026-03-09', base_to = '2026-03-15')
+--       base_from = '2026-10-26', base_to = '2026-11-22', baseline_name = '')
+--   SELECT * FROM kanalpuls.kpi_channel_shift(from_day = '2026-11-23', to_day = '2026-11-29',
+--       base_from = '1970-01-01', base_to = '1970-01-01', baseline_name = 'komhen_2025')
 CREATE OR REPLACE VIEW {db}.kpi_channel_shift AS
 SELECT scope AS task, channel, sum(now_n) AS inquiries, sum(base_n) AS baseline_inquiries,
-       sum(now_n) / sum(sum(now_n)) OVER (PARTITION BY scope) AS share,
-       sum(base_n) / sum(sum(base_n)) OVER (PARTITION BY scope) AS baseline_share,
+       sum(now_n) / nullIf(sum(sum(now_n)) OVER (PARTITION BY scope), 0) AS share,
+       sum(base_n) / nullIf(sum(sum(base_n)) OVER (PARTITION BY scope), 0) AS baseline_share,
        share - baseline_share AS shift
 FROM (
-    SELECT arrayJoin([task, '*']) AS scope, channel,
-           sumIf(events, hour >= toDateTime({from_day:Date}, '{tz}') AND hour < toDateTime({to_day:Date} + 1, '{tz}')) AS now_n,
-           sumIf(events, hour >= toDateTime({base_from:Date}, '{tz}') AND hour < toDateTime({base_to:Date} + 1, '{tz}')) AS base_n
+    SELECT arrayJoin([task, '*']) AS scope, channel, toFloat64(sum(events)) AS now_n, 0.0 AS base_n
     FROM {db}.inquiry_hour
     WHERE stage = 'arrived' AND direction = 'inbound' AND channel != 'web'
-      AND ((hour >= toDateTime({from_day:Date}, '{tz}') AND hour < toDateTime({to_day:Date} + 1, '{tz}'))
-        OR (hour >= toDateTime({base_from:Date}, '{tz}') AND hour < toDateTime({base_to:Date} + 1, '{tz}')))
+      AND hour >= toDateTime({from_day:Date}, '{tz}') AND hour < toDateTime({to_day:Date} + 1, '{tz}')
+    GROUP BY scope, channel
+    UNION ALL
+    SELECT arrayJoin([task, '*']) AS scope, channel, 0.0 AS now_n, toFloat64(sum(events)) AS base_n
+    FROM {db}.inquiry_hour
+    WHERE {baseline_name:String} = '' AND stage = 'arrived' AND direction = 'inbound' AND channel != 'web'
+      AND hour >= toDateTime({base_from:Date}, '{tz}') AND hour < toDateTime({base_to:Date} + 1, '{tz}')
+    GROUP BY scope, channel
+    UNION ALL
+    -- a count baseline with an overall mix of its own ('*' rows) takes its overall shares
+    -- from that mix, not from the sum of its tasks
+    SELECT arrayJoin(if(task = '*', ['*'], if(overall_given, [task], [task, '*']))) AS scope, channel,
+           0.0 AS now_n, sum(inquiries) AS base_n
+    FROM (
+        SELECT task, channel, inquiries,
+               (SELECT count() > 0 FROM {db}.baseline_latest
+                WHERE name = {baseline_name:String} AND task = '*') AS overall_given
+        FROM {db}.baseline_latest
+        WHERE name = {baseline_name:String} AND {baseline_name:String} != ''
+          AND direction = 'inbound' AND channel != 'web'
+    )
     GROUP BY scope, channel
 )
 GROUP BY scope, channel

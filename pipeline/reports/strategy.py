@@ -32,6 +32,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from pipeline.baselines import ResolvedBaseline, baseline_volume, resolve_baseline
 from pipeline.kpis import run_kpi
 from pipeline.reports import charts
 from pipeline.reports.labels import CHANNEL_EN, CHANNELS, channel_order, task_title
@@ -69,8 +70,7 @@ class Section:
 class StrategyReport:
     from_day: date
     to_day: date
-    baseline: str | None
-    baseline_period: tuple[date, date] | None
+    baseline: ResolvedBaseline | None
     sections: list[Section]
     path: Path
 
@@ -109,9 +109,8 @@ class _Context:
     out_dir: Path
     labels: dict[str, str]  # task -> label
     volume: Counter[str]  # task -> inquiries in the period
-    baseline: str | None = None
-    baseline_period: tuple[date, date] | None = None
-    baseline_inquiries: int = 0
+    baseline: ResolvedBaseline | None = None
+    baseline_inquiries: float = 0
 
     def kpi(self, name: str, **arguments: object) -> list[dict[str, Any]]:
         return run_kpi(self.query, self.database, name, **arguments).as_dicts()
@@ -121,9 +120,16 @@ class _Context:
         return {"from_day": self.from_day, "to_day": self.to_day}
 
     @property
-    def base(self) -> dict[str, date]:
-        assert self.baseline_period is not None
-        return {"base_from": self.baseline_period[0], "base_to": self.baseline_period[1]}
+    def base(self) -> dict[str, object]:
+        assert self.baseline is not None
+        return self.baseline.arguments()
+
+    @property
+    def base_text(self) -> str:
+        assert self.baseline is not None
+        b = self.baseline
+        return (f"baseline '{b.name}' ({_period(b.base_from, b.base_to)})" if b.kind == "period"  # type: ignore[arg-type]
+                else f"baseline '{b.name}' ({b.source})")
 
     @property
     def no_inquiries(self) -> str:
@@ -203,8 +209,7 @@ def _shift(ctx: _Context) -> Section:
         section.paragraphs.append("No baseline is configured in the steering file (`baselines:`), so channel shift "
                                   "cannot be computed.")
         return section
-    assert ctx.baseline_period is not None
-    base_text = f"baseline '{ctx.baseline}' ({_period(*ctx.baseline_period)})"
+    base_text = ctx.base_text
     if not ctx.volume:
         section.paragraphs.append(ctx.no_inquiries)
         return section
@@ -220,9 +225,8 @@ def _shift(ctx: _Context) -> Section:
         task = str(r["task"])
         now_total[task] += int(r["inquiries"])
         base_total[task] += int(r["baseline_inquiries"])
-        shift = float(r["shift"])
-        if not math.isnan(shift):
-            shifts[task][str(r["channel"])] = shift * 100
+        if r["shift"] is not None:
+            shifts[task][str(r["channel"])] = float(r["shift"]) * 100
     compared = {t for t in now_total if t != "*" and now_total[t] and base_total[t]}
     only_now = sorted(t for t in now_total if t != "*" and now_total[t] and not base_total[t])
     only_base = sorted(t for t in now_total if t != "*" and base_total[t] and not now_total[t])
@@ -250,7 +254,7 @@ def _shift(ctx: _Context) -> Section:
                 if only_now else "",
                 ("only in the baseline: " + ", ".join(ctx.title(t).replace("\n", " ") for t in only_base))
                 if only_base else ""])) + ".")
-    overall_rows = [r for r in rows if r["task"] == "*"]
+    overall_rows = [r for r in rows if r["task"] == "*" and r["shift"] is not None]
     overall_rows.sort(key=lambda r: channel_order(str(r["channel"])))
     section.tables.append(Table(["Channel", "Share now", "Share in baseline", "Shift"], [
         [CHANNEL_EN.get(str(r["channel"]), str(r["channel"])), _pct(float(r["share"])),
@@ -304,16 +308,23 @@ def _cost(ctx: _Context) -> Section:
     gain_text = ("No baseline is configured in the steering file, so there is no realised gain to show."
                  if ctx.baseline is None else "")
     if ctx.baseline is not None:
-        assert ctx.baseline_period is not None
-        base_text = f"baseline '{ctx.baseline}' ({_period(*ctx.baseline_period)})"
-        (result,) = ctx.kpi("realised_gain", **ctx.period, **ctx.base) or [{}]
-        at_mix = float(result.get("cost_at_baseline_mix_dkk") or math.nan)
-        if int(result.get("baseline_inquiries") or 0) and not math.isnan(at_mix):
+        base_text = ctx.base_text
+        gain_rows = ctx.kpi("realised_gain", **ctx.period, **ctx.base)
+        result = next((r for r in gain_rows if r["task"] == "*" and r["channel"] == "*"), {})
+        uncompared = sorted({str(r["task"]) for r in gain_rows if r["task"] != "*" and not r["has_baseline_mix"]})
+        if result.get("has_baseline_mix") and result.get("cost_at_baseline_mix_dkk") is not None:
+            at_mix = float(result["cost_at_baseline_mix_dkk"])
             gain = charts.Gain(at_mix, float(result["cost_dkk"]))
-            gain_text = (f"At the channel mix of the {base_text}, the same {_number(int(result['inquiries']))} "
+            compared = float(result["inquiries"]) - float(result["uncompared_inquiries"] or 0)
+            gain_text = (f"At each task's channel mix of the {base_text}, the same {_number(compared)} "
                          f"priced inquiries would have cost {_number(at_mix)} DKK: the realised gain is "
                          f"{_number(gain.gain)} DKK" + (" (a negative gain: the mix moved to dearer channels)."
                                                          if gain.gain < 0 else "."))
+            if uncompared:
+                gain_text += (f" Not compared, for lack of a channel mix in the baseline: {len(uncompared)} task(s), "
+                              f"{_number(float(result['uncompared_inquiries']))} inquiries ("
+                              + ", ".join(ctx.title(t).replace(chr(10), " ") for t in uncompared[:8])
+                              + (", ..." if len(uncompared) > 8 else "") + ").")
         else:
             gain_text = f"No priced inquiries are stored for the {base_text}, so there is no realised gain to show."
     total = next((float(r["cost_dkk"]) for r in rows if r["channel"] == "*"), 0.0)
@@ -431,11 +442,10 @@ def strategy_report(query: Query, database: str, steering: Steering, from_day: d
     ctx.volume = _volume_and_labels(ctx, volume_rows)
     name = baseline if baseline is not None else next(iter(steering.baselines), None)
     if name is not None:
-        ctx.baseline, ctx.baseline_period = name, steering.baseline(name).period(from_day, to_day)
-        base_rows = ctx.kpi("volume", from_day=ctx.baseline_period[0], to_day=ctx.baseline_period[1])
-        ctx.baseline_inquiries = sum(_volume_and_labels(ctx, base_rows).values())
+        ctx.baseline = resolve_baseline(steering, query, database, name, from_day, to_day)
+        ctx.baseline_inquiries = baseline_volume(query, database, steering.timezone, ctx.baseline)
     sections = [_mix(ctx, volume_rows), _shift(ctx), _self_service(ctx), _cost(ctx), _targets(ctx), _demand(ctx)]
-    report = StrategyReport(from_day, to_day, ctx.baseline, ctx.baseline_period, sections, out_dir / INDEX)
+    report = StrategyReport(from_day, to_day, ctx.baseline, sections, out_dir / INDEX)
     report.path.write_text(render_html(report), encoding="utf-8")
     return report
 
@@ -456,8 +466,10 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; } th { background:
 
 def render_html(report: StrategyReport) -> str:
     esc = html.escape
-    baseline = (f"baseline '{esc(report.baseline)}' ({esc(_period(*report.baseline_period))})"
-                if report.baseline and report.baseline_period else "no baseline")
+    base = report.baseline
+    baseline = ("no baseline" if base is None else
+                f"baseline '{esc(base.name)}' ({esc(_period(base.base_from, base.base_to))})" if base.kind == "period"  # type: ignore[arg-type]
+                else f"baseline '{esc(base.name)}' ({esc(base.source)})")
     parts = [
         "<!doctype html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         f"<title>Channel strategy report {esc(_period(report.from_day, report.to_day))}</title>",

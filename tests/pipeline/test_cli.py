@@ -167,7 +167,7 @@ def test_kpi_prints_the_views_sql_resolving_a_named_baseline(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
         "SELECT * FROM kanalpuls.kpi_channel_shift(from_day = '2026-11-23', to_day = '2026-11-29', "
-        "base_from = '2026-10-26', base_to = '2026-11-22')")
+        "base_from = '2026-10-26', base_to = '2026-11-22', baseline_name = '')")
 
 
 def test_kpi_without_the_baseline_it_needs_says_so(tmp_path: Path) -> None:
@@ -206,3 +206,35 @@ def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path: Path) -> None:
                           timeout=60, cwd=tmp_path)
     assert done.returncode == 2
     assert "KANALPULS_HTTP__PORT" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_baseline_without_data_is_an_error_saying_what_to_import(tmp_path: Path) -> None:
+    settings = isolated(tmp_path)
+    assert run(settings, "store", "init").returncode == 0
+    done = run(settings, "kpi", "channel_shift", "--from", "2026-11-23", "--baseline", "rolling_4_weeks")
+    assert done.returncode == 2
+    said = " ".join(done.stderr.split())
+    assert "baseline rolling_4_weeks (2026-10-26 – 2026-11-22) holds no inbound inquiries" in said
+    assert "kanalpuls baseline import FILE --name NAME" in said and "nan" not in done.stdout + said
+
+
+def test_baseline_import_then_list_and_compare_with_it(tmp_path: Path) -> None:
+    settings = isolated(tmp_path)
+    assert run(settings, "store", "init").returncode == 0
+    week = tmp_path / "taelleuge_2025.csv"
+    week.write_text("KLE-nr.;Opgave;Telefon;Personligt fremmøde;Digital selvbetjening\n"
+                    "05.13.00;Pas;120;60;40\n27.12.00;Boligstøtte;10;;10\nI alt;;130;60;50\n", encoding="utf-8")
+    done = run(settings, "baseline", "import", str(week), "--name", "komhen_2025")
+    assert done.returncode == 0, done.stderr
+    assert "baseline komhen_2025: 2 tasks, 240 inquiries (240 inbound) over 7 days" in " ".join(done.stderr.split())
+    listed = run(settings, "baseline", "list")
+    assert listed.returncode == 0 and "komhen_2025" in listed.stdout and "rolling_4_weeks" in listed.stdout
+    sql = run(settings, "kpi", "realised_gain", "--from", "2026-11-23", "--baseline", "komhen_2025", "--sql")
+    assert sql.returncode == 0, sql.stderr
+    assert "baseline_name = 'komhen_2025'" in sql.stdout
+    for bad, message in ((["--name", "rolling_4_weeks"], "is a baseline of the steering file"),
+                         (["--name", "Bad Name"], "lower-case letters"),):
+        refused = run(settings, "baseline", "import", str(week), *bad)
+        assert refused.returncode == 2 and message in " ".join(refused.stderr.split())
+    nope = run(settings, "kpi", "channel_shift", "--baseline", "komhen_2052")
+    assert nope.returncode == 2 and "choose one of counting_week_2026, komhen_2025" in " ".join(nope.stderr.split())

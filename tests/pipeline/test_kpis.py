@@ -155,21 +155,25 @@ def test_channel_shift_against_a_named_baseline(store: EmbeddedStore, simulated:
     _, truth = simulated
     # The week before, as a one-week rolling baseline of the steering file names it.
     steering = steering.model_copy(update={"baselines": {"last_week": Baseline(kind="rolling_weeks", weeks=1)}})
-    base = baseline_arguments(steering, "last_week", *WEEK)
-    assert base == {"base_from": BASELINE[0], "base_to": BASELINE[1]}
+    base = baseline_arguments(steering, store.query, DB, "last_week", *WEEK)
+    assert base == {"base_from": BASELINE[0], "base_to": BASELINE[1], "baseline_name": ""}
     now = inquiries_by(truth, *WEEK, task=True) + inquiries_by(truth, *WEEK, task=False)
     then = inquiries_by(truth, *BASELINE, task=True) + inquiries_by(truth, *BASELINE, task=False)
 
-    def share(counts: Counter[tuple[str, str]], task: str, channel: str) -> float:
+    def share(counts: Counter[tuple[str, str]], task: str, channel: str) -> float | None:
         total = sum(n for (t, _), n in counts.items() if t == task)
-        return counts[(task, channel)] / total if total else math.nan
+        return counts[(task, channel)] / total if total else None
 
     got = rows(store, "channel_shift", from_day=WEEK[0], to_day=WEEK[1], **base)
     assert {(r["task"], r["channel"]) for r in got} == set(now) | set(then)
     for r in got:
         key = (r["task"], r["channel"])
         assert (r["inquiries"], r["baseline_inquiries"]) == (now[key], then[key])  # type: ignore[index]
-        assert close(r["shift"], share(now, *key) - share(then, *key))  # type: ignore[arg-type]
+        now_share, then_share = share(now, *key), share(then, *key)
+        if now_share is None or then_share is None:  # a task only one period has: no shift, not NaN
+            assert r["shift"] is None
+        else:
+            assert close(r["shift"], now_share - then_share)
 
 
 def test_cost_and_realised_gain_from_the_unit_prices(store: EmbeddedStore, simulated: tuple[Path, GroundTruth],
@@ -185,11 +189,28 @@ def test_cost_and_realised_gain_from_the_unit_prices(store: EmbeddedStore, simul
         assert close(cost[channel]["cost_dkk"], n * prices[channel])
     cost_now = sum(n * prices[c] for c, n in now.items())
     assert close(cost["*"]["cost_dkk"], cost_now)
-    (gain,) = rows(store, "realised_gain", from_day=WEEK[0], to_day=WEEK[1], base_from=BASELINE[0], base_to=BASELINE[1])
-    at_baseline_mix = sum(now.values()) * sum(n * prices[c] for c, n in then.items()) / sum(then.values())
-    assert close(gain["cost_dkk"], cost_now)
-    assert close(gain["cost_at_baseline_mix_dkk"], at_baseline_mix)
-    assert close(gain["gain_dkk"], at_baseline_mix - cost_now)
+    got = {(r["task"], r["channel"]): r for r in rows(store, "realised_gain", from_day=WEEK[0], to_day=WEEK[1],
+                                                      base_from=BASELINE[0], base_to=BASELINE[1], baseline_name="")}
+    # per task: this week's volume at the baseline week's mix for that task, minus at its own
+    by_task_now = {k: n for k, n in inquiries_by(truth, *WEEK, task=True).items() if k[1] in prices}
+    by_task_then = {k: n for k, n in inquiries_by(truth, *BASELINE, task=True).items() if k[1] in prices}
+    gain_total = cost_compared = 0.0
+    uncompared = 0
+    for task in {t for t, _ in by_task_now}:
+        now_t = {c: n for (t, c), n in by_task_now.items() if t == task}
+        then_t = {c: n for (t, c), n in by_task_then.items() if t == task}
+        if not then_t:
+            uncompared += sum(now_t.values())
+            assert got[(task, "*")]["has_baseline_mix"] == 0 and got[(task, "*")]["gain_dkk"] is None
+            continue
+        at_mix = sum(now_t.values()) * sum(n * prices[c] for c, n in then_t.items()) / sum(then_t.values())
+        cost_t = sum(n * prices[c] for c, n in now_t.items())
+        assert close(got[(task, "*")]["gain_dkk"], at_mix - cost_t)
+        gain_total += at_mix - cost_t
+        cost_compared += cost_t
+    total = got[("*", "*")]
+    assert close(total["gain_dkk"], gain_total) and close(total["cost_dkk"], cost_compared)
+    assert total["uncompared_inquiries"] == uncompared and total["inquiries"] == sum(now.values())
 
 
 def queue_scopes(truth: GroundTruth, channel: str, first: date, last: date) -> dict[tuple[str, str], Counter[str]]:
@@ -486,7 +507,7 @@ def test_calls_and_tickets_waiting_at_moments_of_every_open_day(store: EmbeddedS
 def test_kpi_arguments_are_checked_before_any_sql_runs() -> None:
     with pytest.raises(KpiError, match="unknown KPI 'nope'"):
         kpi_sql(DB, "nope")
-    with pytest.raises(KpiError, match="missing base_from, base_to"):
+    with pytest.raises(KpiError, match="missing base_from, base_to, baseline_name"):
         kpi_sql(DB, "channel_shift", from_day=WEEK[0], to_day=WEEK[1])
     with pytest.raises(KpiError, match="after to_day"):
         kpi_sql(DB, "volume", from_day=WEEK[1], to_day=WEEK[0])
@@ -546,17 +567,18 @@ def test_run_kpi_asks_the_query_function_for_the_views_select() -> None:
 
 
 def test_a_named_baseline_becomes_the_views_base_period(steering: Steering) -> None:
-    from pipeline.steering import SteeringError
+    from pipeline.store import QueryResult
+
+    def no_store(sql: str) -> QueryResult:
+        raise AssertionError("a period baseline is resolved without the store")
 
     week = (date(2026, 11, 23), date(2026, 11, 29))
-    assert baseline_arguments(steering, "rolling_4_weeks", *week) == {
-        "base_from": date(2026, 10, 26), "base_to": date(2026, 11, 22)}
-    assert baseline_arguments(steering, "last_year", *week) == {
-        "base_from": date(2025, 11, 23), "base_to": date(2025, 11, 29)}
-    assert baseline_arguments(steering, "counting_week_2026", *week) == {
-        "base_from": date(2026, 3, 9), "base_to": date(2026, 3, 15)}
-    with pytest.raises(SteeringError, match="no baseline named 'nope'"):
-        baseline_arguments(steering, "nope", *week)
+    assert baseline_arguments(steering, no_store, DB, "rolling_4_weeks", *week) == {
+        "base_from": date(2026, 10, 26), "base_to": date(2026, 11, 22), "baseline_name": ""}
+    assert baseline_arguments(steering, no_store, DB, "last_year", *week) == {
+        "base_from": date(2025, 11, 23), "base_to": date(2025, 11, 29), "baseline_name": ""}
+    assert baseline_arguments(steering, no_store, DB, "counting_week_2026", *week) == {
+        "base_from": date(2026, 3, 9), "base_to": date(2026, 3, 15), "baseline_name": ""}
 
 
 # --------------------------------------------------------------------------- targets

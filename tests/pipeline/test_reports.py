@@ -23,6 +23,7 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
+from pipeline.baselines import BaselineError
 from pipeline.reports.komhen import (
     CSV_COLUMNS,
     IsoWeek,
@@ -349,7 +350,7 @@ def test_strategy_report_with_an_empty_baseline_compares_nothing_but_shows_the_p
         page.sections["channel-shift"]["text"])
     assert page.sections["cost"]["images"] == ["cost.png"]
     assert "no realised gain to show" in str(page.sections["cost"]["text"])
-    with pytest.raises(SteeringError, match="no baseline named 'nope'"):
+    with pytest.raises(BaselineError, match="no baseline named 'nope'"):
         strategy_report(store.query, DB, steering, WEEK.monday, WEEK.sunday, tmp_path, baseline="nope")
 
 
@@ -376,3 +377,30 @@ def test_report_strategy_on_an_empty_store_writes_a_page_without_charts(tmp_path
     assert "with 0 chart(s)" in " ".join(done.stderr.split())  # rich wraps long paths
     page = read_page(out / "index.html")
     assert len(page.sections) == 6 and all(section["state"] == "text" for section in page.sections.values())
+
+
+def test_a_komhen_export_imported_as_a_baseline_gives_every_cell_back(
+        komhen_files: list[Path], store: EmbeddedStore, steering: Steering, tmp_path: Path) -> None:
+    """`report komhen` then `baseline import`: the CSV, the workbook and the workbook's hand-in
+    sheet alone each give back every task x channel x direction count of the week, and the
+    store compares with exactly those."""
+    from pipeline.baseline_files import read_baseline_file
+    from pipeline.baselines import store_baseline
+
+    table = read_komhen_week(store.query, DB, WEEK, timezone=steering.timezone)
+    expected: Counter[tuple[str, str, str]] = Counter()
+    for cell in table.cells:
+        expected[(cell.task, cell.channel, cell.direction)] += cell.inquiries
+    csv_file, xlsx_file = komhen_files
+    hand_in_only = tmp_path / "hand_in.xlsx"
+    book = load_workbook(xlsx_file)
+    del book[DATA_SHEET]
+    book.save(hand_in_only)
+    for path in (csv_file, xlsx_file, hand_in_only):
+        counts = read_baseline_file(path)
+        assert counts.counts == dict(expected), path.name
+    assert read_baseline_file(csv_file).period == (WEEK.monday, WEEK.sunday)
+    store_baseline(store, "round_trip", read_baseline_file(csv_file), str(csv_file), days=7)
+    stored = {(r[0], r[1], r[2]): r[3] for r in store.query(
+        f"SELECT task, channel, direction, inquiries FROM {DB}.baseline_latest WHERE name = 'round_trip'").rows}
+    assert stored == dict(expected)

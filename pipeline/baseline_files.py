@@ -1,0 +1,286 @@
+"""Read a past counting week from a file, for `kanalpuls baseline import`.
+
+A municipality's first comparison is usually a KOMHEN counting week counted by hand, kept in
+a spreadsheet, or a week the product itself exported. Three shapes are read, as CSV (comma,
+semicolon or tab; UTF-8 or the Windows code page Danish Excel writes) or XLSX:
+
+- long: one row per task x channel (x direction) with a count, e.g. the product's own
+  `report komhen` CSV or its workbook's data sheet (task, channel, direction, inquiries);
+- wide: one row per task, a column per channel, or per channel x direction, e.g. the
+  workbook's hand-in sheet (two heading rows: channel, then Indgående / Udgående) or a
+  spreadsheet with headings like "Telefon", "Telefon ind", "phone outbound";
+- in both, headings and values in Danish or as the product's codes.
+
+A direction left out means inbound. Counts of a task x channel x direction are summed (the
+long format has a row per department). Rows named "I alt" / "Total" are totals, not tasks,
+and are skipped. Everything else that does not read is an error naming file, row and column:
+a baseline silently missing a task would price that task at no mix at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from pipeline.reports.komhen import IsoWeek, KomhenError
+from pipeline.reports.labels import CHANNEL_DA, CHANNELS
+from pipeline.steering import TASK_CODE
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_ROWS = 200_000
+MAX_COUNT = 1e9
+HEADER_SEARCH_ROWS = 30
+
+
+class BaselineFileError(Exception):
+    """The file cannot be read as a counting week; the message names file, row and column."""
+
+
+@dataclass(frozen=True)
+class BaselineCounts:
+    """What a file holds: inquiries per (task, channel, direction), and the week it names."""
+
+    counts: dict[tuple[str, str, str], float]
+    rows: int
+    period: tuple[date, date] | None  # from an iso_week column, when the file has one
+
+
+def _key(text: object) -> str:
+    return re.sub(r"[^a-z0-9æøå]+", " ", str(text or "").lower()).strip()
+
+
+_TASK = {"task", "kle", "kle nr", "klenr", "kle nummer", "kle kode", "kle code", "opgave kle", "task code"}
+_CHANNEL = {"channel", "kanal", "henvendelseskanal"}
+_DIRECTION = {"direction", "retning"}
+_COUNT = {"inquiries", "henvendelser", "antal", "count", "antal henvendelser", "optalt", "optælling"}
+_WEEK = {"iso week", "iso_week", "uge", "week"}
+_CHANNEL_NAMES: dict[str, str] = {}
+for code in CHANNELS:
+    _CHANNEL_NAMES[_key(code)] = code
+    _CHANNEL_NAMES[_key(CHANNEL_DA[code])] = code
+_CHANNEL_NAMES.update({
+    "fremmøde": "walk_in", "personlig": "walk_in", "personligt": "walk_in", "skranke": "walk_in",
+    "walk in": "walk_in", "telefoni": "phone", "tlf": "phone", "mail": "email", "e mail": "email",
+    "brev": "letter", "post": "letter", "fysisk post": "letter", "letter": "letter", "eboks": "digital_post",
+    "e boks": "digital_post", "digital post": "digital_post", "selvbetjening": "self_service",
+    "self service": "self_service", "online chat": "chat",
+})
+_DIRECTIONS = {"inbound": "inbound", "outbound": "outbound", "indgående": "inbound", "udgående": "outbound",
+               "ind": "inbound", "ud": "outbound", "in": "inbound", "out": "outbound", "": "inbound"}
+_TOTAL_ROWS = {"i alt", "total", "sum", "totalt", "i alt i alt"}
+_UNCLASSIFIED = {"unclassified", "uklassificeret", "ikke klassificeret"}
+
+
+def read_baseline_file(path: Path) -> BaselineCounts:
+    """The counts of a CSV or XLSX counting week; BaselineFileError names what does not read."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise BaselineFileError(f"{path}: cannot read it: {exc.strerror}") from None
+    if size > MAX_FILE_BYTES:
+        raise BaselineFileError(f"{path}: {size:,} bytes; a counting week is far smaller (at most "
+                                f"{MAX_FILE_BYTES // 2**20} MiB is read)")
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        sheets = _xlsx_sheets(path)
+    elif path.suffix.lower() in (".csv", ".txt", ".tsv"):
+        sheets = [(path.name, _csv_rows(path))]
+    else:
+        raise BaselineFileError(f"{path}: not a .csv or .xlsx file")
+    problems = []
+    for sheet, rows in sheets:
+        where = f"{path}" if len(sheets) == 1 else f"{path} sheet '{sheet}'"
+        try:
+            return _read_table(where, rows)
+        except _NoHeading as exc:
+            problems.append(str(exc))
+    raise BaselineFileError(f"{path}: no sheet has a heading with a task column (KLE-nr. / task) and a count or "
+                            f"channel columns; " + "; ".join(problems))
+
+
+class _NoHeading(BaselineFileError):
+    pass
+
+
+def _csv_rows(path: Path) -> list[list[object]]:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    sample = text[:20_000]
+    delimiter = max((",", ";", "\t"), key=sample.count)
+    rows: list[list[object]] = []
+    for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+        rows.append(list(row))
+        if len(rows) > MAX_ROWS:
+            raise BaselineFileError(f"{path}: more than {MAX_ROWS:,} rows; a counting week is far smaller")
+    return rows
+
+
+def _xlsx_sheets(path: Path) -> list[tuple[str, list[list[object]]]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors
+        raise BaselineFileError(f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from None
+    try:
+        # The product's own workbook: its data sheet is the exact long format; read it first.
+        names = sorted(book.sheetnames, key=lambda n: n != "Data")
+        sheets = []
+        for name in names:
+            rows = []
+            for row in book[name].iter_rows(values_only=True):
+                rows.append(list(row))
+                if len(rows) > MAX_ROWS:
+                    raise BaselineFileError(f"{path} sheet '{name}': more than {MAX_ROWS:,} rows")
+            sheets.append((name, rows))
+        return sheets
+    finally:
+        book.close()
+
+
+def _read_table(where: str, rows: list[list[object]]) -> BaselineCounts:
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        names = [_key(cell) for cell in row]
+        task = _find(names, _TASK)
+        if task is None:
+            continue
+        channel, count = _find(names, _CHANNEL), _find(names, _COUNT)
+        if channel is not None and count is not None:
+            return _read_long(where, rows, index, names, task, channel, count)
+        below = [_key(cell) for cell in rows[index + 1]] if index + 1 < len(rows) else []
+        columns = _wide_columns(names, below)
+        if columns:
+            two_rows = any(_key(cell) in _DIRECTIONS and _key(cell) for cell in below)
+            return _read_wide(where, rows, index + (2 if two_rows else 1), task, columns)
+    raise _NoHeading(f"{where}: none of its first {HEADER_SEARCH_ROWS} rows is a heading")
+
+
+def _find(names: list[str], wanted: set[str]) -> int | None:
+    return next((i for i, name in enumerate(names) if name in wanted), None)
+
+
+def _wide_columns(names: list[str], below: list[str]) -> dict[int, tuple[str, str]]:
+    """Column -> (channel, direction) for a wide heading: 'Telefon', 'Telefon ind', 'phone
+    outbound', or a channel over two columns with the directions in the row below."""
+    columns: dict[int, tuple[str, str]] = {}
+    channel = None
+    for i, name in enumerate(names):
+        direction_below = _DIRECTIONS.get(below[i]) if i < len(below) and below[i] else None
+        if name:
+            channel = None
+            words = name.split()
+            for cut in range(len(words), 0, -1):
+                head, tail = " ".join(words[:cut]), " ".join(words[cut:])
+                if head in _CHANNEL_NAMES and tail in _DIRECTIONS:
+                    channel = _CHANNEL_NAMES[head]
+                    columns[i] = (channel, direction_below or _DIRECTIONS[tail])
+                    break
+        elif channel is not None and direction_below:  # the merged heading's second column
+            columns[i] = (channel, direction_below)
+    return columns
+
+
+def _number(where: str, line: int, column: str, value: object) -> float:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0.0
+    if isinstance(value, bool):
+        raise BaselineFileError(f"{where} row {line}, column {column}: {value!r} is not a count")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        text = str(value).strip().replace("\u00a0", "").replace(" ", "")
+        if re.fullmatch(r"\d{1,3}(\.\d{3})+", text):  # Danish thousands: 1.234
+            text = text.replace(".", "")
+        text = text.replace(",", ".")
+        try:
+            number = float(text)
+        except ValueError:
+            raise BaselineFileError(f"{where} row {line}, column {column}: '{str(value)[:40]}' is not a count") from None
+    if not math.isfinite(number) or number < 0 or number > MAX_COUNT:
+        raise BaselineFileError(f"{where} row {line}, column {column}: {number:g} is not a count from 0 to "
+                                f"{MAX_COUNT:,.0f}")
+    return number
+
+
+def _task(where: str, line: int, value: object) -> str | None:
+    """The KLE code of a row; None for a totals row or an empty one."""
+    text = str(value if value is not None else "").strip()
+    key = _key(text)
+    if not key or key in _TOTAL_ROWS:
+        return None
+    if key in _UNCLASSIFIED:
+        return "unclassified"
+    if not TASK_CODE.match(text):
+        raise BaselineFileError(f"{where} row {line}: task '{text[:40]}' is not a KLE code like 05.13.00 "
+                                "(or 'unclassified')")
+    return text
+
+
+def _read_long(where: str, rows: list[list[object]], heading: int, names: list[str], task: int, channel: int,
+               count: int) -> BaselineCounts:
+    direction, week = _find(names, _DIRECTION), _find(names, _WEEK)
+    counts: Counter[tuple[str, str, str]] = Counter()
+    weeks: set[str] = set()
+    read = 0
+    for offset, row in enumerate(rows[heading + 1:], start=heading + 2):
+        cells = list(row) + [None] * (len(names) - len(row))
+        code = _task(where, offset, cells[task])
+        if code is None:
+            continue
+        channel_name = _key(cells[channel])
+        if channel_name == "web" or channel_name == "hjemmeside":
+            continue  # page views are not inquiries
+        if channel_name not in _CHANNEL_NAMES:
+            raise BaselineFileError(f"{where} row {offset}: channel '{str(cells[channel])[:40]}' is none of "
+                                    f"{', '.join(CHANNELS)} (or their Danish names)")
+        way = _key(cells[direction]) if direction is not None else ""
+        if way not in _DIRECTIONS:
+            raise BaselineFileError(f"{where} row {offset}: direction '{str(cells[direction])[:20]}' is neither "
+                                    "inbound/indgående nor outbound/udgående")
+        counts[(code, _CHANNEL_NAMES[channel_name], _DIRECTIONS[way])] += _number(where, offset, names[count],
+                                                                                  cells[count])
+        if week is not None and cells[week]:
+            weeks.add(str(cells[week]).strip())
+        read += 1
+    return BaselineCounts(_nonzero(where, counts), read, _period(where, weeks))
+
+
+def _read_wide(where: str, rows: list[list[object]], first: int, task: int,
+               columns: dict[int, tuple[str, str]]) -> BaselineCounts:
+    counts: Counter[tuple[str, str, str]] = Counter()
+    read = 0
+    width = max(columns) + 1
+    for offset, row in enumerate(rows[first:], start=first + 1):
+        cells = list(row) + [None] * (width - len(row))
+        code = _task(where, offset, cells[task])
+        if code is None:
+            continue
+        for column, (channel, direction) in columns.items():
+            counts[(code, channel, direction)] += _number(where, offset, f"{column + 1}", cells[column])
+        read += 1
+    return BaselineCounts(_nonzero(where, counts), read, None)
+
+
+def _nonzero(where: str, counts: Counter[tuple[str, str, str]]) -> dict[tuple[str, str, str], float]:
+    kept = {key: n for key, n in counts.items() if n > 0}
+    if not kept:
+        raise BaselineFileError(f"{where}: no task has a count above 0: nothing to compare with")
+    return kept
+
+
+def _period(where: str, weeks: set[str]) -> tuple[date, date] | None:
+    if not weeks:
+        return None
+    try:
+        parsed = sorted(IsoWeek.parse(week) for week in weeks)
+    except KomhenError as exc:
+        raise BaselineFileError(f"{where}: {exc}") from None
+    return parsed[0].monday, parsed[-1].sunday

@@ -1,0 +1,233 @@
+"""Named baselines (pipeline/baselines.py, pipeline/baseline_files.py) and the views that
+compare with them (kpi_channel_shift, kpi_realised_gain), against numbers worked out by hand.
+
+The store holds the realised-gain view's worked example: a baseline week and a week looked
+at, for two tasks, plus a third task that only the week looked at has. The same baseline is
+then imported as a count table and typed in as a channel mix, and every way must give the
+example's numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from pipeline.baseline_files import BaselineFileError, read_baseline_file
+from pipeline.baselines import BaselineError, BaselineMissing, require_data, resolve_baseline, store_baseline
+from pipeline.kpis import run_kpi
+from pipeline.steering import Baseline, Steering, SteeringError, load_steering
+from pipeline.store import EmbeddedStore, init_schema, load_steering_tables
+from schemas import InquiryEvent, SourceRef
+
+REPO = Path(__file__).resolve().parents[2]
+DB = "baselines"
+BASE_WEEK = (date(2026, 11, 2), date(2026, 11, 8))
+WEEK = (date(2026, 11, 9), date(2026, 11, 15))
+PASSPORT, HOUSING, PARKING = "05.13.00", "27.12.00", "06.02.00"
+# (task, channel): inquiries, as in deploy/clickhouse/106_kpi_realised_gain.sql's comment
+BASE = {(PASSPORT, "walk_in"): 60, (PASSPORT, "self_service"): 40, (HOUSING, "phone"): 10,
+        (HOUSING, "self_service"): 10}
+NOW = {(PASSPORT, "walk_in"): 50, (PASSPORT, "self_service"): 50, (HOUSING, "phone"): 40,
+       (HOUSING, "self_service"): 40, (PARKING, "phone"): 7}
+
+
+def events(counts: dict[tuple[str, str], int], monday: date, prefix: str) -> list[InquiryEvent]:
+    out = []
+    for (task, channel), n in counts.items():
+        for i in range(n):
+            moment = datetime.combine(monday + timedelta(days=i % 5), datetime.min.time(), UTC) + timedelta(hours=9)
+            out.append(InquiryEvent(
+                event_id=f"{prefix}{len(out):031d}"[:32], occurred_at=moment, municipality="751", channel=channel,
+                stage="arrived", task=task, source=SourceRef(system="test")))
+    return out
+
+
+@pytest.fixture(scope="module")
+def steering() -> Steering:
+    base = load_steering(REPO / "deploy" / "steering.yaml")
+    baselines = {**base.baselines,
+                 "base_week": Baseline(kind="fixed", start=BASE_WEEK[0], end=BASE_WEEK[1]),
+                 "typed_mix": Baseline(kind="channel_mix", mix={
+                     PASSPORT: {"walk_in": 60, "self_service": 40},   # percentages are scaled
+                     HOUSING: {"phone": 0.5, "self_service": 0.5},
+                     "*": {"walk_in": 0.5, "phone": 0.25, "self_service": 0.25}})}
+    return base.model_copy(update={"baselines": baselines})
+
+
+@pytest.fixture(scope="module")
+def store(steering: Steering, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
+    from tests.stores import insert_events
+
+    opened = EmbeddedStore(tmp_path_factory.mktemp("baselines") / "chdb", DB)
+    try:
+        init_schema(opened, steering)
+        insert_events(opened, events(BASE, BASE_WEEK[0], "a") + events(NOW, WEEK[0], "b"))
+        yield opened
+    finally:
+        opened.close()
+
+
+def gain_rows(store: EmbeddedStore, steering: Steering, name: str) -> dict[tuple[str, str], dict[str, object]]:
+    baseline = resolve_baseline(steering, store.query, DB, name, *WEEK)
+    rows = run_kpi(store.query, DB, "realised_gain", from_day=WEEK[0], to_day=WEEK[1], **baseline.arguments())
+    return {(str(r["task"]), str(r["channel"])): r for r in rows.as_dicts()}
+
+
+def close(a: object, b: float) -> bool:
+    return a is not None and math.isclose(float(a), b, abs_tol=1e-6)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def imported(store: EmbeddedStore, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("import") / "taelleuge.csv"
+    lines = ["KLE-nr.;Opgave;Kanal;Retning;Antal"]
+    lines += [f"{task};x;{channel};Indgående;{n}" for (task, channel), n in BASE.items()]
+    lines += [f"{PASSPORT};Pas;Telefon;Udgående;5", "I alt;;;;125"]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    store_baseline(store, "komhen_2025", read_baseline_file(path), str(path), days=7)
+    return "komhen_2025"
+
+
+@pytest.mark.parametrize("name", ["base_week", "komhen_2025", "typed_mix"])
+def test_realised_gain_is_standardised_per_task_as_the_worked_example(
+        name: str, store: EmbeddedStore, steering: Steering, imported: str) -> None:
+    got = gain_rows(store, steering, name)
+    passport, housing, total = got[(PASSPORT, "*")], got[(HOUSING, "*")], got[("*", "*")]
+    assert close(passport["cost_at_baseline_mix_dkk"], 4920) and close(passport["cost_dkk"], 4150)
+    assert close(passport["gain_dkk"], 770)
+    assert close(got[(PASSPORT, "walk_in")]["gain_dkk"], 800)
+    assert close(got[(PASSPORT, "self_service")]["gain_dkk"], -30)
+    assert close(housing["gain_dkk"], 0) and close(housing["cost_dkk"], 1720)
+    # the task without a baseline mix is listed, not priced at the overall mix
+    parking = got[(PARKING, "*")]
+    assert parking["has_baseline_mix"] == 0 and parking["gain_dkk"] is None and parking["inquiries"] == 7
+    assert close(total["gain_dkk"], 770) and close(total["cost_dkk"], 5870)
+    assert total["uncompared_inquiries"] == 7 and total["inquiries"] == 187
+    # per channel over all tasks: walk-in 800, phone 0, self-service -30; they add up to the total
+    assert close(got[("*", "walk_in")]["gain_dkk"], 800) and close(got[("*", "self_service")]["gain_dkk"], -30)
+    assert close(sum(float(r["gain_dkk"]) for (t, c), r in got.items() if t == "*" and c != "*"), 770)
+
+
+@pytest.mark.parametrize("name", ["base_week", "komhen_2025"])
+def test_channel_shift_against_a_period_and_an_imported_count_agree(
+        name: str, store: EmbeddedStore, steering: Steering, imported: str) -> None:
+    baseline = resolve_baseline(steering, store.query, DB, name, *WEEK)
+    rows = run_kpi(store.query, DB, "channel_shift", from_day=WEEK[0], to_day=WEEK[1], **baseline.arguments())
+    got = {(r["task"], r["channel"]): r for r in rows.as_dicts()}
+    assert close(got[(PASSPORT, "walk_in")]["shift"], 0.5 - 0.6)
+    assert close(got[("*", "walk_in")]["shift"], 50 / 187 - 60 / 120)
+    assert close(got[("*", "phone")]["baseline_share"], 10 / 120)
+    # parking has no baseline: its share now is known, its shift is not (NULL, never NaN)
+    assert close(got[(PARKING, "phone")]["share"], 1.0) and got[(PARKING, "phone")]["shift"] is None
+
+
+def test_a_typed_mix_gives_the_overall_shares_it_was_given(store: EmbeddedStore, steering: Steering) -> None:
+    baseline = resolve_baseline(steering, store.query, DB, "typed_mix", *WEEK)
+    assert baseline.kind == "mix" and baseline.days == 0
+    rows = run_kpi(store.query, DB, "channel_shift", from_day=WEEK[0], to_day=WEEK[1], **baseline.arguments())
+    overall = {r["channel"]: r["baseline_share"] for r in rows.as_dicts() if r["task"] == "*"}
+    assert close(overall["walk_in"], 0.5) and close(overall["phone"], 0.25) and close(overall["self_service"], 0.25)
+
+
+def test_an_import_keeps_directions_and_the_newest_import_wins(store: EmbeddedStore, steering: Steering,
+                                                               imported: str, tmp_path: Path) -> None:
+    rows = store.query(f"SELECT task, channel, direction, inquiries, days FROM {DB}.baseline_latest "
+                       f"WHERE name = 'komhen_2025' ORDER BY task, channel, direction").rows
+    assert (PASSPORT, "phone", "outbound", 5.0, 7) in rows and len(rows) == 5
+    again = tmp_path / "again.csv"
+    again.write_text("task,channel,inquiries\n85.02.00,email,3\n", encoding="utf-8")
+    store_baseline(store, "komhen_2024", read_baseline_file(again), str(again), days=7)
+    store_baseline(store, "komhen_2024", read_baseline_file(again), str(again), days=5)
+    rows = store.query(f"SELECT task, channel, direction, inquiries, days FROM {DB}.baseline_latest "
+                       f"WHERE name = 'komhen_2024'").rows
+    assert rows == [("85.02.00", "email", "inbound", 3.0, 5)]
+
+
+def test_unknown_and_empty_baselines_are_named_with_what_to_do(store: EmbeddedStore, steering: Steering,
+                                                              imported: str) -> None:
+    with pytest.raises(BaselineError, match=r"no baseline named 'nope': choose one of .*base_week.*komhen_2025"):
+        resolve_baseline(steering, store.query, DB, "nope", *WEEK)
+    with pytest.raises(BaselineError, match="is not a baseline name"):
+        resolve_baseline(steering, store.query, DB, "x'; DROP TABLE t --", *WEEK)
+    empty = resolve_baseline(steering, store.query, DB, "rolling_4_weeks", date(2026, 11, 2), date(2026, 11, 8))
+    assert (empty.base_from, empty.base_to) == (date(2026, 10, 5), date(2026, 11, 1))
+    with pytest.raises(BaselineMissing, match=r"rolling_4_weeks \(2026-10-05 – 2026-11-01\) holds no inbound "
+                                              r"inquiries \(the store's inquiries begin 2026-11-02\).*baseline import"):
+        require_data(store.query, DB, steering.timezone, empty)
+    require_data(store.query, DB, steering.timezone, resolve_baseline(steering, store.query, DB, "komhen_2025", *WEEK))
+
+
+def test_a_mix_must_be_shares_of_known_channels_per_kle_task() -> None:
+    with pytest.raises(ValueError, match="not a KLE code"):
+        Baseline(kind="channel_mix", mix={"passport": {"phone": 1}})
+    with pytest.raises(ValueError, match="not all 0"):
+        Baseline(kind="channel_mix", mix={"*": {"phone": 0}})
+    with pytest.raises(ValueError, match="web page views are not inquiries"):
+        Baseline(kind="channel_mix", mix={"*": {"web": 1}})
+    with pytest.raises(SteeringError, match="shares, not a period"):
+        Baseline(kind="channel_mix", mix={"*": {"phone": 1}}).period(*WEEK)
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def test_wide_tables_with_danish_headings_are_read(tmp_path: Path) -> None:
+    wide = write(tmp_path / "wide.csv", "Uge 11 2025\n\nKLE-nr.;Opgave;Telefon;Personligt fremmøde;Digital "
+                 "selvbetjening;E-mail udgående;I alt\n05.13.00;Pas;1.234;60;40,0;2;1336\n"
+                 "Uklassificeret;;3;;;;3\nI alt;;1237;60;40;2;1339\n", encoding="cp1252")
+    counts = read_baseline_file(wide).counts
+    assert counts == {("05.13.00", "phone", "inbound"): 1234, ("05.13.00", "walk_in", "inbound"): 60,
+                      ("05.13.00", "self_service", "inbound"): 40, ("05.13.00", "email", "outbound"): 2,
+                      ("unclassified", "phone", "inbound"): 3}
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["KLE-nr.", "Opgave", "Telefon", None, "E-mail", None])
+    sheet.append([None, None, "Indgående", "Udgående", "Indgående", "Udgående"])
+    sheet.append(["27.12.00", "Boligstøtte", 10, 1, 4, None])
+    book.save(tmp_path / "two_rows.xlsx")
+    assert read_baseline_file(tmp_path / "two_rows.xlsx").counts == {
+        ("27.12.00", "phone", "inbound"): 10, ("27.12.00", "phone", "outbound"): 1,
+        ("27.12.00", "email", "inbound"): 4}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("task,channel,inquiries\n05.13.00,fax,3\n", r"bad.csv row 2: channel 'fax' is none of walk_in"),
+    ("task,channel,inquiries\n05.13.00,phone,-3\n", r"bad.csv row 2, column inquiries: -3 is not a count"),
+    ("task,channel,inquiries\n05.13.00,phone,lots\n", r"bad.csv row 2, column inquiries: 'lots' is not a count"),
+    ("task,channel,inquiries\n05.13.00,phone,1e400\n", r"row 2, column inquiries: inf is not a count"),
+    ("task,channel,inquiries\nPas,phone,3\n", r"row 2: task 'Pas' is not a KLE code"),
+    ("task,channel,direction,inquiries\n05.13.00,phone,sideways,3\n", r"row 2: direction 'sideways' is neither"),
+    ("task,channel,inquiries\n05.13.00,phone,0\n", r"no task has a count above 0"),
+    ("navn,adresse\nAnna,Vej 1\n", r"no sheet has a heading with a task column"),
+])
+def test_what_does_not_read_is_named_by_file_row_and_column(text: str, message: str, tmp_path: Path) -> None:
+    with pytest.raises(BaselineFileError, match=message):
+        read_baseline_file(write(tmp_path / "bad.csv", text))
+
+
+def test_files_that_are_not_tables_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(BaselineFileError, match="not a .csv or .xlsx file"):
+        read_baseline_file(write(tmp_path / "week.pdf", "%PDF"))
+    with pytest.raises(BaselineFileError, match="not a readable XLSX workbook"):
+        read_baseline_file(write(tmp_path / "week.xlsx", "not a zip"))
+    with pytest.raises(BaselineFileError, match="cannot read it"):
+        read_baseline_file(tmp_path / "missing.csv")
+
+
+def test_the_steering_files_mixes_are_loaded_and_replaced(store: EmbeddedStore, steering: Steering) -> None:
+    changed = steering.model_copy(update={"baselines": {
+        "typed_mix": Baseline(kind="channel_mix", mix={"*": {"phone": 1, "email": 3}})}})
+    load_steering_tables(store, changed)
+    try:
+        rows = store.query(f"SELECT task, channel, inquiries FROM {DB}.baseline_latest WHERE name = 'typed_mix' "
+                           "ORDER BY channel").rows
+        assert rows == [("*", "email", 0.75), ("*", "phone", 0.25)]
+    finally:
+        load_steering_tables(store, steering)
