@@ -179,13 +179,13 @@ FROM {DATABASE}.kpi_cost({PERIOD})
 WHERE channel != '*' AND channel IN (${{channel:singlequote}})
 ORDER BY cost_dkk DESC"""), width=12, unit="currencyDKK"),
         Panel("Targets: on or off track", "table", _sql(f"""
-SELECT name, description, value, target, progress, on_track, window_from, window_to
+SELECT name, description, value, target, progress, on_track, note, window_from, window_to
 FROM {DATABASE}.target_status FINAL
 WHERE day = (SELECT max(day) FROM {DATABASE}.target_status WHERE day <= toDate($__toTime, '{TZ}'))
 ORDER BY name"""), width=24, height=7,
               description="deploy/steering.yaml targets as the worker last evaluated them (every 5 minutes): "
                           "value over the target's window, the trajectory's mean over it, progress, on/off track; "
-                          "value empty when the window holds no data."),
+                          "value empty when the window holds no data; note says why in words."),
     ))
 
 PHONE_WHERE = f"channel = 'phone' AND direction = 'inbound' AND {where_dims('municipality', 'department', 'task')}"

@@ -23,6 +23,12 @@ app.add_typer(store_app, name="store")
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 
+def _stdout() -> Console:
+    """Where a command's result goes: a terminal's width, or wide enough that a pipe, a file or
+    a test reads every row on one line."""
+    return Console(width=None if sys.stdout.isatty() else 250)
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
@@ -344,7 +350,7 @@ def query(sql: Annotated[str, typer.Argument(help="SQL to run on the store.")]) 
     table = Table(*result.columns)
     for row in result.rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    Console().print(table)
+    _stdout().print(table)
 
 
 @app.command()
@@ -395,7 +401,7 @@ def kpi(
             given.update(resolved.arguments())
         statement = kpi_sql(settings.store.database, name, **{p: given[p] for p in wanted})
         if sql:
-            Console().print(statement, highlight=False, soft_wrap=True)
+            _stdout().print(statement, highlight=False, soft_wrap=True)
             return
         result = run_query(settings, statement)
     except (KpiError, BaselineError, SteeringError, StoreError, ValueError) as exc:
@@ -403,7 +409,7 @@ def kpi(
     table = Table(*result.columns, title=f"{name}: {KPIS[name].summary}")
     for row in result.rows:
         table.add_row(*("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
-    Console().print(table)
+    _stdout().print(table)
 
 
 @app.command()
@@ -416,6 +422,7 @@ def targets(
     from pipeline.steering import SteeringError, load_steering
     from pipeline.store import StoreError
     from pipeline.store_client import run_query
+    from pipeline.baselines import BaselineError
     from pipeline.targets import evaluate_targets
 
     settings = get_settings()
@@ -423,7 +430,7 @@ def targets(
         day = date.fromisoformat(on) if on else date.today()
         steering = load_steering(settings.steering.file)
         statuses = evaluate_targets(steering, lambda sql: run_query(settings, sql), settings.store.database, day)
-    except (SteeringError, StoreError, ValueError) as exc:
+    except (BaselineError, SteeringError, StoreError, ValueError) as exc:
         raise _fail(str(exc))
     if not statuses:
         console.print(f"no targets in {settings.steering.file}")
@@ -437,11 +444,13 @@ def targets(
     table = Table("target", "window", "value", "target", "progress", "status", title=f"Targets on {day}")
     for status in statuses:
         verdict = ("[green]on track[/green]" if status.on_track else "[red]off track[/red]"
-                   if status.on_track is not None else "no data")
+                   if status.on_track is not None else "no verdict")
+        if status.note:
+            verdict += f"\n[dim]{status.note}[/dim]"
         progress = "" if status.progress is None else f"{status.progress:.0%}"
         table.add_row(f"{status.name}\n[dim]{status.description}[/dim]", f"{status.window[0]} – {status.window[1]}",
                       shown(status.value, status.unit), shown(status.target, status.unit), progress, verdict)
-    Console().print(table)
+    _stdout().print(table)
 
 
 @app.command()
@@ -527,7 +536,7 @@ def baseline_list() -> None:
         period = f"{row['period_from']} – {row['period_to']}, " if row["period_from"] else ""
         table.add_row(name, "imported", f"{period}{row['days']} days, {int(row['tasks'])} tasks, "  # type: ignore[call-overload]
                       f"{float(row['inquiries']):,.0f} inquiries, from {row['source']}")  # type: ignore[arg-type]
-    Console().print(table)
+    _stdout().print(table)
 
 
 report_app = typer.Typer(help="Reports from the stored data: the KOMHEN counting week, the channel-strategy report.",

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
 
+from pipeline.baselines import ResolvedBaseline, resolve_baseline
 from pipeline.steering import Steering, Target, TargetScope
 from pipeline.store import EmbeddedStore, QueryResult, ServerStore, sql_string
 
@@ -32,12 +33,13 @@ class TargetStatus:
     unit: str
     on: date
     window: tuple[date, date]
-    value: float | None  # None: no data in the window (or in the baseline it is relative to)
-    target: float
+    value: float | None  # None: no data in the window (or in the baseline it is relative to); `note` says which
+    target: float | None  # None: no start value to draw the trajectory from; `note` says why
     start_value: float | None
     progress: float | None  # share of the change asked for by this date that was achieved; >= 1 on track
     on_track: bool | None
     higher_is_better: bool
+    note: str = ""  # in words, why a value, start or verdict is missing, and what to do
 
 
 def _in(column: str, values: list[str]) -> str:
@@ -107,6 +109,43 @@ def _trajectory(target: Target, start_value: float, on: date) -> float:
     return reached * (1 + target.then_per_year) ** _years(since, on)  # type: ignore[operator]
 
 
+def baseline_measure_sql(database: str, target: Target, baseline: ResolvedBaseline) -> str | None:
+    """The target's measure over a count baseline (imported counting week or typed mix), or
+    None when the baseline cannot carry it: counts have no department, inquiry kind or
+    resolution, and a mix has no volume."""
+    scope = target.scope
+    if scope.departments or scope.inquiry_kinds or target.measure == "first_contact_resolution":
+        return None
+    if baseline.kind == "mix" and (target.measure == "volume_index" or scope.tasks):
+        return None
+    tasks = _in("task", scope.tasks) if baseline.kind == "counts" else "task = '*'"
+    where = (f"name = {sql_string(baseline.name)} AND {_in('direction', list(scope.directions))} AND {tasks} "
+             f"AND channel != 'web'")
+    table = f"{database}.baseline_latest"
+    channels = _in("channel", list(scope.channels))
+    if target.measure == "volume_index":
+        return f"SELECT sumIf(inquiries, {channels}) / {baseline.days} FROM {table} WHERE {where}"
+    of_channels = _in("channel", list(scope.of_channels))
+    return (f"SELECT sumIf(inquiries, {channels}) / nullIf(sumIf(inquiries, {of_channels}), 0) "
+            f"FROM {table} WHERE {where}")
+
+
+def _target_baseline(target: Target, steering: Steering, query: Query, database: str,
+                     window: tuple[date, date]) -> ResolvedBaseline | None:
+    if target.baseline is None:
+        return None
+    if isinstance(target.baseline, str):
+        return resolve_baseline(steering, query, database, target.baseline, *window)
+    first, last = target.baseline.period(*window)
+    return ResolvedBaseline("", "period", first, last, (last - first).days + 1, target.baseline.description)
+
+
+def _baseline_words(baseline: ResolvedBaseline) -> str:
+    if baseline.kind == "period":
+        return f"{baseline.name + ' ' if baseline.name else ''}{baseline.base_from} – {baseline.base_to}"
+    return f"{baseline.name} ({baseline.source})"
+
+
 def evaluate_target(name: str, target: Target, steering: Steering, query: Query, database: str,
                     on: date) -> TargetStatus:
     def measured(first: date, last: date) -> float | None:
@@ -118,20 +157,46 @@ def evaluate_target(name: str, target: Target, steering: Steering, query: Query,
         days = query(days_with_data_sql(database, steering.timezone, first, last)).scalar()
         return None if volume is None or not days else volume / days
 
+    def over_baseline() -> float | None:
+        """The measure in the baseline (per day for a volume index); None with notes[] saying why."""
+        assert baseline is not None
+        if baseline.kind == "period":
+            value = per_day(baseline.base_from, baseline.base_to) if target.measure == "volume_index" else \
+                measured(baseline.base_from, baseline.base_to)  # type: ignore[arg-type]
+            if value is None:
+                notes.append(f"no data in the baseline {_baseline_words(baseline)}: import that count with "
+                             "`kanalpuls baseline import FILE --name NAME` and name it as the target's baseline")
+            return value
+        sql = baseline_measure_sql(database, target, baseline)
+        if sql is None:
+            notes.append(f"the baseline {_baseline_words(baseline)} cannot give this measure (a count has no "
+                         "departments, inquiry kinds or resolution; a mix has no volume): give start.value")
+            return None
+        value = query(sql).scalar()
+        if value is None or value != value:
+            notes.append(f"the baseline {_baseline_words(baseline)} has no inquiries in this target's scope")
+            return None
+        return float(value)
+
+    notes: list[str] = []
     window = (on - timedelta(days=target.window_days - 1), on)
+    baseline = _target_baseline(target, steering, query, database, window)
+    value: float | None
+    now = per_day(*window) if target.measure == "volume_index" else measured(*window)
+    if now is None:
+        notes.append(f"no inquiries in its scope in the window {window[0]} – {window[1]}")
     if target.measure == "volume_index":
-        now, then = per_day(*window), per_day(*target.baseline.period(*window))  # type: ignore[union-attr]
+        then = over_baseline()
         value = None if now is None or not then else now / then
     else:
-        value = measured(*window)
+        value = now
     start_value = target.start.value
     if start_value is None:
-        start_value = 1.0 if target.measure == "volume_index" else measured(
-            *target.baseline.period(*window))  # type: ignore[union-attr]
+        start_value = 1.0 if target.measure == "volume_index" else over_baseline()
     if start_value is None:
         goal = target.goal.value if target.goal else None
         return TargetStatus(name, target.description, target.measure, UNITS[target.measure], on, window, value,
-                            goal if goal is not None else float("nan"), None, None, None, True)
+                            goal, None, None, None, True, "; ".join(notes))
     wanted = target_over(target, start_value, *window)
     final = target.goal.value if target.goal is not None else wanted
     higher_is_better = (final > start_value) if final != start_value else (target.then_per_year or 0) >= 0  # type: ignore[operator]
@@ -140,7 +205,7 @@ def evaluate_target(name: str, target: Target, steering: Steering, query: Query,
         on_track = value >= wanted if higher_is_better else value <= wanted
         progress = None if wanted == start_value else (value - start_value) / (wanted - start_value)
     return TargetStatus(name, target.description, target.measure, UNITS[target.measure], on, window, value,
-                        wanted, start_value, progress, on_track, higher_is_better)
+                        wanted, start_value, progress, on_track, higher_is_better, "; ".join(notes))
 
 
 def evaluate_targets(steering: Steering, query: Query, database: str, on: date) -> list[TargetStatus]:
@@ -167,6 +232,7 @@ def record_targets(store: EmbeddedStore | ServerStore, steering: Steering, on: d
             "target": pa.array([s.target for s in statuses], pa.float64()),
             "start_value": pa.array([s.start_value for s in statuses], pa.float64()),
             "progress": pa.array([s.progress for s in statuses], pa.float64()),
+            "note": [s.note for s in statuses],
             "on_track": pa.array([s.on_track for s in statuses], pa.bool_()),
             "evaluated_at": pa.array([at] * len(statuses), pa.timestamp("ms", tz="UTC")),
         }

@@ -356,7 +356,7 @@ def _targets(ctx: _Context) -> Section:
     if not statuses:
         section.paragraphs.append("No targets configured in the steering file (`targets:`).")
         return section
-    measured = [s for s in statuses if s.value is not None and not math.isnan(s.target)]
+    measured = [s for s in statuses if s.value is not None and s.target is not None]
     on_track = sum(1 for s in measured if s.on_track)
     unmeasured = len(statuses) - len(measured)
     section.paragraphs.append(
@@ -374,8 +374,8 @@ def _targets(ctx: _Context) -> Section:
     section.tables.append(Table(["Target", "Window", "Value", "Target today", "Progress", "Status"], [
         [f"{s.name}: {s.description}", _period(*s.window), _shown(s.value, s.unit), _shown(s.target, s.unit),
          "" if s.progress is None else f"{s.progress:.0%}",
-         "on track" if s.on_track else "off track" if s.on_track is False
-         else "no data (window or baseline)" if s.value is None else "no start value (no data in its baseline)"]
+         ("on track" if s.on_track else "off track" if s.on_track is False else "no verdict")
+         + (f": {s.note}" if s.note else "")]
         for s in statuses], (2, 3, 4)))
     return section
 

@@ -20,8 +20,9 @@ from openpyxl import Workbook
 from pipeline.baseline_files import BaselineFileError, read_baseline_file
 from pipeline.baselines import BaselineError, BaselineMissing, require_data, resolve_baseline, store_baseline
 from pipeline.kpis import run_kpi
-from pipeline.steering import Baseline, Steering, SteeringError, load_steering
+from pipeline.steering import Baseline, Steering, SteeringError, Target, TargetPoint, TargetScope, load_steering
 from pipeline.store import EmbeddedStore, init_schema, load_steering_tables
+from pipeline.targets import evaluate_target
 from schemas import InquiryEvent, SourceRef
 
 REPO = Path(__file__).resolve().parents[2]
@@ -231,3 +232,39 @@ def test_the_steering_files_mixes_are_loaded_and_replaced(store: EmbeddedStore, 
         assert rows == [("*", "email", 0.75), ("*", "phone", 0.25)]
     finally:
         load_steering_tables(store, steering)
+
+
+def target(measure: str, baseline: str, channels: list[str], **scope: object) -> Target:
+    return Target(description="t", measure=measure, baseline=baseline, scope=TargetScope(channels=channels, **scope),
+                  start=TargetPoint(day=date(2026, 1, 1), value=1.0 if measure == "volume_index" else None),
+                  goal=TargetPoint(day=date(2027, 1, 1), value=0.5), window_days=7)
+
+
+def test_targets_compare_with_an_imported_count_or_a_typed_mix(store: EmbeddedStore, steering: Steering,
+                                                               imported: str) -> None:
+    volume = evaluate_target("v", target("volume_index", "komhen_2025", ["walk_in"]), steering, store.query, DB,
+                             WEEK[1])
+    # 50 walk-ins on the 5 days with data, against 60 in the imported 7-day week
+    assert close(volume.value, (50 / 5) / (60 / 7)) and volume.note == ""
+    share = evaluate_target("s", target("channel_share", "komhen_2025", ["self_service"]), steering, store.query, DB,
+                            WEEK[1])
+    assert close(share.start_value, 50 / 120) and close(share.value, 90 / 187)  # inbound only: not the 5 outbound
+    typed = evaluate_target("m", target("channel_share", "typed_mix", ["self_service"]), steering, store.query, DB,
+                            WEEK[1])
+    assert close(typed.start_value, 0.25)
+
+
+@pytest.mark.parametrize(("measure", "baseline", "scope", "note"), [
+    ("first_contact_resolution", "komhen_2025", {}, "cannot give this measure"),
+    ("volume_index", "typed_mix", {}, "cannot give this measure"),
+    ("channel_share", "komhen_2025", {"departments": ["Borgerservice"]}, "cannot give this measure"),
+    ("channel_share", "komhen_2025", {"tasks": ["85.02.00"]}, "has no inquiries in this target's scope"),
+    ("channel_share", "counting_week_2026", {}, "no data in the baseline counting_week_2026 2026-03-09 – 2026-03-15: "
+                                                "import that count"),
+])
+def test_a_target_whose_baseline_cannot_say_has_a_note_and_no_verdict(
+        measure: str, baseline: str, scope: dict[str, object], note: str, store: EmbeddedStore, steering: Steering,
+        imported: str) -> None:
+    status = evaluate_target("x", target(measure, baseline, ["phone"], **scope), steering, store.query, DB, WEEK[1])
+    assert note in status.note
+    assert status.on_track is None
