@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 from datetime import timedelta
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.messages import KPI_TITLES
 from pipeline.settings import get_settings
 
 app = typer.Typer(help="kanalpuls: live channel telemetry for citizen service.", no_args_is_help=True,
@@ -353,63 +355,96 @@ def query(sql: Annotated[str, typer.Argument(help="SQL to run on the store.")]) 
     _stdout().print(table)
 
 
-@app.command()
+KpiName = Enum("KpiName", {name: name for name in KPI_TITLES}, type=str)  # type: ignore[misc]
+OutputFormat = Enum("OutputFormat", {name: name for name in ("table", "csv", "json")}, type=str)  # type: ignore[misc]
+
+
+@app.command(help="Compute a KPI from its ClickHouse view (deploy/clickhouse/1xx_kpi_*.sql) and print it.\n\n"
+             + "\n\n".join(f"[bold]{name}[/bold]: {titles[0]}" for name, titles in KPI_TITLES.items()))
 def kpi(
-    name: Annotated[str, typer.Argument(help="KPI, e.g. channel_share, phone, walk_in, channel_shift (see --help).")],
-    from_day: Annotated[Optional[str], typer.Option("--from", help="First local day, YYYY-MM-DD.")] = None,
+    name: Annotated[KpiName, typer.Argument(help="The KPI.", show_choices=True)],
+    from_day: Annotated[Optional[str], typer.Option("--from", help="First local day, YYYY-MM-DD; default Monday "
+                                                    "of last week.")] = None,
     to_day: Annotated[Optional[str], typer.Option("--to", help="Last local day (inclusive), YYYY-MM-DD.")] = None,
     baseline: Annotated[Optional[str], typer.Option(help="Named baseline, of the steering file or imported "
                                                          "(channel_shift, realised_gain; `kanalpuls baseline list`).")] = None,
-    within_days: Annotated[int, typer.Option(help="repeat_contacts: look back this many days.")] = 7,
-    sl_seconds: Annotated[int, typer.Option(help="phone: service level threshold in seconds.")] = 20,
-    channel: Annotated[str, typer.Option(help="demand: the channel.")] = "walk_in",
+    within_days: Annotated[int, typer.Option(min=1, max=365, help="repeat_contacts: look back this many days.")] = 7,
+    sl_seconds: Annotated[int, typer.Option(min=1, max=3600, help="phone: service level threshold in seconds.")] = 20,
+    channel: Annotated[Optional[str], typer.Option(help="Only this channel (demand: the channel, default walk_in).")] = None,
+    task: Annotated[Optional[str], typer.Option(help="Only this task (KLE code).")] = None,
+    site: Annotated[Optional[str], typer.Option(help="Only this site.")] = None,
+    queue: Annotated[Optional[str], typer.Option(help="Only this phone queue.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table for people; csv or json with the view's "
+                                                 "columns and raw values.")] = OutputFormat.table,  # type: ignore[attr-defined]
     sql: Annotated[bool, typer.Option("--sql", help="Print the SQL instead of running it.")] = False,
 ) -> None:
-    """Compute a KPI from its ClickHouse view (deploy/clickhouse/1xx_kpi_*.sql) and print a table."""
     from datetime import date, datetime, timezone
 
+    from pipeline import kpi_output
     from pipeline.baselines import BaselineError, require_data, resolve_baseline
-    from pipeline.kpis import KPIS, KpiError, kpi_sql
+    from pipeline.kpis import KpiError, kpi_sql, known_values
+    from pipeline.messages import kpi_title, word
     from pipeline.steering import SteeringError, load_steering
     from pipeline.store import StoreError
     from pipeline.store_client import run_query
 
     settings = get_settings()
+    language = settings.language
+    kpi_name = name.value
 
     def read(statement: str):  # type: ignore[no-untyped-def]
         return run_query(settings, statement)
 
     try:
-        if name not in KPIS:
-            raise KpiError(f"unknown KPI '{name}': choose one of {', '.join(KPIS)}")
-        wanted = KPIS[name].parameters
+        from pipeline.kpis import KPIS
+
+        wanted = KPIS[kpi_name].parameters
         today = date.today()
         first = date.fromisoformat(from_day) if from_day else today - timedelta(days=today.weekday() + 7)
         last = date.fromisoformat(to_day) if to_day else first + timedelta(days=6)
+        filters = {column: value for column, value in (("channel", channel), ("task", task), ("site", site),
+                                                       ("queue", queue)) if value is not None}
+        if "channel_name" in wanted:
+            filters.pop("channel", None)
         given: dict[str, object] = {"from_day": first, "to_day": last, "within_days": within_days,
-                                    "sl_seconds": sl_seconds, "channel_name": channel,
+                                    "sl_seconds": sl_seconds, "channel_name": channel or "walk_in",
                                     "at": datetime.now(timezone.utc)}
+        if "channel_name" in wanted:
+            known_values(read, settings.store.database, "channel", channel or "walk_in", language)
         if "base_from" in wanted:
             steering = load_steering(settings.steering.file)
             if not baseline:
-                raise KpiError(f"{name} compares with a baseline: pass --baseline NAME, one of "
+                raise KpiError(f"{kpi_name} compares with a baseline: pass --baseline NAME, one of "
                                f"{', '.join(steering.baselines) or 'none in the steering file'} or an imported one "
                                "(`kanalpuls baseline list`)")
             resolved = resolve_baseline(steering, read, settings.store.database, baseline, first, last)
             if not sql:
                 require_data(read, settings.store.database, steering.timezone, resolved)
             given.update(resolved.arguments())
-        statement = kpi_sql(settings.store.database, name, **{p: given[p] for p in wanted})
+        statement = kpi_sql(settings.store.database, kpi_name, **{p: given[p] for p in wanted})
         if sql:
             _stdout().print(statement, highlight=False, soft_wrap=True)
             return
         result = run_query(settings, statement)
+        for column, value in filters.items():
+            if column not in result.columns and not (column == "queue" and "place" in result.columns):
+                raise KpiError(word("no_column", language, kpi=kpi_name, what=column))
+            known_values(read, settings.store.database, column, value, language)
     except (KpiError, BaselineError, SteeringError, StoreError, ValueError) as exc:
         raise _fail(str(exc))
-    table = Table(*result.columns, title=f"{name}: {KPIS[name].summary}")
-    for row in result.rows:
-        table.add_row(*("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
-    _stdout().print(table)
+    index = {c: i for i, c in enumerate(result.columns)}
+    rows = [row for row in result.rows if all(
+        row[index["place" if c == "queue" and c not in index else c]] == v for c, v in filters.items())]
+    rows = kpi_output.ordered(result.columns, rows)
+    if output.value == "csv":
+        sys.stdout.write(kpi_output.as_csv(result.columns, rows))
+    elif output.value == "json":
+        sys.stdout.write(kpi_output.as_json(result.columns, rows) + "\n")
+    elif not rows:
+        console.print(word("no_rows", language, period=f"{first} – {last}"))
+    else:
+        _stdout().print(kpi_output.table(f"{kpi_title(kpi_name, language)} ({first} – {last})", result.columns,
+                                         rows, language))
 
 
 @app.command()

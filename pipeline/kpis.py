@@ -94,3 +94,23 @@ def baseline_arguments(steering: Steering, query: Query, database: str, baseline
     from pipeline.baselines import resolve_baseline
 
     return resolve_baseline(steering, query, database, baseline, from_day, to_day).arguments()
+
+
+def known_values(query: Query, database: str, column: str, value: str, language: str = "da") -> None:
+    """KpiError naming the known values when `value` is no channel, task, site or queue the
+    store has seen: a typo must not print a table of zeros that reads like a real answer."""
+    from typing import get_args
+
+    from pipeline.messages import column_name, word
+    from pipeline.steering import Channel
+
+    if column == "channel":
+        known = sorted(get_args(Channel))
+    else:
+        known = [str(v) for (v,) in query(f"SELECT DISTINCT {column} FROM {database}.inquiry_hour "
+                                          f"WHERE {column} != '' ORDER BY {column} LIMIT 1000").rows]
+    if value in known:
+        return
+    shown = ", ".join(known[:40]) + (f" (+{len(known) - 40})" if len(known) > 40 else "") if known else "–"
+    raise KpiError(word("unknown_value", language, what=column_name(column, language), value=value[:60],  # type: ignore[arg-type]
+                        known=shown))

@@ -156,6 +156,8 @@ class Settings(BaseSettings):
 
     var_dir: Path = Field(default=Path("var"), description="Working directory for embedded state.")
     log_format: str = Field(default="console", pattern="^(console|json)$")
+    language: Literal["da", "en"] = Field(
+        default="da", description="What users read (CLI tables, reports, boards): Danish, or English.")
     kafka: KafkaSettings = KafkaSettings()
     store: StoreSettings = StoreSettings()
     worker: WorkerSettings = WorkerSettings()

@@ -179,7 +179,7 @@ def test_kpi_without_the_baseline_it_needs_says_so(tmp_path: Path) -> None:
 def test_kpi_runs_on_an_initialised_store(tmp_path: Path) -> None:
     settings = isolated(tmp_path)
     assert run(settings, "store", "init").returncode == 0
-    result = run(settings, "kpi", "walk_in", "--from", "2026-11-23", "--to", "2026-11-29")
+    result = run(settings, "kpi", "walk_in", "--from", "2026-11-23", "--to", "2026-11-29", "--format", "csv")
     assert result.returncode == 0, result.stderr
     assert "tickets" in result.stdout and "no_shows" in result.stdout
 
@@ -239,3 +239,40 @@ def test_baseline_import_then_list_and_compare_with_it(tmp_path: Path) -> None:
         assert refused.returncode == 2 and message in " ".join(refused.stderr.split())
     nope = run(settings, "kpi", "channel_shift", "--baseline", "komhen_2052")
     assert nope.returncode == 2 and "choose one of counting_week_2026, komhen_2025" in " ".join(nope.stderr.split())
+
+
+def test_kpi_help_and_a_wrong_name_list_every_kpi(tmp_path: Path) -> None:
+    from pipeline.kpis import KPIS
+
+    settings = isolated(tmp_path)
+    helped = run(settings, "kpi", "--help")
+    assert helped.returncode == 0 and all(f"{name}:" in helped.stdout for name in KPIS)
+    wrong = run(settings, "kpi", "costs")
+    assert wrong.returncode == 2
+    assert all(f"'{name}'" in " ".join(wrong.stderr.split()) for name in ("cost", "channel_shift", "komhen_week"))
+
+
+def test_an_unknown_channel_task_site_or_queue_is_refused_naming_the_known(tmp_path: Path) -> None:
+    settings = isolated(tmp_path)
+    assert run(settings, "store", "init").returncode == 0
+    typo = run(settings, "kpi", "demand", "--channel", "emial")
+    assert typo.returncode == 2
+    assert "ukendt kanal 'emial': kendte er chat, digital_post, email" in " ".join(typo.stderr.split())
+    for option, value, kpi in (("--task", "99.99.99", "volume"), ("--site", "Nowhere", "walk_in"),
+                               ("--queue", "nope", "phone")):
+        refused = run(settings, "kpi", kpi, option, value)
+        assert refused.returncode == 2 and f"'{value}'" in refused.stderr, refused.stderr
+    assert "cost har ingen task" in run(settings, "kpi", "cost", "--task", "85.02.00").stderr
+    english = run(settings.model_copy(update={"language": "en"}), "kpi", "demand", "--channel", "emial")
+    assert "unknown channel 'emial': known are chat" in " ".join(english.stderr.split())
+
+
+def test_kpi_as_csv_and_json_on_an_empty_store(tmp_path: Path) -> None:
+    settings = isolated(tmp_path)
+    assert run(settings, "store", "init").returncode == 0
+    as_json = run(settings, "kpi", "cost", "--from", "2026-11-23", "--format", "json")
+    assert as_json.returncode == 0 and json.loads(as_json.stdout) == []
+    as_csv = run(settings, "kpi", "cost", "--from", "2026-11-23", "--format", "csv")
+    assert as_csv.stdout == "channel,inquiries,price_dkk,cost_dkk\n"
+    table = run(settings, "kpi", "cost", "--from", "2026-11-23")
+    assert table.returncode == 0 and "ingen henvendelser i 2026-11-23 – 2026-11-29" in table.stderr
