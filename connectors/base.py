@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from connectors.mapping import Classification, MappingRules
 from connectors.privacy import ContactKeyer
-from schemas import Channel, Direction, InquiryEvent, SourceRef, Stage, make_event_id
+from schemas import Channel, Direction, InquiryEvent, SourceRef, Stage, make_event_id, make_inquiry_id
 from schemas.inquiry import (
     EARLIEST_YEAR,
     LATEST_YEAR,
@@ -191,6 +191,7 @@ class EventBuilder:
         values = {
             "schema_version": 1,
             "event_id": make_event_id(system, reference, stage.value),
+            "inquiry_id": make_inquiry_id(system, reference),
             "occurred_at": occurred_at,
             "municipality": self._municipality,
             "channel": channel,

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
 from connectors.privacy import PERSONAL_FIELDS, cut, normalise_phone_number, redact_json_fields, shown
 from connectors.tabular import CsvRows, parse_time
-from schemas import Channel, Direction, InquiryEvent, RequesterType, Stage, make_event_id
+from schemas import Channel, Direction, InquiryEvent, RequesterType, Stage, make_event_id, make_inquiry_id
 
 
 class ExportFormat(StrEnum):
@@ -286,6 +286,7 @@ class ChannelExportParser:
 
         return InquiryEvent(
             event_id=make_event_id(location.system, inquiry_id, Stage.arrived.value),
+            inquiry_id=make_inquiry_id(location.system, inquiry_id),
             occurred_at=occurred_at,
             municipality=self._context.municipality,
             channel=channel,

@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
 from connectors.mapping import Classification
 from connectors.privacy import shown
-from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
+from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id, make_inquiry_id
 from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
 
 
@@ -351,6 +351,7 @@ class ExchangeTrackingParser:
         return InquiryEvent(
             event_id=make_event_id(self._config.organisation, f"{message}|{mailbox}|{direction.value}",
                                    Stage.arrived.value),
+            inquiry_id=make_inquiry_id(self._config.organisation, f"{message}|{mailbox}|{direction.value}"),
             occurred_at=occurred_at,
             municipality=self._context.municipality,
             channel=Channel.email,

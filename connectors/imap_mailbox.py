@@ -78,6 +78,7 @@ from schemas import (
     SourceRef,
     Stage,
     make_event_id,
+    make_inquiry_id,
 )
 from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR, REASON_MAX, TASK_PATTERN
 
@@ -423,6 +424,7 @@ class ImapHeaderParser:
         inbound = direction is Direction.inbound
         return [InquiryEvent(
             event_id=make_event_id(self._system, f"{message}|{ref.mailbox}|{direction.value}", Stage.arrived.value),
+            inquiry_id=make_inquiry_id(self._system, f"{message}|{ref.mailbox}|{direction.value}"),
             occurred_at=occurred_at,
             municipality=self._context.municipality,
             channel=Channel.email,

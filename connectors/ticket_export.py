@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip
 from connectors.privacy import PERSONAL_FIELDS, shown
 from connectors.tabular import CsvRows, parse_time
-from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id
+from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id, make_inquiry_id
 
 
 class TicketOutcome(StrEnum):
@@ -241,6 +241,7 @@ class TicketExportParser:
         def event(stage: Stage, at: datetime, **measures: Any) -> InquiryEvent:
             return InquiryEvent(
                 event_id=make_event_id(location.system, reference, stage.value),
+                inquiry_id=make_inquiry_id(location.system, reference),
                 occurred_at=at,
                 municipality=self._context.municipality,
                 channel=Channel.walk_in,

@@ -44,6 +44,7 @@ EVENT_SCHEMA = pa.schema(
     [
         ("schema_version", pa.int32()),
         ("event_id", _S),
+        ("inquiry_id", _S),
         ("occurred_at", _S),  # cast below: a time without a UTC offset must not pass as UTC
         ("municipality", _S),
         ("channel", _S),
@@ -151,6 +152,9 @@ def _read(blob: bytes) -> pa.Table:
     for name in _NAMES:
         if pc.any(pc.greater(pc.utf8_length(table.column(name)), NAME_MAX)).as_py():
             raise _NotCanonical(f"field {name} is longer than {NAME_MAX} characters")
+    inquiry = table.column("inquiry_id")
+    if not pc.all(pc.or_kleene(pc.is_null(inquiry), pc.match_substring_regex(inquiry, EVENT_ID_PATTERN))).as_py():
+        raise _NotCanonical("field inquiry_id is not 32 hex digits")
     contact = table.column("contact_key")
     if not pc.all(pc.or_kleene(pc.is_null(contact), pc.match_substring_regex(contact, CONTACT_KEY_PATTERN))).as_py():
         raise _NotCanonical("field contact_key is not 64 hex digits")
@@ -408,7 +412,7 @@ def add_sums(current: dict[str, list[float]], delta: dict[str, list[float]],
 
 
 STORE_COLUMNS = (
-    "event_id", "occurred_at", "municipality", "channel", "direction", "stage", "task", "task_label",
+    "event_id", "inquiry_id", "occurred_at", "municipality", "channel", "direction", "stage", "task", "task_label",
     "department", "site", "queue", "wait_seconds", "handle_seconds", "requester_type", "inquiry_kind",
     "appointment", "resolved_first_contact", "visited_web_first", "contact_key",
 )

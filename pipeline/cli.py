@@ -368,7 +368,10 @@ def kpi(
     to_day: Annotated[Optional[str], typer.Option("--to", help="Last local day (inclusive), YYYY-MM-DD.")] = None,
     baseline: Annotated[Optional[str], typer.Option(help="Named baseline, of the steering file or imported "
                                                          "(channel_shift, realised_gain; `kanalpuls baseline list`).")] = None,
-    within_days: Annotated[int, typer.Option(min=1, max=365, help="repeat_contacts: look back this many days.")] = 7,
+    within_days: Annotated[Optional[int], typer.Option(min=1, max=365, help="repeat_contacts: look back this many "
+                                                       "days; first_contact_resolution: a requester back within them "
+                                                       "was not resolved. Default: the steering file's "
+                                                       "resolution_within_days (7).")] = None,
     sl_seconds: Annotated[int, typer.Option(min=1, max=3600, help="phone: service level threshold in seconds.")] = 20,
     channel: Annotated[Optional[str], typer.Option(help="Only this channel (demand: the channel, default walk_in).")] = None,
     task: Annotated[Optional[str], typer.Option(help="Only this task (KLE code).")] = None,
@@ -406,6 +409,8 @@ def kpi(
                                                        ("queue", queue)) if value is not None}
         if "channel_name" in wanted:
             filters.pop("channel", None)
+        if within_days is None and "within_days" in wanted:
+            within_days = load_steering(settings.steering.file).resolution_within_days
         given: dict[str, object] = {"from_day": first, "to_day": last, "within_days": within_days,
                                     "sl_seconds": sl_seconds, "channel_name": channel or "walk_in",
                                     "at": datetime.now(timezone.utc)}

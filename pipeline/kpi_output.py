@@ -80,7 +80,7 @@ def cell(column: str, value: Any, language: Language) -> str:
         return value.isoformat()
     if not _finite(value):
         return str(value)
-    if column in SHARES:
+    if column in SHARES or column.endswith("_share"):
         return f"{number(value * 100, language, 1)} %"
     if column in POINTS:
         return word("points", language, value=("+" if value > 0 else "") + number(value * 100 + 0.0, language, 1))

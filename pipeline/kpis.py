@@ -39,7 +39,9 @@ KPIS: dict[str, Kpi] = {kpi.view.removeprefix("kpi_"): kpi for kpi in (  # komhe
     Kpi("kpi_cost", "inquiries x unit price per channel, and the total ('*')"),
     Kpi("kpi_realised_gain", "per task: cost at the baseline's channel mix minus cost at this period's",
         ("from_day", "to_day", "base_from", "base_to", "baseline_name")),
-    Kpi("kpi_first_contact_resolution", "resolved at first contact / resolution known, per channel and department"),
+    Kpi("kpi_first_contact_resolution", "resolved at first contact / registered or inferred, per channel and "
+        "department, with the registered, inferred, pending and unknown shares",
+        ("from_day", "to_day", "within_days")),
     Kpi("kpi_repeat_contacts", "inquiries by a requester with an earlier one on the same task within N days",
         ("from_day", "to_day", "within_days")),
     Kpi("kpi_web_first", "share of phone and walk-in inquiries that had been on the website first"),

@@ -245,6 +245,10 @@ class Target(_Strict):
             raise ValueError("a volume_index target needs a baseline: the period it is an index of")
         if self.start.value is None and self.baseline is None:
             raise ValueError("a start without value is measured over the baseline: give one")
+        if self.measure == "first_contact_resolution" and (self.scope.tasks or self.scope.inquiry_kinds
+                                                           or list(self.scope.directions) != ["inbound"]):
+            raise ValueError("a first_contact_resolution target is scoped by channels and departments only "
+                             "(inbound inquiries, as kpi_first_contact_resolution counts them)")
         if self.measure == "volume_index" and isinstance(self.baseline, Baseline) and self.baseline.kind != "fixed":
             raise ValueError("a volume_index target's baseline must be a fixed period or an imported count")
         return self
@@ -264,6 +268,9 @@ class Steering(_Strict):
         description="Cost of one inbound inquiry per channel (Glostrup, after Copenhagen's Citizen.2012).",
     )
     baselines: dict[str, Baseline] = Field(default_factory=dict)
+    resolution_within_days: int = Field(
+        default=7, ge=1, le=90, description="First-contact resolution where the source is silent: resolved unless "
+        "the same requester comes back about the same task within this many days (KOMHEN's follow-up window).")
 
     @field_validator("baselines")
     @classmethod

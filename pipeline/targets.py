@@ -54,7 +54,7 @@ def _scope_filter(scope: TargetScope) -> str:
                          _in("department", scope.departments), _in("inquiry_kind", scope.inquiry_kinds)))
 
 
-def measure_sql(database: str, timezone: str, target: Target, first: date, last: date) -> str:
+def measure_sql(database: str, timezone: str, target: Target, first: date, last: date, within_days: int = 7) -> str:
     """The SQL computing the target's measure over [first, last] (local days)."""
     scope = target.scope
     where = (f"{_scope_filter(scope)} AND hour >= toDateTime('{first.isoformat()}', '{timezone}') "
@@ -62,7 +62,12 @@ def measure_sql(database: str, timezone: str, target: Target, first: date, last:
     table = f"{database}.inquiry_hour"
     channels = _in("channel", list(scope.channels))
     if target.measure == "first_contact_resolution":
-        return f"SELECT sum(resolved) / nullIf(sum(resolution_known), 0) FROM {table} WHERE {channels} AND {where}"
+        # the KPI view's definition (registered, else inferred from repeat contacts), over its rows
+        # for the scope's channels x departments ('*' for all)
+        return (f"SELECT sum(resolved) / nullIf(sum(known), 0) FROM {database}.kpi_first_contact_resolution("
+                f"from_day = '{first.isoformat()}', to_day = '{last.isoformat()}', within_days = {within_days}) "
+                f"WHERE {_in('channel', list(scope.channels) or ['*'])} "
+                f"AND {_in('department', list(scope.departments) or ['*'])}")
     arrivals = f"stage = 'arrived' AND channel != 'web' AND {where}"
     if target.measure == "volume_index":
         return f"SELECT sumIf(events, {channels}) FROM {table} WHERE {arrivals}"
@@ -149,7 +154,8 @@ def _baseline_words(baseline: ResolvedBaseline) -> str:
 def evaluate_target(name: str, target: Target, steering: Steering, query: Query, database: str,
                     on: date) -> TargetStatus:
     def measured(first: date, last: date) -> float | None:
-        value = query(measure_sql(database, steering.timezone, target, first, last)).scalar()
+        value = query(measure_sql(database, steering.timezone, target, first, last,
+                                  steering.resolution_within_days)).scalar()
         return None if value is None or value != value else float(value)  # NULL or NaN: no data
 
     def per_day(first: date, last: date) -> float | None:

@@ -15,6 +15,7 @@ from schemas.inquiry import (
     Stage,
     UNCLASSIFIED,
     make_event_id,
+    make_inquiry_id,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "Stage",
     "UNCLASSIFIED",
     "make_event_id",
+    "make_inquiry_id",
 ]

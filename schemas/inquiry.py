@@ -92,6 +92,13 @@ def make_event_id(system: str, reference: str, stage: str) -> str:
     return digest[:32]
 
 
+def make_inquiry_id(system: str, reference: str) -> str:
+    """The id every event of one inquiry shares (its arrival, answer and closing): how a call's
+    outcome is tied to its caller's contact key for first-contact resolution."""
+    digest = hashlib.sha256(f"{system}\x1f{reference}".encode()).hexdigest()
+    return digest[:32]
+
+
 class SourceRef(BaseModel):
     """Where an event was read: which system, which file, which line."""
 
@@ -115,6 +122,10 @@ class InquiryEvent(BaseModel):
 
     schema_version: Literal[1] = 1
     event_id: str = Field(pattern=EVENT_ID_PATTERN, description="make_event_id(system, reference, stage).")
+    inquiry_id: str | None = Field(
+        default=None, pattern=EVENT_ID_PATTERN,
+        description="make_inquiry_id(system, reference): the same on every event of one inquiry (arrival, answer, "
+        "closing), so its outcome is tied to its arrival; null when the source cannot say.")
     occurred_at: AwareDatetime = Field(description="When the stage happened, UTC on the wire.")
     municipality: str = Field(pattern=MUNICIPALITY_PATTERN, description="3-digit municipality code, e.g. '751'.")
     channel: Channel

@@ -37,7 +37,7 @@ from pipeline.simulator import (
     opening_segments,
     poisson_times,
 )
-from schemas import InquiryEvent, SourceRef, make_event_id
+from schemas import InquiryEvent, SourceRef, make_event_id, make_inquiry_id
 
 HTTP_FILE, HTTP_INVALID_FILE = "http_events.ndjson", "http_events_invalid.ndjson"
 FORM_PLATFORM, CHAT_PLATFORM, CONTACT_CENTRE = "xflow", "puzzel-chat", "social-contact-centre"
@@ -74,7 +74,8 @@ def write_http(world: World, tally: SourceTally) -> None:
         """One event as posted; `requester` is the identifier its contact_key is made of (None: no key)."""
         at = round(at, 3)
         posted = InquiryEvent(
-            event_id=make_event_id(system, reference, stage), occurred_at=datetime.fromtimestamp(at, UTC),
+            event_id=make_event_id(system, reference, stage), inquiry_id=make_inquiry_id(system, reference),
+            occurred_at=datetime.fromtimestamp(at, UTC),
             municipality=world.municipality, channel=channel, direction="inbound", stage=stage, task=task,
             task_label=labels.get(task, "") if task_label is None else task_label, department=department,
             queue=queue, requester_type="citizen", contact_key=keyer.key(requester) if requester else None,

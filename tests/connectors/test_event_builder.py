@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from connectors.base import EventBuilder, Location
 from connectors.mapping import Classification
 from connectors.privacy import ContactKeyer
-from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
+from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id, make_inquiry_id
 from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
 from tests.connectors.built_events import assert_as_validated
 
@@ -32,6 +32,7 @@ def validated(municipality: str, location: Location, reference: str, channel: Ch
     """The same event built as the connectors did before EventBuilder: every value validated."""
     return InquiryEvent(
         event_id=make_event_id(location.system, reference, stage.value),
+        inquiry_id=make_inquiry_id(location.system, reference),
         occurred_at=occurred_at,
         municipality=municipality,
         channel=channel,
