@@ -84,7 +84,7 @@ def write_http(world: World, tally: SourceTally) -> None:
         events.append(posted)
         tally.event(at, channel, "inbound", stage, task, department, posted.site,
                     resolved=posted.resolved_first_contact, web_first=posted.visited_web_first, requester=requester,
-                    queue=queue, wait=posted.wait_seconds, handle=posted.handle_seconds)
+                    queue=queue, wait=posted.wait_seconds, handle=posted.handle_seconds, inquiry=f"{system}|{reference}")
 
     for n, at in enumerate(world.arrivals(rng, HTTP_FORMS_PER_HOUR, WEB_HOUR_DEMAND), start=1):
         form, task, department, _ = rng.choices(HTTP_FORMS, [f[-1] for f in HTTP_FORMS])[0]

@@ -28,6 +28,7 @@ from pipeline.simulator import (
     EventCount,
     GroundTruth,
     KeyedArrival,
+    expected_first_contact,
     expected_inquiries,
     simulate,
 )
@@ -391,6 +392,21 @@ def test_first_contact_resolution_per_inquiry_registered_inferred_or_unknown(
     assert total["registered"] and total["inferred"] and total["unknown"] and total["inferred"] > total[
         "inferred_resolved"]
     assert ("phone", "Social Service") in got and ("walk_in", "*") in got
+
+
+def test_first_contact_resolution_equals_the_simulated_municipalitys_ground_truth(
+        store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:
+    """The simulator decides which calls settle the matter and has the others call back; what the
+    view infers from the logs must be what the simulator's own records say, cell by cell."""
+    _, truth = simulated
+    got = {(r["channel"], r["department"]): r for r in rows(store, "first_contact_resolution",
+                                                             from_day=WEEK[0], to_day=WEEK[1], within_days=7)}
+    expected = expected_first_contact(truth, *WEEK, SOURCES)
+    assert set(got) == set(expected)
+    names = ("served", "registered", "registered_resolved", "inferred", "inferred_resolved", "unknown")
+    for scope, counts in expected.items():
+        assert tuple(got[scope][n] for n in names) == tuple(counts[n] for n in names), scope
+    assert expected[("phone", "*")]["inferred"] > expected[("phone", "*")]["inferred_resolved"]
 
 
 def test_web_first_share_of_phone_and_walk_in(store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:

@@ -14,7 +14,7 @@ import fnmatch
 import gzip
 import re
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -28,6 +28,7 @@ from pipeline.http_ingest import parse_events
 from pipeline.ingest import expand_paths, load_run_file, run_ingest
 from pipeline.settings import Settings
 from pipeline.simulator import (
+    expected_first_contact,
     DEFAULT_MAPPING_FILE,
     MALFORMED_CALLER,
     MALFORMED_CALLER_NUMBERS,
@@ -447,7 +448,7 @@ def test_caller_ids_mix_formats_and_repeat_callers(week: tuple[Path, GroundTruth
     channels = sum(c.startswith("Local/") for c in callers)
     plus45 = sum(c.startswith("+45") for c in callers)
     numbers = [c for c in callers if c and not c.startswith("Local/")]
-    assert 0.03 <= anonymous / n <= 0.07 and 0.01 <= channels / n <= 0.03
+    assert 0.02 <= anonymous / n <= 0.07 and 0.005 <= channels / n <= 0.03  # fewer among calls back
     assert 0.25 <= plus45 / len(numbers) <= 0.35
     assert all(len(normalise_phone_number(c)) == 8 for c in numbers)
     seen: set[str] = set()
@@ -456,10 +457,29 @@ def test_caller_ids_mix_formats_and_repeat_callers(week: tuple[Path, GroundTruth
         key = normalise_phone_number(c)
         repeats += key in seen
         seen.add(key)
-    assert 0.10 <= repeats / n <= 0.20
+    assert 0.15 <= repeats / n <= 0.35  # about another matter, or calling back about the same
     listed = set(truth.personal_data.phone_numbers)
     assert set(numbers) | {normalise_phone_number(c) for c in numbers} | set(MALFORMED_CALLER_NUMBERS) <= listed
     assert truth.personal_data.phone_numbers == sorted(set(truth.personal_data.phone_numbers))
+
+
+def test_first_contact_resolution_lands_where_glostrup_measured_it(tmp_path: Path) -> None:
+    """Callers whose matter is not settled call the same queue again within days, so that what is
+    inferred from the logs is what the seeds report: 79 % in Borgerservice, 58 % overall. Measured
+    on the middle of three weeks: the calls back of the last days fall after the run."""
+    truth = simulate(tmp_path, days=21, seed=7, start=WEEK)
+    middle_week = (WEEK + timedelta(days=7), WEEK + timedelta(days=13))
+    counts = expected_first_contact(truth, *middle_week)
+
+    def rate(scope: tuple[str, str]) -> float:
+        c = counts[scope]
+        return (c["registered_resolved"] + c["inferred_resolved"]) / (c["registered"] + c["inferred"])
+
+    assert 0.74 <= rate(("*", "Borgerservice")) <= 0.84
+    assert 0.54 <= rate(("*", "*")) <= 0.63
+    assert rate(("*", "Jobcenter")) < rate(("*", "Borgerservice"))
+    phone = counts[("phone", "*")]
+    assert phone["inferred"] > 0.7 * phone["served"] and phone["unknown"] < 0.1 * phone["served"]
 
 
 # --------------------------------------------------------------------------- spike and malformed input
