@@ -29,7 +29,9 @@ a public holiday or closing day (`Steering.closed_day`), when the site was close
 time (`Steering.is_open`), or when the store holds no arrival at the site that whole day
 (no data is not zero: the pipeline was not running, or the site did not exist yet). No
 week left: the expected count is unknown (None) and nothing fires; a new site or an empty
-store must not page on every busy quarter hour.
+store must not page on every busy quarter hour. Fewer weeks than spike.min_baseline_weeks
+(default 2) fire nothing either: with one week, a site's ordinary Tuesday afternoon paged as
+a spike in 2 of 10 simulated months (19 tickets against 5.6 expected from that single week).
 
 Firing and resolving. A spike fires when count >= min_count and count >= ratio x expected
 (the site's rule from the steering file), and the count is one that Poisson arrivals at the
@@ -460,6 +462,8 @@ class SpikeDetector:
             expected = self.baseline.expected(state.site, state.clock)
             if expected is None or count < rule.ratio * expected.value:
                 return []
+            if expected.weeks_used < self.steering.spike.min_baseline_weeks:
+                return []  # one week's count is too noisy a yardstick to page on
             if poisson_tail(count, expected.value) >= self.steering.spike.max_chance:
                 return []  # over the ratio, but a count a quiet site reaches by chance now and then
             state.open = _OpenSpike(alert_id(state.municipality, state.site, state.clock), state.clock, count)

@@ -178,6 +178,10 @@ class SpikeConfig(_Strict):
 
     window_minutes: int = Field(default=15, ge=1, le=240)
     baseline_weeks: int = Field(default=4, ge=1, le=52)
+    min_baseline_weeks: int = Field(
+        default=2, ge=1, le=52,
+        description="Page only when at least this many baseline weeks entered the expected count: one week's "
+        "quarter hours are too few to tell a spike from chance (a new site paged in its second week).")
     spread_minutes: int = Field(
         default=30, ge=0, le=120,
         description="Each baseline week's rate is taken over the window's minutes and this many either side: "

@@ -217,6 +217,21 @@ def test_spike_fires_on_the_arrival_that_crosses_the_threshold_and_resolves_when
     assert not detector.readings()[0].spiking
 
 
+@pytest.mark.parametrize(("weeks", "fires"), [(1, False), (2, True)])
+def test_one_baseline_week_is_too_few_to_page_on(weeks: int, fires: bool, steering: Steering) -> None:
+    """A site's second week has one week to compare with: its chance quarter hours paged as
+    spikes; from min_baseline_weeks (2) on, the same burst fires."""
+    thursday = date(2026, 11, 26)
+    baseline_weeks = [thursday - timedelta(weeks=k) for k in range(1, weeks + 1)]
+    baseline = loaded(steering, baseline_weeks)
+    for week in baseline_weeks:
+        uniform(baseline, SITE, week, per_minute=1, hours=(10, 17))
+    feed = Feed(SpikeDetector(steering, baseline))
+    alerts = feed.burst(at(thursday, 10, 45), 200, every=2.0)
+    assert [a.status for a in alerts if a.status == "firing"] == (["firing"] if fires else [])
+    assert steering.spike.min_baseline_weeks == 2
+
+
 def test_hysteresis_a_count_just_below_the_threshold_does_not_resolve(steering: Steering) -> None:
     thursday = date(2026, 11, 26)
     detector = SpikeDetector(steering, ordinary(steering, thursday))

@@ -10,6 +10,8 @@
 CREATE TABLE IF NOT EXISTS {db}.inquiry_events_local ON CLUSTER kanalpuls
 (
     event_id               FixedString(32),
+    -- shared by every event of one inquiry (arrival, answer, closing); NULL where the source cannot say
+    inquiry_id             Nullable(FixedString(32)),
     occurred_at            DateTime64(3, 'UTC'),
     municipality           LowCardinality(String),
     channel                LowCardinality(String),
