@@ -445,6 +445,8 @@ def kpi(
         sys.stdout.write(kpi_output.as_csv(result.columns, rows))
     elif output.value == "json":
         sys.stdout.write(kpi_output.as_json(result.columns, rows) + "\n")
+    elif not rows and "at" in wanted:
+        console.print(word("nobody_waiting", language, at=f"{given['at']:%Y-%m-%d %H:%M} UTC"))
     elif not rows:
         console.print(word("no_rows", language, period=f"{first} – {last}"))
     else:

@@ -106,6 +106,7 @@ PHRASES: dict[str, tuple[str, str]] = {
     "no": ("nej", "no"),
     "none": ("–", "–"),
     "no_rows": ("ingen henvendelser i {period}", "no inquiries in {period}"),
+    "nobody_waiting": ("ingen venter {at}", "nobody waiting at {at}"),
     "money": ("{amount} kr.", "DKK {amount}"),
     "points": ("{value} pp", "{value} pp"),
     "unknown_value": ("ukendt {what} '{value}': kendte er {known}", "unknown {what} '{value}': known are {known}"),
