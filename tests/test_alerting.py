@@ -3,7 +3,7 @@ ticket_export connector -> Kafka -> a `kanalpuls worker` process (its /metrics) 
 Debian Prometheus evaluating deploy/prometheus/rules.yml unchanged -> the Debian
 Alertmanager routing with deploy/alertmanager/alertmanager.yml -> the site's duty webhook.
 
-One baseline week and a spike day (Thursday 2026-04-30, a 4x hour at Rådhuset from 11:00).
+Two baseline weeks and a spike day (Thursday 2026-04-30, a 4x hour at Rådhuset from 11:00).
 The spike day is replayed in two parts: up to half an hour into the spike, so the worker
 holds the spike open while Prometheus and Alertmanager work (a whole-day replay would open
 and close it within a second of wall time, between two scrapes), then the rest of the day,
@@ -26,8 +26,9 @@ from pipeline.steering import load_steering
 from pipeline.supervise import worker_process
 from tests.test_walk_in_spike import Simulated, ingest, metric_samples, wait_for
 
-START = date(2026, 4, 20)  # Monday
-SPIKE_DAY = date(2026, 4, 30)  # Thursday; its baseline week is Thursday 2026-04-23
+START = date(2026, 4, 13)  # Monday
+SPIKE_DAY = date(2026, 4, 30)  # Thursday; its baseline weeks are Thursdays 2026-04-16 and 2026-04-23 (two: the
+                               # fewest a spike pages on, spike.min_baseline_weeks)
 DAYS = (SPIKE_DAY - START).days + 1
 SEED = 3
 HOLD_SPIKE_FOR = timedelta(minutes=30)  # the first part of the spike day ends this far into the spike

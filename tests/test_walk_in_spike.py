@@ -313,6 +313,9 @@ def crossings(arrivals: list[Arrival], steering: Steering, site: str) -> list[Cr
         if base is None or count < rule.ratio * base[0]:
             above = False
             continue
+        if base[1] < spike.min_baseline_weeks:  # too few weeks to page on
+            above = False
+            continue
         if not above and poisson_at_least(count, base[0]) < MAX_CHANCE:
             found.append(Crossing(a, count, base[0], base[1]))
             above = True
