@@ -497,13 +497,16 @@ def targets(
 
 @app.command()
 def demo(
-    days: Annotated[int, typer.Option(min=1, help="Days to simulate.")] = 7,
+    days: Annotated[int, typer.Option(min=1, max=62, help="Live days to simulate (from last week's Monday).")] = 7,
+    history_weeks: Annotated[int, typer.Option(min=0, max=12, help="Weeks of history before them: the rolling "
+                                               "baseline and the spike detector's yardstick.")] = 4,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
 ) -> None:
-    """Run everything on embedded parts and compare ClickHouse with ground truth."""
+    """Run everything on embedded parts and compare ClickHouse with ground truth: counts, phone KPIs,
+    the walk-in spike alert, channel shift, realised gain, targets and first-contact resolution."""
     from pipeline.demo import run_demo
 
-    raise typer.Exit(run_demo(get_settings(), days=days, seed=seed, console=console))
+    raise typer.Exit(run_demo(get_settings(), days=days, seed=seed, console=console, history_weeks=history_weeks))
 
 
 baseline_app = typer.Typer(help="Named baselines: import a past counting week, list what shift and gain can compare with.",

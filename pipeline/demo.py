@@ -28,6 +28,16 @@ from rich.table import Table
 from connectors.mapping import load_mapping
 from connectors.runtime import private_directory
 from pipeline.broker import BrokerError, EmbeddedBroker, ensure_topics, required_topics
+from pipeline.demo_checks import (
+    Check,
+    alert_checks,
+    gain_checks,
+    live_week,
+    resolution_checks,
+    settled_week,
+    shift_checks,
+    target_checks,
+)
 from pipeline.http_ingest import build_http_app
 from pipeline.ingest import load_run_file, plan_runs, run_many
 from pipeline.kpis import kpi_sql
@@ -103,18 +113,35 @@ def store_query(settings: Settings, sql: str) -> QueryResult:
     return run_query(settings, sql)
 
 
-def wait_until_stored(settings: Settings, expected: int, timeout: float, console: Console) -> int:
-    """Poll ClickHouse until it holds `expected` distinct events (or time runs out)."""
-    deadline = time.monotonic() + timeout
-    stored = 0
+def wait_until_stored(settings: Settings, expected: int, stall: float, console: Console) -> int:
+    """Poll ClickHouse until it holds `expected` distinct events, or until it has stored nothing
+    new for `stall` seconds: a busy machine slows the worker, which must not read as lost events."""
+    stored, last_progress = -1, time.monotonic()
     with console.status("") as status:
-        while time.monotonic() < deadline:
-            stored = int(store_query(settings, f"SELECT uniqExact(event_id) FROM {settings.store.database}.inquiry_events").scalar())
+        while time.monotonic() - last_progress < stall:
+            now = int(store_query(settings, f"SELECT uniqExact(event_id) FROM {settings.store.database}.inquiry_events").scalar())
+            if now != stored:
+                stored, last_progress = now, time.monotonic()
             status.update(f"ClickHouse holds {stored:,} of {expected:,} events")
             if stored >= expected:
                 return stored
             time.sleep(0.3)
     return stored
+
+
+def wait_for_alerts(settings: Settings, truth: GroundTruth, stall: float) -> None:
+    """Until the simulated spike's alert has resolved in the store, or nothing changed for `stall` seconds."""
+    if truth.spike is None:
+        return
+    seen, last_progress = None, time.monotonic()
+    while time.monotonic() - last_progress < stall:
+        rows = store_query(settings, f"SELECT status, count() FROM {settings.store.database}.walk_in_alerts FINAL "
+                                     "GROUP BY status").rows
+        if ("resolved", 1) in [(str(s), int(n)) for s, n in rows]:
+            return
+        if rows != seen:
+            seen, last_progress = rows, time.monotonic()
+        time.sleep(0.3)
 
 
 # --- what ClickHouse says, and what really happened ---------------------------------
@@ -148,11 +175,14 @@ def stored_phone_kpis(settings: Settings, from_day: date, to_day: date,
             for row in store_query(settings, sql).as_dicts() if row["queue"] == "*"}
 
 
-def true_phone_kpis(truth: GroundTruth, sources: tuple[str, ...] = DEMO_SOURCES) -> dict[str, dict[str, float]]:
-    """The same KPIs from ground truth's queue sums of `sources`, with the BRIEF's definitions."""
+def true_phone_kpis(truth: GroundTruth, sources: tuple[str, ...] = DEMO_SOURCES,
+                    period: tuple[date, date] | None = None) -> dict[str, dict[str, float]]:
+    """The same KPIs from ground truth's queue sums of `sources` (in `period`, default every day),
+    with the BRIEF's definitions."""
+    first, last = period or phone_period(truth)
     sums: dict[str, Counter[str]] = defaultdict(Counter)
     for queue_day in truth.queues:
-        if queue_day.channel == "phone" and queue_day.source in sources:
+        if queue_day.channel == "phone" and queue_day.source in sources and first <= queue_day.day <= last:
             values = queue_day.model_dump(exclude={"source", "day", "channel", "place"})
             sums[str(queue_day.day)].update(values)
             sums["overall"].update(values)
@@ -190,11 +220,13 @@ def stored_by_channel(settings: Settings) -> dict[tuple[str, str], int]:
 
 
 def compare(settings: Settings, truth: GroundTruth, console: Console, sources: tuple[str, ...] = DEMO_SOURCES) -> int:
-    """Print ClickHouse beside ground truth; return how many numbers differ."""
+    """Print ClickHouse beside ground truth (the tables show the live week; every day is
+    compared); return how many numbers differ."""
     stored, expected = stored_inquiries(settings), expected_inquiries(truth, sources)
     mismatches = sum(1 for key in stored.keys() | expected.keys() if stored.get(key, 0) != expected.get(key, 0))
+    week = live_week(truth)
 
-    days = sorted({k[0] for k in expected})
+    days = sorted({k[0] for k in expected if week[0] <= date.fromisoformat(k[0]) <= week[1]})
     channels = sorted({k[1] for k in expected}, key=lambda c: -sum(v for k, v in expected.items() if k[1] == c))
     table = Table(title=f"Inbound arrivals per channel per day, municipality {truth.municipality}, from ClickHouse",
                   caption="✓ = equal to ground truth; web = task-page views, not inquiries")
@@ -208,20 +240,20 @@ def compare(settings: Settings, truth: GroundTruth, console: Console, sources: t
             got = sum(v for k, v in stored.items() if k[0] == day and k[1] == channel)
             want = sum(v for k, v in expected.items() if k[0] == day and k[1] == channel)
             cells.append(f"{got:,}{'✓' if got == want else '[red]✗[/red]'}")
-        got = sum(v for k, v in stored.items() if k[1] == channel)
-        want = sum(v for k, v in expected.items() if k[1] == channel)
+        got = sum(v for k, v in stored.items() if k[1] == channel and k[0] in days)
+        want = sum(v for k, v in expected.items() if k[1] == channel and k[0] in days)
         table.add_row(channel, *cells, f"{got:,}{'✓' if got == want else '[red]✗[/red]'}")
     console.print(table)
-    console.print(f"  {len(expected)} day × channel × task × department × site cells compared, "
-                  f"{mismatches} differ")
+    console.print(f"  {len(expected)} day × channel × task × department × site cells compared over all "
+                  f"{truth.days} days, {mismatches} differ")
     events_stored, events_true = stored_by_channel(settings), expected_by_channel(truth, sources)
     differ = [k for k in events_stored.keys() | events_true.keys() if events_stored.get(k, 0) != events_true.get(k, 0)]
     mismatches += len(differ)
     console.print(f"  every stage, per channel and direction: {len(events_true)} counts compared, {len(differ)} differ"
                   + (f" ({', '.join('/'.join(k) for k in sorted(differ))})" if differ else ""))
 
-    kpis_stored = stored_phone_kpis(settings, *phone_period(truth), truth.service_level_seconds)
-    kpis_true = true_phone_kpis(truth, sources)
+    kpis_stored = stored_phone_kpis(settings, *week, truth.service_level_seconds)
+    kpis_true = true_phone_kpis(truth, sources, week)
     kpi_table = Table(title=f"Phone queue KPIs from ClickHouse (✓ = equal to ground truth; service level = "
                             f"answered within {truth.service_level_seconds} s)")
     for header in ("scope", "offered", "answered", "abandoned", "transfer", "SL", "aband.", "ASA s", "AHT s"):
@@ -241,8 +273,59 @@ def compare(settings: Settings, truth: GroundTruth, console: Console, sources: t
     return mismatches
 
 
+def spike_day(settings: Settings, first: date, days: int, history_weeks: int) -> date | bool:
+    """The live days' walk-in spike: their middle open weekday; False when they have none, or
+    when the history is too short for the worker to page on (spike.min_baseline_weeks)."""
+    from pipeline.steering import load_steering
+
+    steering = load_steering(settings.steering.file)
+    if history_weeks < steering.spike.min_baseline_weeks:
+        return False
+    open_days = [first + timedelta(days=i) for i in range(days)
+                 if (first + timedelta(days=i)).weekday() < 5 and not steering.closed_day(first + timedelta(days=i))]
+    return open_days[len(open_days) // 2] if open_days else False
+
+
+def print_checks(console: Console, title: str, checks: list[Check]) -> int:
+    """The demo's summary lines for one feature; returns how many differ from ground truth."""
+    table = Table(title=title, title_justify="left")
+    for header in ("", "ClickHouse", "ground truth", ""):
+        table.add_column(header)
+    for check in checks:
+        table.add_row(check.what, check.stored, check.truth, "✓" if check.ok else "[red]✗[/red]")
+    console.print(table)
+    return sum(not check.ok for check in checks)
+
+
+def steering_summary(settings: Settings, truth: GroundTruth, console: Console) -> int:
+    """Alert, shift, gain, targets and first-contact resolution, each checked against ground truth."""
+    from pipeline.steering import load_steering
+
+    steering = load_steering(settings.steering.file)
+
+    def query(sql: str) -> QueryResult:
+        return store_query(settings, sql)
+
+    db, week, sources = settings.store.database, live_week(truth), DEMO_SOURCES
+    mismatches = print_checks(console, "Walk-in spike alert (worker -> walk_in_alerts)", alert_checks(query, db, truth))
+    if truth.days > 7:  # a baseline exists: the four weeks before the live one
+        mismatches += print_checks(console, f"Channel shift {week[0]} – {week[1]} against the 4 weeks before",
+                                   shift_checks(query, db, steering, truth, sources, week))
+        mismatches += print_checks(console, "Realised gain (per task, at each task's baseline mix)",
+                                   gain_checks(query, db, steering, truth, sources, week))
+        settled = settled_week(truth)
+        mismatches += print_checks(console, f"First-contact resolution {settled[0]} – {settled[1]} (its "
+                                            f"{steering.resolution_within_days} follow-up days have passed)",
+                                   resolution_checks(query, db, steering, truth, sources, settled))
+    mismatches += print_checks(console, f"Targets on {week[1]}",
+                               target_checks(query, db, steering, truth, sources, week[1]))
+    return mismatches
+
+
 def run_demo(base: Settings, days: int = 7, seed: int = 1, console: Console | None = None,
-             start: date | None = None) -> int:
+             start: date | None = None, history_weeks: int = 4) -> int:
+    """Simulate `history_weeks` weeks before `days` live days (from `start`, default last week's
+    Monday), run everything on embedded parts and compare ClickHouse with ground truth."""
     console = console or Console(stderr=True)
     started = time.monotonic()
     settings = demo_settings(base)
@@ -252,11 +335,15 @@ def run_demo(base: Settings, days: int = 7, seed: int = 1, console: Console | No
     worker_log = settings.var_dir / "worker.log"
 
     first = start or default_start(date.today())
+    history_start = first - timedelta(weeks=history_weeks)
     municipality = load_mapping(settings.connectors.mapping_file).municipality  # as the connectors see it
-    truth = simulate(logs, days=days, seed=seed, start=first, municipality=municipality)
+    truth = simulate(logs, days=days + 7 * history_weeks, seed=seed, start=history_start,
+                     municipality=municipality, spike=spike_day(settings, first, days, history_weeks))
     expected = expected_event_count(truth, DEMO_SOURCES)
-    console.print(f"[bold]1/6[/bold] simulated {days} days of every channel from {first} (seed {seed}) into "
-                  f"{logs}: {expected:,} events expected")
+    console.print(f"[bold]1/6[/bold] simulated {history_weeks} weeks of history from {history_start} and {days} live "
+                  f"days from {first} of every channel (seed {seed}"
+                  + (f", a walk-in spike at {truth.spike.site} on {truth.spike.day}" if truth.spike else "")
+                  + f") into {logs}: {expected:,} events expected")
     try:
         with EmbeddedBroker(settings.kafka.embedded_port):
             asyncio.run(ensure_topics(settings.kafka.bootstrap_servers, required_topics(settings.kafka)))
@@ -276,9 +363,11 @@ def run_demo(base: Settings, days: int = 7, seed: int = 1, console: Console | No
                     settings, logs / "http_events.ndjson", logs / "http_events_invalid.ndjson"))
                 console.print(f"[bold]5/6[/bold] HTTP ingest: {accepted:,} events accepted (202), "
                               f"{refused} invalid ones refused (422)")
-                stored = wait_until_stored(settings, expected, timeout=90, console=console)
+                stored = wait_until_stored(settings, expected, stall=60, console=console)
+                wait_for_alerts(settings, truth, stall=30)
                 console.print(f"[bold]6/6[/bold] ClickHouse holds {stored:,} of {expected:,} events")
                 mismatches = compare(settings, truth, console)
+                mismatches += steering_summary(settings, truth, console)
                 if stored != expected:
                     mismatches += 1
     except (WorkerStartFailed, BrokerError, DemoFailed) as exc:

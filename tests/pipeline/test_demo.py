@@ -31,10 +31,16 @@ def test_demo_counts_equal_ground_truth_and_every_process_is_stopped(tmp_path: P
     base = Settings(var_dir=tmp_path / "var")
     out = io.StringIO()
     before = set(child_processes())  # e.g. the session's broker fixture
-    status = run_demo(base, days=2, seed=3, start=date(2026, 3, 26), console=Console(file=out, width=160))
+    # Two weeks of history and a Monday-to-Friday live week: enough for the spike to page (two baseline
+    # weeks), and for a settled week of first-contact resolution.
+    status = run_demo(base, days=5, seed=3, start=date(2026, 3, 23), console=Console(file=out, width=200),
+                      history_weeks=2)
     text = out.getvalue()
     assert status == 0, text
     assert "every count matches ground truth" in text
+    for shown in ("Walk-in spike alert", "fired at", "resolved", "Channel shift", "Realised gain",
+                  "First-contact resolution", "Targets on"):
+        assert shown in text, shown
     assert "✗" not in text
     assert "ClickHouse holds" in text
     assert not [c for c in set(child_processes()) - before if "tansu" in c or "pipeline.cli worker" in c]
