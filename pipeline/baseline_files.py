@@ -34,6 +34,8 @@ from pipeline.steering import TASK_CODE
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000
+MAX_COLUMNS = 200  # a counting week has a few dozen; more cells in a row are not read (a crafted sheet of 16,384)
+MAX_CELL = 200  # characters of a cell that are read
 MAX_COUNT = 1e9
 HEADER_SEARCH_ROWS = 30
 
@@ -116,10 +118,14 @@ def _csv_rows(path: Path) -> list[list[object]]:
     sample = text[:20_000]
     delimiter = max((",", ";", "\t"), key=sample.count)
     rows: list[list[object]] = []
-    for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
-        rows.append(list(row))
-        if len(rows) > MAX_ROWS:
-            raise BaselineFileError(f"{path}: more than {MAX_ROWS:,} rows; a counting week is far smaller")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for row in reader:
+            rows.append([cell[:MAX_CELL] for cell in row[:MAX_COLUMNS]])
+            if len(rows) > MAX_ROWS:
+                raise BaselineFileError(f"{path}: more than {MAX_ROWS:,} rows; a counting week is far smaller")
+    except csv.Error as exc:  # a field over the csv module's limit, a NUL byte
+        raise BaselineFileError(f"{path} row {reader.line_num}: not a table row ({exc})") from None
     return rows
 
 
@@ -136,8 +142,8 @@ def _xlsx_sheets(path: Path) -> list[tuple[str, list[list[object]]]]:
         sheets = []
         for name in names:
             rows = []
-            for row in book[name].iter_rows(values_only=True):
-                rows.append(list(row))
+            for row in book[name].iter_rows(values_only=True, max_col=MAX_COLUMNS):
+                rows.append([cell[:MAX_CELL] if isinstance(cell, str) else cell for cell in row])
                 if len(rows) > MAX_ROWS:
                     raise BaselineFileError(f"{path} sheet '{name}': more than {MAX_ROWS:,} rows")
             sheets.append((name, rows))

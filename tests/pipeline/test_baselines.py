@@ -268,3 +268,14 @@ def test_a_target_whose_baseline_cannot_say_has_a_note_and_no_verdict(
     status = evaluate_target("x", target(measure, baseline, ["phone"], **scope), steering, store.query, DB, WEEK[1])
     assert note in status.note
     assert status.on_track is None
+
+
+def test_a_crafted_file_is_read_within_bounds(tmp_path: Path) -> None:
+    """Rows as wide as a spreadsheet allows and cells of a megabyte are cut, not held whole."""
+    wide = tmp_path / "wide.csv"
+    wide.write_text("task,channel,inquiries" + ",x" * 20_000 + "\n05.13.00,phone,3" + ",1" * 20_000 + "\n"
+                    + "85.02.00,email,2," + "y" * 100_000 + "\n", encoding="utf-8")
+    assert read_baseline_file(wide).counts == {("05.13.00", "phone", "inbound"): 3, ("85.02.00", "email", "inbound"): 2}
+    huge = write(tmp_path / "huge.csv", "task,channel,inquiries\n85.02.00,email," + "9" * 1_000_000 + "\n")
+    with pytest.raises(BaselineFileError, match=r"huge.csv row 2: not a table row \(field larger than field limit"):
+        read_baseline_file(huge)
