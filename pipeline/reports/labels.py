@@ -7,32 +7,17 @@ from __future__ import annotations
 
 import textwrap
 
+from pipeline.messages import CHANNEL_NAMES
+
 # Inquiry channels in the order KOMHEN tables and every report list them: the personal
 # channels first, then the written ones, then the digital ones (BRIEF.md's channel table).
 # `web` (page views) is not an inquiry channel and appears in no table.
 CHANNELS: tuple[str, ...] = ("walk_in", "phone", "email", "letter", "digital_post", "self_service", "chat")
 DIRECTIONS: tuple[str, ...] = ("inbound", "outbound")
 
-CHANNEL_DA = {
-    "walk_in": "Personligt fremmøde",
-    "phone": "Telefon",
-    "email": "E-mail",
-    "letter": "Papirpost",
-    "digital_post": "Digital Post",
-    "self_service": "Digital selvbetjening",
-    "chat": "Chat",
-    "web": "Hjemmeside",
-}
-CHANNEL_EN = {
-    "walk_in": "Walk-in",
-    "phone": "Phone",
-    "email": "E-mail",
-    "letter": "Letter",
-    "digital_post": "Digital Post",
-    "self_service": "Self-service",
-    "chat": "Chat",
-    "web": "Website",
-}
+# Channel names come from the one message catalogue; '*' (all channels) is not a channel.
+CHANNEL_DA = {code: names[0] for code, names in CHANNEL_NAMES.items() if code != "*"}
+CHANNEL_EN = {code: names[1] for code, names in CHANNEL_NAMES.items() if code != "*"}
 DIRECTION_DA = {"inbound": "Indgående", "outbound": "Udgående"}
 REQUESTER_TYPES: tuple[str, ...] = ("citizen", "business", "association", "authority", "unknown")
 WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
