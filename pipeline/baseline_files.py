@@ -14,7 +14,13 @@ semicolon or tab; UTF-8 or the Windows code page Danish Excel writes) or XLSX:
 A direction left out means inbound. Counts of a task x channel x direction are summed (the
 long format has a row per department). Rows named "I alt" / "Total" are totals, not tasks,
 and are skipped. Everything else that does not read is an error naming file, row and column:
-a baseline silently missing a task would price that task at no mix at all.
+a heading that is no channel ("Telefonen"), a task cell that is no KLE code ("???", "-"), a
+count with no task, a formula Excel never calculated, two columns for one channel. A
+baseline silently missing a task or a channel would price it at no mix at all.
+
+The file is untrusted: only a regular file is read, at most MAX_FILE_BYTES of it; a workbook
+is refused before unpacking when its members would unpack to more than MAX_UNPACKED_BYTES
+(a zip bomb) or it has more than MAX_SHEETS sheets; rows, cells and tasks are bounded.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import re
+import stat
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -37,6 +46,10 @@ MAX_ROWS = 200_000
 MAX_COLUMNS = 200  # a counting week has a few dozen; more cells in a row are not read (a crafted sheet of 16,384)
 MAX_CELL = 200  # characters of a cell that are read
 MAX_COUNT = 1e9
+MAX_TASKS = 5_000  # KLE has about 2,000 topics
+MAX_SHEETS = 50
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+MAX_PERIOD_DAYS = 366
 HEADER_SEARCH_ROWS = 30
 
 
@@ -76,24 +89,25 @@ _CHANNEL_NAMES.update({
 _DIRECTIONS = {"inbound": "inbound", "outbound": "outbound", "indgående": "inbound", "udgående": "outbound",
                "ind": "inbound", "ud": "outbound", "in": "inbound", "out": "outbound", "": "inbound"}
 _TOTAL_ROWS = {"i alt", "total", "sum", "totalt", "i alt i alt"}
+# Headings of a wide table that are not channels and are not read: names of the task or
+# department, totals, page views, notes. Any other heading is an error: it may be a channel.
+_NOT_CHANNELS = {"opgave", "opgavenavn", "opgavebetegnelse", "betegnelse", "beskrivelse", "task name", "task label",
+                 "task_label", "description", "navn", "name", "emne", "afdeling", "department", "forvaltning",
+                 "center", "enhed", "kommune", "municipality", *_TOTAL_ROWS, "web", "hjemmeside", "web first",
+                 "bemærkning", "bemærkninger", "kommentar", "kommentarer", "note", "noter", "notes", *_WEEK}
 _UNCLASSIFIED = {"unclassified", "uklassificeret", "ikke klassificeret"}
 
 
 def read_baseline_file(path: Path) -> BaselineCounts:
     """The counts of a CSV or XLSX counting week; BaselineFileError names what does not read."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise BaselineFileError(f"{path}: cannot read it: {exc.strerror}") from None
-    if size > MAX_FILE_BYTES:
-        raise BaselineFileError(f"{path}: {size:,} bytes; a counting week is far smaller (at most "
-                                f"{MAX_FILE_BYTES // 2**20} MiB is read)")
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        sheets = _xlsx_sheets(path)
-    elif path.suffix.lower() in (".csv", ".txt", ".tsv"):
-        sheets = [(path.name, _csv_rows(path))]
-    else:
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".xlsm", ".csv", ".txt", ".tsv"):
         raise BaselineFileError(f"{path}: not a .csv or .xlsx file")
+    raw = _read_bounded(path)
+    if suffix in (".xlsx", ".xlsm"):
+        sheets = _xlsx_sheets(path, raw)
+    else:
+        sheets = [(path.name, _csv_rows(path, raw))]
     problems = []
     for sheet, rows in sheets:
         where = f"{path}" if len(sheets) == 1 else f"{path} sheet '{sheet}'"
@@ -109,8 +123,28 @@ class _NoHeading(BaselineFileError):
     pass
 
 
-def _csv_rows(path: Path) -> list[list[object]]:
-    raw = path.read_bytes()
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, when it is a regular file of at most MAX_FILE_BYTES. Opened without
+    blocking, so a FIFO put where a file was expected is refused instead of waited on."""
+    too_big = (f"{path}: more than {MAX_FILE_BYTES // 2**20} MiB; a counting week is far smaller")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise BaselineFileError(f"{path}: cannot read it: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise BaselineFileError(f"{path}: not a regular file (a directory, device or pipe); export the "
+                                    "counting week to a .csv or .xlsx file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise BaselineFileError(too_big)
+        raw = fh.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise BaselineFileError(too_big)
+    return raw
+
+
+def _csv_rows(path: Path, raw: bytes) -> list[list[object]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -129,27 +163,60 @@ def _csv_rows(path: Path) -> list[list[object]]:
     return rows
 
 
-def _xlsx_sheets(path: Path) -> list[tuple[str, list[list[object]]]]:
+def _xlsx_sheets(path: Path, raw: bytes) -> list[tuple[str, list[list[object]]]]:
+    """Every sheet's rows, values as Excel last calculated them. A formula Excel never
+    calculated (a sheet written by a script) has no value; it is an error, not a 0."""
     from openpyxl import load_workbook
 
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise BaselineFileError(f"{path}: not a readable XLSX workbook ({exc})") from None
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > MAX_UNPACKED_BYTES or len(members) > 10 * MAX_SHEETS:
+        raise BaselineFileError(f"{path}: unpacks to {unpacked:,} bytes in {len(members)} parts; a counting week "
+                                f"is far smaller (at most {MAX_UNPACKED_BYTES // 2**20} MiB is read)")
+    try:
+        values = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+        formulas = load_workbook(io.BytesIO(raw), read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError, XML and its own errors
         raise BaselineFileError(f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from None
     try:
+        if len(values.sheetnames) > MAX_SHEETS:
+            raise BaselineFileError(f"{path}: {len(values.sheetnames)} sheets; at most {MAX_SHEETS} are read")
         # The product's own workbook: its data sheet is the exact long format; read it first.
-        names = sorted(book.sheetnames, key=lambda n: n != "Data")
-        sheets = []
-        for name in names:
-            rows = []
-            for row in book[name].iter_rows(values_only=True, max_col=MAX_COLUMNS):
-                rows.append([cell[:MAX_CELL] if isinstance(cell, str) else cell for cell in row])
-                if len(rows) > MAX_ROWS:
-                    raise BaselineFileError(f"{path} sheet '{name}': more than {MAX_ROWS:,} rows")
-            sheets.append((name, rows))
-        return sheets
+        names = sorted(values.sheetnames, key=lambda n: n != "Data")
+        return [(name, _sheet_rows(path, name, values[name], formulas[name])) for name in names]
     finally:
-        book.close()
+        values.close()
+        formulas.close()
+
+
+def _sheet_rows(path: Path, name: str, values: object, formulas: object) -> list[list[object]]:
+    rows: list[list[object]] = []
+    try:
+        pairs = zip(values.iter_rows(values_only=True, max_col=MAX_COLUMNS),  # type: ignore[attr-defined]
+                    formulas.iter_rows(values_only=True, max_col=MAX_COLUMNS))  # type: ignore[attr-defined]
+        for line, (row, written) in enumerate(pairs, start=1):
+            cells: list[object] = []
+            for column, (cell, typed) in enumerate(zip(row, written), start=1):
+                if cell is None and isinstance(typed, str) and typed.startswith("="):
+                    raise BaselineFileError(f"{path} sheet '{name}' row {line}, column {column}: the formula "
+                                            f"{typed[:40]} has no calculated value; open the file in Excel and "
+                                            "save it, or export the sheet as CSV")
+                cells.append(cell[:MAX_CELL] if isinstance(cell, str) else cell)
+            while cells and cells[-1] in (None, ""):  # a sheet's used range may reach far past its data
+                cells.pop()
+            rows.append(cells)
+            if len(rows) > MAX_ROWS:
+                raise BaselineFileError(f"{path} sheet '{name}': more than {MAX_ROWS:,} rows")
+    except BaselineFileError:
+        raise
+    except Exception as exc:  # a cell openpyxl cannot convert: a malformed number or date
+        raise BaselineFileError(f"{path} sheet '{name}' row {len(rows) + 1}: a cell does not read "
+                                f"({type(exc).__name__}: {str(exc)[:80]})") from None
+    return rows
 
 
 def _read_table(where: str, rows: list[list[object]]) -> BaselineCounts:
@@ -165,12 +232,30 @@ def _read_table(where: str, rows: list[list[object]]) -> BaselineCounts:
         columns = _wide_columns(names, below)
         if columns:
             two_rows = any(_key(cell) in _DIRECTIONS and _key(cell) for cell in below)
+            _check_wide_heading(where, index + 1, names, task, columns)
             return _read_wide(where, rows, index + (2 if two_rows else 1), task, columns)
     raise _NoHeading(f"{where}: none of its first {HEADER_SEARCH_ROWS} rows is a heading")
 
 
 def _find(names: list[str], wanted: set[str]) -> int | None:
     return next((i for i, name in enumerate(names) if name in wanted), None)
+
+
+def _check_wide_heading(where: str, line: int, names: list[str], task: int,
+                        columns: dict[int, tuple[str, str]]) -> None:
+    """Every heading is the task, a channel (x direction) or a known non-channel, and no
+    channel x direction has two columns: a misspelt channel would otherwise be left out."""
+    for i, name in enumerate(names):
+        if name and i != task and i not in columns and name not in _NOT_CHANNELS and name not in _TASK:
+            raise BaselineFileError(f"{where} row {line}, column {i + 1}: heading '{name[:40]}' is no channel; "
+                                    f"channels are {', '.join(CHANNEL_DA[c] for c in CHANNELS)} or "
+                                    f"{', '.join(CHANNELS)}, optionally with ind/ud")
+    seen: dict[tuple[str, str], int] = {}
+    for i, key in sorted(columns.items()):
+        if key in seen:
+            raise BaselineFileError(f"{where} row {line}: columns {seen[key] + 1} and {i + 1} are both "
+                                    f"{CHANNEL_DA[key[0]]} {key[1]}; keep one")
+        seen[key] = i
 
 
 def _wide_columns(names: list[str], below: list[str]) -> dict[int, tuple[str, str]]:
@@ -216,15 +301,20 @@ def _number(where: str, line: int, column: str, value: object) -> float:
     return number
 
 
-def _task(where: str, line: int, value: object) -> str | None:
-    """The KLE code of a row; None for a totals row or an empty one."""
+def _task(where: str, line: int, value: object, counts: list[object]) -> str | None:
+    """The KLE code of a row; None for a totals row or an empty one. A row with counts but no
+    task is an error: its inquiries would vanish from the baseline."""
     text = str(value if value is not None else "").strip()
     key = _key(text)
-    if not key or key in _TOTAL_ROWS:
+    if not text:
+        if any(cell not in (None, "", 0) and _key(cell) not in ("0", "") for cell in counts):
+            raise BaselineFileError(f"{where} row {line}: counts without a task (KLE code)")
+        return None
+    if key in _TOTAL_ROWS:
         return None
     if key in _UNCLASSIFIED:
         return "unclassified"
-    if not TASK_CODE.match(text):
+    if not TASK_CODE.fullmatch(text):
         raise BaselineFileError(f"{where} row {line}: task '{text[:40]}' is not a KLE code like 05.13.00 "
                                 "(or 'unclassified')")
     return text
@@ -233,23 +323,27 @@ def _task(where: str, line: int, value: object) -> str | None:
 def _read_long(where: str, rows: list[list[object]], heading: int, names: list[str], task: int, channel: int,
                count: int) -> BaselineCounts:
     direction, week = _find(names, _DIRECTION), _find(names, _WEEK)
+    count_columns = [i for i, name in enumerate(names) if name in _COUNT]
+    if len(count_columns) > 1:
+        raise BaselineFileError(f"{where} row {heading + 1}: columns {count_columns[0] + 1} and {count_columns[1] + 1} "
+                                "are both counts; keep one")
     counts: Counter[tuple[str, str, str]] = Counter()
     weeks: set[str] = set()
     read = 0
     for offset, row in enumerate(rows[heading + 1:], start=heading + 2):
         cells = list(row) + [None] * (len(names) - len(row))
-        code = _task(where, offset, cells[task])
+        code = _task(where, offset, cells[task], [cells[count]])
         if code is None:
             continue
         channel_name = _key(cells[channel])
         if channel_name == "web" or channel_name == "hjemmeside":
             continue  # page views are not inquiries
         if channel_name not in _CHANNEL_NAMES:
-            raise BaselineFileError(f"{where} row {offset}: channel '{str(cells[channel])[:40]}' is none of "
+            raise BaselineFileError(f"{where} row {offset}: channel '{str(cells[channel] or '')[:40]}' is none of "
                                     f"{', '.join(CHANNELS)} (or their Danish names)")
         way = _key(cells[direction]) if direction is not None else ""
         if way not in _DIRECTIONS:
-            raise BaselineFileError(f"{where} row {offset}: direction '{str(cells[direction])[:20]}' is neither "
+            raise BaselineFileError(f"{where} row {offset}: direction '{str(cells[direction] or '')[:20]}' is neither "
                                     "inbound/indgående nor outbound/udgående")
         counts[(code, _CHANNEL_NAMES[channel_name], _DIRECTIONS[way])] += _number(where, offset, names[count],
                                                                                   cells[count])
@@ -263,10 +357,10 @@ def _read_wide(where: str, rows: list[list[object]], first: int, task: int,
                columns: dict[int, tuple[str, str]]) -> BaselineCounts:
     counts: Counter[tuple[str, str, str]] = Counter()
     read = 0
-    width = max(columns) + 1
+    width = max(*columns, task) + 1
     for offset, row in enumerate(rows[first:], start=first + 1):
         cells = list(row) + [None] * (width - len(row))
-        code = _task(where, offset, cells[task])
+        code = _task(where, offset, cells[task], [cells[column] for column in columns])
         if code is None:
             continue
         for column, (channel, direction) in columns.items():
@@ -279,6 +373,9 @@ def _nonzero(where: str, counts: Counter[tuple[str, str, str]]) -> dict[tuple[st
     kept = {key: n for key, n in counts.items() if n > 0}
     if not kept:
         raise BaselineFileError(f"{where}: no task has a count above 0: nothing to compare with")
+    tasks = {task for task, _, _ in kept}
+    if len(tasks) > MAX_TASKS:
+        raise BaselineFileError(f"{where}: {len(tasks):,} tasks; KLE has about 2,000 (at most {MAX_TASKS:,} are read)")
     return kept
 
 
@@ -289,4 +386,8 @@ def _period(where: str, weeks: set[str]) -> tuple[date, date] | None:
         parsed = sorted(IsoWeek.parse(week) for week in weeks)
     except KomhenError as exc:
         raise BaselineFileError(f"{where}: {exc}") from None
-    return parsed[0].monday, parsed[-1].sunday
+    first, last = parsed[0].monday, parsed[-1].sunday
+    if (last - first).days + 1 > MAX_PERIOD_DAYS:
+        raise BaselineFileError(f"{where}: weeks {parsed[0]} to {parsed[-1]} span more than a year; import one "
+                                "counting period at a time")
+    return first, last

@@ -72,7 +72,7 @@ def resolve_baseline(steering: Steering, query: Query, database: str, name: str,
         first, last = steering.baselines[name].period(from_day, to_day)
         return ResolvedBaseline(name, "period", first, last, (last - first).days + 1,
                                 steering.baselines[name].description or steering.baselines[name].kind)
-    if not BASELINE_NAME.match(name):
+    if not BASELINE_NAME.fullmatch(name):
         raise BaselineError(f"'{name[:60]}' is not a baseline name: " + _known(steering, query, database))
     found = imported_baselines(query, database).get(name)
     if found is None:

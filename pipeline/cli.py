@@ -533,7 +533,7 @@ def baseline_import(
     settings = get_settings()
     try:
         steering = load_steering(settings.steering.file)
-        if not BASELINE_NAME.match(name):
+        if not BASELINE_NAME.fullmatch(name):
             raise BaselineFileError(f"--name '{name[:60]}': lower-case letters, digits and _, starting with a letter")
         if name in steering.baselines:
             raise BaselineFileError(f"--name {name} is a baseline of the steering file {settings.steering.file}: "
@@ -542,7 +542,12 @@ def baseline_import(
         covered = days or (((counts.period[1] - counts.period[0]).days + 1) if counts.period else 7)
         store = open_store(settings.store)
         try:
-            store_baseline(store, name, counts, str(file.resolve()), covered)
+            if not store.query("SELECT count() FROM system.tables WHERE database = {db:String} AND "
+                               "name = 'baseline_counts'", {"db": settings.store.database}).scalar():
+                raise StoreError(f"the store ({settings.store.url or settings.store.path}) has no "
+                                 f"{settings.store.database} tables yet: run `kanalpuls store init` first")
+            # Only the file's name is kept: a path may name the person whose folder it sat in.
+            store_baseline(store, name, counts, file.name, covered)
         finally:
             store.close()
     except (BaselineFileError, SteeringError, StoreError) as exc:

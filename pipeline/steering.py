@@ -104,8 +104,8 @@ class ChannelHours(_Strict):
         return self.sites.get(site, self.hours)
 
 
-BASELINE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-TASK_CODE = re.compile(r"^(\d{2}(\.\d{2}){0,2}|unclassified)$")
+BASELINE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")  # used with fullmatch: `$` lets a trailing newline through
+TASK_CODE = re.compile(r"[0-9]{2}(?:\.[0-9]{2}){0,2}|unclassified")  # fullmatch; \d would take Arabic digits
 
 
 class Baseline(_Strict):
@@ -134,12 +134,13 @@ class Baseline(_Strict):
             if not self.mix:
                 raise ValueError("a channel_mix baseline needs mix: {task or '*': {channel: share}}")
             for task, shares in self.mix.items():
-                if task != "*" and not TASK_CODE.match(task):
+                if task != "*" and not TASK_CODE.fullmatch(task):
                     raise ValueError(f"mix: '{task}' is not a KLE code like 05.13.00 or '*'")
                 if "web" in shares:
                     raise ValueError(f"mix {task}: web page views are not inquiries")
-                if any(not 0 <= share < float("inf") for share in shares.values()) or not sum(shares.values()) > 0:
-                    raise ValueError(f"mix {task}: shares must be 0 or more and not all 0")
+                if any(not 0 <= share <= 1e6 for share in shares.values()) or not sum(shares.values()) > 0:
+                    raise ValueError(f"mix {task}: shares are percentages or counts from 0 to 1,000,000, "
+                                     "not all 0")
         elif self.mix:
             raise ValueError("mix is only for kind channel_mix")
         return self
@@ -279,7 +280,7 @@ class Steering(_Strict):
     @field_validator("baselines")
     @classmethod
     def _baseline_names(cls, value: dict[str, Baseline]) -> dict[str, Baseline]:
-        bad = [name for name in value if not BASELINE_NAME.match(name)]
+        bad = [name for name in value if not BASELINE_NAME.fullmatch(name)]
         if bad:
             raise ValueError(f"baseline name(s) {', '.join(bad)}: lower-case letters, digits and _, starting with a letter")
         return value

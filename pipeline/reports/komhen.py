@@ -41,7 +41,7 @@ from pipeline.store import QueryResult
 
 Query = Callable[[str], QueryResult]
 VIEW = "komhen_week"
-_ISO_WEEK = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
+_ISO_WEEK = re.compile(r"\s*([0-9]{4})-?W([0-9]{1,2})\s*", re.IGNORECASE)
 
 CSV_COLUMNS: tuple[str, ...] = (
     "iso_week", "municipality", "task", "task_label", "department", "channel", "channel_name", "direction",
@@ -68,10 +68,12 @@ class IsoWeek:
     @classmethod
     def parse(cls, text: str) -> IsoWeek:
         """'2026-W12' (or '2026W12') -> IsoWeek(2026, 12); anything else names the expected form."""
-        match = _ISO_WEEK.match(text)
+        match = _ISO_WEEK.fullmatch(text)
         if not match:
-            raise KomhenError(f"week '{text}' is not an ISO week like 2026-W12")
+            raise KomhenError(f"week '{text[:40]}' is not an ISO week like 2026-W12")
         year, week = int(match.group(1)), int(match.group(2))
+        if not 2000 <= year <= 2099:  # the years an inquiry event may carry
+            raise KomhenError(f"week '{text}': the year is outside 2000–2099")
         try:
             date.fromisocalendar(year, week, 1)
         except ValueError:

@@ -10,6 +10,8 @@ example's numbers.
 from __future__ import annotations
 
 import math
+import os
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -207,6 +209,18 @@ def test_wide_tables_with_danish_headings_are_read(tmp_path: Path) -> None:
     ("task,channel,direction,inquiries\n05.13.00,phone,sideways,3\n", r"row 2: direction 'sideways' is neither"),
     ("task,channel,inquiries\n05.13.00,phone,0\n", r"no task has a count above 0"),
     ("navn,adresse\nAnna,Vej 1\n", r"no sheet has a heading with a task column"),
+    ("KLE-nr.;Telefon;Telefonen\n05.13.00;1;2\n", r"row 1, column 3: heading 'telefonen' is no channel"),
+    ("KLE-nr.;Telefon;Tlf\n05.13.00;1;2\n", r"row 1: columns 2 and 3 are both Telefon inbound"),
+    ("task,channel,antal,inquiries\n05.13.00,phone,1,2\n", r"row 1: columns 3 and 4 are both counts"),
+    ("KLE-nr.;Telefon\n???;4\n", r"row 2: task '\?\?\?' is not a KLE code"),
+    ("KLE-nr.;Telefon\n-;4\n", r"row 2: task '-' is not a KLE code"),
+    ("KLE-nr.;Telefon\n;4\n", r"row 2: counts without a task"),
+    ("task,channel,inquiries\n,phone,3\n", r"row 2: counts without a task"),
+    ("task,channel,inquiries\n05.13.00\n", r"row 2: channel '' is none of"),
+    ("task,channel,inquiries\n٠٥.١٣.٠٠,phone,3\n", r"task '٠٥.١٣.٠٠' is not a KLE code"),
+    ("task,channel,inquiries,uge\n05.13.00,phone,3,2020-W01\n05.13.00,phone,3,2026-W01\n",
+     r"weeks 2020-W01 to 2026-W01 span more than a year"),
+    ("task,channel,inquiries,uge\n05.13.00,phone,3,9999-W52\n", r"outside 2000–2099"),
 ])
 def test_what_does_not_read_is_named_by_file_row_and_column(text: str, message: str, tmp_path: Path) -> None:
     with pytest.raises(BaselineFileError, match=message):
@@ -279,3 +293,72 @@ def test_a_crafted_file_is_read_within_bounds(tmp_path: Path) -> None:
     huge = write(tmp_path / "huge.csv", "task,channel,inquiries\n85.02.00,email," + "9" * 1_000_000 + "\n")
     with pytest.raises(BaselineFileError, match=r"huge.csv row 2: not a table row \(field larger than field limit"):
         read_baseline_file(huge)
+
+
+def test_a_task_column_after_the_channels_is_read(tmp_path: Path) -> None:
+    wide = write(tmp_path / "last.csv", "Telefon;E-mail;Opgave;KLE-nr.\n4;2;Pas;05.13.00\n")
+    assert read_baseline_file(wide).counts == {("05.13.00", "phone", "inbound"): 4, ("05.13.00", "email", "inbound"): 2}
+
+
+def test_what_is_not_a_regular_file_is_refused_without_waiting(tmp_path: Path) -> None:
+    fifo = tmp_path / "week.csv"
+    os.mkfifo(fifo)  # nobody writes: reading it would wait for ever
+    with pytest.raises(BaselineFileError, match="week.csv: not a regular file"):
+        read_baseline_file(fifo)
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    with pytest.raises(BaselineFileError, match="zero.csv: not a regular file"):
+        read_baseline_file(tmp_path / "zero.csv")
+
+
+def test_a_workbook_that_would_unpack_to_gigabytes_is_refused_before_unpacking(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * (300 * 2**20))
+    assert bomb.stat().st_size < 2**20
+    with pytest.raises(BaselineFileError, match=r"bomb.xlsx: unpacks to 314,572,800 bytes"):
+        read_baseline_file(bomb)
+
+
+def test_a_workbook_with_uncalculated_formulas_or_too_many_sheets_is_refused(tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["KLE-nr.", "Telefon"])
+    sheet.append(["05.13.00", "=2+2"])  # openpyxl saves no calculated value, as a script-written sheet has none
+    book.save(tmp_path / "formula.xlsx")
+    with pytest.raises(BaselineFileError, match=r"row 2, column 2: the formula =2\+2 has no calculated value"):
+        read_baseline_file(tmp_path / "formula.xlsx")
+    many = Workbook()
+    for index in range(60):
+        many.create_sheet(f"s{index}")
+    many.save(tmp_path / "many.xlsx")
+    with pytest.raises(BaselineFileError, match=r"61 sheets; at most 50 are read"):
+        read_baseline_file(tmp_path / "many.xlsx")
+
+
+def test_a_sheet_whose_used_range_reaches_far_past_its_data_is_read_in_little_memory(tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["KLE-nr.", "Telefon"])
+    sheet.append(["05.13.00", 3])
+    sheet.cell(row=150_000, column=200, value="")  # an empty cell far away: the used range is huge
+    book.save(tmp_path / "gap.xlsx")
+    assert read_baseline_file(tmp_path / "gap.xlsx").counts == {("05.13.00", "phone", "inbound"): 3}
+
+
+def test_names_and_codes_are_whole_matches() -> None:
+    with pytest.raises(ValueError, match="not a KLE code"):
+        Baseline(kind="channel_mix", mix={"05.13.00\n": {"phone": 1}})
+    with pytest.raises(ValueError, match="shares are percentages or counts from 0 to 1,000,000"):
+        Baseline(kind="channel_mix", mix={"*": {"phone": 1e308, "email": 1e308}})
+
+
+def test_a_mix_in_the_steering_file_hides_an_import_of_the_same_name(store: EmbeddedStore, steering: Steering,
+                                                                    imported: str) -> None:
+    changed = steering.model_copy(update={"baselines": {
+        "komhen_2025": Baseline(kind="channel_mix", mix={"*": {"phone": 1}})}})
+    load_steering_tables(store, changed)
+    try:
+        rows = store.query(f"SELECT task, channel, inquiries FROM {DB}.baseline_latest WHERE name = 'komhen_2025'").rows
+        assert rows == [("*", "phone", 1.0)]
+    finally:
+        load_steering_tables(store, steering)

@@ -221,15 +221,19 @@ def test_a_baseline_without_data_is_an_error_saying_what_to_import(tmp_path: Pat
 
 def test_baseline_import_then_list_and_compare_with_it(tmp_path: Path) -> None:
     settings = isolated(tmp_path)
-    assert run(settings, "store", "init").returncode == 0
     week = tmp_path / "taelleuge_2025.csv"
     week.write_text("KLE-nr.;Opgave;Telefon;Personligt fremmøde;Digital selvbetjening\n"
                     "05.13.00;Pas;120;60;40\n27.12.00;Boligstøtte;10;;10\nI alt;;130;60;50\n", encoding="utf-8")
+    early = run(settings, "baseline", "import", str(week), "--name", "komhen_2025")
+    assert early.returncode == 2 and "run `kanalpuls store init` first" in " ".join(early.stderr.split())
+    assert "Traceback" not in early.stderr
+    assert run(settings, "store", "init").returncode == 0
     done = run(settings, "baseline", "import", str(week), "--name", "komhen_2025")
     assert done.returncode == 0, done.stderr
     assert "baseline komhen_2025: 2 tasks, 240 inquiries (240 inbound) over 7 days" in " ".join(done.stderr.split())
     listed = run(settings, "baseline", "list")
     assert listed.returncode == 0 and "komhen_2025" in listed.stdout and "rolling_4_weeks" in listed.stdout
+    assert str(tmp_path) not in listed.stdout  # the file's name, not the folder it sat in
     sql = run(settings, "kpi", "realised_gain", "--from", "2026-11-23", "--baseline", "komhen_2025", "--sql")
     assert sql.returncode == 0, sql.stderr
     assert "baseline_name = 'komhen_2025'" in sql.stdout
