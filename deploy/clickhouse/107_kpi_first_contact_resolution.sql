@@ -10,7 +10,9 @@
 --   inferred    the source is silent, the requester is known (contact_key): resolved unless
 --               the same contact_key came back about the same task, on any channel, within
 --               within_days x 24 h after the arrival.
---   pending     inferred, but those days have not passed yet: not counted either way.
+--   pending     inferred, but those days have not passed yet, in the data: the store's newest
+--               arrival (or now, if earlier) is the horizon, so a store loaded up to last
+--               Friday does not count Thursday's callers as never coming back. Not counted.
 --   unknown     silent and without a contact key: not counted either way.
 -- rate = (registered_resolved + inferred_resolved) / (registered + inferred); the shares say how
 -- much of the served is registered, inferred, pending or unknown. A rate near 100 % with most
@@ -38,7 +40,9 @@ FROM (
            i.served_here AS is_served, i.registered_here AS is_registered,
            i.resolved_here AS is_registered_resolved, i.keyed AS has_key,
            a.next_ms > 0 AND a.next_ms - a.arrived_ms <= {within_days:UInt16} * 86400000 AS came_back,
-           a.arrived_ms + {within_days:UInt16} * 86400000 > toUnixTimestamp64Milli(now64(3)) AS undecided
+           a.arrived_ms + {within_days:UInt16} * 86400000 > (
+               SELECT toUnixTimestamp64Milli(least(now64(3), max(occurred_at))) FROM {db}.inquiry_events
+               WHERE stage = 'arrived') AS undecided
     FROM (
         SELECT ifNull(inquiry_id, event_id) AS inquiry,
                anyIf(channel, stage = 'arrived') AS arrival_channel,
