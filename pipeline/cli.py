@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -29,6 +29,27 @@ def _stdout() -> Console:
     """Where a command's result goes: a terminal's width, or wide enough that a pipe, a file or
     a test reads every row on one line."""
     return Console(width=None if sys.stdout.isatty() else 250)
+
+
+def _day(option: str, text: str) -> date:
+    """A local day the user typed for `option`; an error naming the option otherwise. Years
+    outside 2000–2099 are refused as the events' are: 9999-12-31 + 1 day is no date."""
+    from datetime import date
+
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise _fail(f"{option} '{text[:40]}' is not a date like 2026-11-23") from None
+    if not 2000 <= day.year <= 2099:
+        raise _fail(f"{option} {day}: choose a day from 2000 to 2099")
+    return day
+
+
+def _period(first: date, last: date) -> None:
+    if last < first:
+        raise _fail(f"--to {last} is before --from {first}")
+    if (last - first).days > 3660:
+        raise _fail(f"--from {first} --to {last}: at most ten years at a time")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -330,7 +351,7 @@ def simulate(
     from pipeline.simulator import default_start
     from pipeline.simulator import simulate as run_simulation
 
-    first = date.fromisoformat(start) if start else default_start(date.today())
+    first = _day("--start", start) if start else default_start(date.today())
     from connectors.mapping import load_mapping
 
     # The municipality is the one the mapping rules are for, as in the connectors.
@@ -386,7 +407,7 @@ def kpi(
     from pipeline import kpi_output
     from pipeline.baselines import BaselineError, require_data, resolve_baseline
     from pipeline.kpis import KpiError, kpi_sql, known_values
-    from pipeline.messages import kpi_title, word
+    from pipeline.messages import channel_code, kpi_title, word
     from pipeline.steering import SteeringError, load_steering
     from pipeline.store import StoreError
     from pipeline.store_client import run_query
@@ -403,8 +424,11 @@ def kpi(
 
         wanted = KPIS[kpi_name].parameters
         today = date.today()
-        first = date.fromisoformat(from_day) if from_day else today - timedelta(days=today.weekday() + 7)
-        last = date.fromisoformat(to_day) if to_day else first + timedelta(days=6)
+        first = _day("--from", from_day) if from_day else today - timedelta(days=today.weekday() + 7)
+        last = _day("--to", to_day) if to_day else first + timedelta(days=6)
+        _period(first, last)
+        if channel is not None:
+            channel = channel_code(channel) or channel  # a Danish or English name as well as the code
         filters = {column: value for column, value in (("channel", channel), ("task", task), ("site", site),
                                                        ("queue", queue)) if value is not None}
         if "channel_name" in wanted:
@@ -446,12 +470,15 @@ def kpi(
     elif output.value == "json":
         sys.stdout.write(kpi_output.as_json(result.columns, rows) + "\n")
     elif not rows and "at" in wanted:
-        console.print(word("nobody_waiting", language, at=f"{given['at']:%Y-%m-%d %H:%M} UTC"))
+        from zoneinfo import ZoneInfo
+
+        local = given["at"].astimezone(ZoneInfo(load_steering(settings.steering.file).timezone))  # type: ignore[attr-defined]
+        console.print(word("nobody_waiting", language, at=f"{local:%Y-%m-%d %H:%M}"))
     elif not rows:
         console.print(word("no_rows", language, period=f"{first} – {last}"))
     else:
-        _stdout().print(kpi_output.table(f"{kpi_title(kpi_name, language)} ({first} – {last})", result.columns,
-                                         rows, language))
+        title = kpi_title(kpi_name, language, given["within_days"] if "within_days" in wanted else None)  # type: ignore[arg-type]
+        _stdout().print(kpi_output.table(f"{title} ({first} – {last})", result.columns, rows, language, kpi_name))
 
 
 @app.command()
@@ -469,7 +496,7 @@ def targets(
 
     settings = get_settings()
     try:
-        day = date.fromisoformat(on) if on else date.today()
+        day = _day("--on", on) if on else date.today()
         steering = load_steering(settings.steering.file)
         statuses = evaluate_targets(steering, lambda sql: run_query(settings, sql), settings.store.database, day)
     except (BaselineError, SteeringError, StoreError, ValueError) as exc:
@@ -648,7 +675,8 @@ def report_strategy(
 
     settings = get_settings()
     try:
-        first, last = date.fromisoformat(from_day), date.fromisoformat(to_day)
+        first, last = _day("--from", from_day), _day("--to", to_day)
+        _period(first, last)
         steering = load_steering(settings.steering.file)
         report = strategy_report(lambda sql: run_query(settings, sql), settings.store.database, steering, first,
                                  last, out or Path(f"strategy-{first}_{last}"), baseline)

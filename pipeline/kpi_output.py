@@ -47,9 +47,16 @@ def ordered(columns: Sequence[str], rows: Sequence[Row]) -> list[Row]:
     def key(row: Row) -> tuple[Any, ...]:
         stars = sum(1 for i in dimensions if row[i] == "*")
         amount = row[volume] if volume is not None and isinstance(row[volume], (int, float)) else 0
-        return (tuple(str(row[i]) for i in times), -stars, -(amount or 0), tuple(str(row[i]) for i in dimensions))
+        return (tuple(_sortable(row[i]) for i in times), -stars, -(amount or 0), tuple(str(row[i]) for i in dimensions))
 
     return sorted(rows, key=key)
+
+
+def _sortable(value: Any) -> tuple[int, Any]:
+    """Hours 0..23 in numeric order (9 before 10), days as dates, anything else as text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value)
+    return (1, str(value))
 
 
 def number(value: float, language: Language, decimals: int = 0) -> str:
@@ -98,20 +105,25 @@ def numeric(column: str) -> bool:
     return column not in DIMENSIONS and column not in ("day", "task_label", "direction")
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Row], language: Language) -> Table:
+def table(title: str, columns: Sequence[str], rows: Sequence[Row], language: Language, kpi: str = "") -> Table:
     out = Table(title=title)
     for column in columns:
-        out.add_column(column_name(column, language), justify="right" if numeric(column) else "left")
+        out.add_column(column_name(column, language, kpi), justify="right" if numeric(column) else "left")
     for row in rows:
         out.add_row(*(cell(c, v, language) for c, v in zip(columns, row)))
     return out
 
 
-def _plain(value: Any) -> Any:
+def _plain(column: str, value: Any) -> Any:
+    """A raw value for CSV and JSON: a count summed as a float (an imported baseline's) as the
+    whole number it is, a timestamp in ISO 8601, nan and inf as nothing."""
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if (isinstance(value, float) and value.is_integer() and abs(value) < 2**53 and column not in SHARES
+            and column not in POINTS and not column.endswith(("_share", "_dkk"))):
+        return int(value)
     return value
 
 
@@ -120,10 +132,10 @@ def as_csv(columns: Sequence[str], rows: Sequence[Row]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if v is None else _plain(v) for v in row])
+        writer.writerow(["" if v is None else _plain(c, v) for c, v in zip(columns, row)])
     return buffer.getvalue()
 
 
 def as_json(columns: Sequence[str], rows: Sequence[Row]) -> str:
-    return json.dumps([{c: _plain(v) for c, v in zip(columns, row)} for row in rows], ensure_ascii=False,
+    return json.dumps([{c: _plain(c, v) for c, v in zip(columns, row)} for row in rows], ensure_ascii=False,
                       indent=1, allow_nan=False)

@@ -40,7 +40,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "all_channels": ("alle kanaler", "all channels"),
     "share": ("andel", "share"),
     "self_service": ("selvbetjening", "self-service"),
-    "rate": ("andel", "rate"),
+    "rate": ("grad", "rate"),
     "baseline_inquiries": ("henvendelser i basis", "baseline inquiries"),
     "baseline_share": ("andel i basis", "baseline share"),
     "shift": ("kanalskift", "shift"),
@@ -97,6 +97,17 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "requesters_unknown": ("ukendt henvender", "unknown requester"),
 }
 
+# A column whose meaning depends on the KPI: 'andel' alone would not say of what.
+KPI_COLUMNS: dict[tuple[str, str], tuple[str, str]] = {
+    ("first_contact_resolution", "rate"): ("straksafklaringsgrad", "first-contact resolution"),
+    ("self_service_rate", "rate"): ("selvbetjeningsgrad", "self-service rate"),
+    ("channel_share", "share"): ("kanalandel", "channel share"),
+    ("channel_shift", "share"): ("kanalandel nu", "share now"),
+    ("repeat_contacts", "share"): ("andel gentagne", "repeat share"),
+    ("web_first", "share"): ("andel hjemmeside først", "web-first share"),
+    ("unclassified", "share"): ("andel uklassificeret", "unclassified share"),
+}
+
 WEEKDAYS: tuple[tuple[str, str], ...] = (
     ("man", "Mon"), ("tir", "Tue"), ("ons", "Wed"), ("tor", "Thu"), ("fre", "Fri"), ("lør", "Sat"), ("søn", "Sun"))
 
@@ -120,14 +131,24 @@ def word(key: str, language: Language, **values: object) -> str:
     return (da if language == "da" else en).format(**values)
 
 
-def column_name(column: str, language: Language) -> str:
-    names = COLUMNS.get(column)
+def column_name(column: str, language: Language, kpi: str = "") -> str:
+    names = KPI_COLUMNS.get((kpi, column)) or COLUMNS.get(column)
     return column if names is None else names[0 if language == "da" else 1]
 
 
 def channel_name(channel: str, language: Language) -> str:
     names = CHANNEL_NAMES.get(channel)
     return channel if names is None else names[0 if language == "da" else 1]
+
+
+def channel_code(text: str) -> str | None:
+    """The channel a user typed, as its code or its name in either language ('telefon',
+    'Personligt fremmøde'), case and spacing aside; None when it is no channel."""
+    wanted = " ".join(text.casefold().split())
+    for code, names in CHANNEL_NAMES.items():
+        if code != "*" and wanted in (code, *(" ".join(name.casefold().split()) for name in names)):
+            return code
+    return None
 
 
 def weekday_name(weekday: int, language: Language) -> str:
@@ -149,10 +170,11 @@ KPI_TITLES: dict[str, tuple[str, str]] = {
              "Cost: inquiries x unit price per channel, and the total"),
     "realised_gain": ("Realiseret gevinst pr. opgave: omkostning ved basis' kanalmix minus ved periodens",
                       "Realised gain per task: cost at the baseline's channel mix minus at this period's"),
-    "first_contact_resolution": ("Straksafklaring pr. kanal og afdeling",
-                                 "First-contact resolution per channel and department"),
-    "repeat_contacts": ("Gentagne henvendelser om samme opgave inden for N dage",
-                        "Repeat contacts on the same task within N days"),
+    "first_contact_resolution": ("Straksafklaring pr. kanal og afdeling (tilbage inden for {days} dage = "
+                                 "ikke afklaret)", "First-contact resolution per channel and department (back "
+                                 "within {days} days = not resolved)"),
+    "repeat_contacts": ("Gentagne henvendelser om samme opgave inden for {days} dage",
+                        "Repeat contacts on the same task within {days} days"),
     "web_first": ("Andel af telefon og fremmøde, der var på hjemmesiden først",
                   "Share of phone and walk-in inquiries that were on the website first"),
     "phone": ("Telefonkøer: serviceniveau, opgivne, ventetid og samtaletid pr. dag og kø",
@@ -167,5 +189,6 @@ KPI_TITLES: dict[str, tuple[str, str]] = {
 }
 
 
-def kpi_title(name: str, language: Language) -> str:
-    return KPI_TITLES[name][0 if language == "da" else 1]
+def kpi_title(name: str, language: Language, days: int | None = None) -> str:
+    """The KPI's title; `days` fills in the look-back of the KPIs that have one."""
+    return KPI_TITLES[name][0 if language == "da" else 1].replace("{days}", str(days) if days else "N")

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pipeline.settings import Settings
 from pipeline.supervise import free_port, kanalpuls_command, settings_environment
 
@@ -261,7 +263,10 @@ def test_an_unknown_channel_task_site_or_queue_is_refused_naming_the_known(tmp_p
     assert run(settings, "store", "init").returncode == 0
     typo = run(settings, "kpi", "demand", "--channel", "emial")
     assert typo.returncode == 2
-    assert "ukendt kanal 'emial': kendte er chat, digital_post, email" in " ".join(typo.stderr.split())
+    assert "ukendt kanal 'emial': kendte er chat (Chat), digital_post (Digital Post), email (E-mail)" in " ".join(
+        typo.stderr.split())
+    for name in ("telefon", "Personligt  fremmøde", "PHONE"):  # the names the tables show work as well as codes
+        assert run(settings, "kpi", "demand", "--channel", name).returncode == 0, name
     for option, value, kpi in (("--task", "99.99.99", "volume"), ("--site", "Nowhere", "walk_in"),
                                ("--queue", "nope", "phone")):
         refused = run(settings, "kpi", kpi, option, value)
@@ -269,6 +274,19 @@ def test_an_unknown_channel_task_site_or_queue_is_refused_naming_the_known(tmp_p
     assert "cost har ingen task" in run(settings, "kpi", "cost", "--task", "85.02.00").stderr
     english = run(settings.model_copy(update={"language": "en"}), "kpi", "demand", "--channel", "emial")
     assert "unknown channel 'emial': known are chat" in " ".join(english.stderr.split())
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--from", "9999-12-31"], "--from 9999-12-31: choose a day from 2000 to 2099"),
+    (["--from", "0001-01-03"], "--from 0001-01-03: choose a day from 2000 to 2099"),
+    (["--from", "2026-13-01"], "--from '2026-13-01' is not a date like 2026-11-23"),
+    (["--from", "2026-11-23", "--to", "2026-11-01"], "--to 2026-11-01 is before --from 2026-11-23"),
+])
+def test_a_day_that_is_no_date_is_refused_naming_the_option(arguments: list[str], message: str,
+                                                              tmp_path: Path) -> None:
+    refused = run(isolated(tmp_path), "kpi", "volume", *arguments)
+    assert refused.returncode == 2 and message in " ".join(refused.stderr.split()), refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_kpi_as_csv_and_json_on_an_empty_store(tmp_path: Path) -> None:

@@ -67,3 +67,10 @@ def test_every_kpi_has_a_title_in_the_catalogue() -> None:
     assert list(KPI_TITLES) == list(KPIS)
     assert all(da and en for da, en in KPI_TITLES.values())
     assert all(da and en for da, en in COLUMNS.values())
+
+
+def test_hours_sort_as_numbers_and_whole_counts_print_as_whole_numbers() -> None:
+    columns = ["weekday", "hour", "inquiries", "share"]
+    rows = [(1, 10, 4.0, 1.0), (1, 9, 2.0, 0.5), (2, 8, 1.0, 0.25)]
+    assert [row[1] for row in ordered(columns, rows)] == [9, 10, 8]
+    assert as_csv(columns, rows).splitlines()[1:] == ["1,10,4,1.0", "1,9,2,0.5", "2,8,1,0.25"]
