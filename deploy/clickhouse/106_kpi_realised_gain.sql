@@ -6,6 +6,9 @@
 -- A task without a baseline mix (no priced baseline inquiries for it) is not priced at the
 -- overall mix: its row has has_baseline_mix = 0 and NULL cost and gain, and the totals
 -- leave it out and name its inquiries in uncompared_inquiries.
+-- A channel a count baseline did not count at all (a counting sheet without self-service)
+-- is not priced as if its inquiries had come by the counted channels: its inquiries are
+-- uncompared too.
 -- The baseline is a stored period ([base_from, base_to], baseline_name = '') or a named
 -- count baseline (baseline_name = '<name>'; see kpi_channel_shift and baseline_counts).
 --
@@ -31,11 +34,14 @@ SELECT task_scope AS task, channel_scope AS channel,
        cost_at_baseline_mix_dkk - cost_dkk AS gain_dkk,
        sumIf(now_n, NOT has_mix) AS uncompared_inquiries
 FROM (
-    SELECT task, channel, now_n, base_n, price_dkk, task_base > 0 AS has_mix,
+    SELECT task, channel, now_n, base_n, price_dkk, task_base > 0 AND counted AS has_mix,
            if(has_mix, task_now * base_n / task_base, 0) AS at_base_mix
     FROM (
         SELECT c.task AS task, c.channel AS channel, c.now_n AS now_n, c.base_n AS base_n, p.price_dkk AS price_dkk,
-               sum(c.now_n) OVER (PARTITION BY c.task) AS task_now,
+               {baseline_name:String} = '' OR c.channel IN (
+                   SELECT channel FROM {db}.baseline_latest WHERE name = {baseline_name:String}
+                     AND direction = 'inbound' AND channel != 'web' AND inquiries > 0) AS counted,
+               sum(if(counted, c.now_n, 0)) OVER (PARTITION BY c.task) AS task_now,
                sum(c.base_n) OVER (PARTITION BY c.task) AS task_base
         FROM (
             SELECT task, channel, sum(now_n) AS now_n, sum(base_n) AS base_n

@@ -362,3 +362,21 @@ def test_a_mix_in_the_steering_file_hides_an_import_of_the_same_name(store: Embe
         assert rows == [("*", "phone", 1.0)]
     finally:
         load_steering_tables(store, steering)
+
+
+def test_a_count_that_left_a_channel_out_compares_like_with_like(store: EmbeddedStore, steering: Steering,
+                                                                 tmp_path: Path) -> None:
+    """A counting sheet of walk-in and phone only: self-service was not counted, so it has no
+    shift and is not priced as if its inquiries had come by the counted channels."""
+    sheet = write(tmp_path / "partial.csv", f"KLE-nr.;Personligt fremmøde;Telefon\n{PASSPORT};60;0\n{HOUSING};0;10\n")
+    store_baseline(store, "partial", read_baseline_file(sheet), sheet.name, days=7)
+    baseline = resolve_baseline(steering, store.query, DB, "partial", *WEEK)
+    shift = {(r["task"], r["channel"]): r for r in run_kpi(store.query, DB, "channel_shift", from_day=WEEK[0],
+                                                           to_day=WEEK[1], **baseline.arguments()).as_dicts()}
+    assert shift[("*", "self_service")]["share"] is None and shift[("*", "self_service")]["shift"] is None
+    # now over walk-in and phone only: 50 walk-in of 97 (50 + 40 + 7 phone), against 60 of 70
+    assert close(shift[("*", "walk_in")]["share"], 50 / 97) and close(shift[("*", "walk_in")]["shift"], 50 / 97 - 60 / 70)
+    gain = gain_rows(store, steering, "partial")
+    # passport now 50 walk-in (compared) + 50 self-service (not): priced 50 at 100 % walk-in, no gain
+    assert close(gain[(PASSPORT, "*")]["gain_dkk"], 0) and gain[(PASSPORT, "*")]["uncompared_inquiries"] == 50
+    assert gain[("*", "*")]["uncompared_inquiries"] == 50 + 40 + 7
