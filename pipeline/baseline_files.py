@@ -94,7 +94,10 @@ _TOTAL_ROWS = {"i alt", "total", "sum", "totalt", "i alt i alt"}
 _NOT_CHANNELS = {"opgave", "opgavenavn", "opgavebetegnelse", "betegnelse", "beskrivelse", "task name", "task label",
                  "task_label", "description", "navn", "name", "emne", "afdeling", "department", "forvaltning",
                  "center", "enhed", "kommune", "municipality", *_TOTAL_ROWS, "web", "hjemmeside", "web first",
-                 "bemærkning", "bemærkninger", "kommentar", "kommentarer", "note", "noter", "notes", *_WEEK}
+                 "bemærkning", "bemærkninger", "kommentar", "kommentarer", "note", "noter", "notes", *_WEEK,
+                 # the registration parameters beside the counts on the product's own hand-in sheet
+                 "opgivne opkald", "gået før tur", "straksafklaring", "straksafklaret", "hjemmeside først",
+                 "været på hjemmesiden først"}
 _UNCLASSIFIED = {"unclassified", "uklassificeret", "ikke klassificeret"}
 
 

@@ -643,15 +643,18 @@ def report_komhen(
         iso_week = IsoWeek.parse(week)
         steering = load_steering(settings.steering.file)
         table = read_komhen_week(lambda sql: run_query(settings, sql), settings.store.database, iso_week,
-                                 municipality, steering.timezone)
+                                 municipality, steering.timezone, steering.resolution_within_days,
+                                 tuple(steering.komhen_tasks))
     except NoInquiries as exc:
         raise _fail(f"{exc}; nothing written", code=1)
     except (KomhenError, SteeringError, StoreError) as exc:
         raise _fail(str(exc))
     written = write_komhen(table, out)
-    console.print(f"KOMHEN {iso_week} ({iso_week.monday} to {iso_week.sunday}), municipality {table.municipality}: "
-                  f"{table.count()} inquiries in {len(table.tasks())} task(s); wrote "
-                  + ", ".join(str(path) for path in written))
+    console.print(f"KOMHEN {iso_week} ({iso_week.monday} – {iso_week.sunday}), kommune {table.municipality}: "
+                  f"{table.count(classified=True):,} henvendelser i I alt".replace(",", ".")
+                  + f"; skrev {', '.join(str(path) for path in written)}", highlight=False)
+    for warning in table.warnings():
+        console.print(f"[yellow]OBS:[/yellow] {warning}", highlight=False)
 
 
 @report_app.command("strategy")

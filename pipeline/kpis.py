@@ -52,7 +52,8 @@ KPIS: dict[str, Kpi] = {kpi.view.removeprefix("kpi_"): kpi for kpi in (  # komhe
     Kpi("kpi_demand", "inquiries by weekday x hour against opening hours, for one channel",
         ("from_day", "to_day", "channel_name")),
     Kpi("kpi_unclassified", "share of arrivals no mapping rule classified, per channel"),
-    Kpi("komhen_week", "KOMHEN counting table: task x channel x direction with registration parameters"),
+    Kpi("komhen_week", "KOMHEN counting table: task x channel x direction with registration parameters",
+        ("from_day", "to_day", "within_days")),
 )}
 
 

@@ -276,6 +276,19 @@ class Steering(_Strict):
     resolution_within_days: int = Field(
         default=7, ge=1, le=90, description="First-contact resolution where the source is silent: resolved unless "
         "the same requester comes back about the same task within this many days (KOMHEN's follow-up window).")
+    komhen_tasks: list[str] = Field(
+        default_factory=list, max_length=2000, description="The municipality's KOMHEN task package (KLE codes): "
+        "`report komhen` names the tasks of it with no inquiry in the week. KL's minimum package has 37 tasks; list "
+        "the package your municipality counts, as KL's registration tool has it.")
+
+    @field_validator("komhen_tasks")
+    @classmethod
+    def _komhen_tasks(cls, value: list[str]) -> list[str]:
+        bad = [task for task in value if not TASK_CODE.fullmatch(task) or task == "unclassified"]
+        if bad:
+            raise ValueError(f"komhen_tasks: {', '.join(repr(t[:20]) for t in bad[:5])} is not a KLE code like "
+                             "05.13.00")
+        return list(dict.fromkeys(value))
 
     @field_validator("baselines")
     @classmethod

@@ -3,18 +3,22 @@
 Layout, three sheets (headings in Danish, like KL's registration form):
 
 1. "Optælling": the table to hand in. Rows 1-2 name the week, its dates, the municipality and
-   what was counted. Rows 4-5 are a two-level heading: "KLE-nr.", "Opgave", "Afdeling", then
-   per channel in KOMHEN's order (Personligt fremmøde, Telefon, E-mail, Papirpost, Digital
-   Post, Digital selvbetjening, Chat) two columns "Indgående" / "Udgående", then "I alt"
-   over "Indgående", "Udgående" and "I alt". One row per task (KLE order, unclassified last)
-   from row 6, a bold "I alt" row under them. Every channel has its columns even with no
-   inquiries, so every week's sheet has the same shape. Counts are numbers ("#,##0"), not
-   formulas, so tools that do not recalculate read the same totals as Excel shows.
+   what was counted; then one red line per thing to look at before handing in (unclassified
+   share, package tasks without inquiries, straksafklaring still pending). Then a two-level
+   heading: "KLE-nr.", "Opgave", "Afdeling", per channel in KOMHEN's order (Personligt
+   fremmøde, Telefon, E-mail, Papirpost, Digital Post, Digital selvbetjening, Chat) two
+   columns "Indgående" / "Udgående", "I alt" over "Indgående", "Udgående" and "I alt", then
+   "Opgivne opkald" and "Gået før tur" (not inquiries, apart) and the shares "Straksafklaring"
+   and "Hjemmeside først" of the inquiries where they are known. One row per task in KLE
+   order (the package's tasks even without inquiries), a bold "I alt" row of the classified
+   tasks under them, and the unclassified apart below it. Every channel has its columns even
+   with no inquiries, so every week's sheet has the same shape. Counts are numbers ("#,##0"),
+   not formulas, so tools that do not recalculate read the same totals as Excel shows.
    Panes are frozen below the heading and right of the task columns; it prints landscape on
    one page wide, repeating the heading.
-2. "Data": the long format of the CSV (same columns, codes and Danish channel names), with a
-   filter on the heading: one row per task x department x channel x direction, with the
-   registration parameters.
+2. "Data": the long format of the CSV (the same Danish headings), with a filter on the
+   heading: one row per task x department x channel x direction, with every registration
+   parameter as a count.
 3. "Om tallene": what was counted and how, the registration parameters' definitions, and
    website task-page views per task, apart from the table because they are not inquiries.
 """
@@ -30,12 +34,14 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pipeline.reports.komhen import CSV_COLUMNS, KomhenWeek, csv_rows
-from pipeline.reports.labels import CHANNEL_DA, CHANNELS, DIRECTION_DA, DIRECTIONS
+from pipeline.reports.komhen import CSV_COLUMNS, UNCLASSIFIED_DA, KomhenWeek, csv_rows
+from pipeline.reports.labels import CHANNEL_DA, CHANNELS, DIRECTION_DA, DIRECTIONS, UNCLASSIFIED
 
 TABLE_SHEET, DATA_SHEET, NOTES_SHEET = "Optælling", "Data", "Om tallene"
-HEADING_ROW = 4  # channel names; directions in the row below; tasks from HEADING_ROW + 2
 COUNT_FORMAT = "#,##0"
+SHARE_FORMAT = "0.0%"
+EXTRA_COLUMNS = ("Opgivne opkald", "Gået før tur", "Straksafklaring", "Hjemmeside først")
+_WARNING = Font(bold=True, color="C00000")
 _BOLD = Font(bold=True)
 _HEADING_FILL = PatternFill("solid", fgColor="DDE6F0")
 _TOTAL_FILL = PatternFill("solid", fgColor="F2F2F2")
@@ -58,69 +64,108 @@ def _heading(ws: Worksheet, row: int, column: int, text: str, *, span: int = 1, 
             cell.font, cell.fill, cell.border, cell.alignment = _BOLD, _HEADING_FILL, _BOX, _CENTRE
 
 
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _extras(table: KomhenWeek, task: str | None, classified: bool = False) -> list[object]:
+    """Abandoned calls, walk-outs, and the straksafklaring and web-first shares of a task (None:
+    every classified task)."""
+    def count(what: str, channel: str | None = None) -> int:
+        return table.count(task=task, channel=channel, what=what, classified=classified)
+
+    return [count("abandoned", "phone"), count("abandoned", "walk_in"),
+            _share(count("resolved"), count("resolution_known")), _share(count("web_first"), count("web_first_known"))]
+
+
 def _table_sheet(ws: Worksheet, table: KomhenWeek) -> None:
     week = table.week
     ws.title = TABLE_SHEET
     ws["A1"] = f"KOMHEN-optælling, uge {week.week}, {week.year} ({_date(week.monday)}–{_date(week.sunday)})"
     ws["A1"].font = Font(bold=True, size=14)
     ws["A2"] = (f"Kommune {table.municipality}. Henvendelser ind- og udgående pr. opgave (KLE), kanal og retning, "
-                f"talt ved modtagelse i kanalpuls' løbende registrering (lokal tid, {table.timezone}). "
-                f"Hjemmesidebesøg er ikke henvendelser og indgår ikke: se arket '{NOTES_SHEET}'.")
+                f"talt i kanalpuls' løbende registrering (lokal tid, {table.timezone}): besvarede opkald og betjente "
+                f"numre; opgivne opkald og gået før tur står for sig. Hjemmesidebesøg er ikke henvendelser: se arket "
+                f"'{NOTES_SHEET}'.")
     ws["A2"].alignment = Alignment(wrap_text=False)
+    row = 3
+    for warning in table.warnings():
+        ws.cell(row, 1, f"OBS: {warning}").font = _WARNING
+        row += 1
+    heading = row + 1
 
     columns = [(channel, direction) for channel in CHANNELS for direction in DIRECTIONS]
     first = 4  # column of the first channel
-    _heading(ws, HEADING_ROW, 1, "KLE-nr.", rows=2)
-    _heading(ws, HEADING_ROW, 2, "Opgave", rows=2)
-    _heading(ws, HEADING_ROW, 3, "Afdeling", rows=2)
+    _heading(ws, heading, 1, "KLE-nr.", rows=2)
+    _heading(ws, heading, 2, "Opgave", rows=2)
+    _heading(ws, heading, 3, "Afdeling", rows=2)
     for i, channel in enumerate(CHANNELS):
-        _heading(ws, HEADING_ROW, first + 2 * i, CHANNEL_DA[channel], span=2)
+        _heading(ws, heading, first + 2 * i, CHANNEL_DA[channel], span=2)
     total_column = first + len(columns)
-    _heading(ws, HEADING_ROW, total_column, "I alt", span=3)
+    _heading(ws, heading, total_column, "I alt", span=3)
     for i, (_, direction) in enumerate(columns):
-        _heading(ws, HEADING_ROW + 1, first + i, DIRECTION_DA[direction])
+        _heading(ws, heading + 1, first + i, DIRECTION_DA[direction])
     for i, text in enumerate((DIRECTION_DA["inbound"], DIRECTION_DA["outbound"], "I alt")):
-        _heading(ws, HEADING_ROW + 1, total_column + i, text)
+        _heading(ws, heading + 1, total_column + i, text)
+    extra_column = total_column + 3
+    for i, text in enumerate(EXTRA_COLUMNS):
+        _heading(ws, heading, extra_column + i, text, rows=2)
+    last_column = extra_column + len(EXTRA_COLUMNS) - 1
 
     counts: dict[tuple[str, str, str], int] = {}
     for cell in table.cells:
         key = (cell.task, cell.channel, cell.direction)
         counts[key] = counts.get(key, 0) + cell.inquiries
-    row = HEADING_ROW + 2
-    label_width, department_width = len("Opgave"), len("Afdeling")
-    for task, label, departments in table.tasks():
-        values = [counts.get((task, channel, direction), 0) for channel, direction in columns]
+
+    def write_row(row: int, values: list[int], extras: list[object]) -> None:
         inbound, outbound = sum(values[0::2]), sum(values[1::2])
-        department = ", ".join(departments)
-        ws.cell(row, 1, task)
-        ws.cell(row, 2, label or ("Uklassificeret" if task == "unclassified" else ""))
-        ws.cell(row, 3, department)
-        for i, value in enumerate([*values, inbound, outbound, inbound + outbound]):
+        for i, value in enumerate([*values, inbound, outbound, inbound + outbound, *extras[:2]]):
             ws.cell(row, first + i, value).number_format = COUNT_FORMAT
-        for c in range(1, total_column + 3):
+        for i, value in enumerate(extras[2:]):
+            ws.cell(row, extra_column + 2 + i, value).number_format = SHARE_FORMAT
+        for c in range(1, last_column + 1):
             ws.cell(row, c).border = _BOX
         ws.cell(row, total_column + 2).font = _BOLD
+
+    row = heading + 2
+    label_width, department_width = len("Opgave"), len("Afdeling")
+    unclassified = None
+    for task, label, departments in table.tasks():
+        if task == UNCLASSIFIED:
+            unclassified = departments
+            continue
+        department = ", ".join(departments)
+        ws.cell(row, 1, task)
+        ws.cell(row, 2, label)
+        ws.cell(row, 3, department)
+        write_row(row, [counts.get((task, channel, direction), 0) for channel, direction in columns],
+                  _extras(table, task))
         label_width, department_width = max(label_width, len(label)), max(department_width, len(department))
         row += 1
 
-    totals = [table.count(channel=channel, direction=direction) for channel, direction in columns]
-    inbound, outbound = sum(totals[0::2]), sum(totals[1::2])
     ws.cell(row, 1, "I alt")
-    for i, value in enumerate([*totals, inbound, outbound, inbound + outbound]):
-        ws.cell(row, first + i, value).number_format = COUNT_FORMAT
+    write_row(row, [table.count(channel=channel, direction=direction, classified=True)
+                    for channel, direction in columns], _extras(table, None, classified=True))
     above = Border(left=_THIN, right=_THIN, top=Side(style="medium"), bottom=_THIN)
-    for c in range(1, total_column + 3):
+    for c in range(1, last_column + 1):
         cell = ws.cell(row, c)
         cell.font, cell.fill, cell.border = _BOLD, _TOTAL_FILL, above
+    if unclassified is not None:  # apart, under the total it is not part of
+        row += 2
+        ws.cell(row, 1, UNCLASSIFIED_DA)
+        ws.cell(row, 2, "Uklassificeret: ikke med i I alt")
+        write_row(row, [counts.get((UNCLASSIFIED, channel, direction), 0) for channel, direction in columns],
+                  _extras(table, UNCLASSIFIED))
+        ws.cell(row, 2).font = _WARNING
 
-    ws.freeze_panes = ws.cell(HEADING_ROW + 2, first)
-    ws.column_dimensions["A"].width = 11
+    ws.freeze_panes = ws.cell(heading + 2, first)
+    ws.column_dimensions["A"].width = 14
     ws.column_dimensions["B"].width = min(max(label_width + 2, 20), 45)
     ws.column_dimensions["C"].width = min(max(department_width + 2, 12), 30)
-    for c in range(first, total_column + 3):
+    for c in range(first, last_column + 1):
         ws.column_dimensions[get_column_letter(c)].width = 11.5
-    ws.row_dimensions[HEADING_ROW].height = 32  # two-line channel names ("Digital selvbetjening")
-    ws.print_title_rows = f"{HEADING_ROW}:{HEADING_ROW + 1}"
+    ws.row_dimensions[heading].height = 32  # two-line channel names ("Digital selvbetjening")
+    ws.print_title_rows = f"{heading}:{heading + 1}"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
@@ -129,13 +174,13 @@ def _table_sheet(ws: Worksheet, table: KomhenWeek) -> None:
 def _data_sheet(ws: Worksheet, table: KomhenWeek) -> None:
     ws.append(list(CSV_COLUMNS))
     for record in csv_rows(table):
-        ws.append([record[column] for column in CSV_COLUMNS])
-    for c, column in enumerate(CSV_COLUMNS, start=1):
+        ws.append(record)
+    counts_from = CSV_COLUMNS.index("Henvendelser") + 1
+    for c in range(1, len(CSV_COLUMNS) + 1):
         ws.cell(1, c).font, ws.cell(1, c).fill = _BOLD, _HEADING_FILL
         values = [len(str(ws.cell(r, c).value or "")) for r in range(1, ws.max_row + 1)]
         ws.column_dimensions[get_column_letter(c)].width = min(max(values) + 2, 40)
-        if column not in ("iso_week", "municipality", "task", "task_label", "department", "channel", "channel_name",
-                          "direction"):
+        if c >= counts_from:
             for r in range(2, ws.max_row + 1):
                 ws.cell(r, c).number_format = COUNT_FORMAT
     ws.freeze_panes = "A2"
@@ -143,17 +188,19 @@ def _data_sheet(ws: Worksheet, table: KomhenWeek) -> None:
 
 
 NOTES = (
-    ("Henvendelser: ankomne henvendelser, indgående (fra borgere, virksomheder, foreninger, myndigheder) og "
-     "udgående (fra kommunen), talt én gang ved modtagelse, fra telefonkøer, nummersystemer, fællespostkasser, "
-     "selvbetjeningsløsninger, sagssystemets eksport og chat."),
-    ("Opgave: KLE-nummer efter kommunens opmærkningsregler (deploy/mapping.yaml); henvendelser uden regel står "
-     "som 'unclassified' og er talt med, ikke udeladt."),
-    ("Straksafklaring (resolution_known / resolved_first_contact på arket Data): af de henvendelser i cellen, "
-     "hvor det vides om de blev afklaret ved første kontakt (afsluttede opkald og besøg; kilder der registrerer "
-     "det), hvor mange der blev det."),
-    ("Hjemmesiden først (web_first_known / web_first): af de henvendelser, hvor kilden registrerer det, hvor mange "
-     "der havde været på hjemmesiden først."),
-    ("Henvendertype (requesters_*): borger, virksomhed, forening, myndighed, ukendt, som kilden eller "
+    ("Henvendelser: henvendelser, der blev håndteret, indgående (fra borgere, virksomheder, foreninger, "
+     "myndigheder) og udgående (fra kommunen), talt én gang: besvarede opkald, betjente numre, e-mails, breve, "
+     "selvbetjening, Digital Post og chat. Opgivne opkald og numre, hvis indehaver gik før tur eller ikke kom frem, "
+     "er ikke henvendelser og står i egne kolonner."),
+    ("Opgave: KLE-nummer efter kommunens opmærkningsregler (deploy/mapping.yaml). Henvendelser uden regel står "
+     "som 'uklassificeret' under I alt, ikke i den: deres andel står øverst på arket Optælling."),
+    ("Straksafklaring: af de indgående henvendelser, hvor det vides, andelen afklaret ved første kontakt. Kilden "
+     "registrerer det (sagssystem, blanket, viderestilling = ikke afklaret), eller det udledes: afklaret, hvis samme "
+     "borger ikke henvender sig igen om samme opgave inden for {days} dage. 'Straksafklaring afventer' på arket "
+     "Data: de dage er ikke gået endnu."),
+    ("Hjemmeside først: af henvendelserne, hvor kilden registrerer det, andelen der havde været på hjemmesiden "
+     "først."),
+    ("Henvendertype (Borgere, Virksomheder, Foreninger, Myndigheder, Henvender ukendt): som kilden eller "
      "opmærkningsreglen angiver den."),
 )
 
@@ -168,7 +215,8 @@ def _notes_sheet(ws: Worksheet, table: KomhenWeek, generated: datetime) -> None:
     ws["A1"] = f"Om tallene: uge {week.week}, {week.year}, kommune {table.municipality}"
     ws["A1"].font = Font(bold=True, size=14)
     lines = (f"Uge {week}: mandag {_date(week.monday)} til søndag {_date(week.sunday)}, lokal tid ({table.timezone}).",
-             *NOTES, f"Dannet {generated:%d.%m.%Y %H:%M} UTC af kanalpuls (kanalpuls report komhen).")
+             *(note.replace("{days}", str(table.within_days)) for note in NOTES),
+             *(f"OBS: {warning}" for warning in table.warnings()), f"Dannet {generated:%d.%m.%Y %H:%M} UTC af kanalpuls (kanalpuls report komhen).")
     row = 3
     for line in lines:  # over the three table columns, wrapped; Excel does not size merged rows itself
         ws.cell(row, 1, line).alignment = Alignment(wrap_text=True, vertical="top")

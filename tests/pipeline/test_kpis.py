@@ -43,6 +43,7 @@ from pipeline.steering import (
 from pipeline.store import EmbeddedStore, init_schema
 from pipeline.targets import TargetStatus, evaluate_target, evaluate_targets
 from schemas import InquiryEvent, SourceRef
+from tests.pipeline.inquiry_outcomes import outcomes
 from tests.pipeline.simulated_files import FILE_SOURCES, simulated_events
 from tests.stores import insert_events
 
@@ -327,50 +328,15 @@ def events_in(truth: GroundTruth, first: date, last: date) -> list[EventCount]:
 
 def first_contact_resolution(events: list[InquiryEvent], first: date, last: date,
                              within_days: int = 7) -> dict[tuple[str, str], Counter[str]]:
-    """The BRIEF's definition worked out per inquiry in Python, from the very events stored: of
-    the served inquiries (closed, registered, or a one-event inquiry off the queue channels),
-    registered where a source flagged it (a transfer flags it not resolved), else inferred from
-    the requester's key (resolved unless an arrival by the same key on the same task follows
-    within `within_days` x 24 h; pending when those days reach past the newest arrival stored),
-    else unknown."""
-    inquiries: defaultdict[str, list[InquiryEvent]] = defaultdict(list)
-    for e in events:
-        if e.direction.value == "inbound" and e.channel.value != "web":
-            inquiries[e.inquiry_id or e.event_id].append(e)
-    arrivals: defaultdict[tuple[str, str], list[tuple[datetime, str, str]]] = defaultdict(list)
-    for key, parts in inquiries.items():
-        for e in parts:
-            if e.stage.value == "arrived" and e.contact_key:
-                arrivals[(e.contact_key, e.task)].append((e.occurred_at, e.event_id, key))
-    horizon = max(e.occurred_at for e in events if e.stage.value == "arrived")
-    came_back = set()
-    for times in arrivals.values():
-        times.sort()
-        for (at, _, key), (later, _, _) in pairwise(times):
-            if later - at <= timedelta(days=within_days):
-                came_back.add(key)
+    """The BRIEF's definition worked out per inquiry in Python (tests/pipeline/inquiry_outcomes.py),
+    counted per channel x department as the view counts it: served inbound inquiries by kind."""
     out: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for key, parts in inquiries.items():
-        arrival = next((e for e in parts if e.stage.value == "arrived"), None)
-        if arrival is None or not first <= arrival.occurred_at.astimezone(TZ).date() <= last:
+    for o in outcomes(events, first, last, within_days):
+        if not o.inbound or not o.served:
             continue
-        stages = {e.stage.value for e in parts}
-        flags = [e for e in sorted(parts, key=lambda e: e.occurred_at) if e.resolved_first_contact is not None]
-        served = "closed" in stages or bool(flags) or (
-            len(parts) == 1 and arrival.channel.value not in ("phone", "walk_in"))
-        if not served:
-            continue
-        if flags:
-            kind, resolved = "registered", flags[-1].resolved_first_contact
-        elif any(e.contact_key for e in parts) and arrival.occurred_at + timedelta(days=within_days) > horizon:
-            kind, resolved = "pending", False
-        elif any(e.contact_key for e in parts):
-            kind, resolved = "inferred", key not in came_back
-        else:
-            kind, resolved = "unknown", False
-        for scope in ((arrival.channel.value, arrival.department), (arrival.channel.value, "*"),
-                      ("*", arrival.department), ("*", "*")):
-            out[scope].update({"served": 1, kind: 1, f"{kind}_resolved": int(bool(resolved))})
+        channel, department = o.arrival.channel.value, o.arrival.department
+        for scope in ((channel, department), (channel, "*"), ("*", department), ("*", "*")):
+            out[scope].update({"served": 1, o.kind: 1, f"{o.kind}_resolved": int(o.resolved)})
     return out
 
 
@@ -479,18 +445,25 @@ def test_repeat_contacts_by_the_same_requester_on_the_same_task(
 
 
 def test_repeat_window_is_counted_in_hours_across_a_daylight_saving_change(
-        store: EmbeddedStore, simulated: tuple[Path, GroundTruth]) -> None:
+        store: EmbeddedStore, simulated: tuple[Path, GroundTruth], steering: Steering) -> None:
     """Summer time starts 2027-03-28: the week before 2027-04-01 00:15 (CEST) is 168 hours, so an
-    inquiry 6 days 23 h 45 min earlier, at 23:30 (CET) on 2027-03-24, makes it a repeat. (Two events of
-    their own, a year after the simulated weeks that the other tests read.)"""
+    inquiry 6 days 23 h 45 min earlier, at 23:30 (CET) on 2027-03-24, makes it a repeat. (Two events in
+    a database of their own: in the simulated one they would move the newest arrival, and with it
+    which inquiries' follow-up days have passed, a year on.)"""
     _, truth = simulated
     earlier = InquiryEvent(event_id="0" * 32, occurred_at=datetime(2027, 3, 24, 22, 30, tzinfo=UTC),
                            municipality=truth.municipality, channel="email", stage="arrived", task="85.02.00",
                            contact_key="d" * 64, source=SourceRef(system="dst-check"))
     later = earlier.model_copy(update={"event_id": "1" * 32, "occurred_at": datetime(2027, 3, 31, 22, 15, tzinfo=UTC)})
-    insert_events(store, (earlier, later))
-    (row,) = [r for r in rows(store, "repeat_contacts", from_day=date(2027, 4, 1), to_day=date(2027, 4, 1),
-                              within_days=7) if r["channel"] == r["task"] == "*"]
+    kept, store.database = store.database, "kpis_daylight_saving"
+    try:
+        init_schema(store, steering)
+        insert_events(store, (earlier, later))
+        (row,) = [r for r in run_kpi(store.query, "kpis_daylight_saving", "repeat_contacts", from_day=date(2027, 4, 1),
+                                     to_day=date(2027, 4, 1), within_days=7).as_dicts()
+                  if r["channel"] == r["task"] == "*"]
+    finally:
+        store.database = kept
     assert (row["inquiries_with_key"], row["repeats"]) == (1, 1)
 
 

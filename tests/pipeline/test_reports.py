@@ -25,7 +25,9 @@ from PIL import Image
 
 from pipeline.baselines import BaselineError
 from pipeline.reports.komhen import (
+    COLUMNS,
     CSV_COLUMNS,
+    PARAMETERS,
     IsoWeek,
     KomhenError,
     NoInquiries,
@@ -39,6 +41,7 @@ from pipeline.simulator import GroundTruth, simulate
 from pipeline.steering import Baseline, Steering, SteeringError, load_steering
 from pipeline.store import EmbeddedStore, init_schema
 from schemas import InquiryEvent
+from tests.pipeline.inquiry_outcomes import outcomes
 from tests.pipeline.simulated_files import FILE_SOURCES, simulated_events
 from tests.pipeline.test_cli import isolated, run
 from tests.stores import insert_events
@@ -92,29 +95,49 @@ def expected_cells(truth: GroundTruth, week: IsoWeek = WEEK) -> Counter[Cell]:
     return cells
 
 
-def expected_parameters(events: list[InquiryEvent]) -> dict[Cell, dict[str, int]]:
-    """The registration parameters by the rules the view documents, counted from the very events
-    inserted (ground truth does not carry them): resolution from any stage whose resolution is
-    known (closed, or registered by the source), web-first and requester type at arrival."""
+def expected_parameters(events: list[InquiryEvent], week: IsoWeek = WEEK) -> dict[Cell, Counter[str]]:
+    """The counting week worked out per inquiry in Python (tests/pipeline/inquiry_outcomes.py)
+    from the very events inserted: inquiries are the inquiries not abandoned, abandoned calls
+    and walk-outs apart, straksafklaring of the served inbound, web-first and requesters of the
+    inquiries."""
     out: defaultdict[Cell, Counter[str]] = defaultdict(Counter)
-    for e in events:
-        if e.channel.value == "web" or not in_week(e.occurred_at.astimezone(TZ).date()):
+    for o in outcomes(events, week.monday, week.sunday):
+        a = o.arrival
+        cell = out[(a.task, a.department, a.channel.value, a.direction.value)]
+        if o.abandoned:
+            cell["abandoned"] += 1
             continue
-        cell = out[(e.task, e.department, e.channel.value, e.direction.value)]
-        closed, registered = e.stage.value == "closed", e.resolved_first_contact
-        cell["resolution_known"] += closed or registered is not None
-        cell["resolved_first_contact"] += registered if registered is not None else closed
-        if e.stage.value == "arrived":
-            cell["web_first_known"] += e.visited_web_first is not None
-            cell["web_first"] += bool(e.visited_web_first)
-            cell[f"requesters_{e.requester_type.value}"] += 1
-    return {key: {name: counts[name] for name in CSV_COLUMNS[9:]} for key, counts in out.items()}
+        cell["inquiries"] += 1
+        if o.inbound and o.served:
+            cell["resolution_known"] += o.kind in ("registered", "inferred")
+            cell["resolved_first_contact"] += o.kind in ("registered", "inferred") and o.resolved
+            cell["resolution_pending"] += o.kind == "pending"
+        cell["web_first_known"] += a.visited_web_first is not None
+        cell["web_first"] += bool(a.visited_web_first)
+        cell[f"requesters_{a.requester_type.value}"] += 1
+    return out
 
 
 @pytest.fixture(scope="module")
 def komhen_files(store: EmbeddedStore, steering: Steering, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     table = read_komhen_week(store.query, DB, WEEK, timezone=steering.timezone)
     return write_komhen(table, tmp_path_factory.mktemp("komhen"))
+
+
+def read_csv(path: Path) -> dict[Cell, dict[str, object]]:
+    """The CSV as a data team reads it: its Danish headings back to the codes, per cell."""
+    codes = {heading: code for code, heading in COLUMNS.items()}
+    directions = {name: code for code, name in DIRECTION_DA.items()}
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames or ()) == CSV_COLUMNS
+        rows = [{codes[heading]: value for heading, value in row.items()} for row in reader]
+    out = {}
+    for r in rows:
+        task = "unclassified" if r["task"] == "uklassificeret" else r["task"]
+        out[(task, r["department"], r["channel"], directions[r["direction"]])] = {
+            name: (int(value) if name in PARAMETERS or name == "inquiries" else value) for name, value in r.items()}
+    return out
 
 
 def test_komhen_files_are_named_for_municipality_and_week(komhen_files: list[Path],
@@ -126,85 +149,122 @@ def test_komhen_files_are_named_for_municipality_and_week(komhen_files: list[Pat
 
 def test_komhen_csv_equals_ground_truth_cell_by_cell(komhen_files: list[Path],
                                                      simulated: tuple[GroundTruth, list[InquiryEvent]]) -> None:
+    """Every arrival of ground truth is in its cell, as an inquiry or, for a call or ticket given
+    up, as abandoned: never both, never neither."""
     truth, _ = simulated
-    with open(komhen_files[0], encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        assert tuple(reader.fieldnames or ()) == CSV_COLUMNS
-        rows = list(reader)
-    got = {(r["task"], r["department"], r["channel"], r["direction"]): int(r["inquiries"]) for r in rows}
-    expected = expected_cells(truth)
-    assert got == dict(expected)
+    rows = read_csv(komhen_files[0])
+    got = {cell: int(r["inquiries"]) + int(r["abandoned"]) for cell, r in rows.items()}  # type: ignore[call-overload]
+    assert got == dict(expected_cells(truth))
     assert {(c, d) for _, _, c, d in got} >= {("email", "outbound"), ("digital_post", "outbound"), ("phone", "inbound")}
-    assert all(r["iso_week"] == "2026-W13" and r["municipality"] == truth.municipality for r in rows)
-    assert all(r["channel_name"] == CHANNEL_DA[r["channel"]] for r in rows)
-    assert "web" not in {r["channel"] for r in rows}  # page views are not inquiries
+    assert all(r["iso_week"] == "2026-W13" and r["municipality"] == truth.municipality for r in rows.values())
+    assert all(r["channel_name"] == CHANNEL_DA[channel] for (_, _, channel, _), r in rows.items())
+    assert "web" not in {channel for _, _, channel, _ in rows}  # page views are not inquiries
+    abandoned = Counter({channel: int(r["abandoned"]) for (_, _, channel, _), r in rows.items()})  # type: ignore[call-overload]
+    assert set(+abandoned) == {"phone", "walk_in"}  # abandoned calls and walk-outs, nothing else
 
 
 def test_komhen_csv_carries_the_registration_parameters(komhen_files: list[Path],
                                                         simulated: tuple[GroundTruth, list[InquiryEvent]]) -> None:
     _, events = simulated
-    with open(komhen_files[0], encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    parameters = expected_parameters(events)
-    for r in rows:
-        key = (r["task"], r["department"], r["channel"], r["direction"])
-        assert {name: int(r[name]) for name in CSV_COLUMNS[9:]} == parameters[key], key
-        assert sum(int(r[f"requesters_{kind}"]) for kind in REQUESTER_TYPES) == int(r["inquiries"])
-        assert int(r["resolved_first_contact"]) <= int(r["resolution_known"])
-    by_channel: Counter[str] = Counter()
-    for r in rows:
-        by_channel[f"{r['channel']} resolution known"] += int(r["resolution_known"])
-        by_channel[f"{r['channel']} web first known"] += int(r["web_first_known"])
-        by_channel["business"] += int(r["requesters_business"])
-    # Not vacuous: the phone queue tells resolution, the case-system export tells web first too.
-    assert by_channel["phone resolution known"] > 0 and by_channel["letter web first known"] > 0
-    assert by_channel["business"] > 0
+    rows = read_csv(komhen_files[0])
+    expected = expected_parameters(events)
+    assert set(rows) == set(expected)
+    for key, r in rows.items():
+        assert {name: r[name] for name in ("inquiries", *PARAMETERS)} == {
+            name: expected[key][name] for name in ("inquiries", *PARAMETERS)}, key
+        assert sum(r[f"requesters_{kind}"] for kind in REQUESTER_TYPES) == r["inquiries"]  # type: ignore[misc]
+    total: Counter[str] = Counter()
+    for (_, _, channel, _), r in rows.items():
+        total[f"{channel} known"] += r["resolution_known"]  # type: ignore[assignment]
+        total[f"{channel} web first known"] += r["web_first_known"]  # type: ignore[assignment]
+        total["pending"] += r["resolution_pending"]  # type: ignore[assignment]
+        total["business"] += r["requesters_business"]  # type: ignore[assignment]
+    # Not vacuous: the phone queue's callers are followed up, the case-system export tells web first,
+    # and the week's last days are still pending (the store ends the Monday after).
+    assert total["phone known"] > 0 and total["letter web first known"] > 0
+    assert total["pending"] > 0 and total["business"] > 0
 
 
-def read_table_sheet(path: Path) -> tuple[dict[tuple[str, str, str], int], dict[str, int], list[int], object]:
+def read_table_sheet(path: Path) -> tuple[dict[tuple[str, str, str], int], dict[str, list[object]], list[object],
+                                          object]:
     """The hand-in sheet as a person reads it: find the heading, carry merged channel names over
-    their two columns, read one row per task down to 'I alt'."""
+    their two columns, read one row per task down to 'I alt', and the rows apart under it."""
     sheet = load_workbook(path)[TABLE_SHEET]
     heading = next(r for r in range(1, 20) if sheet.cell(r, 1).value == "KLE-nr.")
-    channel_names, channel = [], None
+    names, channel = [], None
     for c in range(1, sheet.max_column + 1):
         channel = sheet.cell(heading, c).value or channel
-        channel_names.append((channel, sheet.cell(heading + 1, c).value))
+        names.append((channel, sheet.cell(heading + 1, c).value))
     cells: dict[tuple[str, str, str], int] = {}
-    row_totals: dict[str, int] = {}
+    rows: dict[str, list[object]] = {}
     r = heading + 2
-    while sheet.cell(r, 1).value != "I alt":
-        task = str(sheet.cell(r, 1).value)
-        for c, (name, direction) in enumerate(channel_names, start=1):
-            if c > 3 and name != "I alt":
-                cells[(task, name, direction)] = sheet.cell(r, c).value
-            if name == "I alt" and direction == "I alt":
-                row_totals[task] = sheet.cell(r, c).value
+    while r <= sheet.max_row:
+        task = sheet.cell(r, 1).value
+        if task is not None:
+            rows[str(task)] = [sheet.cell(r, c).value for c in range(4, sheet.max_column + 1)]
+            for c, (name, direction) in enumerate(names, start=1):
+                if name in CHANNEL_DA.values() and task != "I alt":
+                    cells[(str(task), name, direction)] = sheet.cell(r, c).value
         r += 1
-    total_row = [sheet.cell(r, c).value for c in range(4, sheet.max_column + 1)]
-    return cells, row_totals, total_row, sheet
+    total_row = rows.pop("I alt")
+    return cells, rows, total_row, sheet
 
 
 def test_komhen_xlsx_hand_in_sheet_equals_ground_truth(komhen_files: list[Path],
                                                        simulated: tuple[GroundTruth, list[InquiryEvent]]) -> None:
-    truth, _ = simulated
-    cells, row_totals, total_row, sheet = read_table_sheet(komhen_files[1])
+    """Answered and served inquiries per task x channel x direction, the unclassified apart under
+    a total that leaves them out, abandoned calls and walk-outs in columns of their own, and the
+    straksafklaring and web-first shares of each task where they are known."""
+    _, events = simulated
+    expected = expected_parameters(events)
+    cells, rows, total_row, sheet = read_table_sheet(komhen_files[1])
     per_task: Counter[tuple[str, str, str]] = Counter()
-    for (task, _, channel, direction), n in expected_cells(truth).items():
-        per_task[(task, CHANNEL_DA[channel], DIRECTION_DA[direction])] += n
-    tasks = sorted({task for task, _, _ in per_task}, key=lambda t: (t == "unclassified", t))
-    # Every channel in KOMHEN's order with both directions, zeros included, one row per task.
+    for (task, _, channel, direction), counts in expected.items():
+        name = "uklassificeret" if task == "unclassified" else task
+        per_task[(name, CHANNEL_DA[channel], DIRECTION_DA[direction])] += counts["inquiries"]
+    tasks = sorted({task for task, _, _ in per_task if task != "uklassificeret"}) + ["uklassificeret"]
     assert list(dict.fromkeys((name, d) for _, name, d in cells)) == [
         (CHANNEL_DA[c], DIRECTION_DA[d]) for c in CHANNELS for d in ("inbound", "outbound")]
-    assert list(dict.fromkeys(task for task, _, _ in cells)) == tasks
+    assert list(rows) == tasks
     assert cells == {key: per_task.get(key, 0) for key in cells}
-    assert row_totals == {task: sum(n for (t, _, _), n in per_task.items() if t == task) for task in tasks}
-    assert total_row[-1] == sum(per_task.values()) == sum(expected_cells(truth).values())
-    assert total_row[:-3] == [sum(n for (_, name, d), n in per_task.items() if (name, d) == key)
-                              for key in dict.fromkeys((name, d) for _, name, d in cells)]
-    assert sheet.freeze_panes == "D6"
-    assert sheet.cell(6, 4).number_format == "#,##0"
+    width = 2 * len(CHANNELS)
+    classified = {key: n for key, n in per_task.items() if key[0] != "uklassificeret"}
+    assert total_row[width + 2] == sum(classified.values())  # I alt leaves the unclassified out
+    assert rows["uklassificeret"][width + 2] == sum(n for k, n in per_task.items() if k[0] == "uklassificeret") > 0
+    assert sheet.cell(3, 1).value.startswith("OBS: ") and "uklassificerede og ikke med i I alt" in sheet.cell(3, 1).value
+
+    def summed(task: str | None, name: str, channel: str | None = None) -> int:
+        return sum(c[name] for (t, _, ch, _), c in expected.items()
+                   if (t == task if task else t != "unclassified") and (channel is None or ch == channel))
+
+    for task, values in [*rows.items(), (None, total_row)]:
+        code = "unclassified" if task == "uklassificeret" else task
+        abandoned_phone, walk_outs, resolution, web_first = values[width + 3:width + 7]
+        assert (abandoned_phone, walk_outs) == (summed(code, "abandoned", "phone"), summed(code, "abandoned", "walk_in"))
+        known, resolved = summed(code, "resolution_known"), summed(code, "resolved_first_contact")
+        assert resolution == (pytest.approx(resolved / known) if known else None), task
+        known, first = summed(code, "web_first_known"), summed(code, "web_first")
+        assert web_first == (pytest.approx(first / known) if known else None), task
+    assert total_row[width + 3] > 0 and total_row[width + 4] > 0 and 0 < total_row[width + 5] < 1
+    heading = next(r for r in range(1, 20) if sheet.cell(r, 1).value == "KLE-nr.")
+    assert [sheet.cell(heading, c).value for c in range(width + 7, width + 11)] == [
+        "Opgivne opkald", "Gået før tur", "Straksafklaring", "Hjemmeside først"]
+    assert sheet.freeze_panes == f"D{heading + 2}"
+    assert sheet.cell(heading + 2, 4).number_format == "#,##0"
     assert sheet.column_dimensions["B"].width >= 20
+
+
+def test_a_komhen_task_package_names_its_tasks_without_inquiries(store: EmbeddedStore, steering: Steering,
+                                                                 tmp_path: Path) -> None:
+    table = read_komhen_week(store.query, DB, WEEK, timezone=steering.timezone, package=("85.02.00", "99.98.97"))
+    assert table.missing_tasks() == ["99.98.97"]
+    assert any("1 opgave(r) i kommunens KOMHEN-pakke har ingen henvendelser i ugen: 99.98.97" in w
+               for w in table.warnings())
+    cells, rows, total_row, sheet = read_table_sheet(write_komhen(table, tmp_path)[1])
+    assert rows["99.98.97"][:2 * len(CHANNELS) + 3] == [0] * (2 * len(CHANNELS) + 3)  # a row of zeros, in KLE order
+    assert list(rows).index("99.98.97") == len(rows) - 2  # last of the KLE codes, before the unclassified
+    without = read_komhen_week(store.query, DB, WEEK, timezone=steering.timezone)
+    assert any("Ingen KOMHEN-opgavepakke i styringsfilen" in w for w in without.warnings())
 
 
 def test_komhen_xlsx_data_sheet_is_the_csv_and_page_views_stay_apart(
@@ -391,6 +451,7 @@ def test_a_komhen_export_imported_as_a_baseline_gives_every_cell_back(
     expected: Counter[tuple[str, str, str]] = Counter()
     for cell in table.cells:
         expected[(cell.task, cell.channel, cell.direction)] += cell.inquiries
+    expected = +expected  # a cell of abandoned calls only has no inquiry to compare with
     csv_file, xlsx_file = komhen_files
     hand_in_only = tmp_path / "hand_in.xlsx"
     book = load_workbook(xlsx_file)
