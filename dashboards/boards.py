@@ -5,14 +5,22 @@ days and weeks) and the KPI views in deploy/clickhouse/, so a panel shows the nu
 analyst gets from the same view; only what no rollup carries (source system, the open alerts)
 reads a table of its own. "Now" is the end of the board's time range ($__toTime): on a live
 board that is now(), and a reviewer can look back at any moment by moving the range.
+
+Titles, descriptions and what a panel says when it has no rows are written here in English
+and shown in the language setting (Danish by default) from pipeline/messages.py, the way
+gettext does it; column headings and channel names come from the same catalogue as Grafana
+display names and value mappings, so the SQL stays the views' own.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pipeline.messages import CHANNEL_NAMES, COLUMNS, Language, channel_name, column_name, translate
 
 # The uid Grafana's provisioning (deploy/grafana/) gives the ClickHouse data source; every
 # panel and variable names it, so the boards work on any Grafana provisioned from this repo.
@@ -50,6 +58,8 @@ PERIOD = f"from_day = {FROM_DAY}, to_day = {TO_DAY}"
 # The baseline for channel shift and realised gain: the four weeks before the range (BRIEF:
 # "a rolling 4-week window"); named baselines stay with `kanalpuls kpi` and the reports.
 BASELINE = f"base_from = {FROM_DAY} - 28, base_to = {FROM_DAY} - 1, baseline_name = ''"
+NO_BASELINE = ("No comparison: the four weeks before the range hold no inquiries. Import a counting week (kanalpuls "
+               "baseline import) and compare with kanalpuls kpi {kpi} --baseline NAME")
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ class Panel:
     description: str = ""
     promql: str = ""  # a Prometheus panel instead of SQL
     unit: str = ""
+    no_value: str = "No inquiries in this range"  # shown instead of an empty chart
 
     @property
     def is_prometheus(self) -> bool:
@@ -161,9 +172,9 @@ ORDER BY time"""), width=24, unit="percentunit", description="Share of inbound i
 SELECT task, sumIf(shift, channel = 'walk_in') AS walk_in, sumIf(shift, channel = 'phone') AS phone,
        sumIf(shift, channel = 'email') AS email, sumIf(shift, channel = 'self_service') AS self_service
 FROM {DATABASE}.kpi_channel_shift({PERIOD}, {BASELINE})
-WHERE task = '*' OR task IN (${{task:singlequote}})
+WHERE shift IS NOT NULL AND (task = '*' OR task IN (${{task:singlequote}}))
 GROUP BY task
-ORDER BY task"""), width=12, unit="percentunit"),
+ORDER BY task"""), width=12, unit="percentunit", no_value=NO_BASELINE.format(kpi="channel_shift")),
         Panel("Self-service rate per task", "bar", _sql(f"""
 SELECT task, rate
 FROM {DATABASE}.kpi_self_service_rate({PERIOD})
@@ -172,7 +183,8 @@ ORDER BY task"""), width=12, unit="percentunit"),
         Panel("Cost and realised gain against the previous four weeks (DKK)", "stat", _sql(f"""
 SELECT cost_dkk, cost_at_baseline_mix_dkk, gain_dkk
 FROM {DATABASE}.kpi_realised_gain({PERIOD}, {BASELINE})
-WHERE task = '*' AND channel = '*'"""), width=12, unit="currencyDKK"),
+WHERE task = '*' AND channel = '*' AND has_baseline_mix = 1"""), width=12, unit="currencyDKK",
+              no_value=NO_BASELINE.format(kpi="realised_gain")),
         Panel("Cost per channel (DKK)", "bar", _sql(f"""
 SELECT channel, cost_dkk
 FROM {DATABASE}.kpi_cost({PERIOD})
@@ -290,9 +302,9 @@ def variable_sql(name: str) -> str:
     return f"SELECT DISTINCT {dim(name)} AS value FROM {DATABASE}.inquiry_hour{where} ORDER BY value"
 
 
-def _query_variable(name: str) -> dict[str, Any]:
+def _query_variable(name: str, language: Language) -> dict[str, Any]:
     return {
-        "name": name, "label": name.capitalize(), "type": "query", "datasource": CLICKHOUSE,
+        "name": name, "label": column_name(name, language).capitalize(), "type": "query", "datasource": CLICKHOUSE,
         "query": variable_sql(name), "definition": variable_sql(name), "refresh": 1,
         "multi": True, "includeAll": True, "current": {"text": ["All"], "value": ["$__all"]},
         "options": [], "sort": 1,
@@ -315,7 +327,20 @@ GRAFANA_TYPE = {"timeseries": "timeseries", "bar": "barchart", "stat": "stat", "
                 "heatmap": "table"}  # the weekday x hour grid is a coloured table in Grafana
 
 
-def _panel_json(panel_id: int, panel: Panel, grid: dict[str, int]) -> dict[str, Any]:
+def _display_names(panel: Panel, language: Language) -> list[dict[str, Any]]:
+    """Grafana overrides showing each column the panel's SQL names under its heading in the catalogue."""
+    names = sorted({column for column in COLUMNS if re.search(rf"\b{column}\b", panel.sql)})
+    return [{"matcher": {"id": "byName", "options": column},
+             "properties": [{"id": "displayName", "value": column_name(column, language)}]} for column in names]
+
+
+def _channel_mapping(language: Language) -> dict[str, Any]:
+    """Channel codes in cells and bar categories shown by their names."""
+    return {"type": "value", "options": {code: {"text": channel_name(code, language)}
+                                         for code in CHANNEL_NAMES if code != "*"}}
+
+
+def _panel_json(panel_id: int, panel: Panel, grid: dict[str, int], language: Language) -> dict[str, Any]:
     if panel.is_prometheus:
         datasource, target = PROMETHEUS, {"refId": "A", "datasource": PROMETHEUS, "expr": panel.promql,
                                           "legendFormat": "__auto"}
@@ -327,20 +352,29 @@ def _panel_json(panel_id: int, panel: Panel, grid: dict[str, int]) -> dict[str, 
     defaults: dict[str, Any] = {"unit": panel.unit} if panel.unit else {}
     if panel.kind == "heatmap":
         defaults["custom"] = {"cellOptions": {"type": "color-background"}}
+    defaults["noValue"] = translate(panel.no_value, language)
+    defaults["mappings"] = [_channel_mapping(language)]
     return {
-        "id": panel_id, "type": GRAFANA_TYPE[panel.kind], "title": panel.title, "description": panel.description,
+        "id": panel_id, "type": GRAFANA_TYPE[panel.kind], "title": translate(panel.title, language),
+        "description": translate(panel.description, language),
         "datasource": datasource, "gridPos": grid, "targets": [target],
-        "fieldConfig": {"defaults": defaults, "overrides": []}, "options": {},
+        "fieldConfig": {"defaults": defaults, "overrides": _display_names(panel, language)}, "options": {},
     }
 
 
-def board_json(board: Board) -> dict[str, Any]:
+def _variable(variable: dict[str, Any], language: Language) -> dict[str, Any]:
+    return {**variable, "label": translate(variable["label"], language)} if "label" in variable else variable
+
+
+def board_json(board: Board, language: Language = "da") -> dict[str, Any]:
     return {
-        "uid": board.uid, "title": board.title, "tags": ["kanalpuls"], "timezone": TZ, "editable": True,
-        "schemaVersion": 39, "version": 1, "refresh": board.refresh,
+        "uid": board.uid, "title": translate(board.title, language), "tags": ["kanalpuls"], "timezone": TZ,
+        "editable": True, "schemaVersion": 39, "version": 1, "refresh": board.refresh,
         "time": {"from": board.time_from, "to": "now"},
-        "templating": {"list": [_query_variable(name) for name in ALL_DIMS] + list(board.extra_variables)},
-        "panels": [_panel_json(i, p, g) for i, (p, g) in enumerate(zip(board.panels, _layout(board.panels)), 1)],
+        "templating": {"list": [_query_variable(name, language) for name in ALL_DIMS]
+                       + [_variable(v, language) for v in board.extra_variables]},
+        "panels": [_panel_json(i, p, g, language)
+                   for i, (p, g) in enumerate(zip(board.panels, _layout(board.panels)), 1)],
     }
 
 
@@ -348,15 +382,16 @@ def board_file(board: Board) -> str:
     return f"{board.uid}.json"
 
 
-def render(board: Board) -> str:
-    return json.dumps(board_json(board), indent=2, ensure_ascii=False) + "\n"
+def render(board: Board, language: Language = "da") -> str:
+    return json.dumps(board_json(board, language), indent=2, ensure_ascii=False) + "\n"
 
 
-def write_json(directory: Path = JSON_DIR) -> list[Path]:
+def write_json(directory: Path = JSON_DIR, language: Language = "da") -> list[Path]:
+    """The boards as Grafana JSON; the repository's dashboards/json/ holds the Danish ones."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for board in BOARDS:
         path = directory / board_file(board)
-        path.write_text(render(board), encoding="utf-8")
+        path.write_text(render(board, language), encoding="utf-8")
         written.append(path)
     return written

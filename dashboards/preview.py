@@ -10,6 +10,7 @@ Figures use the Agg canvas directly, as pipeline/reports/charts.py does.
 from __future__ import annotations
 
 import html
+import textwrap
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,11 +26,14 @@ from matplotlib.figure import Figure
 from dashboards.boards import BOARDS, TZ, Board, Panel
 from dashboards.macros import TimeRange
 from dashboards.queries import Query, all_values, board_values, panel_sql
-from pipeline.reports.labels import CHANNEL_COLOURS, WEEKDAYS_EN
+from pipeline.messages import Language, channel_name, column_name, translate, weekday_name
+from pipeline.reports.labels import CHANNEL_COLOURS
 from pipeline.store import QueryResult
 
 LOCAL = ZoneInfo(TZ)
 MAX_TABLE_ROWS = 15
+ALL_AT_ALL = ("all template variables at All; each image is a panel's SQL, expanded as Grafana would send it, run "
+              "against the store.")
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,12 @@ def _break_gaps(points: list[tuple[datetime, float]]) -> tuple[list[datetime], l
     return xs, ys
 
 
-def _timeseries(figure: Figure, result: QueryResult) -> None:
+def _name(value: str, language: Language) -> str:
+    """A series or category as the board shows it: a channel by its name, a column by its heading."""
+    return channel_name(value, language) if value in CHANNEL_COLOURS else column_name(value, language)
+
+
+def _timeseries(figure: Figure, result: QueryResult, language: Language) -> None:
     axes = figure.add_subplot()
     series: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
     wide = len(result.columns) > 2 and all(not isinstance(r[1], str) for r in result.rows)
@@ -97,7 +106,7 @@ def _timeseries(figure: Figure, result: QueryResult) -> None:
             series[str(row[1])].append((when, _number(row[2])))
     for name, points in sorted(series.items()):
         xs, ys = _break_gaps(sorted(points))
-        axes.plot(xs, ys, label=name, color=_colour(name), linewidth=1.2, marker="." if len(points) < 40 else None)
+        axes.plot(xs, ys, label=_name(name, language), color=_colour(name), linewidth=1.2, marker="." if len(points) < 40 else None)
     locator = AutoDateLocator(tz=LOCAL)
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=LOCAL))
@@ -105,25 +114,26 @@ def _timeseries(figure: Figure, result: QueryResult) -> None:
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
-def _bar(figure: Figure, result: QueryResult) -> None:
+def _bar(figure: Figure, result: QueryResult, language: Language) -> None:
     axes = figure.add_subplot()
-    labels = [str(r[0]) for r in result.rows]
+    codes = [str(r[0]) for r in result.rows]
+    labels = [_name(code, language) if code in CHANNEL_COLOURS else code for code in codes]
     names = result.columns[1:]
     if len(names) == 1 and len(labels) > 6:  # many places or tasks: horizontal, so every label is readable
         values = [_number(r[1]) for r in result.rows]
-        axes.barh(range(len(labels)), values, color=[_colour(label) or "C0" for label in labels])
+        axes.barh(range(len(labels)), values, color=[_colour(code) or "C0" for code in codes])
         axes.set_yticks(range(len(labels)), labels, fontsize=7)
         axes.invert_yaxis()
         axes.grid(True, axis="x", color="#dddddd")
-        axes.set_xlabel(names[0].replace("_", " "))
+        axes.set_xlabel(column_name(names[0], language))
         return
     width = 0.8 / max(len(names), 1)
     for i, name in enumerate(names):
         positions = [k - 0.4 + width * (i + 0.5) for k in range(len(labels))]
         values = [_number(r[i + 1]) for r in result.rows]
-        colours = [_colour(label) or _colour(name) or f"C{i}" for label in labels] if len(names) == 1 else (
+        colours = [_colour(code) or _colour(name) or f"C{i}" for code in codes] if len(names) == 1 else (
             _colour(name) or f"C{i}")
-        axes.bar(positions, values, width=width, label=name, color=colours)
+        axes.bar(positions, values, width=width, label=_name(name, language), color=colours)
     axes.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
     axes.grid(True, axis="y", color="#dddddd")
     axes.axhline(0, color="#444444", linewidth=0.8)
@@ -131,12 +141,14 @@ def _bar(figure: Figure, result: QueryResult) -> None:
         axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
-def _stat(figure: Figure, result: QueryResult) -> None:
+def _stat(figure: Figure, result: QueryResult, language: Language) -> None:
+    from pipeline.kpi_output import number
+
     row = result.rows[0]
     for i, (name, value) in enumerate(zip(result.columns, row)):
         x = (i + 0.5) / len(row)
-        figure.text(x, 0.55, f"{_number(value):,.0f}", ha="center", va="center", fontsize=22, weight="bold")
-        figure.text(x, 0.25, name.replace("_", " "), ha="center", va="center", fontsize=9, color="#555555")
+        figure.text(x, 0.55, number(_number(value), language), ha="center", va="center", fontsize=22, weight="bold")
+        figure.text(x, 0.25, column_name(name, language), ha="center", va="center", fontsize=9, color="#555555")
 
 
 def _cell(value: Any) -> str:
@@ -145,18 +157,20 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _table(figure: Figure, result: QueryResult) -> None:
+def _table(figure: Figure, result: QueryResult, language: Language) -> None:
     axes = figure.add_subplot()
     axes.axis("off")
-    rows = [[_cell(v) for v in r] for r in result.rows[:MAX_TABLE_ROWS]]
-    table = axes.table(cellText=rows, colLabels=[c.replace("_", " ") for c in result.columns], loc="upper center")
+    rows = [[channel_name(v, language) if c == "channel" else _cell(v) for c, v in zip(result.columns, r)]
+            for r in result.rows[:MAX_TABLE_ROWS]]
+    table = axes.table(cellText=rows, colLabels=[column_name(c, language) for c in result.columns], loc="upper center")
     table.auto_set_font_size(False)
     table.set_fontsize(7)
     if len(result.rows) > MAX_TABLE_ROWS:
-        axes.set_title(f"first {MAX_TABLE_ROWS} of {len(result.rows)} rows", fontsize=8)
+        axes.set_title(translate("first {shown} of {rows} rows", language).format(shown=MAX_TABLE_ROWS,
+                                                                                  rows=len(result.rows)), fontsize=8)
 
 
-def _heatmap(figure: Figure, result: QueryResult) -> None:
+def _heatmap(figure: Figure, result: QueryResult, language: Language) -> None:
     """weekday, hour, value, open minutes: colour is demand, a dot marks open hours."""
     axes = figure.add_subplot()
     grid = [[0.0] * 24 for _ in range(7)]
@@ -166,24 +180,27 @@ def _heatmap(figure: Figure, result: QueryResult) -> None:
         if _number(open_minutes) > 0:
             open_cells.append((int(hour), int(weekday) - 1))
     image = axes.imshow(grid, aspect="auto", cmap="Oranges")
-    axes.scatter([c[0] for c in open_cells], [c[1] for c in open_cells], s=6, color="#0072B2", label="open")
-    axes.set_yticks(range(7), WEEKDAYS_EN)
+    axes.scatter([c[0] for c in open_cells], [c[1] for c in open_cells], s=6, color="#0072B2",
+                 label=translate("open", language))
+    axes.set_yticks(range(7), [weekday_name(day, language) for day in range(1, 8)])
     axes.set_xticks(range(0, 24, 2))
-    axes.set_xlabel("local hour")
-    figure.colorbar(image, ax=axes, label=result.columns[2].replace("_", " "))
+    axes.set_xlabel(translate("local hour", language))
+    figure.colorbar(image, ax=axes, label=column_name(result.columns[2], language))
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.25, 1.0))
 
 
 DRAW = {"timeseries": _timeseries, "bar": _bar, "stat": _stat, "table": _table, "heatmap": _heatmap}
 
 
-def render_panel(panel: Panel, result: QueryResult, path: Path) -> None:
+def render_panel(panel: Panel, result: QueryResult, path: Path, language: Language = "da") -> None:
+    """The panel as a PNG; with no rows, the words Grafana shows instead (its noValue)."""
     figure = _figure(panel)
-    figure.suptitle(panel.title, fontsize=10, x=0.01, ha="left")
+    figure.suptitle(translate(panel.title, language), fontsize=10, x=0.01, ha="left")
     if result.rows:
-        DRAW[panel.kind](figure, result)
+        DRAW[panel.kind](figure, result, language)
     else:
-        figure.text(0.5, 0.5, "No data in this range", ha="center", va="center", fontsize=12, color="#777777")
+        figure.text(0.5, 0.5, textwrap.fill(translate(panel.no_value, language), 70), ha="center", va="center",
+                    fontsize=10, color="#555555")
     figure.savefig(path)
 
 
@@ -192,7 +209,7 @@ def _slug(text: str) -> str:
 
 
 def render_preview(query: Query, out: Path, time_range: TimeRange,
-                   dimensions: dict[str, Sequence[str]] | None = None) -> list[RenderedPanel]:
+                   dimensions: dict[str, Sequence[str]] | None = None, language: Language = "da") -> list[RenderedPanel]:
     """Draw every ClickHouse panel of every board to out/<board>/<nn>-<title>.png; write out/index.html."""
     out.mkdir(parents=True, exist_ok=True)
     dimensions = dimensions if dimensions is not None else all_values(query)
@@ -207,34 +224,38 @@ def render_preview(query: Query, out: Path, time_range: TimeRange,
             sql = panel_sql(panel, time_range, values)
             result = query(sql)
             path = out / board.uid / f"{number:02d}-{_slug(panel.title)}.png"
-            render_panel(panel, result, path)
+            render_panel(panel, result, path, language)
             rendered.append(RenderedPanel(board, panel, path, len(result.rows), sql))
-    _write_index(out, rendered, time_range)
+    _write_index(out, rendered, time_range, language)
     return rendered
 
 
-def _write_index(out: Path, rendered: list[RenderedPanel], time_range: TimeRange) -> None:
-    span = (f"{time_range.start.astimezone(LOCAL):%Y-%m-%d %H:%M} to "
+def _write_index(out: Path, rendered: list[RenderedPanel], time_range: TimeRange, language: Language) -> None:
+    def say(text: str) -> str:
+        return html.escape(translate(text, language))
+
+    span = (f"{time_range.start.astimezone(LOCAL):%Y-%m-%d %H:%M} – "
             f"{time_range.end.astimezone(LOCAL):%Y-%m-%d %H:%M} ({TZ})")
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>kanalpuls boards preview</title>",
+    parts = [f"<!doctype html><html lang='{language}'><head><meta charset='utf-8'>"
+             f"<title>{say('kanalpuls boards preview')}</title>",
              "<style>body{font-family:sans-serif;margin:2em}img{max-width:100%;border:1px solid #ddd}"
              "figure{display:inline-block;vertical-align:top;margin:0 1em 1em 0;max-width:48%}"
              "details{font-size:80%}</style></head><body>",
-             f"<h1>kanalpuls boards preview</h1><p>Time range {html.escape(span)}; all template "
-             "variables at All. Each image is a panel's SQL, expanded as Grafana would send it, run "
-             "against the store.</p>"]
+             f"<h1>{say('kanalpuls boards preview')}</h1><p>{say('Time range')} {html.escape(span)}; "
+             f"{say(ALL_AT_ALL)}</p>"]
     board = None
     for item in rendered:
         if item.board is not board:
             board = item.board
-            parts.append(f"<h2>{html.escape(board.title)}</h2>")
+            parts.append(f"<h2>{say(board.title)}</h2>")
+        title = say(item.panel.title)
         if item.png is None:
-            parts.append(f"<figure><figcaption>{html.escape(item.panel.title)}: from Prometheus "
-                         f"(<code>{html.escape(item.sql)}</code>), not drawn here.</figcaption></figure>")
+            parts.append(f"<figure><figcaption>{title}: {say('from Prometheus, not drawn here')} "
+                         f"(<code>{html.escape(item.sql)}</code>)</figcaption></figure>")
             continue
         src = item.png.relative_to(out).as_posix()
-        parts.append(f"<figure><img src='{html.escape(src)}' alt='{html.escape(item.panel.title)}'>"
-                     f"<figcaption>{html.escape(item.panel.title)}: {item.rows} rows</figcaption>"
+        parts.append(f"<figure><img src='{html.escape(src)}' alt='{title}'>"
+                     f"<figcaption>{title}: {item.rows} {say('rows')}</figcaption>"
                      f"<details><summary>SQL</summary><pre>{html.escape(item.sql)}</pre></details></figure>")
     parts.append("</body></html>\n")
     (out / "index.html").write_text("\n".join(parts), encoding="utf-8")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from dashboards.boards import BOARDS, Board, board_json
+from pipeline.messages import Language
 
 
 class PushError(Exception):
@@ -18,11 +19,11 @@ class DashboardApi(Protocol):
 
 
 def push_boards(dashboards: DashboardApi, folder_uid: str | None = None,
-                boards: tuple[Board, ...] = BOARDS) -> list[str]:
+                boards: tuple[Board, ...] = BOARDS, language: Language = "da") -> list[str]:
     """Save every board; returns the URL path Grafana gives each."""
     urls = []
     for board in boards:
-        payload: dict[str, Any] = {"dashboard": board_json(board), "overwrite": True,
+        payload: dict[str, Any] = {"dashboard": board_json(board, language), "overwrite": True,
                                    "message": "kanalpuls dashboards push"}
         if folder_uid:
             payload["folderUid"] = folder_uid

@@ -300,7 +300,8 @@ def build_app(settings: Settings) -> faust.App:
         # day. A target that cannot be evaluated is logged, never a reason to stop counting.
         if "worker" in state and steering.targets:
             try:
-                await state["worker"].sink.record_targets(steering, datetime.now(steering.zone).date())
+                await state["worker"].sink.record_targets(steering, datetime.now(steering.zone).date(),
+                                                          settings.language)
             except StoreError as exc:
                 logger.warning("targets not evaluated: %s", exc)
 

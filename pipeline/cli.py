@@ -492,31 +492,40 @@ def targets(
     from pipeline.store import StoreError
     from pipeline.store_client import run_query
     from pipeline.baselines import BaselineError
+    from pipeline.kpi_output import number
+    from pipeline.messages import translate
     from pipeline.targets import evaluate_targets
 
     settings = get_settings()
     try:
         day = _day("--on", on) if on else date.today()
         steering = load_steering(settings.steering.file)
-        statuses = evaluate_targets(steering, lambda sql: run_query(settings, sql), settings.store.database, day)
+        statuses = evaluate_targets(steering, lambda sql: run_query(settings, sql), settings.store.database, day,
+                                    settings.language)
     except (BaselineError, SteeringError, StoreError, ValueError) as exc:
         raise _fail(str(exc))
+    language = settings.language
     if not statuses:
-        console.print(f"no targets in {settings.steering.file}")
+        console.print(translate("no targets in {file}", language).format(file=settings.steering.file))
         return
 
     def shown(value: float | None, unit: str) -> str:
         if value is None or value != value:
-            return "no data"
-        return f"{value:.1%}" if unit in ("share", "rate") else f"{value:.3f}"
+            return translate("no data", language)
+        if unit in ("share", "rate"):
+            return f"{number(value * 100, language, 1)} %"
+        return number(value, language, 3)
 
-    table = Table("target", "window", "value", "target", "progress", "status", title=f"Targets on {day}")
+    table = Table(*(translate(h, language) for h in ("target", "window", "value", "target value", "progress",
+                                                     "status")), title=translate("Targets on {day}", language)
+                  .format(day=day))
     for status in statuses:
-        verdict = ("[green]on track[/green]" if status.on_track else "[red]off track[/red]"
-                   if status.on_track is not None else "no verdict")
+        verdict = (f"[green]{translate('on track', language)}[/green]" if status.on_track
+                   else f"[red]{translate('off track', language)}[/red]" if status.on_track is not None
+                   else translate("no verdict", language))
         if status.note:
             verdict += f"\n[dim]{status.note}[/dim]"
-        progress = "" if status.progress is None else f"{status.progress:.0%}"
+        progress = "" if status.progress is None else f"{number(status.progress * 100, language)} %"
         table.add_row(f"{status.name}\n[dim]{status.description}[/dim]", f"{status.window[0]} – {status.window[1]}",
                       shown(status.value, status.unit), shown(status.target, status.unit), progress, verdict)
     _stdout().print(table)
@@ -591,6 +600,8 @@ def baseline_import(
 def baseline_list() -> None:
     """Every baseline shift, gain and targets can compare with: the steering file's and the imported ones."""
     from pipeline.baselines import imported_baselines
+    from pipeline.kpi_output import number
+    from pipeline.messages import translate
     from pipeline.steering import SteeringError, load_steering
     from pipeline.store import StoreError
     from pipeline.store_client import run_query
@@ -601,18 +612,24 @@ def baseline_list() -> None:
         stored = imported_baselines(lambda sql: run_query(settings, sql), settings.store.database)
     except (SteeringError, StoreError) as exc:
         raise _fail(str(exc))
-    table = Table("baseline", "kind", "what")
+    language = settings.language
+    table = Table(*(translate(h, language) for h in ("baseline", "kind", "what")))
     for name, baseline in steering.baselines.items():
-        what = {"fixed": f"{baseline.start} – {baseline.end}", "same_period_last_year": "the same days a year earlier",
-                "rolling_weeks": f"the {baseline.weeks} weeks before the period",
-                "channel_mix": f"shares for {len(baseline.mix)} task(s)"}[baseline.kind]
-        table.add_row(name, baseline.kind, f"{what}{' – ' + baseline.description if baseline.description else ''}")
+        what = {"fixed": f"{baseline.start} – {baseline.end}",
+                "same_period_last_year": translate("the same days a year earlier", language),
+                "rolling_weeks": translate("the {weeks} weeks before the period", language).format(weeks=baseline.weeks),
+                "channel_mix": translate("shares for {tasks} task(s)", language).format(tasks=len(baseline.mix))
+                }[baseline.kind]
+        table.add_row(name, translate(baseline.kind, language),
+                      f"{what}{' – ' + baseline.description if baseline.description else ''}")
     for name, row in stored.items():
         if name in steering.baselines:
             continue
         period = f"{row['period_from']} – {row['period_to']}, " if row["period_from"] else ""
-        table.add_row(name, "imported", f"{period}{row['days']} days, {int(row['tasks'])} tasks, "  # type: ignore[call-overload]
-                      f"{float(row['inquiries']):,.0f} inquiries, from {row['source']}")  # type: ignore[arg-type]
+        table.add_row(name, translate("imported", language), period + translate(
+            "{days} days, {tasks} tasks, {inquiries} inquiries, from {source}", language).format(
+            days=row["days"], tasks=int(row["tasks"]), inquiries=number(float(row["inquiries"]), language),  # type: ignore[call-overload, arg-type]
+            source=row["source"]))
     _stdout().print(table)
 
 
@@ -671,6 +688,7 @@ def report_strategy(
     from datetime import date
 
     from pipeline.baselines import BaselineError
+    from pipeline.messages import translate
     from pipeline.reports.strategy import strategy_report
     from pipeline.steering import SteeringError, load_steering
     from pipeline.store import StoreError
@@ -682,12 +700,14 @@ def report_strategy(
         _period(first, last)
         steering = load_steering(settings.steering.file)
         report = strategy_report(lambda sql: run_query(settings, sql), settings.store.database, steering, first,
-                                 last, out or Path(f"strategy-{first}_{last}"), baseline)
+                                 last, out or Path(f"strategy-{first}_{last}"), baseline, language=settings.language)
     except (BaselineError, SteeringError, StoreError, ValueError) as exc:
         raise _fail(str(exc))
     without = [s.title for s in report.sections if s.state != "chart"]
-    console.print(f"wrote {report.path} with {len(report.pngs)} chart(s)"
-                  + (f"; in words only (no data or nothing to compare): {', '.join(without)}" if without else ""))
+    console.print(translate("wrote {path} with {charts} chart(s)", settings.language).format(
+        path=report.path, charts=len(report.pngs))
+        + (translate("; in words only (no data or nothing to compare): {sections}", settings.language).format(
+            sections=", ".join(without)) if without else ""), highlight=False)
 
 
 dashboards_app = typer.Typer(help="Grafana boards as code (dashboards/): build the JSON, preview without Grafana, "
@@ -703,7 +723,7 @@ def dashboards_build(
     """Write every board's JSON from the code in dashboards/boards.py."""
     from dashboards.boards import JSON_DIR, write_json
 
-    for path in write_json(out or JSON_DIR):
+    for path in write_json(out or JSON_DIR, get_settings().language):
         console.print(f"wrote {path}")
 
 
@@ -724,6 +744,7 @@ def dashboards_preview(
     from dashboards.macros import TimeRange
     from dashboards.preview import render_preview
     from dashboards.queries import newest_week
+    from pipeline.messages import translate
     from pipeline.store import StoreError
     from pipeline.store_client import run_query
 
@@ -745,11 +766,11 @@ def dashboards_preview(
             if start >= end:
                 raise ValueError(f"--from {start} is not before --to {end}")
             time_range = TimeRange(start, end, interval_seconds=3600)
-        rendered = render_preview(query, out, time_range)
+        rendered = render_preview(query, out, time_range, language=settings.language)
     except (StoreError, ValueError) as exc:
         raise _fail(str(exc))
     drawn = [r for r in rendered if r.png is not None]
-    empty = [r.panel.title for r in drawn if r.rows == 0]
+    empty = [translate(r.panel.title, settings.language) for r in drawn if r.rows == 0]
     console.print(f"wrote {out / 'index.html'} with {len(drawn)} panel(s)"
                   + (f"; no data in the range for: {', '.join(empty)}" if empty else ""))
 
@@ -777,7 +798,7 @@ def dashboards_push(
         credential = (user, typer.prompt(f"Grafana password for {user}", hide_input=True))
     api = GrafanaApi.from_url(url, credential=credential)
     try:
-        urls = push_boards(api.dashboard, folder_uid)
+        urls = push_boards(api.dashboard, folder_uid, language=get_settings().language)
     except PushError as exc:
         raise _fail(f"{url}: {exc}")
     for path in urls:

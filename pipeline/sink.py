@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from pipeline import metrics
 from pipeline.aggregation import to_store_table
+from pipeline.messages import Language
 from pipeline.steering import Steering
 from pipeline.store import EmbeddedStore, ServerStore, StoreQueryError, StoreUnavailable, init_schema
 from pipeline.targets import record_targets
@@ -85,9 +86,9 @@ class ClickHouseSink:
         load the steering file's prices, hours and closing days for the KPI views."""
         init_schema(self.store, steering)
 
-    async def record_targets(self, steering: Steering, on: date) -> None:
-        """Evaluate the steering file's targets for `on` and store them for the boards."""
-        await self._retrying(record_targets, self.store, steering, on)
+    async def record_targets(self, steering: Steering, on: date, language: Language = "da") -> None:
+        """Evaluate the steering file's targets for `on` and store them for the boards, notes in `language`."""
+        await self._retrying(record_targets, self.store, steering, on, None, language)
 
     async def stored_ids_async(self, days: list[date]) -> dict[date, list[str]]:
         return await self._retrying(self.stored_ids_of_days, days)

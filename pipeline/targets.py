@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
 
+from pipeline.messages import Language, translate
 from pipeline.baselines import ResolvedBaseline, resolve_baseline
 from pipeline.steering import Steering, Target, TargetScope
 from pipeline.store import EmbeddedStore, QueryResult, ServerStore, sql_string
@@ -145,6 +146,16 @@ def _target_baseline(target: Target, steering: Steering, query: Query, database:
     return ResolvedBaseline("", "period", first, last, (last - first).days + 1, target.baseline.description)
 
 
+# A target's notes say why a value, start or verdict is missing (English msgids; Danish in
+# pipeline/messages.py).
+NO_BASELINE_DATA = ("no data in the baseline {baseline}: import that count with `kanalpuls baseline import FILE "
+                    "--name NAME` and name it as the target's baseline")
+BASELINE_CANNOT = ("the baseline {baseline} cannot give this measure (a count has no departments, inquiry kinds or "
+                   "resolution; a mix has no volume): give start.value")
+BASELINE_OUT_OF_SCOPE = "the baseline {baseline} has no inquiries in this target's scope"
+NO_DATA_IN_WINDOW = "no inquiries in its scope in the window {first} – {last}"
+
+
 def _baseline_words(baseline: ResolvedBaseline) -> str:
     if baseline.kind == "period":
         return f"{baseline.name + ' ' if baseline.name else ''}{baseline.base_from} – {baseline.base_to}"
@@ -152,7 +163,7 @@ def _baseline_words(baseline: ResolvedBaseline) -> str:
 
 
 def evaluate_target(name: str, target: Target, steering: Steering, query: Query, database: str,
-                    on: date) -> TargetStatus:
+                    on: date, language: Language = "da") -> TargetStatus:
     def measured(first: date, last: date) -> float | None:
         value = query(measure_sql(database, steering.timezone, target, first, last,
                                   steering.resolution_within_days)).scalar()
@@ -170,17 +181,15 @@ def evaluate_target(name: str, target: Target, steering: Steering, query: Query,
             value = per_day(baseline.base_from, baseline.base_to) if target.measure == "volume_index" else \
                 measured(baseline.base_from, baseline.base_to)  # type: ignore[arg-type]
             if value is None:
-                notes.append(f"no data in the baseline {_baseline_words(baseline)}: import that count with "
-                             "`kanalpuls baseline import FILE --name NAME` and name it as the target's baseline")
+                notes.append(translate(NO_BASELINE_DATA, language).format(baseline=_baseline_words(baseline)))
             return value
         sql = baseline_measure_sql(database, target, baseline)
         if sql is None:
-            notes.append(f"the baseline {_baseline_words(baseline)} cannot give this measure (a count has no "
-                         "departments, inquiry kinds or resolution; a mix has no volume): give start.value")
+            notes.append(translate(BASELINE_CANNOT, language).format(baseline=_baseline_words(baseline)))
             return None
         value = query(sql).scalar()
         if value is None or value != value:
-            notes.append(f"the baseline {_baseline_words(baseline)} has no inquiries in this target's scope")
+            notes.append(translate(BASELINE_OUT_OF_SCOPE, language).format(baseline=_baseline_words(baseline)))
             return None
         return float(value)
 
@@ -190,7 +199,7 @@ def evaluate_target(name: str, target: Target, steering: Steering, query: Query,
     value: float | None
     now = per_day(*window) if target.measure == "volume_index" else measured(*window)
     if now is None:
-        notes.append(f"no inquiries in its scope in the window {window[0]} – {window[1]}")
+        notes.append(translate(NO_DATA_IN_WINDOW, language).format(first=window[0], last=window[1]))
     if target.measure == "volume_index":
         then = over_baseline()
         value = None if now is None or not then else now / then
@@ -214,16 +223,18 @@ def evaluate_target(name: str, target: Target, steering: Steering, query: Query,
                         wanted, start_value, progress, on_track, higher_is_better, "; ".join(notes))
 
 
-def evaluate_targets(steering: Steering, query: Query, database: str, on: date) -> list[TargetStatus]:
-    """Every target of the steering file, evaluated on `on`."""
-    return [evaluate_target(name, target, steering, query, database, on) for name, target in steering.targets.items()]
+def evaluate_targets(steering: Steering, query: Query, database: str, on: date,
+                     language: Language = "da") -> list[TargetStatus]:
+    """Every target of the steering file, evaluated on `on`; notes in `language`."""
+    return [evaluate_target(name, target, steering, query, database, on, language)
+            for name, target in steering.targets.items()]
 
 
 def record_targets(store: EmbeddedStore | ServerStore, steering: Steering, on: date,
-                   evaluated_at: datetime | None = None) -> list[TargetStatus]:
+                   evaluated_at: datetime | None = None, language: Language = "da") -> list[TargetStatus]:
     """Evaluate every target on `on` and store the result in target_status, where dashboards
     read it (Grafana cannot run the Python that resolves baselines and trajectories)."""
-    statuses = evaluate_targets(steering, store.query, store.database, on)
+    statuses = evaluate_targets(steering, store.query, store.database, on, language)
     if statuses:
         at = evaluated_at or datetime.now(timezone.utc)
         columns = {

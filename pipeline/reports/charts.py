@@ -6,9 +6,12 @@ deciding that a KPI has no data, and saying so in words instead of drawing an em
 is the caller's job (pipeline/reports/strategy.py). Figures are built on the Agg canvas
 directly, never through pyplot, so nothing depends on a display or on global state.
 
-Readability rules every chart follows: channel colours and names from labels.py, the same
-in every chart; task labels wrapped (labels.task_title) on horizontal bars, where long KLE
-labels have room; values written on or next to what they measure; legends outside the data.
+Readability rules every chart follows: channel colours from labels.py and channel names from
+the message catalogue, the same in every chart; task labels wrapped (labels.task_title) on
+horizontal bars, where long KLE labels have room; values written on or next to what they
+measure; legends outside the data. Every word on a chart is pipeline/messages.py's in the
+report's language (Danish unless asked), and every number is written by labels.py as the
+page writes it, so '12,3 %' on a bar is '12,3 %' in the text beside it.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from pipeline.reports.labels import CHANNEL_COLOURS, CHANNEL_EN, WEEKDAYS_EN
+from pipeline.messages import Language, channel_name, report_word, weekday_name
+from pipeline.reports.labels import CHANNEL_COLOURS, count, decimal, money, percent, price, signed
 
 DPI = 100
 WIDTH = 10.0  # inches: 1000 px, fits a report page without scaling text down
@@ -59,12 +63,18 @@ def _text_colour(colour: str) -> str:
     return "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.55 else "white"
 
 
-def thousands(value: float) -> str:
-    return f"{value:,.0f}"
+def _percent_axis(language: Language) -> FuncFormatter:
+    """Ticks as '20 %' (da) or '20%' (en), matplotlib's PercentFormatter knowing one style only;
+    a decimal where the ticks are closer than a whole percent, so no two read the same."""
+    return FuncFormatter(lambda v, _: percent(v, language, 0 if round(v * 100, 6).is_integer() else 1))
+
+
+def _count_axis(language: Language) -> FuncFormatter:
+    return FuncFormatter(lambda v, _: count(v, language))
 
 
 def channel_mix(buckets: Sequence[tuple[str, dict[str, int]]], channels: Sequence[str], path: Path,
-                title: str) -> Path:
+                title: str, language: Language = "da") -> Path:
     """100 % stacked bars: each bucket's (week's or day's) inquiries split by channel."""
     figure = _figure(5.2)
     ax = figure.add_subplot()
@@ -74,27 +84,29 @@ def channel_mix(buckets: Sequence[tuple[str, dict[str, int]]], channels: Sequenc
     for channel in channels:
         shares = [counts.get(channel, 0) / total for (_, counts), total in zip(buckets, totals)]
         colour = CHANNEL_COLOURS.get(channel, "#666666")
-        ax.bar(positions, shares, bottom=bottoms, color=colour, width=0.75, label=CHANNEL_EN.get(channel, channel),
+        ax.bar(positions, shares, bottom=bottoms, color=colour, width=0.75, label=channel_name(channel, language),
                edgecolor="white", linewidth=0.5)
         for x, (share, bottom) in enumerate(zip(shares, bottoms)):
             if share >= 0.06:  # smaller segments have no room for a label
-                ax.text(x, bottom + share / 2, f"{share:.0%}", ha="center", va="center", fontsize=8.5,
+                ax.text(x, bottom + share / 2, percent(share, language, 0), ha="center", va="center", fontsize=8.5,
                         color=_text_colour(colour))
         bottoms = [b + s for b, s in zip(bottoms, shares)]
     ax.set_xticks(list(positions), [label for label, _ in buckets], fontsize=9)
     ax.set_ylim(0, 1)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_ylabel("Share of inquiries")
+    ax.yaxis.set_major_formatter(_percent_axis(language))
+    ax.set_ylabel(report_word("axis_share_of_inquiries", language))
     _title(ax, title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="Channel", reverse=True)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              title=report_word("legend_channel", language), reverse=True)
     _open_frame(ax)
     return _save(figure, path)
 
 
 def channel_shift(rows: Sequence[tuple[str, dict[str, float]]], channels: Sequence[str], path: Path,
-                  title: str) -> Path:
+                  title: str, language: Language = "da", total_first: bool = False) -> Path:
     """Per task, a diverging bar: the percentage points each channel gained (right of 0) or
-    lost (left of 0) against the baseline. Gains and losses of one task add up to zero."""
+    lost (left of 0) against the baseline. Gains and losses of one task add up to zero.
+    `total_first`: the first row is the municipality as a whole, set apart from the tasks."""
     figure = _figure(max(3.0, 0.5 * len(rows) + 1.8))
     ax = figure.add_subplot()
     labels = [label for label, _ in rows]
@@ -106,11 +118,11 @@ def channel_shift(rows: Sequence[tuple[str, dict[str, float]]], channels: Sequen
         colour = CHANNEL_COLOURS.get(channel, "#666666")
         values = [shifts.get(channel, 0.0) for _, shifts in rows]
         starts = [right[i] if v >= 0 else left[i] for i, v in enumerate(values)]
-        ax.barh(y, values, left=starts, color=colour, height=0.65, label=CHANNEL_EN.get(channel, channel),
+        ax.barh(y, values, left=starts, color=colour, height=0.65, label=channel_name(channel, language),
                 edgecolor="white", linewidth=0.5)
         for i, value in enumerate(values):
             if abs(value) >= 0.12 * widest:
-                ax.text(starts[i] + value / 2, i, f"{value:+.1f}", ha="center", va="center", fontsize=8,
+                ax.text(starts[i] + value / 2, i, signed(value, language), ha="center", va="center", fontsize=8,
                         color=_text_colour(colour))
             if value >= 0:
                 right[i] += value
@@ -118,22 +130,24 @@ def channel_shift(rows: Sequence[tuple[str, dict[str, float]]], channels: Sequen
                 left[i] += value
     ax.axvline(0, color="black", linewidth=1)
     ax.set_yticks(y, labels, fontsize=9)
-    if labels and labels[0] == "All tasks":  # the municipality as a whole, set apart from the tasks
+    if labels and total_first:
         ax.get_yticklabels()[0].set_fontweight("bold")
         ax.axhline(0.5, color="#999999", linewidth=0.8)
     ax.invert_yaxis()
     ax.set_xlim(-widest * 1.1, widest * 1.1)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f}" if v else "0"))
-    ax.set_xlabel("Percentage points of the task's inquiries against the baseline (← share lost | share gained →)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f}" if v else "0"))  # whole points: no separator
+    ax.set_xlabel(report_word("axis_shift", language))
     ax.grid(axis="x", **_GRID)
     ax.set_axisbelow(True)
     _title(ax, title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="Channel")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              title=report_word("legend_channel", language))
     _open_frame(ax)
     return _save(figure, path)
 
 
-def self_service_rate(rows: Sequence[tuple[str, float, int]], overall: float, path: Path, title: str) -> Path:
+def self_service_rate(rows: Sequence[tuple[str, float, int]], overall: float, path: Path, title: str,
+                      language: Language = "da") -> Path:
     """Horizontal bars: each task's self-service rate, the municipality's overall rate as a line."""
     figure = _figure(max(3.0, 0.45 * len(rows) + 1.6))
     ax = figure.add_subplot()
@@ -141,18 +155,20 @@ def self_service_rate(rows: Sequence[tuple[str, float, int]], overall: float, pa
     rates = [rate for _, rate, _ in rows]
     ax.barh(y, rates, color=CHANNEL_COLOURS["self_service"], height=0.65)
     for i, (_, rate, inquiries) in enumerate(rows):
-        ax.annotate(f"{rate:.1%} of {thousands(inquiries)}", (rate, i), xytext=(4, 0), textcoords="offset points",
+        ax.annotate(report_word("rate_of", language, rate=percent(rate, language), n=count(inquiries, language)),
+                    (rate, i), xytext=(4, 0), textcoords="offset points",
                     va="center", fontsize=8.5, zorder=4,  # over the overall line, which may cross it
                     bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
     ax.axvline(overall, color="black", linestyle="--", linewidth=1)
-    ax.annotate(f"all tasks: {overall:.1%}", (overall, -0.75), xytext=(3, 0), textcoords="offset points",
+    ax.annotate(report_word("all_tasks_rate", language, rate=percent(overall, language)), (overall, -0.75),
+                xytext=(3, 0), textcoords="offset points",
                 fontsize=8.5, va="bottom")
     ax.set_yticks(y, [label for label, _, _ in rows], fontsize=9)
     ax.set_ylim(len(rows) - 0.5, -1.1)
     ax.set_xlim(0, min(1.0, max([*rates, overall]) * 1.3 + 0.04))
     ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_xlabel("Self-service inquiries / all inquiries of the task")
+    ax.xaxis.set_major_formatter(_percent_axis(language))
+    ax.set_xlabel(report_word("axis_self_service", language))
     ax.grid(axis="x", **_GRID)
     ax.set_axisbelow(True)
     _title(ax, title)
@@ -170,7 +186,8 @@ class Gain:
         return self.cost_at_baseline_mix - self.cost
 
 
-def cost(channels: Sequence[tuple[str, int, float, float]], gain: Gain | None, path: Path, title: str) -> Path:
+def cost(channels: Sequence[tuple[str, int, float, float]], gain: Gain | None, path: Path, title: str,
+         language: Language = "da") -> Path:
     """Left: cost per channel (inquiries x unit price). Right, with a baseline: the period's
     cost at the baseline's channel mix beside its actual cost; the difference is the gain."""
     figure = _figure(max(3.2, 0.45 * len(channels) + 1.8))
@@ -179,14 +196,15 @@ def cost(channels: Sequence[tuple[str, int, float, float]], gain: Gain | None, p
     y = list(range(len(channels)))
     costs = [c for _, _, _, c in channels]
     ax.barh(y, costs, color=[CHANNEL_COLOURS.get(ch, "#666666") for ch, _, _, _ in channels], height=0.65)
-    for i, (_, inquiries, price, amount) in enumerate(channels):
-        ax.annotate(f"{thousands(amount)} DKK ({thousands(inquiries)} × {price:g})", (amount, i), xytext=(4, 0),
-                    textcoords="offset points", va="center", fontsize=8.5)
-    ax.set_yticks(y, [CHANNEL_EN.get(ch, ch) for ch, _, _, _ in channels], fontsize=9)
+    for i, (_, inquiries, unit_price, amount) in enumerate(channels):
+        ax.annotate(report_word("cost_bar", language, amount=money(amount, language),
+                                inquiries=count(inquiries, language), price=price(unit_price, language)),
+                    (amount, i), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8.5)
+    ax.set_yticks(y, [channel_name(ch, language) for ch, _, _, _ in channels], fontsize=9)
     ax.invert_yaxis()
     ax.set_xlim(0, max(costs) * 1.6 if max(costs) > 0 else 1)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: thousands(v)))
-    ax.set_xlabel("DKK (inquiries × unit price)")
+    ax.xaxis.set_major_formatter(_count_axis(language))
+    ax.set_xlabel(report_word("axis_cost", language))
     ax.grid(axis="x", **_GRID)
     ax.set_axisbelow(True)
     _title(ax, title)
@@ -196,13 +214,14 @@ def cost(channels: Sequence[tuple[str, int, float, float]], gain: Gain | None, p
         values = [gain.cost_at_baseline_mix, gain.cost]
         gx.bar([0, 1], values, color=["#bbbbbb", "#0072B2"], width=0.6)
         for x, value in enumerate(values):
-            gx.text(x, value, f"{thousands(value)}", ha="center", va="bottom", fontsize=8.5)
-        gx.set_xticks([0, 1], ["at baseline\nchannel mix", "actual"], fontsize=9)
+            gx.text(x, value, count(value, language), ha="center", va="bottom", fontsize=8.5)
+        gx.set_xticks([0, 1], [report_word("at_baseline_mix", language), report_word("actual", language)], fontsize=9)
         gx.set_ylim(0, max(values) * 1.18)
-        gx.yaxis.set_major_formatter(FuncFormatter(lambda v, _: thousands(v)))
-        gx.set_ylabel("DKK in the period")
-        sign = "saved" if gain.gain >= 0 else "extra cost"
-        gx.set_title(f"Realised gain: {thousands(gain.gain)} DKK {sign}", loc="left", fontsize=10)
+        gx.yaxis.set_major_formatter(_count_axis(language))
+        gx.set_ylabel(report_word("axis_cost_period", language))
+        verdict = report_word("gain_saved" if gain.gain >= 0 else "gain_extra", language,
+                              amount=money(abs(gain.gain), language))
+        gx.set_title(textwrap.fill(verdict, 30), loc="left", fontsize=10)  # a third of the width: two lines
         _open_frame(gx)
     return _save(figure, path)
 
@@ -218,7 +237,7 @@ class TargetPoint:
     on_track: bool | None
 
 
-def targets(points: Sequence[TargetPoint], path: Path, title: str) -> Path:
+def targets(points: Sequence[TargetPoint], path: Path, title: str, language: Language = "da") -> Path:
     """Per target: where it started (hollow), what the trajectory asks for today (black bar),
     and the measured value (green on track, red off track)."""
     figure = _figure(max(2.6, 0.65 * len(points) + 1.6))
@@ -232,8 +251,10 @@ def targets(points: Sequence[TargetPoint], path: Path, title: str) -> Path:
         ax.plot(point.target, i, marker="|", markersize=22, markeredgewidth=2.5, color="black", linestyle="none",
                 zorder=3)
         ax.plot(point.value, i, marker="o", markersize=10, color=colour, linestyle="none", zorder=4)
-        verdict = "on track" if point.on_track else "off track" if point.on_track is False else ""
-        ax.annotate(f"{point.value:.1%} {verdict}", (point.value, i), xytext=(0, 9), textcoords="offset points",
+        verdict = (report_word("on_track", language) if point.on_track else
+                   report_word("off_track", language) if point.on_track is False else "")
+        ax.annotate(f"{percent(point.value, language)} {verdict}".strip(), (point.value, i), xytext=(0, 9),
+                    textcoords="offset points",
                     ha="center", fontsize=8.5, color=colour)
     values = [v for p in points for v in (p.start, p.target, p.value) if v is not None]
     low, high = min(values), max(values)
@@ -241,15 +262,16 @@ def targets(points: Sequence[TargetPoint], path: Path, title: str) -> Path:
     ax.set_xlim(max(0.0, low - pad), high + pad)
     ax.set_ylim(len(points) - 0.4, -0.8)
     ax.set_yticks(range(len(points)), [p.label for p in points], fontsize=9)
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel("Value (shares and rates in %, volume indices in % of their baseline)")
+    ax.xaxis.set_major_formatter(_percent_axis(language))
+    ax.set_xlabel(report_word("axis_targets", language))
     ax.grid(axis="x", **_GRID)
     ax.set_axisbelow(True)
-    ax.plot([], [], marker="o", markerfacecolor="white", markeredgecolor="#666666", linestyle="none", label="start")
+    ax.plot([], [], marker="o", markerfacecolor="white", markeredgecolor="#666666", linestyle="none",
+            label=report_word("legend_start", language))
     ax.plot([], [], marker="|", markersize=12, markeredgewidth=2.5, color="black", linestyle="none",
-            label="target today")
-    ax.plot([], [], marker="o", color="#009E73", linestyle="none", label="measured, on track")
-    ax.plot([], [], marker="o", color="#D55E00", linestyle="none", label="measured, off track")
+            label=report_word("legend_target_today", language))
+    ax.plot([], [], marker="o", color="#009E73", linestyle="none", label=report_word("legend_on_track", language))
+    ax.plot([], [], marker="o", color="#D55E00", linestyle="none", label=report_word("legend_off_track", language))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     _title(ax, title)
     _open_frame(ax)
@@ -257,7 +279,7 @@ def targets(points: Sequence[TargetPoint], path: Path, title: str) -> Path:
 
 
 def demand_heatmap(per_open_day: Sequence[Sequence[float]], opening: Sequence[Sequence[tuple[time, time]]],
-                   channel: str, path: Path, title: str) -> Path:
+                   channel: str, path: Path, title: str, language: Language = "da") -> Path:
     """Weekday x local hour: inquiries per open day of that weekday as colour (numbers in the
     cells), the channel's opening hours outlined, so demand outside them stands out.
     `per_open_day` and `opening` have 7 rows, Monday first; `per_open_day` has 24 columns."""
@@ -286,18 +308,20 @@ def demand_heatmap(per_open_day: Sequence[Sequence[float]], opening: Sequence[Se
         for i, h in enumerate(hours):
             value = data[d][i]
             if value > 0:
-                text = f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+                text = decimal(value, language, 0 if value >= 10 else 1)
                 crossed = any(h < edge < h + 1 for edge in edges)  # half-hour opening: the outline runs through
                 ax.text(h + 0.5, d, text, ha="center", va="center", fontsize=7.5, zorder=4,
                         color="white" if value > 0.6 * peak and not crossed else "black",
                         bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
                         if crossed else None)
-    ax.set_yticks(range(7), WEEKDAYS_EN)
+    ax.set_yticks(range(7), [weekday_name(d, language).capitalize() for d in range(1, 8)])
     ax.set_xticks([*hours, last], [f"{h:02d}" for h in [*hours, last]], fontsize=8.5)
-    ax.set_xlabel("Local time")
+    ax.set_xlabel(report_word("axis_local_time", language))
     bar = figure.colorbar(image, ax=ax, pad=0.01, fraction=0.04)
-    bar.set_label("Inquiries per open day", fontsize=9)
+    bar.set_label(report_word("axis_per_open_day", language), fontsize=9)
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(
+        lambda v, _: decimal(v, language, 0 if float(v).is_integer() else 1)))
     _title(ax, title)
-    ax.plot([], [], color="black", linewidth=2.2, label="opening hours")
+    ax.plot([], [], color="black", linewidth=2.2, label=report_word("legend_opening_hours", language))
     ax.legend(loc="upper right", bbox_to_anchor=(1.0, 1.16), frameon=False, fontsize=8.5)
     return _save(figure, path)

@@ -93,3 +93,17 @@ def test_the_checks_catch_an_overlap_a_wide_panel_a_duplicate_id_a_foreign_uid_a
     for expected in ("duplicate panel ids", "outside the 24-column grid", "overlaps",
                      "uid someone-elses", "$queue is used but not defined"):
         assert expected in found
+
+
+def test_every_text_a_board_shows_is_in_danish_and_english() -> None:
+    """Titles, descriptions and no-data words are in the message catalogue; the English text
+    is the key, so a board with a text missing from it would show English to Danish users."""
+    from pipeline.messages import TRANSLATIONS_DA
+
+    texts = {b.title for b in BOARDS} | {t for b in BOARDS for p in b.panels for t in (p.title, p.description,
+                                                                                      p.no_value) if t}
+    assert sorted(texts - set(TRANSLATIONS_DA)) == []
+    danish, english = board_json(BOARDS[1]), board_json(BOARDS[1], "en")
+    assert (danish["title"], english["title"]) == ("Kanalskift", "Channel shift")
+    overrides = {o["matcher"]["options"]: o["properties"][0]["value"] for o in danish["panels"][4]["fieldConfig"]["overrides"]}
+    assert overrides["cost_dkk"] == "omkostning"

@@ -129,4 +129,26 @@ def test_preview_writes_a_png_per_clickhouse_panel_and_an_index_referencing_them
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert set(re.findall(r"<img src='([^']+)'", index)) == {p.relative_to(tmp_path).as_posix() for p in pngs}
     assert all(r.rows > 0 for r in rendered if r.png is not None)
-    assert "from Prometheus" in index
+    assert "fra Prometheus, ikke tegnet her" in index and "<h2>Kanalskift</h2>" in index  # Danish first
+    render_preview(store.query, tmp_path / "en", WEEK, language="en")
+    english = (tmp_path / "en" / "index.html").read_text(encoding="utf-8")
+    assert "from Prometheus, not drawn here" in english and "<h2>Channel shift</h2>" in english
+
+
+def test_without_a_baseline_the_shift_and_gain_panels_say_so_instead_of_drawing_zero(
+        store: EmbeddedStore, tmp_path: Path) -> None:
+    """The simulated fortnight's first week has no four weeks before it: no rows (not a 0 line
+    or a NaN stat), and Grafana shows the panel's words in their place."""
+    from dashboards.boards import board_json
+
+    first_week = TimeRange(WEEK.start - timedelta(days=7), WEEK.start, interval_seconds=3600)
+    shift_board = next(b for b in BOARDS if b.uid == "kanalpuls-channel-shift")
+    everything = board_values(shift_board, all_values(store.query))
+    panels = {p.title: p for p in shift_board.panels}
+    for title in ("Shift against the previous four weeks per task (share points)",
+                  "Cost and realised gain against the previous four weeks (DKK)"):
+        assert store.query(panel_sql(panels[title], first_week, everything)).rows == []
+        assert run_panel(store.query, shift_board, panels[title], WEEK, everything).rows  # the second week compares
+    words = {p["title"]: p["fieldConfig"]["defaults"]["noValue"] for p in board_json(shift_board)["panels"]}
+    assert words["Kanalskift mod de fire foregående uger pr. opgave (procentpoint)"].startswith(
+        "Ingen sammenligning: de fire uger før perioden har ingen henvendelser. Importér en tælleuge")

@@ -279,7 +279,8 @@ def test_targets_compare_with_an_imported_count_or_a_typed_mix(store: EmbeddedSt
 def test_a_target_whose_baseline_cannot_say_has_a_note_and_no_verdict(
         measure: str, baseline: str, scope: dict[str, object], note: str, store: EmbeddedStore, steering: Steering,
         imported: str) -> None:
-    status = evaluate_target("x", target(measure, baseline, ["phone"], **scope), steering, store.query, DB, WEEK[1])
+    status = evaluate_target("x", target(measure, baseline, ["phone"], **scope), steering, store.query, DB, WEEK[1],
+                             language="en")
     assert note in status.note
     assert status.on_track is None
 

@@ -191,8 +191,12 @@ def test_targets_on_a_store_without_data_say_no_data(tmp_path: Path) -> None:
     assert run(settings, "store", "init").returncode == 0
     result = run(settings, "targets", "--on", "2026-11-29")
     assert result.returncode == 0, result.stderr
-    assert "esbjerg_walk_ins" in result.stdout and "no verdict" in result.stdout
-    assert "import that count with `kanalpuls baseline import FILE --name NAME`" in result.stdout
+    said = " ".join(result.stdout.split())
+    assert "esbjerg_walk_ins" in said and "ingen vurdering" in said and "Mål pr. 2026-11-29" in said
+    assert "importér den optælling med" in said and "kanalpuls baseline import" in said
+    english = run(settings.model_copy(update={"language": "en"}), "targets", "--on", "2026-11-29")
+    said = " ".join(english.stdout.split())
+    assert "no verdict" in said and "import that count with" in said
 
 
 def test_every_record_rejected_but_a_blank_line_still_exits_non_zero(tmp_path: Path) -> None:

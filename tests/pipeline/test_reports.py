@@ -12,6 +12,7 @@ every expectation (`SOURCES`).
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -20,10 +21,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 from openpyxl import load_workbook
 from PIL import Image
 
 from pipeline.baselines import BaselineError
+from pipeline.kpi_output import number
+from pipeline.messages import CHANNEL_NAMES, WEEKDAYS
 from pipeline.reports.komhen import (
     COLUMNS,
     CSV_COLUMNS,
@@ -34,6 +39,7 @@ from pipeline.reports.komhen import (
     read_komhen_week,
     write_komhen,
 )
+from pipeline.reports import charts as drawing
 from pipeline.reports.labels import CHANNEL_DA, CHANNELS, DIRECTION_DA, REQUESTER_TYPES
 from pipeline.reports.strategy import strategy_report
 from pipeline.reports.workbook import DATA_SHEET, NOTES_SHEET, TABLE_SHEET
@@ -379,12 +385,12 @@ def test_strategy_report_draws_a_chart_for_every_kpi_with_data(
                       "self-service": ["self_service_rate.png"], "cost": ["cost.png"], "targets": ["targets.png"],
                       "demand": demand}
     assert all(section["state"] == "chart" for section in page.sections.values())
-    # The numbers in words are ground truth's: inquiries per channel in the mix table.
+    # The numbers in words are ground truth's, written the Danish way: inquiries per channel in the mix table.
     mix = str(page.sections["channel-mix"]["text"])
-    assert f"{sum(now.values()):,} inbound inquiries" in mix
+    assert f"{number(sum(now.values()), 'da')} indgående henvendelser" in mix
     for channel, n in now.items():
-        assert f"{n:,}" in mix, channel
-    assert "realised gain is" in str(page.sections["cost"]["text"])
+        assert number(n, "da") in mix, channel
+    assert "realiserede gevinst er" in str(page.sections["cost"]["text"])
 
 
 def test_strategy_report_says_so_instead_of_drawing_empty_charts(store: EmbeddedStore, steering: Steering,
@@ -394,8 +400,9 @@ def test_strategy_report_says_so_instead_of_drawing_empty_charts(store: Embedded
     assert page.images == [] and list(tmp_path.glob("*.png")) == []
     assert all(section["state"] == "text" for section in page.sections.values())
     for key in ("channel-mix", "channel-shift", "self-service", "cost", "demand"):
-        assert "No inquiries are stored for 2 Mar 2025 – 29 Mar 2025" in str(page.sections[key]["text"]), key
-    assert "No target has data" in str(page.sections["targets"]["text"])
+        text = str(page.sections[key]["text"])
+        assert "Der er ingen henvendelser gemt for 2. mar. 2025 – 29. mar. 2025" in text, key
+    assert "Intet mål har data" in str(page.sections["targets"]["text"])
 
 
 def test_strategy_report_with_an_empty_baseline_compares_nothing_but_shows_the_period(
@@ -406,12 +413,92 @@ def test_strategy_report_with_an_empty_baseline_compares_nothing_but_shows_the_p
     page = read_page(report.path)
     assert_valid_pngs(tmp_path, page)
     assert page.sections["channel-shift"]["state"] == "text"
-    assert "No inquiries are stored for the baseline 'counting_week_2026'" in str(
+    assert "Der er ingen henvendelser gemt for basis 'counting_week_2026'" in str(
         page.sections["channel-shift"]["text"])
     assert page.sections["cost"]["images"] == ["cost.png"]
-    assert "no realised gain to show" in str(page.sections["cost"]["text"])
+    assert "ingen realiseret gevinst at vise" in str(page.sections["cost"]["text"])
     with pytest.raises(BaselineError, match="no baseline named 'nope'"):
         strategy_report(store.query, DB, steering, WEEK.monday, WEEK.sunday, tmp_path, baseline="nope")
+
+
+NOT_A_NUMBER = re.compile(r"\b(nan|NaN|inf|Infinity|None)\b")
+# English words of the report and its charts that no Danish text of it holds ('time' and 'week' do: 'travleste
+# time', the baseline named 'week_before').
+ENGLISH = ("inquiries", "baseline", "channel", "share", "self-service", "on track", "per open day", "dkk", "tasks",
+           "local", "opening", "cost", "gain", "actual", "weekday", "hour", "measured", "value")
+
+
+def test_strategy_report_is_danish_first_and_english_when_asked(
+        store: EmbeddedStore, steering: Steering, simulated: tuple[GroundTruth, list[InquiryEvent]],
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same week in both languages: every section, chart and number in the reader's language.
+    Target names and descriptions are the steering file's own words and stay as written, so the
+    targets section and chart are left out of the check for English words."""
+    truth, _ = simulated
+    drawn: dict[Path, str] = {}  # PNG -> every text on it, as drawn (tick labels are only set by drawing)
+    save = drawing._save
+
+    def recording(figure: Figure, path: Path) -> Path:
+        saved = save(figure, path)
+        drawn[path] = "\n".join(t.get_text() for t in figure.findobj(Text) if t.get_text().strip())
+        return saved
+
+    monkeypatch.setattr(drawing, "_save", recording)
+    steering = steering.model_copy(update={"baselines": {"week_before": Baseline(kind="rolling_weeks", weeks=1)}})
+    reports = {language: strategy_report(store.query, DB, steering, WEEK.monday, WEEK.sunday, tmp_path / language,
+                                         language=language) for language in ("da", "en")}
+    pages = {language: read_page(report.path) for language, report in reports.items()}
+    texts = {language: report.path.read_text(encoding="utf-8") for language, report in reports.items()}
+    assert '<html lang="da">' in texts["da"] and '<html lang="en">' in texts["en"]
+    da, en = ({key: str(section["text"]) for key, section in pages[language].sections.items()} for language in pages)
+    assert list(da) == list(en) == ["channel-mix", "channel-shift", "self-service", "cost", "targets", "demand"]
+    for danish, english in (("Kanalfordeling", "Channel mix"), ("henvendelser", "inquiries"),
+                            ("Kanalskift", "Channel shift"), ("Selvbetjeningsgrad", "Self-service rate"),
+                            ("Omkostning", "Cost"), ("realiserede gevinst", "realised gain"),
+                            ("Efterspørgsel", "Demand"), ("åbningstid", "opening hours"), ("på sporet", "on track"),
+                            (" pp", " pp"), (" kr.", "DKK ")):
+        assert danish in texts["da"] and english in texts["en"], (danish, english)
+        if danish.strip() != english.strip():
+            assert danish not in texts["en"], danish
+    # No English heading is left in the Danish page: the titles are read from the English one.
+    english_titles = [str(s.title) for s in reports["en"].sections] + ["Channel strategy report"]
+    assert all(title not in texts["da"] for title in english_titles), english_titles
+    assert all(s.title not in texts["en"] for s in reports["da"].sections)
+    # No English word outside what the municipality wrote itself (the targets' names and descriptions).
+    for key, text in da.items():
+        if key != "targets":
+            assert [w for w in ENGLISH if w in text.casefold()] == [], key
+    alts = re.findall(r'alt="([^"]*)"', texts["da"])
+    assert alts and all(w not in alt.casefold() for alt in alts for w in ENGLISH), alts
+    # Channel names, weekdays and numbers the way each language writes them.
+    for code in ("walk_in", "phone", "self_service", "letter"):
+        danish, english = CHANNEL_NAMES[code]
+        assert danish in da["channel-mix"] and english not in da["channel-mix"], code
+        assert english in en["channel-mix"] and danish not in en["channel-mix"], code
+    danish_days, english_days = ("|".join(names) for names in zip(*WEEKDAYS))
+    assert re.search(rf"travleste time ({danish_days}) kl\. \d\d:00", da["demand"]), da["demand"]
+    assert re.search(rf"busiest hour ({english_days}) \d\d:00", en["demand"]), en["demand"]
+    total = sum(arrivals(truth, WEEK.monday, WEEK.sunday).values())
+    assert total >= 1000  # a thousands separator to tell the languages apart
+    assert f"{total:,}".replace(",", ".") in da["channel-mix"] and f"{total:,}" in en["channel-mix"]
+    assert re.search(r"\d,\d %", da["channel-mix"]) and re.search(r"\d\.\d%", en["channel-mix"])
+    for language, text in texts.items():
+        found = NOT_A_NUMBER.search(text)
+        assert found is None, (language, text[max(0, found.start() - 200):found.end() + 80])
+    # The charts speak the page's language: axis labels, legends, units, channel and weekday names.
+    assert reports["da"].pngs == reports["en"].pngs and len(reports["da"].pngs) == 8
+    assert set(drawn) == {tmp_path / language / name for language in texts for name in reports["da"].pngs}
+    for name in reports["da"].pngs:
+        danish, english = drawn[tmp_path / "da" / name], drawn[tmp_path / "en" / name]
+        if name != "targets.png":
+            assert [w for w in ENGLISH if w in danish.casefold()] == [], (name, danish)
+        assert not re.search(r"\d\.\d(?!\d)|\d%|\bDKK\b|\bon track\b|\bMon\b", danish), (name, danish)
+        assert re.search(r"\d %|kr\.|på sporet|\bman\b|henvendelser|procentpoint", danish, re.IGNORECASE), name
+        assert "henvendelser" not in english.casefold() and "kr." not in english, (name, english)
+    assert "Andel af henvendelser" in drawn[tmp_path / "da" / "channel_mix.png"]
+    assert "Share of inquiries" in drawn[tmp_path / "en" / "channel_mix.png"]
+    assert "på sporet" in drawn[tmp_path / "da" / "targets.png"]
+    assert "on track" in drawn[tmp_path / "en" / "targets.png"]
 
 
 def test_report_komhen_on_an_empty_store_says_so_and_writes_nothing(tmp_path: Path) -> None:
@@ -434,9 +521,10 @@ def test_report_strategy_on_an_empty_store_writes_a_page_without_charts(tmp_path
     done = run(settings, "report", "strategy", "--from", "2026-11-01", "--to", "2026-11-29", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["index.html"]
-    assert "with 0 chart(s)" in " ".join(done.stderr.split())  # rich wraps long paths
+    assert "med 0 diagram(mer); kun i ord" in " ".join(done.stderr.split())  # rich wraps long paths
     page = read_page(out / "index.html")
     assert len(page.sections) == 6 and all(section["state"] == "text" for section in page.sections.values())
+    assert '<html lang="da">' in (out / "index.html").read_text(encoding="utf-8")  # Danish unless asked
 
 
 def test_a_komhen_export_imported_as_a_baseline_gives_every_cell_back(
