@@ -667,9 +667,9 @@ def report_komhen(
     except (KomhenError, SteeringError, StoreError) as exc:
         raise _fail(str(exc))
     written = write_komhen(table, out)
+    total = f"{table.count(classified=True):,}".replace(",", ".")
     console.print(f"KOMHEN {iso_week} ({iso_week.monday} – {iso_week.sunday}), kommune {table.municipality}: "
-                  f"{table.count(classified=True):,} henvendelser i I alt".replace(",", ".")
-                  + f"; skrev {', '.join(str(path) for path in written)}", highlight=False)
+                  f"{total} henvendelser i I alt; skrev {', '.join(str(path) for path in written)}", highlight=False)
     for warning in table.warnings():
         console.print(f"[yellow]OBS:[/yellow] {warning}", highlight=False)
 

@@ -127,7 +127,7 @@ def target_checks(query: Query, database: str, steering: Steering, truth: Ground
                   on: date) -> list[Check]:
     """Every target on the live week's last day; a channel-share target's value against ground truth."""
     checks = []
-    for status in evaluate_targets(steering, query, database, on):
+    for status in evaluate_targets(steering, query, database, on, language="en"):  # the check tables are English
         verdict = ("on track" if status.on_track else "off track" if status.on_track is False else "no verdict")
         shown = (f"{status.value:.1%} against {status.target:.1%}" if status.value is not None
                  and status.target is not None and status.unit != "index" else verdict)
