@@ -132,10 +132,23 @@ def as_csv(columns: Sequence[str], rows: Sequence[Row]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if v is None else _plain(c, v) for c, v in zip(columns, row)])
+        writer.writerow(["" if v is None else spreadsheet_text(_plain(c, v)) for c, v in zip(columns, row)])
     return buffer.getvalue()
 
 
 def as_json(columns: Sequence[str], rows: Sequence[Row]) -> str:
     return json.dumps([{c: _plain(c, v) for c, v in zip(columns, row)} for row in rows], ensure_ascii=False,
                       indent=1, allow_nan=False)
+
+
+# A cell a spreadsheet would run as a formula: Excel and LibreOffice evaluate a CSV field or a
+# text starting with these. Task labels, departments and sites come from sources' events.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: object) -> object:
+    """A text that cannot run as a formula when the sheet is opened (OWASP's CSV-injection advice:
+    a leading apostrophe); numbers and other values as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from pipeline.kpi_output import spreadsheet_text
 from pipeline.kpis import run_kpi
 from pipeline.reports.labels import (
     CHANNEL_DA,
@@ -277,10 +278,12 @@ def read_komhen_week(query: Query, database: str, week: IsoWeek, municipality: s
 
 
 def csv_rows(table: KomhenWeek) -> list[list[object]]:
-    """The long format, one row per cell in COLUMNS' order (the CSV and the data sheet)."""
+    """The long format, one row per cell in COLUMNS' order (the CSV and the data sheet). Labels
+    and departments come from sources' events: none may run as a formula in a spreadsheet."""
     return [
-        [str(table.week), table.municipality, UNCLASSIFIED_DA if c.task == UNCLASSIFIED else c.task, c.task_label,
-         c.department, CHANNEL_DA.get(c.channel, c.channel), c.channel, DIRECTION_DA.get(c.direction, c.direction),
+        [str(table.week), spreadsheet_text(table.municipality), UNCLASSIFIED_DA if c.task == UNCLASSIFIED else c.task,
+         spreadsheet_text(c.task_label), spreadsheet_text(c.department), CHANNEL_DA.get(c.channel, c.channel),
+         c.channel, DIRECTION_DA.get(c.direction, c.direction),
          c.inquiries, c.abandoned, c.resolution_known, c.resolved, c.resolution_pending, c.web_first_known,
          c.web_first, *(c.requesters.get(kind, 0) for kind in REQUESTER_TYPES)]
         for c in table.cells

