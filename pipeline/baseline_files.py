@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from pipeline.reports.komhen import IsoWeek, KomhenError
+from pipeline.iso_week import IsoWeek, IsoWeekError
 from pipeline.reports.labels import CHANNEL_DA, CHANNELS
 from pipeline.steering import TASK_CODE
 
@@ -387,7 +387,7 @@ def _period(where: str, weeks: set[str]) -> tuple[date, date] | None:
         return None
     try:
         parsed = sorted(IsoWeek.parse(week) for week in weeks)
-    except KomhenError as exc:
+    except IsoWeekError as exc:
         raise BaselineFileError(f"{where}: {exc}") from None
     first, last = parsed[0].monday, parsed[-1].sunday
     if (last - first).days + 1 > MAX_PERIOD_DAYS:

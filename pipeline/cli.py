@@ -650,7 +650,8 @@ def report_komhen(
     A week with no inquiries stored writes nothing and exits 1: a table of zeros handed in would
     report a week that was in fact not measured.
     """
-    from pipeline.reports.komhen import IsoWeek, KomhenError, NoInquiries, read_komhen_week, write_komhen
+    from pipeline.iso_week import IsoWeek, IsoWeekError
+    from pipeline.reports.komhen import KomhenError, NoInquiries, read_komhen_week, write_komhen
     from pipeline.steering import SteeringError, load_steering
     from pipeline.store import StoreError
     from pipeline.store_client import run_query
@@ -664,7 +665,7 @@ def report_komhen(
                                  tuple(steering.komhen_tasks))
     except NoInquiries as exc:
         raise _fail(f"{exc}; nothing written", code=1)
-    except (KomhenError, SteeringError, StoreError) as exc:
+    except (IsoWeekError, KomhenError, SteeringError, StoreError) as exc:
         raise _fail(str(exc))
     written = write_komhen(table, out)
     total = f"{table.count(classified=True):,}".replace(",", ".")

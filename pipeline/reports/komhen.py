@@ -29,13 +29,13 @@ not an empty file: a table of zeros handed in by mistake would report a week not
 from __future__ import annotations
 
 import csv
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
+from pipeline.iso_week import IsoWeek
 from pipeline.kpi_output import spreadsheet_text
 from pipeline.kpis import run_kpi
 from pipeline.reports.labels import (
@@ -51,7 +51,6 @@ from pipeline.store import QueryResult
 
 Query = Callable[[str], QueryResult]
 VIEW = "komhen_week"
-_ISO_WEEK = re.compile(r"\s*([0-9]{4})-?W([0-9]{1,2})\s*", re.IGNORECASE)
 
 # The long format's columns: code (what the code calls it) -> heading (what the tovholder reads,
 # KOMHEN 2.0's registration parameters in Danish).
@@ -88,40 +87,6 @@ class KomhenError(Exception):
 
 class NoInquiries(KomhenError):
     """The store holds no inquiry for that week (and municipality)."""
-
-
-@dataclass(frozen=True, order=True)
-class IsoWeek:
-    """An ISO 8601 week: Monday to Sunday, the unit KOMHEN counts in."""
-
-    year: int
-    week: int
-
-    @classmethod
-    def parse(cls, text: str) -> IsoWeek:
-        """'2026-W12' (or '2026W12') -> IsoWeek(2026, 12); anything else names the expected form."""
-        match = _ISO_WEEK.fullmatch(text)
-        if not match:
-            raise KomhenError(f"week '{text[:40]}' is not an ISO week like 2026-W12")
-        year, week = int(match.group(1)), int(match.group(2))
-        if not 2000 <= year <= 2099:  # the years an inquiry event may carry
-            raise KomhenError(f"week '{text}': the year is outside 2000–2099")
-        try:
-            date.fromisocalendar(year, week, 1)
-        except ValueError:
-            raise KomhenError(f"week '{text}': {year} has no ISO week {week}") from None
-        return cls(year, week)
-
-    @property
-    def monday(self) -> date:
-        return date.fromisocalendar(self.year, self.week, 1)
-
-    @property
-    def sunday(self) -> date:
-        return self.monday + timedelta(days=6)
-
-    def __str__(self) -> str:
-        return f"{self.year}-W{self.week:02d}"
 
 
 @dataclass(frozen=True)

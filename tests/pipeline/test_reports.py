@@ -27,14 +27,13 @@ from openpyxl import load_workbook
 from PIL import Image
 
 from pipeline.baselines import BaselineError
+from pipeline.iso_week import IsoWeek, IsoWeekError
 from pipeline.kpi_output import number
 from pipeline.messages import CHANNEL_NAMES, WEEKDAYS
 from pipeline.reports.komhen import (
     COLUMNS,
     CSV_COLUMNS,
     PARAMETERS,
-    IsoWeek,
-    KomhenError,
     NoInquiries,
     read_komhen_week,
     write_komhen,
@@ -303,7 +302,7 @@ def test_iso_weeks_run_monday_to_sunday_and_bad_weeks_are_named() -> None:
     assert IsoWeek.parse("2026-W53").sunday == date(2027, 1, 3)  # 2026 has 53 ISO weeks
     assert str(IsoWeek.parse("2026-w1")) == "2026-W01"
     for bad, message in (("2026-12", "not an ISO week"), ("2025-W53", "has no ISO week 53")):
-        with pytest.raises(KomhenError, match=message):
+        with pytest.raises(IsoWeekError, match=message):
             IsoWeek.parse(bad)
 
 
