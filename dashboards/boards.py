@@ -141,14 +141,16 @@ ORDER BY site"""), width=8,
 SELECT alert_site AS site, alert_peak AS peak_count, alert_expected AS expected, alert_ratio AS ratio,
        first_fired AS fired_at
 FROM (
-    SELECT alert_id, argMax(status, emitted_at) AS state, any(site) AS alert_site, max(peak_count) AS alert_peak,
+    SELECT alert_id, argMax(status, (emitted_at, status = 'resolved')) AS state, any(site) AS alert_site, max(peak_count) AS alert_peak,
            any(expected) AS alert_expected, max(ratio) AS alert_ratio, min(fired_at) AS first_fired
     FROM {DATABASE}.walk_in_alerts FINAL
     WHERE fired_at <= $__toTime AND {where_dims('municipality', 'site')}
     GROUP BY alert_id
 )
 WHERE state = 'firing'
-ORDER BY fired_at DESC"""), width=12, description="Spikes the worker holds open (walk_in_alerts)."),
+ORDER BY fired_at DESC"""), width=12, no_value="No open alerts",
+              description="Spikes the worker holds open (walk_in_alerts). A spike resolved in the same "
+                          "millisecond it fired (a replay catching up) is resolved."),
         Panel("Inquiries per channel", "timeseries", _sql(f"""
 SELECT $__timeInterval(minute) AS time, channel, sum(events) AS inquiries
 FROM {DATABASE}.inquiry_minute
@@ -194,7 +196,7 @@ ORDER BY cost_dkk DESC"""), width=12, unit="currencyDKK"),
 SELECT name, description, value, target, progress, on_track, note, window_from, window_to
 FROM {DATABASE}.target_status FINAL
 WHERE day = (SELECT max(day) FROM {DATABASE}.target_status WHERE day <= toDate($__toTime, '{TZ}'))
-ORDER BY name"""), width=24, height=7,
+ORDER BY name"""), width=24, height=7, no_value="No targets evaluated yet",
               description="deploy/steering.yaml targets as the worker last evaluated them (every 5 minutes): "
                           "value over the target's window, the trajectory's mean over it, progress, on/off track; "
                           "value empty when the window holds no data; note says why in words."),

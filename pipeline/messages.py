@@ -95,7 +95,36 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "requesters_association": ("foreninger", "associations"),
     "requesters_authority": ("myndigheder", "authorities"),
     "requesters_unknown": ("ukendt henvender", "unknown requester"),
+    "resolution_pending": ("afklaring afventer", "resolution pending"),
+    # columns of the boards' tables
+    "peak_count": ("højeste antal", "peak count"),
+    "expected": ("forventet", "expected"),
+    "ratio": ("forhold", "ratio"),
+    "fired_at": ("opstod", "fired at"),
+    "today": ("i dag", "today"),
+    "events": ("hændelser", "events"),
+    "source_system": ("kildesystem", "source system"),
+    "newest_event": ("nyeste hændelse", "newest event"),
+    "age_seconds": ("alder (s)", "age (s)"),
+    "name": ("navn", "name"),
+    "description": ("beskrivelse", "description"),
+    "value": ("værdi", "value"),
+    "target": ("mål", "target"),
+    "progress": ("fremdrift", "progress"),
+    "on_track": ("på sporet", "on track"),
+    "note": ("note", "note"),
+    "window_from": ("vindue fra", "window from"),
+    "window_to": ("vindue til", "window to"),
+    "speed_of_answer": ("ventetid", "speed of answer"),
+    "handle_time": ("samtaletid", "handle time"),
+    "waiting_time": ("ventetid", "waiting time"),
+    "unclassified_share": ("andel uklassificeret", "unclassified share"),
+    "walk_in": ("personligt fremmøde", "walk-in"),
+    "phone": ("telefon", "phone"),
+    "email": ("e-mail", "e-mail"),
 }
+
+DIRECTION_NAMES: dict[str, tuple[str, str]] = {"inbound": ("indgående", "inbound"), "outbound": ("udgående", "outbound")}
 
 # A column whose meaning depends on the KPI: 'andel' alone would not say of what.
 KPI_COLUMNS: dict[tuple[str, str], tuple[str, str]] = {
@@ -216,7 +245,12 @@ TRANSLATIONS_DA: dict[str, str] = {
         "Numre trukket i dag til denne time, og gennemsnittet af samme ugedag de fire foregående uger til samme time "
         "(helligdage udeladt).",
     "Open walk-in spike alerts": "Åbne alarmer for spidsbelastning ved skranken",
-    "Spikes the worker holds open (walk_in_alerts).": "Spidsbelastninger, som workeren holder åbne (walk_in_alerts).",
+    "Spikes the worker holds open (walk_in_alerts). A spike resolved in the same millisecond it fired (a replay "
+    "catching up) is resolved.":
+        "Spidsbelastninger, som workeren holder åbne (walk_in_alerts). En spidsbelastning afsluttet i samme "
+        "millisekund, som den opstod (en genafspilning der indhenter), er afsluttet.",
+    "No open alerts": "Ingen åbne alarmer",
+    "No targets evaluated yet": "Ingen mål vurderet endnu",
     "Inquiries per channel": "Henvendelser pr. kanal",
     "Channel share over time": "Kanalfordeling over tid",
     "Share of inbound inquiries per channel, per local day.": "Andel af indgående henvendelser pr. kanal pr. dag.",

@@ -54,6 +54,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
             "expected, ratio, window_minutes, window_start, window_end, threshold_ratio, min_count, baseline_weeks, "
             f"baseline_weeks_used, fired_at, emitted_at) VALUES ('spike-1', 'firing', '751', 'Rådhuset', 31, 31, "
             f"9.5, 3.26, 15, {fired} - INTERVAL 15 MINUTE, {fired}, 2.0, 10, 4, 1, {fired}, {fired})")
+        for status in ("resolved", "firing"):  # a replay catching up: fired and resolved in the same millisecond
+            opened.command(
+                f"INSERT INTO {DATABASE}.walk_in_alerts (alert_id, status, municipality, site, count, peak_count, "
+                "expected, ratio, window_minutes, window_start, window_end, threshold_ratio, min_count, "
+                f"baseline_weeks, baseline_weeks_used, fired_at, emitted_at) VALUES ('spike-0', '{status}', '751', "
+                f"'Rådhuset', 20, 20, 5.0, 4.0, 15, {fired} - INTERVAL 75 MINUTE, {fired} - INTERVAL 60 "
+                f"MINUTE, 2.0, 10, 4, 1, {fired} - INTERVAL 60 MINUTE, {fired} - INTERVAL 60 MINUTE)")
         yield opened
     finally:
         opened.close()
