@@ -8,8 +8,11 @@
 -- Where either side has no inquiries the share is NULL, never NaN: no comparison, not 0.
 -- A count baseline compares like with like: a channel it did not count at all (a counting
 -- sheet of phone and walk-in only) has NULL shares, not a baseline share of 0, and the
--- period's shares are over the channels it counted. A task it does not list counted 0, as in
--- a KOMHEN week, where every inquiry is registered (realised gain leaves such tasks out).
+-- period's shares are over the channels it counted; its overall row ('*') is over the tasks it
+-- counted, unless it gives an overall mix of its own ('*' rows), so a sheet of four tasks is
+-- not compared with all of today's. A count is of inquiries handled, as KOMHEN counts them, so
+-- the period is counted the same way against it: answered calls and served tickets, not
+-- abandoned calls and walk-outs (see inquiry_outcome). Against a period both are arrivals.
 -- Named baselines of the steering file are resolved by `kanalpuls kpi` and the reports.
 --   SELECT * FROM kanalpuls.kpi_channel_shift(from_day = '2026-11-23', to_day = '2026-11-29',
 --       base_from = '2026-10-26', base_to = '2026-11-22', baseline_name = '')
@@ -21,16 +24,32 @@ SELECT scope AS task, channel, sum(now_n) AS inquiries, sum(base_n) AS baseline_
        if(max(compared), sum(base_n) / nullIf(sum(sum(base_n)) OVER (PARTITION BY scope), 0), NULL) AS baseline_share,
        share - baseline_share AS shift
 FROM (
-    SELECT arrayJoin([task, '*']) AS scope, channel, toFloat64(sum(events)) AS now_n,
+    SELECT arrayJoin(if(task_counted, [task, '*'], [task])) AS scope, channel, toFloat64(sum(events)) AS now_n,
            0.0 AS base_n, any(channel_counted) AS compared
     FROM (
         SELECT task, channel, events,
                {baseline_name:String} = '' OR channel IN (
                    SELECT channel FROM {db}.baseline_latest WHERE name = {baseline_name:String}
-                     AND direction = 'inbound' AND channel != 'web' AND inquiries > 0) AS channel_counted
-        FROM {db}.inquiry_hour
-        WHERE stage = 'arrived' AND direction = 'inbound' AND channel != 'web'
-          AND hour >= toDateTime({from_day:Date}, '{tz}') AND hour < toDateTime({to_day:Date} + 1, '{tz}')
+                     AND direction = 'inbound' AND channel != 'web' AND inquiries > 0) AS channel_counted,
+               {baseline_name:String} = '' OR task IN (
+                   SELECT task FROM {db}.baseline_latest WHERE name = {baseline_name:String}
+                     AND direction = 'inbound' AND channel != 'web' AND inquiries > 0) OR (
+                   SELECT count() > 0 FROM {db}.baseline_latest
+                   WHERE name = {baseline_name:String} AND task = '*') AS task_counted
+        FROM (
+            -- against a period: arrivals, as that period was counted
+            SELECT task, channel, sum(events) AS events
+            FROM {db}.inquiry_hour
+            WHERE {baseline_name:String} = '' AND stage = 'arrived' AND direction = 'inbound' AND channel != 'web'
+              AND hour >= toDateTime({from_day:Date}, '{tz}') AND hour < toDateTime({to_day:Date} + 1, '{tz}')
+            GROUP BY task, channel
+            UNION ALL
+            -- against a count: inquiries handled, as KOMHEN counts them (no abandoned calls or walk-outs)
+            SELECT task, channel, count() AS events
+            FROM {db}.inquiry_outcome(from_day = {from_day:Date}, to_day = {to_day:Date}, within_days = 1)
+            WHERE {baseline_name:String} != '' AND direction = 'inbound' AND NOT is_abandoned
+            GROUP BY task, channel
+        )
     )
     GROUP BY scope, channel
     UNION ALL

@@ -8,7 +8,8 @@
 -- leave it out and name its inquiries in uncompared_inquiries.
 -- A channel a count baseline did not count at all (a counting sheet without self-service)
 -- is not priced as if its inquiries had come by the counted channels: its inquiries are
--- uncompared too.
+-- uncompared too. A count is of inquiries handled (KOMHEN's), so against it this period is
+-- counted the same way: without abandoned calls and walk-outs (inquiry_outcome).
 -- The baseline is a stored period ([base_from, base_to], baseline_name = '') or a named
 -- count baseline (baseline_name = '<name>'; see kpi_channel_shift and baseline_counts).
 --
@@ -48,8 +49,14 @@ FROM (
             FROM (
                 SELECT task, channel, toFloat64(sum(events)) AS now_n, 0.0 AS base_n
                 FROM {db}.inquiry_hour
-                WHERE stage = 'arrived' AND direction = 'inbound' AND channel != 'web'
+                WHERE {baseline_name:String} = '' AND stage = 'arrived' AND direction = 'inbound' AND channel != 'web'
                   AND hour >= toDateTime({from_day:Date}, '{tz}') AND hour < toDateTime({to_day:Date} + 1, '{tz}')
+                GROUP BY task, channel
+                UNION ALL
+                -- against a count (KOMHEN's inquiries handled): no abandoned calls or walk-outs either
+                SELECT task, channel, toFloat64(count()) AS now_n, 0.0 AS base_n
+                FROM {db}.inquiry_outcome(from_day = {from_day:Date}, to_day = {to_day:Date}, within_days = 1)
+                WHERE {baseline_name:String} != '' AND direction = 'inbound' AND NOT is_abandoned
                 GROUP BY task, channel
                 UNION ALL
                 SELECT task, channel, 0.0 AS now_n, toFloat64(sum(events)) AS base_n

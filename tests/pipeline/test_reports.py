@@ -571,3 +571,26 @@ def test_a_label_from_a_source_cannot_run_as_a_formula_in_the_komhen_files(tmp_p
     cells = [c for sheet in book for line in sheet.iter_rows() for c in line if isinstance(c.value, str)]
     assert [c.coordinate for c in cells if c.data_type == "f"] == []
     assert any(c.value == "'" + evil for c in cells)
+
+
+def test_a_week_compared_with_its_own_komhen_export_has_no_shift_and_no_gain(
+        komhen_files: list[Path], store: EmbeddedStore, steering: Steering) -> None:
+    """KOMHEN counts inquiries handled (no abandoned calls or walk-outs); the live period is
+    counted the same way against such a count, so a week against its own sheet shifts nothing
+    and gains nothing: otherwise every import would show the abandonment rate as a shift."""
+    from pipeline.baseline_files import read_baseline_file
+    from pipeline.baselines import resolve_baseline, store_baseline
+    from pipeline.kpis import run_kpi
+
+    store_baseline(store, "same_week", read_baseline_file(komhen_files[0]), komhen_files[0].name, days=7)
+    baseline = resolve_baseline(steering, store.query, DB, "same_week", WEEK.monday, WEEK.sunday)
+    shifts = run_kpi(store.query, DB, "channel_shift", from_day=WEEK.monday, to_day=WEEK.sunday,
+                     **baseline.arguments()).as_dicts()
+    assert shifts and all(r["shift"] is not None and abs(r["shift"]) < 1e-9 for r in shifts)
+    gain = {(r["task"], r["channel"]): r for r in run_kpi(
+        store.query, DB, "realised_gain", from_day=WEEK.monday, to_day=WEEK.sunday, **baseline.arguments()).as_dicts()}
+    assert abs(gain[("*", "*")]["gain_dkk"]) < 1e-6 and gain[("*", "*")]["uncompared_inquiries"] == 0
+    phone = [r for r in shifts if r["task"] == "*" and r["channel"] == "phone"][0]
+    abandoned = sum(c.abandoned for c in read_komhen_week(store.query, DB, WEEK).cells
+                    if c.channel == "phone" and c.direction == "inbound")
+    assert abandoned > 0 and phone["inquiries"] == phone["baseline_inquiries"]  # not vacuous: calls were abandoned
