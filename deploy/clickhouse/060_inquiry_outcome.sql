@@ -13,7 +13,9 @@
 --   came_back   an inbound arrival of the same contact_key about the same task, on any channel,
 --               within within_days x 24 h after this one.
 --   undecided   those days reach past the store's newest arrival (or now, if earlier): whether
---               the requester comes back is not known yet.
+--               the requester comes back is not known yet. Resolution counts such an inquiry as
+--               pending even where its source registered it: the registered ones known at once
+--               are mostly transfers (not resolved), and counting them alone would read low.
 --   SELECT * FROM kanalpuls.inquiry_outcome(from_day = '2026-11-23', to_day = '2026-11-29', within_days = 7)
 CREATE OR REPLACE VIEW {db}.inquiry_outcome AS
 SELECT i.inquiry AS inquiry, i.arrival_municipality AS municipality, i.arrival_task AS task, i.arrival_task_label AS task_label,
@@ -22,7 +24,7 @@ SELECT i.inquiry AS inquiry, i.arrival_municipality AS municipality, i.arrival_t
        i.served_here AS is_served, i.abandoned_here AS is_abandoned, i.registered_here AS is_registered,
        i.resolved_here AS is_registered_resolved, i.keyed AS is_keyed,
        a.next_ms > 0 AND a.next_ms - a.arrived_ms <= {within_days:UInt16} * 86400000 AS came_back,
-       a.arrived_ms + {within_days:UInt16} * 86400000 > (
+       toUnixTimestamp64Milli(i.arrived_at) + {within_days:UInt16} * 86400000 > (
            SELECT toUnixTimestamp64Milli(least(now64(3), max(occurred_at))) FROM {db}.inquiry_events
            WHERE stage = 'arrived') AS undecided
 FROM (

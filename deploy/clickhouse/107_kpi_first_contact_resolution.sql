@@ -10,9 +10,10 @@
 --   inferred    the source is silent, the requester is known (contact_key): resolved unless
 --               the same contact_key came back about the same task, on any channel, within
 --               within_days x 24 h after the arrival.
---   pending     inferred, but those days have not passed yet, in the data: the store's newest
---               arrival (or now, if earlier) is the horizon, so a store loaded up to last
---               Friday does not count Thursday's callers as never coming back. Not counted.
+--   pending     registered or inferred, but those days have not passed yet in the data: the
+--               store's newest arrival (or now, if earlier) is the horizon, so a store loaded up
+--               to last Friday does not count Thursday's callers as never coming back, nor
+--               reads a week of transfers alone as 0 %. Not counted either way.
 --   unknown     silent and without a contact key: not counted either way.
 -- rate = (registered_resolved + inferred_resolved) / (registered + inferred); the shares say how
 -- much of the served is registered, inferred, pending or unknown. A rate near 100 % with most
@@ -22,11 +23,11 @@
 CREATE OR REPLACE VIEW {db}.kpi_first_contact_resolution AS
 SELECT channel_scope AS channel, department_scope AS department,
        countIf(is_served) AS served,
-       countIf(is_served AND is_registered) AS registered,
-       countIf(is_served AND is_registered AND is_registered_resolved) AS registered_resolved,
+       countIf(is_served AND is_registered AND NOT undecided) AS registered,
+       countIf(is_served AND is_registered AND NOT undecided AND is_registered_resolved) AS registered_resolved,
        countIf(is_served AND NOT is_registered AND is_keyed AND NOT undecided) AS inferred,
        countIf(is_served AND NOT is_registered AND is_keyed AND NOT undecided AND NOT came_back) AS inferred_resolved,
-       countIf(is_served AND NOT is_registered AND is_keyed AND undecided) AS pending,
+       countIf(is_served AND (is_registered OR is_keyed) AND undecided) AS pending,
        countIf(is_served AND NOT is_registered AND NOT is_keyed) AS unknown,
        registered + inferred AS known,
        registered_resolved + inferred_resolved AS resolved,

@@ -33,11 +33,11 @@ FROM (
     SELECT municipality, task, task_label, department, channel, direction,
            countIf(NOT is_abandoned) AS label_inquiries,
            countIf(is_abandoned) AS label_abandoned,
-           countIf(direction = 'inbound' AND is_served AND (is_registered OR (is_keyed AND NOT undecided)))
+           countIf(direction = 'inbound' AND is_served AND (is_registered OR is_keyed) AND NOT undecided)
                AS label_resolution_known,
-           countIf(direction = 'inbound' AND is_served AND ((is_registered AND is_registered_resolved)
-                   OR (NOT is_registered AND is_keyed AND NOT undecided AND NOT came_back))) AS label_resolved,
-           countIf(direction = 'inbound' AND is_served AND NOT is_registered AND is_keyed AND undecided)
+           countIf(direction = 'inbound' AND is_served AND NOT undecided AND ((is_registered AND is_registered_resolved)
+                   OR (NOT is_registered AND is_keyed AND NOT came_back))) AS label_resolved,
+           countIf(direction = 'inbound' AND is_served AND (is_registered OR is_keyed) AND undecided)
                AS label_resolution_pending,
            countIf(NOT is_abandoned AND web_first IS NOT NULL) AS label_web_first_known,
            countIf(NOT is_abandoned AND web_first = true) AS label_web_first,

@@ -42,6 +42,7 @@ TABLE_SHEET, DATA_SHEET, NOTES_SHEET = "Optælling", "Data", "Om tallene"
 COUNT_FORMAT = "#,##0"
 SHARE_FORMAT = "0.0%"
 EXTRA_COLUMNS = ("Opgivne opkald", "Gået før tur", "Straksafklaring", "Hjemmeside først")
+PENDING = "afventer"
 _WARNING = Font(bold=True, color="C00000")
 _BOLD = Font(bold=True)
 _HEADING_FILL = PatternFill("solid", fgColor="DDE6F0")
@@ -75,8 +76,11 @@ def _extras(table: KomhenWeek, task: str | None, classified: bool = False) -> li
     def count(what: str, channel: str | None = None) -> int:
         return table.count(task=task, channel=channel, what=what, classified=classified)
 
-    return [count("abandoned", "phone"), count("abandoned", "walk_in"),
-            _share(count("resolved"), count("resolution_known")), _share(count("web_first"), count("web_first_known"))]
+    resolution: object = _share(count("resolved"), count("resolution_known"))
+    if resolution is None and count("resolution_pending"):
+        resolution = PENDING  # the follow-up days have not passed: not 0 %, not unknown
+    return [count("abandoned", "phone"), count("abandoned", "walk_in"), resolution,
+            _share(count("web_first"), count("web_first_known"))]
 
 
 def _table_sheet(ws: Worksheet, table: KomhenWeek) -> None:

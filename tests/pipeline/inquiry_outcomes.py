@@ -34,8 +34,8 @@ def outcomes(events: list[InquiryEvent], first: date, last: date, within_days: i
     channels; abandoned: an abandoned call or ticket not served. Registered where a source
     flagged it (a transfer flags it not resolved); else inferred from the requester's key
     (resolved unless an inbound arrival by the same key on the same task follows within
-    `within_days` x 24 h), pending when those days reach past the newest arrival stored; else
-    unknown."""
+    `within_days` x 24 h); registered or inferred, pending while those days reach past the
+    newest arrival stored; else unknown."""
     inquiries: defaultdict[str, list[InquiryEvent]] = defaultdict(list)
     for e in events:
         if e.channel.value != "web":
@@ -63,10 +63,10 @@ def outcomes(events: list[InquiryEvent], first: date, last: date, within_days: i
             len(parts) == 1 and arrival.channel.value not in ("phone", "walk_in"))
         abandoned = "abandoned" in stages and not served
         keyed = any(e.contact_key for e in parts)
-        if flags:
-            kind, resolved = "registered", bool(flags[-1].resolved_first_contact)
-        elif keyed and arrival.occurred_at + timedelta(days=within_days) > horizon:
+        if (flags or keyed) and arrival.occurred_at + timedelta(days=within_days) > horizon:
             kind, resolved = "pending", False
+        elif flags:
+            kind, resolved = "registered", bool(flags[-1].resolved_first_contact)
         elif keyed:
             kind, resolved = "inferred", key not in came_back
         else:
