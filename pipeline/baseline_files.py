@@ -304,6 +304,14 @@ def _number(where: str, line: int, column: str, value: object) -> float:
     return number
 
 
+def _is_total(cells: list[object], task: int) -> bool:
+    """A totals row with its "I alt" beside an empty task cell (under Opgave, as most sheets
+    have it): skipped like one with "I alt" in the task column."""
+    if str(cells[task] if cells[task] is not None else "").strip():
+        return False
+    return any(isinstance(cell, str) and _key(cell) in _TOTAL_ROWS for cell in cells)
+
+
 def _task(where: str, line: int, value: object, counts: list[object]) -> str | None:
     """The KLE code of a row; None for a totals row or an empty one. A row with counts but no
     task is an error: its inquiries would vanish from the baseline."""
@@ -335,6 +343,8 @@ def _read_long(where: str, rows: list[list[object]], heading: int, names: list[s
     read = 0
     for offset, row in enumerate(rows[heading + 1:], start=heading + 2):
         cells = list(row) + [None] * (len(names) - len(row))
+        if _is_total(cells, task):
+            continue
         code = _task(where, offset, cells[task], [cells[count]])
         if code is None:
             continue
@@ -363,6 +373,8 @@ def _read_wide(where: str, rows: list[list[object]], first: int, task: int,
     width = max(*columns, task) + 1
     for offset, row in enumerate(rows[first:], start=first + 1):
         cells = list(row) + [None] * (width - len(row))
+        if _is_total(cells, task):
+            continue
         code = _task(where, offset, cells[task], [cells[column] for column in columns])
         if code is None:
             continue

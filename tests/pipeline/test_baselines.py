@@ -297,6 +297,13 @@ def test_a_crafted_file_is_read_within_bounds(tmp_path: Path) -> None:
         read_baseline_file(huge)
 
 
+def test_a_totals_row_named_under_opgave_is_skipped(tmp_path: Path) -> None:
+    sheet = write(tmp_path / "total.csv", "KLE-nr.;Opgave;Telefon;E-mail\n05.13.00;Pas;4;2\n;I alt;4;2\n")
+    assert read_baseline_file(sheet).counts == {("05.13.00", "phone", "inbound"): 4, ("05.13.00", "email", "inbound"): 2}
+    long = write(tmp_path / "long.csv", "KLE-nr.;Opgave;Kanal;Antal\n05.13.00;Pas;Telefon;4\n;Total;;4\n")
+    assert read_baseline_file(long).counts == {("05.13.00", "phone", "inbound"): 4}
+
+
 def test_a_task_column_after_the_channels_is_read(tmp_path: Path) -> None:
     wide = write(tmp_path / "last.csv", "Telefon;E-mail;Opgave;KLE-nr.\n4;2;Pas;05.13.00\n")
     assert read_baseline_file(wide).counts == {("05.13.00", "phone", "inbound"): 4, ("05.13.00", "email", "inbound"): 2}
