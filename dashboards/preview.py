@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
 from dashboards.boards import BOARDS, TZ, Board, Panel
 from dashboards.macros import TimeRange
@@ -122,6 +123,7 @@ def _bar(figure: Figure, result: QueryResult, language: Language) -> None:
     if len(names) == 1 and len(labels) > 6:  # many places or tasks: horizontal, so every label is readable
         values = [_number(r[1]) for r in result.rows]
         axes.barh(range(len(labels)), values, color=[_colour(code) or "C0" for code in codes])
+        axes.horizontal_bars = True  # type: ignore[attr-defined]  # the values are on the x axis
         axes.set_yticks(range(len(labels)), labels, fontsize=7)
         axes.invert_yaxis()
         axes.grid(True, axis="x", color="#dddddd")
@@ -198,6 +200,10 @@ def render_panel(panel: Panel, result: QueryResult, path: Path, language: Langua
     figure.suptitle(translate(panel.title, language), fontsize=10, x=0.01, ha="left")
     if result.rows:
         DRAW[panel.kind](figure, result, language)
+        if panel.unit == "percentunit":  # as Grafana shows it: 6 %, not 0.06
+            for axes in figure.axes[:1]:
+                value_axis = axes.xaxis if getattr(axes, "horizontal_bars", False) else axes.yaxis
+                value_axis.set_major_formatter(PercentFormatter(1.0, decimals=None if language == "en" else 0))
     else:
         figure.text(0.5, 0.5, textwrap.fill(translate(panel.no_value, language), 70), ha="center", va="center",
                     fontsize=10, color="#555555")

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.messages import KPI_TITLES
+from pipeline.messages import KPI_TITLES, kpi_title
 from pipeline.settings import get_settings
 
 app = typer.Typer(help="kanalpuls: live channel telemetry for citizen service.", no_args_is_help=True,
@@ -381,7 +381,7 @@ OutputFormat = Enum("OutputFormat", {name: name for name in ("table", "csv", "js
 
 
 @app.command(help="Compute a KPI from its ClickHouse view (deploy/clickhouse/1xx_kpi_*.sql) and print it.\n\n"
-             + "\n\n".join(f"[bold]{name}[/bold]: {titles[0]}" for name, titles in KPI_TITLES.items()))
+             + "\n\n".join(f"[bold]{name}[/bold]: {kpi_title(name, 'da')}" for name in KPI_TITLES))
 def kpi(
     name: Annotated[KpiName, typer.Argument(help="The KPI.", show_choices=True)],
     from_day: Annotated[Optional[str], typer.Option("--from", help="First local day, YYYY-MM-DD; default Monday "
@@ -512,8 +512,8 @@ def targets(
     def shown(value: float | None, unit: str) -> str:
         if value is None or value != value:
             return translate("no data", language)
-        if unit in ("share", "rate"):
-            return f"{number(value * 100, language, 1)} %"
+        if unit in ("share", "rate"):  # two decimals: 20.3 % against 20.3 % must not read as on track
+            return f"{number(value * 100, language, 2)} %"
         return number(value, language, 3)
 
     table = Table(*(translate(h, language) for h in ("target", "window", "value", "target value", "progress",

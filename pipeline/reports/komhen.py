@@ -11,7 +11,8 @@ counts them), in two files a tovholder can hand in without fixing anything by ha
   Kanal, Kanalkode, Retning, Henvendelser, then what KOMHEN 2.0 registers with each inquiry:
   abandoned calls and walk-outs apart from the inquiries, straksafklaring (known, resolved,
   pending: the follow-up days have not passed yet), been on the website first (known, yes),
-  requester type. "Kendt" columns matter: 0 resolved means nothing when 0 are known. UTF-8.
+  requester type. "Kendt" columns matter: 0 resolved means nothing when 0 are known. UTF-8
+  with a byte-order mark, comma-separated.
 - `komhen-<municipality>-<YYYY>-W<ww>.xlsx`: the same week to hand in (layout in
   pipeline/reports/workbook.py): the counting sheet, the long data, and notes.
 
@@ -256,7 +257,8 @@ def csv_rows(table: KomhenWeek) -> list[list[object]]:
 
 
 def write_csv(table: KomhenWeek, path: Path) -> Path:
-    with open(path, "w", encoding="utf-8", newline="") as fh:
+    # With a byte-order mark: Excel opens UTF-8 as UTF-8 only then (ø, æ, å in task labels).
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(CSV_COLUMNS)
         writer.writerows(csv_rows(table))

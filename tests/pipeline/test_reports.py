@@ -133,7 +133,7 @@ def read_csv(path: Path) -> dict[Cell, dict[str, object]]:
     """The CSV as a data team reads it: its Danish headings back to the codes, per cell."""
     codes = {heading: code for code, heading in COLUMNS.items()}
     directions = {name: code for code, name in DIRECTION_DA.items()}
-    with open(path, encoding="utf-8", newline="") as fh:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
         assert tuple(reader.fieldnames or ()) == CSV_COLUMNS
         rows = [{codes[heading]: value for heading, value in row.items()} for row in reader]
@@ -278,7 +278,7 @@ def test_komhen_xlsx_data_sheet_is_the_csv_and_page_views_stay_apart(
     truth, _ = simulated
     workbook = load_workbook(komhen_files[1])
     data = [[("" if v is None else str(v)) for v in row] for row in workbook[DATA_SHEET].iter_rows(values_only=True)]
-    with open(komhen_files[0], encoding="utf-8", newline="") as fh:
+    with open(komhen_files[0], encoding="utf-8-sig", newline="") as fh:
         assert data == list(csv.reader(fh))
     notes = workbook[NOTES_SHEET]
     heading = next(r for r in range(1, notes.max_row + 1) if notes.cell(r, 1).value == "KLE-nr.")
@@ -565,7 +565,7 @@ def test_a_label_from_a_source_cannot_run_as_a_formula_in_the_komhen_files(tmp_p
                       inquiries=3, abandoned=0, resolution_known=0, resolved=0, resolution_pending=0,
                       web_first_known=0, web_first=0, requesters={"citizen": 3})
     csv_file, xlsx_file = write_komhen(KomhenWeek(WEEK, "751", [cell], []), tmp_path)
-    with open(csv_file, encoding="utf-8", newline="") as fh:
+    with open(csv_file, encoding="utf-8-sig", newline="") as fh:
         (row,) = list(csv.DictReader(fh))
     assert (row["Opgave"], row["Afdeling"]) == ("'" + evil, "'@SUM(1+1)")
     book = load_workbook(xlsx_file)
