@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
@@ -30,6 +31,10 @@ from dashboards.queries import Query, all_values, board_values, panel_sql
 from pipeline.messages import Language, channel_name, column_name, translate, weekday_name
 from pipeline.reports.labels import CHANNEL_COLOURS
 from pipeline.store import QueryResult
+
+# Labels come from events and the mapping file: '$' in one is text, never maths notation
+# (a label '$\foo{$' stopped the report).
+matplotlib.rcParams["text.parse_math"] = False
 
 LOCAL = ZoneInfo(TZ)
 MAX_TABLE_ROWS = 15

@@ -39,16 +39,16 @@ from pathlib import Path
 
 from pipeline.iso_week import IsoWeek, IsoWeekError
 from pipeline.reports.labels import CHANNEL_DA, CHANNELS
-from pipeline.steering import TASK_CODE
+from pipeline.steering import KLE_TOPIC
 
-MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FILE_BYTES = 16 * 1024 * 1024  # a counting week of every KLE topic x department is a few MiB
 MAX_ROWS = 200_000
 MAX_COLUMNS = 200  # a counting week has a few dozen; more cells in a row are not read (a crafted sheet of 16,384)
 MAX_CELL = 200  # characters of a cell that are read
 MAX_COUNT = 1e9
 MAX_TASKS = 5_000  # KLE has about 2,000 topics
 MAX_SHEETS = 50
-MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+MAX_UNPACKED_BYTES = 32 * 1024 * 1024
 MAX_PERIOD_DAYS = 366
 HEADER_SEARCH_ROWS = 30
 
@@ -112,18 +112,35 @@ def read_baseline_file(path: Path) -> BaselineCounts:
     else:
         sheets = [(path.name, _csv_rows(path, raw))]
     problems = []
+    tables: list[tuple[str, BaselineCounts]] = []
     for sheet, rows in sheets:
         where = f"{path}" if len(sheets) == 1 else f"{path} sheet '{sheet}'"
         try:
-            return _read_table(where, rows)
+            tables.append((sheet, _read_table(where, rows)))
         except _NoHeading as exc:
             problems.append(str(exc))
+    if tables:
+        return _one_table(path, tables)
     raise BaselineFileError(f"{path}: no sheet has a heading with a task column (KLE-nr. / task) and a count or "
                             f"channel columns; " + "; ".join(problems))
 
 
 class _NoHeading(BaselineFileError):
     pass
+
+
+def _one_table(path: Path, tables: list[tuple[str, BaselineCounts]]) -> BaselineCounts:
+    """The one counting week a workbook holds. The product's own has it twice (the data sheet
+    and the hand-in sheet): they must agree, so an edit on one is not silently lost; sheets
+    with different counts (a sheet per department) are refused rather than guessed at."""
+    first_sheet, first = tables[0]
+    for sheet, table in tables[1:]:
+        if table.counts != first.counts:
+            totals = ", ".join(f"'{name}' {sum(t.counts.values()):,.0f}" for name, t in tables)
+            raise BaselineFileError(f"{path}: the sheets {first_sheet!r} and {sheet!r} hold different counts "
+                                    f"({totals} inquiries): put the counting week on one sheet, or save the "
+                                    "sheet to import as its own file")
+    return first
 
 
 def _read_bounded(path: Path) -> bytes:
@@ -158,7 +175,10 @@ def _csv_rows(path: Path, raw: bytes) -> list[list[object]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for row in reader:
-            rows.append([cell[:MAX_CELL] for cell in row[:MAX_COLUMNS]])
+            if any(cell.strip() for cell in row[MAX_COLUMNS:]):
+                raise BaselineFileError(f"{path} row {reader.line_num}: more than {MAX_COLUMNS} columns; a counting "
+                                        "week has a few dozen")
+            rows.append([_cut(cell) for cell in row[:MAX_COLUMNS]])
             if len(rows) > MAX_ROWS:
                 raise BaselineFileError(f"{path}: more than {MAX_ROWS:,} rows; a counting week is far smaller")
     except csv.Error as exc:  # a field over the csv module's limit, a NUL byte
@@ -196,11 +216,19 @@ def _xlsx_sheets(path: Path, raw: bytes) -> list[tuple[str, list[list[object]]]]
         formulas.close()
 
 
+def _cut(text: str) -> str:
+    """A cell's first MAX_CELL characters, marked when there was more: '05.13.00' and 195
+    spaces and 'GARBAGE' must not read as a KLE code."""
+    return text if len(text) <= MAX_CELL else text[:MAX_CELL] + "…"
+
+
 def _sheet_rows(path: Path, name: str, values: object, formulas: object) -> list[list[object]]:
     rows: list[list[object]] = []
     try:
-        pairs = zip(values.iter_rows(values_only=True, max_col=MAX_COLUMNS),  # type: ignore[attr-defined]
-                    formulas.iter_rows(values_only=True, max_col=MAX_COLUMNS))  # type: ignore[attr-defined]
+        for sheet in (values, formulas):  # a stale <dimension> would end the rows early: read them all
+            sheet.reset_dimensions()  # type: ignore[attr-defined]
+        pairs = zip(values.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1),  # type: ignore[attr-defined]
+                    formulas.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1))  # type: ignore[attr-defined]
         for line, (row, written) in enumerate(pairs, start=1):
             cells: list[object] = []
             for column, (cell, typed) in enumerate(zip(row, written), start=1):
@@ -208,7 +236,11 @@ def _sheet_rows(path: Path, name: str, values: object, formulas: object) -> list
                     raise BaselineFileError(f"{path} sheet '{name}' row {line}, column {column}: the formula "
                                             f"{typed[:40]} has no calculated value; open the file in Excel and "
                                             "save it, or export the sheet as CSV")
-                cells.append(cell[:MAX_CELL] if isinstance(cell, str) else cell)
+                cells.append(_cut(cell) if isinstance(cell, str) else cell)
+            if len(cells) > MAX_COLUMNS and cells[MAX_COLUMNS] not in (None, ""):
+                raise BaselineFileError(f"{path} sheet '{name}' row {line}: more than {MAX_COLUMNS} columns; a "
+                                        "counting week has a few dozen")
+            del cells[MAX_COLUMNS:]
             while cells and cells[-1] in (None, ""):  # a sheet's used range may reach far past its data
                 cells.pop()
             rows.append(cells)
@@ -234,9 +266,15 @@ def _read_table(where: str, rows: list[list[object]]) -> BaselineCounts:
         below = [_key(cell) for cell in rows[index + 1]] if index + 1 < len(rows) else []
         columns = _wide_columns(names, below)
         if columns:
-            two_rows = any(_key(cell) in _DIRECTIONS and _key(cell) for cell in below)
+            # directions under the channels, nothing under the task: a heading's second row, not a
+            # first task whose note says "ud"
+            two_rows = not (below[task] if task < len(below) else "") and any(
+                below[i] in _DIRECTIONS and below[i] for i in columns if i < len(below))
             _check_wide_heading(where, index + 1, names, task, columns)
-            return _read_wide(where, rows, index + (2 if two_rows else 1), task, columns)
+            # columns with no heading at all (not the second column of a merged "I alt" or channel)
+            unheaded = [i for i, name in enumerate(names) if not name and i not in columns and i != task
+                        and not (i < len(below) and below[i] and (below[i] in _DIRECTIONS or below[i] in _TOTAL_ROWS))]
+            return _read_wide(where, rows, index + (2 if two_rows else 1), task, columns, unheaded, len(names))
     raise _NoHeading(f"{where}: none of its first {HEADER_SEARCH_ROWS} rows is a heading")
 
 
@@ -301,6 +339,9 @@ def _number(where: str, line: int, column: str, value: object) -> float:
     if not math.isfinite(number) or number < 0 or number > MAX_COUNT:
         raise BaselineFileError(f"{where} row {line}, column {column}: {number:g} is not a count from 0 to "
                                 f"{MAX_COUNT:,.0f}")
+    if not number.is_integer():  # '1,234' is 1.234 in Danish: a count of inquiries is whole
+        raise BaselineFileError(f"{where} row {line}, column {column}: '{str(value)[:40]}' is not a whole number "
+                                "of inquiries (thousands are written 1.234 or 1234)")
     return number
 
 
@@ -325,9 +366,9 @@ def _task(where: str, line: int, value: object, counts: list[object]) -> str | N
         return None
     if key in _UNCLASSIFIED:
         return "unclassified"
-    if not TASK_CODE.fullmatch(text):
-        raise BaselineFileError(f"{where} row {line}: task '{text[:40]}' is not a KLE code like 05.13.00 "
-                                "(or 'unclassified')")
+    if not KLE_TOPIC.fullmatch(text):
+        raise BaselineFileError(f"{where} row {line}: task '{text[:40]}' is not a KLE topic like 05.13.00 "
+                                "(or 'unclassified'): inquiries carry topics, a group like 05.13 compares with none")
     return text
 
 
@@ -366,8 +407,8 @@ def _read_long(where: str, rows: list[list[object]], heading: int, names: list[s
     return BaselineCounts(_nonzero(where, counts), read, _period(where, weeks))
 
 
-def _read_wide(where: str, rows: list[list[object]], first: int, task: int,
-               columns: dict[int, tuple[str, str]]) -> BaselineCounts:
+def _read_wide(where: str, rows: list[list[object]], first: int, task: int, columns: dict[int, tuple[str, str]],
+               unheaded: list[int], heading_width: int) -> BaselineCounts:
     counts: Counter[tuple[str, str, str]] = Counter()
     read = 0
     width = max(*columns, task) + 1
@@ -380,6 +421,11 @@ def _read_wide(where: str, rows: list[list[object]], first: int, task: int,
             continue
         for column, (channel, direction) in columns.items():
             counts[(code, channel, direction)] += _number(where, offset, f"{column + 1}", cells[column])
+        stray = [i + 1 for i in unheaded + list(range(heading_width, len(row)))
+                 if i < len(row) and isinstance(row[i], (int, float)) or (i < len(row) and _key(row[i]).isdigit())]
+        if stray:
+            raise BaselineFileError(f"{where} row {offset}, column {stray[0]}: a count under no heading; name its "
+                                    "channel in the heading or remove it")
         read += 1
     return BaselineCounts(_nonzero(where, counts), read, None)
 

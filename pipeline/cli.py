@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from rich.table import Table
 
 from pipeline.messages import KPI_TITLES, kpi_title
@@ -22,13 +23,15 @@ app = typer.Typer(help="kanalpuls: live channel telemetry for citizen service.",
 store_app = typer.Typer(help="The ClickHouse store.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
 # Not a terminal (CI logs, pipes): wide enough for the demo's tables.
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+# Markup off: file names, labels and values from events are printed as they are ('[/x]' in a
+# department name is text, not a closing tag); styles are given as Text, never inline.
+console = Console(stderr=True, markup=False, width=None if sys.stderr.isatty() else 120)
 
 
 def _stdout() -> Console:
     """Where a command's result goes: a terminal's width, or wide enough that a pipe, a file or
     a test reads every row on one line."""
-    return Console(width=None if sys.stdout.isatty() else 250)
+    return Console(markup=False, width=None if sys.stdout.isatty() else 250)
 
 
 def _day(option: str, text: str) -> date:
@@ -53,7 +56,7 @@ def _period(first: date, last: date) -> None:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(Text.assemble(("error:", "red"), f" {message}"))
     return typer.Exit(code)
 
 
@@ -89,8 +92,8 @@ def broker() -> None:
     wanted = required_topics(settings.kafka, settings.worker.app_id)
 
     def started(_: object) -> None:
-        console.print(f"broker on [bold]{settings.kafka.bootstrap_servers}[/bold] (memory only); "
-                      f"topics {', '.join(wanted)}. Ctrl-C stops it.")
+        console.print(Text.assemble("broker on ", (settings.kafka.bootstrap_servers, "bold"),
+                                    f" (memory only); topics {', '.join(wanted)}. Ctrl-C stops it."))
 
     try:
         supervise_broker(settings.kafka.embedded_port, wanted, stop, on_start=started)
@@ -172,11 +175,11 @@ def _supervise_worker() -> int:
         if stopping or status == 0:
             return status if status >= 0 else 128 - status
         if status == EXIT_BROKER_LOST:
-            console.print("[yellow]the broker lost its log; starting the worker anew[/yellow]")
+            console.print("the broker lost its log; starting the worker anew", style="yellow")
             continue
         pause = 1.0 if time.monotonic() - started > 120 else min(pause * 2, 60.0)
-        console.print(f"[red]the worker exited with status {status}[/red] (its log above says why); "
-                      f"starting it again in {pause:.0f} s")
+        console.print(Text.assemble((f"the worker exited with status {status}", "red"),
+                                    f" (its log above says why); starting it again in {pause:.0f} s"))
         time.sleep(pause)
 
 
@@ -286,7 +289,7 @@ def run(
     except (UnknownConnector, IngestError) as exc:
         raise _fail(str(exc))
     if check:  # the listing is the command's output: stdout
-        out = Console(width=None if sys.stdout.isatty() else 200)
+        out = Console(markup=False, width=None if sys.stdout.isatty() else 200)
         for plan in planned:
             mode = "follow" if plan.followed else "read once"
             matched = f"{len(plan.files)} file(s) now" if plan.reads_files else "its mailboxes over IMAP"
@@ -324,16 +327,16 @@ def _summarise(name: str, stats, unit: str) -> bool:  # type: ignore[no-untyped-
                   f"{stats.rejected:,} rejected", highlight=False)
     fine = True
     if stats.error:
-        console.print(f"[red]error:[/red] {name} stopped: {stats.error}")
+        console.print(Text.assemble(("error:", "red"), f" {name} stopped: {stats.error}"))
         fine = False
     if stats.failed_files:
-        console.print(f"[red]error:[/red] {name}: {len(stats.failed_files)} file(s) could not be read: "
-                      + ", ".join(sorted(stats.failed_files)[:5]), highlight=False)
+        console.print(Text.assemble(("error:", "red"), f" {name}: {len(stats.failed_files)} file(s) could not be "
+                                    "read: " + ", ".join(sorted(stats.failed_files)[:5])), highlight=False)
         fine = False
     if stats.everything_rejected:
-        console.print(f"[red]error:[/red] {name}: every one of its {stats.rejected:,} records was rejected: is this "
-                      "the right connector kind, and its column mapping, for these files? See the reasons above "
-                      "or on inquiries.dlq", highlight=False)
+        console.print(Text.assemble(("error:", "red"), f" {name}: every one of its {stats.rejected:,} records was "
+                                    "rejected: is this the right connector kind, and its column mapping, for these "
+                                    "files? See the reasons above or on inquiries.dlq"), highlight=False)
         fine = False
     return fine
 
@@ -520,13 +523,13 @@ def targets(
                                                      "status")), title=translate("Targets on {day}", language)
                   .format(day=day))
     for status in statuses:
-        verdict = (f"[green]{translate('on track', language)}[/green]" if status.on_track
-                   else f"[red]{translate('off track', language)}[/red]" if status.on_track is not None
-                   else translate("no verdict", language))
+        verdict = (Text(translate("on track", language), style="green") if status.on_track
+                   else Text(translate("off track", language), style="red") if status.on_track is not None
+                   else Text(translate("no verdict", language)))
         if status.note:
-            verdict += f"\n[dim]{status.note}[/dim]"
+            verdict.append(f"\n{status.note}", style="dim")
         progress = "" if status.progress is None else f"{number(status.progress * 100, language)} %"
-        table.add_row(f"{status.name}\n[dim]{status.description}[/dim]", f"{status.window[0]} – {status.window[1]}",
+        table.add_row(Text.assemble(status.name, (f"\n{status.description}", "dim")), f"{status.window[0]} – {status.window[1]}",
                       shown(status.value, status.unit), shown(status.target, status.unit), progress, verdict)
     _stdout().print(table)
 
@@ -542,7 +545,9 @@ def demo(
     the walk-in spike alert, channel shift, realised gain, targets and first-contact resolution."""
     from pipeline.demo import run_demo
 
-    raise typer.Exit(run_demo(get_settings(), days=days, seed=seed, console=console, history_weeks=history_weeks))
+    # The demo's own lines carry markup; everything in them is the simulator's, none of it a user's.
+    shown = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+    raise typer.Exit(run_demo(get_settings(), days=days, seed=seed, console=shown, history_weeks=history_weeks))
 
 
 baseline_app = typer.Typer(help="Named baselines: import a past counting week, list what shift and gain can compare with.",
@@ -667,12 +672,15 @@ def report_komhen(
         raise _fail(f"{exc}; nothing written", code=1)
     except (IsoWeekError, KomhenError, SteeringError, StoreError) as exc:
         raise _fail(str(exc))
-    written = write_komhen(table, out)
+    try:
+        written = write_komhen(table, out)
+    except OSError as exc:  # --out is a file, or not writable
+        raise _fail(f"--out {out}: cannot write the files there ({exc.strerror})")
     total = f"{table.count(classified=True):,}".replace(",", ".")
     console.print(f"KOMHEN {iso_week} ({iso_week.monday} – {iso_week.sunday}), kommune {table.municipality}: "
                   f"{total} henvendelser i I alt; skrev {', '.join(str(path) for path in written)}", highlight=False)
     for warning in table.warnings():
-        console.print(f"[yellow]OBS:[/yellow] {warning}", highlight=False)
+        console.print(Text.assemble(("OBS:", "yellow"), f" {warning}"), highlight=False)
 
 
 @report_app.command("strategy")
@@ -702,6 +710,8 @@ def report_strategy(
         steering = load_steering(settings.steering.file)
         report = strategy_report(lambda sql: run_query(settings, sql), settings.store.database, steering, first,
                                  last, out or Path(f"strategy-{first}_{last}"), baseline, language=settings.language)
+    except OSError as exc:  # --out is a file, or not writable
+        raise _fail(f"--out {out}: cannot write the report there ({exc.strerror})")
     except (BaselineError, SteeringError, StoreError, ValueError) as exc:
         raise _fail(str(exc))
     without = [s.title for s in report.sections if s.state != "chart"]
@@ -754,20 +764,27 @@ def dashboards_preview(
     def query(sql: str):
         return run_query(settings, sql)
 
-    def moment(text: str) -> datetime:
-        parsed = datetime.fromisoformat(text)
+    def moment(option: str, text: str) -> datetime:
+        try:
+            parsed = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise _fail(f"{option} '{text[:40]}' is not a time like 2026-03-12T11:30") from None
+        if not 2000 <= parsed.year <= 2099:
+            raise _fail(f"{option} {text[:40]}: choose a time from 2000 to 2099")
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(TZ))
 
     try:
         if to_time is None and from_time is None:
             time_range = newest_week(query)
         else:
-            end = moment(to_time) if to_time else newest_week(query).end
-            start = moment(from_time) if from_time else end - timedelta(days=7)
+            end = moment("--to", to_time) if to_time else newest_week(query).end
+            start = moment("--from", from_time) if from_time else end - timedelta(days=7)
             if start >= end:
                 raise ValueError(f"--from {start} is not before --to {end}")
             time_range = TimeRange(start, end, interval_seconds=3600)
         rendered = render_preview(query, out, time_range, language=settings.language)
+    except OSError as exc:  # --out is a file, or not writable
+        raise _fail(f"--out {out}: cannot write the preview there ({exc.strerror})")
     except (StoreError, ValueError) as exc:
         raise _fail(str(exc))
     drawn = [r for r in rendered if r.png is not None]

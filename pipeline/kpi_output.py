@@ -15,11 +15,13 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.messages import DIRECTION_NAMES, Language, channel_name, column_name, weekday_name, word
 
@@ -112,7 +114,7 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Row], language: Lan
     for column in columns:
         out.add_column(column_name(column, language, kpi), justify="right" if numeric(column) else "left")
     for row in rows:
-        out.add_row(*(cell(c, v, language) for c, v in zip(columns, row)))
+        out.add_row(*(Text(cell(c, v, language)) for c, v in zip(columns, row)))  # values are text, never markup
     return out
 
 
@@ -131,7 +133,7 @@ def _plain(column: str, value: Any) -> Any:
 
 def as_csv(columns: Sequence[str], rows: Sequence[Row]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)  # texts quoted: see spreadsheet_text
     writer.writerow(columns)
     for row in rows:
         writer.writerow(["" if v is None else spreadsheet_text(_plain(c, v)) for c, v in zip(columns, row)])
@@ -148,9 +150,18 @@ def as_json(columns: Sequence[str], rows: Sequence[Row]) -> str:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+_AFTER_SEMICOLON = re.compile(r"(;\s*)([=+\-@])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # no spreadsheet cell may hold them
+
+
 def spreadsheet_text(value: object) -> object:
     """A text that cannot run as a formula when the sheet is opened (OWASP's CSV-injection advice:
-    a leading apostrophe); numbers and other values as they are."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    a leading apostrophe, also after a ';'), without control characters; numbers and other
+    values as they are."""
+    if not isinstance(value, str):
+        return value
+    value = _CONTROL.sub("", value)
+    # Danish Excel opens a comma-separated file splitting on ';' and ignoring the quotes around
+    # it: what follows a ';' may start a cell of its own, so it cannot start a formula either.
+    value = _AFTER_SEMICOLON.sub(r"\1'\2", value)
+    return "'" + value if value.startswith(_FORMULA_START) else value

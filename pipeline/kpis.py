@@ -110,14 +110,17 @@ def known_values(query: Query, database: str, column: str, value: str, language:
     if column == "channel":
         known = sorted(get_args(Channel))
     else:
+        if len(value) <= 200 and query(f"SELECT count() > 0 FROM {database}.inquiry_hour WHERE {column} = "
+                                       f"{sql_string(value)}").scalar():
+            return  # looked up itself, not among a first thousand
         known = [str(v) for (v,) in query(f"SELECT DISTINCT {column} FROM {database}.inquiry_hour "
-                                          f"WHERE {column} != '' ORDER BY {column} LIMIT 1000").rows]
+                                          f"WHERE {column} != '' ORDER BY {column} LIMIT 41").rows]
     if value in known:
         return
     if column == "channel":  # the codes with the names a user may type instead
         from pipeline.messages import channel_name
 
         known = [f"{code} ({channel_name(code, language)})" for code in known]  # type: ignore[arg-type]
-    shown = ", ".join(known[:40]) + (f" (+{len(known) - 40})" if len(known) > 40 else "") if known else "–"
+    shown = ", ".join(known[:40]) + (" …" if len(known) > 40 else "") if known else "–"
     raise KpiError(word("unknown_value", language, what=column_name(column, language), value=value[:60],  # type: ignore[arg-type]
                         known=shown))

@@ -105,7 +105,7 @@ class ChannelHours(_Strict):
 
 
 BASELINE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")  # used with fullmatch: `$` lets a trailing newline through
-TASK_CODE = re.compile(r"[0-9]{2}(?:\.[0-9]{2}){0,2}|unclassified")  # fullmatch; \d would take Arabic digits
+KLE_TOPIC = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}")  # what inquiries carry; a baseline or package of groups matches none
 
 
 class Baseline(_Strict):
@@ -134,8 +134,8 @@ class Baseline(_Strict):
             if not self.mix:
                 raise ValueError("a channel_mix baseline needs mix: {task or '*': {channel: share}}")
             for task, shares in self.mix.items():
-                if task != "*" and not TASK_CODE.fullmatch(task):
-                    raise ValueError(f"mix: '{task}' is not a KLE code like 05.13.00 or '*'")
+                if task != "*" and not (KLE_TOPIC.fullmatch(task) or task == "unclassified"):
+                    raise ValueError(f"mix: '{task}' is not a KLE topic like 05.13.00 or '*'")
                 if "web" in shares:
                     raise ValueError(f"mix {task}: web page views are not inquiries")
                 if any(not 0 <= share <= 1e6 for share in shares.values()) or not sum(shares.values()) > 0:
@@ -274,7 +274,7 @@ class Steering(_Strict):
     )
     baselines: dict[str, Baseline] = Field(default_factory=dict)
     resolution_within_days: int = Field(
-        default=7, ge=1, le=90, description="First-contact resolution where the source is silent: resolved unless "
+        default=7, ge=1, le=90, strict=True, description="First-contact resolution where the source is silent: resolved unless "
         "the same requester comes back about the same task within this many days (KOMHEN's follow-up window).")
     komhen_tasks: list[str] = Field(
         default_factory=list, max_length=2000, description="The municipality's KOMHEN task package (KLE codes): "
@@ -284,9 +284,9 @@ class Steering(_Strict):
     @field_validator("komhen_tasks")
     @classmethod
     def _komhen_tasks(cls, value: list[str]) -> list[str]:
-        bad = [task for task in value if not TASK_CODE.fullmatch(task) or task == "unclassified"]
+        bad = [task for task in value if not KLE_TOPIC.fullmatch(task)]
         if bad:
-            raise ValueError(f"komhen_tasks: {', '.join(repr(t[:20]) for t in bad[:5])} is not a KLE code like "
+            raise ValueError(f"komhen_tasks: {', '.join(repr(t[:20]) for t in bad[:5])} is not a KLE topic like "
                              "05.13.00")
         return list(dict.fromkeys(value))
 

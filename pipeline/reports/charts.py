@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap, to_rgb
 from matplotlib.figure import Figure
@@ -30,6 +31,10 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from pipeline.messages import Language, channel_name, report_word, weekday_name
 from pipeline.reports.labels import CHANNEL_COLOURS, count, decimal, money, percent, price, signed
+
+# Labels come from events and the mapping file: '$' in one is text, never maths notation
+# (a label '$\foo{$' stopped the report).
+matplotlib.rcParams["text.parse_math"] = False
 
 DPI = 100
 WIDTH = 10.0  # inches: 1000 px, fits a report page without scaling text down

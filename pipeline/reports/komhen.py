@@ -259,7 +259,7 @@ def csv_rows(table: KomhenWeek) -> list[list[object]]:
 def write_csv(table: KomhenWeek, path: Path) -> Path:
     # With a byte-order mark: Excel opens UTF-8 as UTF-8 only then (ø, æ, å in task labels).
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
+        writer = csv.writer(fh, quoting=csv.QUOTE_NONNUMERIC)  # texts quoted: a ';' in a label stays in its cell
         writer.writerow(CSV_COLUMNS)
         writer.writerows(csv_rows(table))
     return path

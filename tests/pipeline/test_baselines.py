@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -167,7 +168,7 @@ def test_unknown_and_empty_baselines_are_named_with_what_to_do(store: EmbeddedSt
 
 
 def test_a_mix_must_be_shares_of_known_channels_per_kle_task() -> None:
-    with pytest.raises(ValueError, match="not a KLE code"):
+    with pytest.raises(ValueError, match="not a KLE topic"):
         Baseline(kind="channel_mix", mix={"passport": {"phone": 1}})
     with pytest.raises(ValueError, match="not all 0"):
         Baseline(kind="channel_mix", mix={"*": {"phone": 0}})
@@ -206,22 +207,25 @@ def test_wide_tables_with_danish_headings_are_read(tmp_path: Path) -> None:
     ("task,channel,inquiries\n05.13.00,phone,-3\n", r"bad.csv row 2, column inquiries: -3 is not a count"),
     ("task,channel,inquiries\n05.13.00,phone,lots\n", r"bad.csv row 2, column inquiries: 'lots' is not a count"),
     ("task,channel,inquiries\n05.13.00,phone,1e400\n", r"row 2, column inquiries: inf is not a count"),
-    ("task,channel,inquiries\nPas,phone,3\n", r"row 2: task 'Pas' is not a KLE code"),
+    ("task,channel,inquiries\nPas,phone,3\n", r"row 2: task 'Pas' is not a KLE topic"),
     ("task,channel,direction,inquiries\n05.13.00,phone,sideways,3\n", r"row 2: direction 'sideways' is neither"),
     ("task,channel,inquiries\n05.13.00,phone,0\n", r"no task has a count above 0"),
     ("navn,adresse\nAnna,Vej 1\n", r"no sheet has a heading with a task column"),
     ("KLE-nr.;Telefon;Telefonen\n05.13.00;1;2\n", r"row 1, column 3: heading 'telefonen' is no channel"),
     ("KLE-nr.;Telefon;Tlf\n05.13.00;1;2\n", r"row 1: columns 2 and 3 are both Telefon inbound"),
     ("task,channel,antal,inquiries\n05.13.00,phone,1,2\n", r"row 1: columns 3 and 4 are both counts"),
-    ("KLE-nr.;Telefon\n???;4\n", r"row 2: task '\?\?\?' is not a KLE code"),
-    ("KLE-nr.;Telefon\n-;4\n", r"row 2: task '-' is not a KLE code"),
+    ("KLE-nr.;Telefon\n???;4\n", r"row 2: task '\?\?\?' is not a KLE topic"),
+    ("KLE-nr.;Telefon\n-;4\n", r"row 2: task '-' is not a KLE topic"),
     ("KLE-nr.;Telefon\n;4\n", r"row 2: counts without a task"),
     ("task,channel,inquiries\n,phone,3\n", r"row 2: counts without a task"),
     ("task,channel,inquiries\n05.13.00\n", r"row 2: channel '' is none of"),
-    ("task,channel,inquiries\n٠٥.١٣.٠٠,phone,3\n", r"task '٠٥.١٣.٠٠' is not a KLE code"),
+    ("task,channel,inquiries\n٠٥.١٣.٠٠,phone,3\n", r"task '٠٥.١٣.٠٠' is not a KLE topic"),
     ("task,channel,inquiries,uge\n05.13.00,phone,3,2020-W01\n05.13.00,phone,3,2026-W01\n",
      r"weeks 2020-W01 to 2026-W01 span more than a year"),
     ("task,channel,inquiries,uge\n05.13.00,phone,3,9999-W52\n", r"outside 2000–2099"),
+    ("KLE-nr.;Telefon\n05.13.00;1,234\n", r"row 2, column 2: '1,234' is not a whole number of inquiries"),
+    ("KLE-nr.;Telefon\n85.06;4\n", r"task '85.06' is not a KLE topic like 05.13.00"),
+    ("KLE-nr.;Telefon;;E-mail\n05.13.00;4;500;2\n", r"row 2, column 3: a count under no heading"),
 ])
 def test_what_does_not_read_is_named_by_file_row_and_column(text: str, message: str, tmp_path: Path) -> None:
     with pytest.raises(BaselineFileError, match=message):
@@ -287,14 +291,51 @@ def test_a_target_whose_baseline_cannot_say_has_a_note_and_no_verdict(
 
 
 def test_a_crafted_file_is_read_within_bounds(tmp_path: Path) -> None:
-    """Rows as wide as a spreadsheet allows and cells of a megabyte are cut, not held whole."""
+    """Rows as wide as a spreadsheet allows are refused (a channel past column 200 would be lost),
+    cells of a megabyte are cut, not held whole."""
     wide = tmp_path / "wide.csv"
-    wide.write_text("task,channel,inquiries" + ",x" * 20_000 + "\n05.13.00,phone,3" + ",1" * 20_000 + "\n"
-                    + "85.02.00,email,2," + "y" * 100_000 + "\n", encoding="utf-8")
-    assert read_baseline_file(wide).counts == {("05.13.00", "phone", "inbound"): 3, ("85.02.00", "email", "inbound"): 2}
+    wide.write_text("task,channel,inquiries" + ",x" * 20_000 + "\n05.13.00,phone,3" + ",1" * 20_000 + "\n",
+                    encoding="utf-8")
+    with pytest.raises(BaselineFileError, match=r"wide.csv row 1: more than 200 columns"):
+        read_baseline_file(wide)
+    long_cell = write(tmp_path / "cell.csv", "task,channel,inquiries,note\n05.13.00,phone,3," + "y" * 100_000 + "\n")
+    assert read_baseline_file(long_cell).counts == {("05.13.00", "phone", "inbound"): 3}
+    padded = write(tmp_path / "padded.csv", "task,channel,inquiries\n05.13.00" + " " * 195 + "GARBAGE,phone,3\n")
+    with pytest.raises(BaselineFileError, match=r"row 2: task '05.13.00 .*' is not a KLE topic"):
+        read_baseline_file(padded)
     huge = write(tmp_path / "huge.csv", "task,channel,inquiries\n85.02.00,email," + "9" * 1_000_000 + "\n")
     with pytest.raises(BaselineFileError, match=r"huge.csv row 2: not a table row \(field larger than field limit"):
         read_baseline_file(huge)
+
+
+def test_a_first_task_with_a_note_saying_ud_is_a_task_not_a_heading_row(tmp_path: Path) -> None:
+    sheet = write(tmp_path / "note.csv", "KLE-nr.;Telefon;Bemærkning\n05.13.00;600;ud\n85.02.00;50;\n")
+    assert read_baseline_file(sheet).counts == {("05.13.00", "phone", "inbound"): 600,
+                                                ("85.02.00", "phone", "inbound"): 50}
+
+
+def test_a_stale_dimension_and_sheets_that_disagree_lose_nothing(tmp_path: Path) -> None:
+    """openpyxl stops at the rows a sheet says it has: a stale <dimension> must not cut the week
+    short. Two sheets with different counts are refused, not one of them silently dropped."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["KLE-nr.", "Telefon"])
+    for index in range(10):
+        sheet.append([f"05.{index:02d}.00", 100])
+    book.save(tmp_path / "good.xlsx")
+    with zipfile.ZipFile(tmp_path / "good.xlsx") as source, zipfile.ZipFile(tmp_path / "stale.xlsx", "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'<dimension ref="[^"]+"/>', b'<dimension ref="A1:B5"/>', data)
+            target.writestr(item, data)
+    assert sum(read_baseline_file(tmp_path / "stale.xlsx").counts.values()) == 1000
+    other = book.create_sheet("Jobcenter")
+    other.append(["KLE-nr.", "Telefon"])
+    other.append(["23.02.00", 570])
+    book.save(tmp_path / "two.xlsx")
+    with pytest.raises(BaselineFileError, match=r"the sheets 'Sheet' and 'Jobcenter' hold different counts"):
+        read_baseline_file(tmp_path / "two.xlsx")
 
 
 def test_a_totals_row_named_under_opgave_is_skipped(tmp_path: Path) -> None:
@@ -355,7 +396,7 @@ def test_a_sheet_whose_used_range_reaches_far_past_its_data_is_read_in_little_me
 
 
 def test_names_and_codes_are_whole_matches() -> None:
-    with pytest.raises(ValueError, match="not a KLE code"):
+    with pytest.raises(ValueError, match="not a KLE topic"):
         Baseline(kind="channel_mix", mix={"05.13.00\n": {"phone": 1}})
     with pytest.raises(ValueError, match="shares are percentages or counts from 0 to 1,000,000"):
         Baseline(kind="channel_mix", mix={"*": {"phone": 1e308, "email": 1e308}})

