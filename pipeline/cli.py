@@ -656,7 +656,8 @@ def report_komhen(
     report a week that was in fact not measured.
     """
     from pipeline.iso_week import IsoWeek, IsoWeekError
-    from pipeline.reports.komhen import KomhenError, NoInquiries, read_komhen_week, write_komhen
+    from pipeline.reports.komhen import KomhenError, NoInquiries, read_komhen_week
+    from pipeline.reports.workbook import write_komhen
     from pipeline.steering import SteeringError, load_steering
     from pipeline.store import StoreError
     from pipeline.store_client import run_query

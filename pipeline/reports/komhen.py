@@ -14,7 +14,8 @@ counts them), in two files a tovholder can hand in without fixing anything by ha
   requester type. "Kendt" columns matter: 0 resolved means nothing when 0 are known. UTF-8
   with a byte-order mark, comma-separated.
 - `komhen-<municipality>-<YYYY>-W<ww>.xlsx`: the same week to hand in (layout in
-  pipeline/reports/workbook.py): the counting sheet, the long data, and notes.
+  pipeline/reports/workbook.py, whose write_komhen writes both files): the counting sheet,
+  the long data, and notes.
 
 Inquiries are inquiries handled: answered calls and served tickets (an abandoned call or a
 walk-out is counted apart, never as an inquiry), every e-mail, letter, form and chat, in both
@@ -264,10 +265,3 @@ def write_csv(table: KomhenWeek, path: Path) -> Path:
         writer.writerows(csv_rows(table))
     return path
 
-
-def write_komhen(table: KomhenWeek, out_dir: Path) -> list[Path]:
-    """Write the CSV and the XLSX into out_dir (created if missing); returns their paths."""
-    from pipeline.reports.workbook import write_workbook  # openpyxl is loaded only to write one
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return [write_csv(table, out_dir / f"{table.stem}.csv"), write_workbook(table, out_dir / f"{table.stem}.xlsx")]

@@ -34,7 +34,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pipeline.reports.komhen import CSV_COLUMNS, UNCLASSIFIED_DA, KomhenWeek, csv_rows
+from pipeline.reports.komhen import CSV_COLUMNS, UNCLASSIFIED_DA, KomhenWeek, csv_rows, write_csv
 from pipeline.kpi_output import spreadsheet_text
 from pipeline.reports.labels import CHANNEL_DA, CHANNELS, DIRECTION_DA, DIRECTIONS, UNCLASSIFIED
 
@@ -254,3 +254,10 @@ def write_workbook(table: KomhenWeek, path: Path, generated: datetime | None = N
     _notes_sheet(workbook.create_sheet(NOTES_SHEET), table, generated or datetime.now(timezone.utc))
     workbook.save(path)
     return path
+
+
+def write_komhen(table: KomhenWeek, out_dir: Path) -> list[Path]:
+    """The week's two files, the CSV and this workbook, into out_dir (created if missing); their
+    paths. Here, not in komhen.py, so the table module never imports its writer back."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [write_csv(table, out_dir / f"{table.stem}.csv"), write_workbook(table, out_dir / f"{table.stem}.xlsx")]

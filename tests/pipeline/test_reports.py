@@ -36,12 +36,11 @@ from pipeline.reports.komhen import (
     PARAMETERS,
     NoInquiries,
     read_komhen_week,
-    write_komhen,
 )
 from pipeline.reports import charts as drawing
 from pipeline.reports.labels import CHANNEL_DA, CHANNELS, DIRECTION_DA, REQUESTER_TYPES
 from pipeline.reports.strategy import strategy_report
-from pipeline.reports.workbook import DATA_SHEET, NOTES_SHEET, TABLE_SHEET
+from pipeline.reports.workbook import DATA_SHEET, NOTES_SHEET, TABLE_SHEET, write_komhen
 from pipeline.simulator import GroundTruth, simulate
 from pipeline.steering import Baseline, Steering, SteeringError, load_steering
 from pipeline.store import EmbeddedStore, init_schema
