@@ -8,7 +8,8 @@ import sys
 from datetime import date, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from collections.abc import Callable
+from typing import Annotated, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,6 +23,7 @@ app = typer.Typer(help="kanalpuls: live channel telemetry for citizen service.",
                   pretty_exceptions_enable=False)
 store_app = typer.Typer(help="The ClickHouse store.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
+Moment = TypeVar("Moment", bound=date)  # a day, or a time of day (datetime is a date)
 # Not a terminal (CI logs, pipes): wide enough for the demo's tables.
 # Markup off: file names, labels and values from events are printed as they are ('[/x]' in a
 # department name is text, not a closing tag); styles are given as Text, never inline.
@@ -34,21 +36,25 @@ def _stdout() -> Console:
     return Console(markup=False, width=None if sys.stdout.isatty() else 250)
 
 
-def _day(option: str, text: str) -> date:
-    """A local day the user typed for `option`; an error naming the option otherwise. Years
+def _iso(option: str, text: str, parse: Callable[[str], Moment], expected: str, unit: str) -> Moment:
+    """A day or time the user typed for `option`; an error naming the option otherwise. Years
     outside 2000–2099 are refused as the events' are: 9999-12-31 + 1 day is no date."""
-    from datetime import date
-
     try:
-        day = date.fromisoformat(text.strip())
+        value = parse(text.strip())
     except ValueError:
-        raise _fail(f"{option} '{text[:40]}' is not a date like 2026-11-23") from None
-    if not 2000 <= day.year <= 2099:
-        raise _fail(f"{option} {day}: choose a day from 2000 to 2099")
-    return day
+        raise _fail(f"{option} '{text[:40]}' is not {expected}") from None
+    if not 2000 <= value.year <= 2099:
+        raise _fail(f"{option} {text.strip()[:40]}: choose a {unit} from 2000 to 2099")
+    return value
+
+
+def _day(option: str, text: str) -> date:
+    """A local day the user typed for `option`."""
+    return _iso(option, text, date.fromisoformat, "a date like 2026-11-23", "day")
 
 
 def _period(first: date, last: date) -> None:
+    """The period of --from and --to, in order and at most ten years."""
     if last < first:
         raise _fail(f"--to {last} is before --from {first}")
     if (last - first).days > 3660:
@@ -657,6 +663,7 @@ def report_komhen(
     """
     from pipeline.iso_week import IsoWeek, IsoWeekError
     from pipeline.reports.komhen import KomhenError, NoInquiries, read_komhen_week
+    from pipeline.reports.labels import count as count_text
     from pipeline.reports.workbook import write_komhen
     from pipeline.steering import SteeringError, load_steering
     from pipeline.store import StoreError
@@ -677,7 +684,7 @@ def report_komhen(
         written = write_komhen(table, out)
     except OSError as exc:  # --out is a file, or not writable
         raise _fail(f"--out {out}: cannot write the files there ({exc.strerror})")
-    total = f"{table.count(classified=True):,}".replace(",", ".")
+    total = count_text(table.count(classified=True), "da")  # the KOMHEN sheet is KL's, in Danish
     console.print(f"KOMHEN {iso_week} ({iso_week.monday} – {iso_week.sunday}), kommune {table.municipality}: "
                   f"{total} henvendelser i I alt; skrev {', '.join(str(path) for path in written)}", highlight=False)
     for warning in table.warnings():
@@ -766,12 +773,7 @@ def dashboards_preview(
         return run_query(settings, sql)
 
     def moment(option: str, text: str) -> datetime:
-        try:
-            parsed = datetime.fromisoformat(text.strip())
-        except ValueError:
-            raise _fail(f"{option} '{text[:40]}' is not a time like 2026-03-12T11:30") from None
-        if not 2000 <= parsed.year <= 2099:
-            raise _fail(f"{option} {text[:40]}: choose a time from 2000 to 2099")
+        parsed = _iso(option, text, datetime.fromisoformat, "a time like 2026-03-12T11:30", "time")
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(TZ))
 
     try:

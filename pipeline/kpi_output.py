@@ -23,7 +23,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.messages import DIRECTION_NAMES, Language, channel_name, column_name, weekday_name, word
+from pipeline.messages import Language, channel_name, column_name, direction_name, weekday_name, word
 
 SHARES = {"share", "baseline_share", "rate", "service_level", "abandonment_rate"}
 POINTS = {"shift"}
@@ -81,8 +81,8 @@ def cell(column: str, value: Any, language: Language) -> str:
         return word("yes" if value else "no", language)
     if column == "channel":
         return channel_name(str(value), language)
-    if column == "direction" and value in DIRECTION_NAMES:
-        return DIRECTION_NAMES[value][0 if language == "da" else 1]
+    if column == "direction":
+        return direction_name(str(value), language)
     if column in ("task", "department", "site", "queue", "municipality") and value == "*":
         return word("all", language)
     if column == "weekday" and isinstance(value, int) and 1 <= value <= 7:

@@ -154,20 +154,29 @@ PHRASES: dict[str, tuple[str, str]] = {
 }
 
 
+def _in(names: tuple[str, str], language: Language) -> str:
+    """The Danish or the English of a catalogue entry."""
+    return names[0 if language == "da" else 1]
+
+
 def word(key: str, language: Language, **values: object) -> str:
     """The phrase `key` in `language`, with its {placeholders} filled in."""
-    da, en = PHRASES[key]
-    return (da if language == "da" else en).format(**values)
+    return _in(PHRASES[key], language).format(**values)
 
 
 def column_name(column: str, language: Language, kpi: str = "") -> str:
     names = KPI_COLUMNS.get((kpi, column)) or COLUMNS.get(column)
-    return column if names is None else names[0 if language == "da" else 1]
+    return column if names is None else _in(names, language)
 
 
 def channel_name(channel: str, language: Language) -> str:
     names = CHANNEL_NAMES.get(channel)
-    return channel if names is None else names[0 if language == "da" else 1]
+    return channel if names is None else _in(names, language)
+
+
+def direction_name(direction: str, language: Language) -> str:
+    names = DIRECTION_NAMES.get(direction)
+    return direction if names is None else _in(names, language)
 
 
 def channel_code(text: str) -> str | None:
@@ -182,7 +191,7 @@ def channel_code(text: str) -> str | None:
 
 def weekday_name(weekday: int, language: Language) -> str:
     """1 = Monday, as ClickHouse's toDayOfWeek."""
-    return WEEKDAYS[weekday - 1][0 if language == "da" else 1]
+    return _in(WEEKDAYS[weekday - 1], language)
 
 
 # The KPIs `kanalpuls kpi` computes (pipeline/kpis.py KPIS has the same names), as titles.
@@ -220,7 +229,7 @@ KPI_TITLES: dict[str, tuple[str, str]] = {
 
 def kpi_title(name: str, language: Language, days: int | None = None) -> str:
     """The KPI's title; `days` fills in the look-back of the KPIs that have one."""
-    return KPI_TITLES[name][0 if language == "da" else 1].replace("{days}", str(days) if days else "N")
+    return _in(KPI_TITLES[name], language).replace("{days}", str(days) if days else "N")
 
 # Board and panel texts (dashboards/boards.py, dashboards/preview.py), gettext's way: the
 # English text in the code is the key, its Danish here. A test fails on a text without one.
@@ -591,10 +600,9 @@ REPORT_PHRASES: dict[str, tuple[str, str]] = {
 
 def report_word(key: str, language: Language, **values: object) -> str:
     """A phrase of the strategy report, as word() for the CLI's."""
-    da, en = REPORT_PHRASES[key]
-    return (da if language == "da" else en).format(**values)
+    return _in(REPORT_PHRASES[key], language).format(**values)
 
 
 def month_name(month: int, language: Language) -> str:
     """1 = January."""
-    return MONTHS[month - 1][0 if language == "da" else 1]
+    return _in(MONTHS[month - 1], language)

@@ -49,6 +49,8 @@ from pipeline.reports.labels import (
     channel_order,
     task_order,
 )
+from pipeline.reports.labels import count as count_text
+from pipeline.reports.labels import percent as percent_text
 from pipeline.store import QueryResult
 
 Query = Callable[[str], QueryResult]
@@ -163,7 +165,7 @@ class KomhenWeek:
         out = []
         unclassified = self.count(task=UNCLASSIFIED)
         if unclassified:
-            out.append(f"{_count_da(unclassified)} henvendelser ({_share_da(self.unclassified_share())}) er "
+            out.append(f"{count_text(unclassified, 'da')} henvendelser ({percent_text(self.unclassified_share(), 'da')}) er "
                        "uklassificerede og ikke med i I alt: giv dem en opgave (KLE) i kommunens opmærkningsregler")
         missing = self.missing_tasks()
         if missing:
@@ -174,17 +176,9 @@ class KomhenWeek:
                        "ikke tjekket")
         pending = self.count(what="resolution_pending")
         if pending:
-            out.append(f"Straksafklaring afventer for {_count_da(pending)} henvendelser: de {self.within_days} dage, "
+            out.append(f"Straksafklaring afventer for {count_text(pending, 'da')} henvendelser: de {self.within_days} dage, "
                        "hvor borgeren kan vende tilbage, er ikke gået endnu")
         return out
-
-
-def _count_da(n: int) -> str:
-    return f"{n:,}".replace(",", ".")
-
-
-def _share_da(share: float) -> str:
-    return f"{share * 100:.1f}".replace(".", ",") + " %"
 
 
 def _label(counts: Counter[str]) -> str:

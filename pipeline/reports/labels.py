@@ -11,7 +11,7 @@ import textwrap
 from datetime import date
 
 from pipeline.kpi_output import number
-from pipeline.messages import CHANNEL_NAMES, Language, month_name, report_word, word
+from pipeline.messages import CHANNEL_NAMES, DIRECTION_NAMES, Language, month_name, report_word, word
 
 # Inquiry channels in the order KOMHEN tables and every report list them: the personal
 # channels first, then the written ones, then the digital ones (BRIEF.md's channel table).
@@ -22,7 +22,7 @@ DIRECTIONS: tuple[str, ...] = ("inbound", "outbound")
 # Channel names come from the one message catalogue; '*' (all channels) is not a channel.
 CHANNEL_DA = {code: names[0] for code, names in CHANNEL_NAMES.items() if code != "*"}
 CHANNEL_EN = {code: names[1] for code, names in CHANNEL_NAMES.items() if code != "*"}
-DIRECTION_DA = {"inbound": "Indgående", "outbound": "Udgående"}
+DIRECTION_DA = {code: names[0].capitalize() for code, names in DIRECTION_NAMES.items()}  # KOMHEN's headings
 REQUESTER_TYPES: tuple[str, ...] = ("citizen", "business", "association", "authority", "unknown")
 WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 UNCLASSIFIED = "unclassified"
