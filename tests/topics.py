@@ -6,7 +6,22 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:
-    """Every message of a topic, from the beginning, as (key, value)."""
+    """Every message of a topic, from the beginning, as (key, value).
+
+    A broker under load (the shared test broker while the whole suite runs) may answer one
+    metadata or end-offset request with less than it holds. So the topic is read again until
+    two readings agree on its partitions and their ends: a short answer cannot pass for lost
+    events, and events really lost still fail the test."""
+    last: dict[TopicPartition, int] | None = None
+    for _ in range(5):
+        values, ends = await _read_once(bootstrap, topic)
+        if ends == last:
+            return values
+        last = ends
+    raise AssertionError(f"topic {topic}: five readings disagreed on its partitions or their ends")
+
+
+async def _read_once(bootstrap: str, topic: str) -> tuple[list[tuple[bytes, bytes]], dict[TopicPartition, int]]:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -24,6 +39,6 @@ async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:
             batch = await consumer.getmany(timeout_ms=1000)
             for records in batch.values():
                 values.extend((r.key or b"", r.value or b"") for r in records)
-        return values
+        return values, end
     finally:
         await consumer.stop()
