@@ -36,16 +36,17 @@ from rich.table import Table  # noqa: E402
 
 from connectors.base import ConnectorContext, Location, RecordRejected, Skip  # noqa: E402
 from connectors.mapping import load_mapping  # noqa: E402
-from connectors.privacy import ContactKeyer  # noqa: E402
 from connectors.registry import get_kind  # noqa: E402
-from pipeline.aggregation import Message, decode_messages, to_store_table  # noqa: E402
+from pipeline.ground.privacy import ContactKeyer  # noqa: E402
+from pipeline.ground.settings import DEMO_SECRET  # noqa: E402
+from pipeline.ground.steering import load_steering  # noqa: E402
 from pipeline.ingest import expand_paths, load_run_file  # noqa: E402
-from pipeline.kpis import kpi_sql  # noqa: E402
-from pipeline.settings import DEMO_SECRET  # noqa: E402
-from pipeline.simulator import DEFAULT_MAPPING_FILE, RUN_FILE, simulate  # noqa: E402
-from pipeline.steering import load_steering  # noqa: E402
-from pipeline.store import EmbeddedStore, init_schema  # noqa: E402
+from pipeline.measures.kpis import kpi_sql  # noqa: E402
+from pipeline.simulated.municipality import DEFAULT_MAPPING_FILE, RUN_FILE, simulate  # noqa: E402
+from pipeline.sinks.clickhouse import to_store_table  # noqa: E402
+from pipeline.store.clickhouse import EmbeddedStore, init_schema  # noqa: E402
 from schemas import InquiryEvent  # noqa: E402
+from schemas.wire import Message, decode_messages  # noqa: E402
 
 DB = "bench"
 WEEKS = 4

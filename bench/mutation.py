@@ -12,9 +12,9 @@ Each target gets a fresh copy of the tracked files in var/mutation/<target>/, wi
 [tool.mutmut] section that mutates that one file and runs only the test files named below
 (mutmut runs, per mutant, just those of them that reach the mutated function, fastest
 first, stopping at the first failure). Where only part of a file is the target (DedupeIndex
-in pipeline/aggregation.py; the token check in pipeline/http_ingest.py), the copy marks the
+in pipeline/worker/aggregation.py; the token check in connectors/http_ingest.py), the copy marks the
 rest `# pragma: no mutate`. The KPI definitions themselves are SQL views
-(deploy/clickhouse/1xx_kpi_*.sql), which mutmut cannot mutate: pipeline/kpis.py is only
+(deploy/clickhouse/1xx_kpi_*.sql), which mutmut cannot mutate: pipeline/measures/kpis.py is only
 the Python that names the views and quotes their arguments.
 
 Prints killed / survived / total per target and the diff of every surviving mutant; the
@@ -59,14 +59,14 @@ class Target:
     keep: tuple[tuple[str, int | None], ...] = ()
 
 
-HTTP_AUTH_TESTS = tuple(f"tests/pipeline/test_http_ingest.py::{name}" for name in (
+HTTP_AUTH_TESTS = tuple(f"tests/connectors/test_http_ingest.py::{name}" for name in (
     "test_without_a_valid_token_nothing_is_written",
     "test_almost_the_token_is_refused",
     "test_a_valid_batch_is_acknowledged_after_the_broker_has_it",
     "test_the_ingest_refuses_to_start_without_a_token",
 ))
 
-KPI_CALL_TESTS = tuple(f"tests/pipeline/test_kpis.py::{name}" for name in (
+KPI_CALL_TESTS = tuple(f"tests/pipeline/measures/test_kpis.py::{name}" for name in (
     "test_kpi_arguments_are_checked_before_any_sql_runs",
     "test_kpi_arguments_are_named_in_the_views_order_whatever_order_they_come_in",
     "test_a_moment_is_passed_in_utc_whatever_the_machines_time_zone",
@@ -77,17 +77,17 @@ KPI_CALL_TESTS = tuple(f"tests/pipeline/test_kpis.py::{name}" for name in (
 ))
 
 TARGETS = (
-    Target("privacy", "connectors/privacy.py", ("tests/connectors/test_privacy.py",)),
-    Target("dedupe", "pipeline/aggregation.py", ("tests/pipeline/test_aggregation.py",),
+    Target("privacy", "pipeline/ground/privacy.py", ("tests/pipeline/ground/test_privacy.py",)),
+    Target("dedupe", "pipeline/worker/aggregation.py", ("tests/pipeline/worker/test_aggregation.py",),
            keep=(("DedupeIndex", None),)),
-    Target("tokens", "pipeline/tokens.py", ("tests/pipeline/test_tokens.py",)),
+    Target("tokens", "pipeline/ground/tokens.py", ("tests/pipeline/ground/test_tokens.py",)),
     # The token check (post_events up to its 401) and the refusal to start without a token
     # (build_http_app's docstring and first statement).
-    Target("http_auth", "pipeline/http_ingest.py", HTTP_AUTH_TESTS,
+    Target("http_auth", "connectors/http_ingest.py", HTTP_AUTH_TESTS,
            keep=(("post_events", 3), ("build_http_app", 2))),
     # Only the tests of the Python around the views: the others need chDB, which hangs in the
     # processes mutmut forks from one that has opened it (each such mutant ran into its timeout).
-    Target("kpis", "pipeline/kpis.py", KPI_CALL_TESTS),
+    Target("kpis", "pipeline/measures/kpis.py", KPI_CALL_TESTS),
 )
 
 

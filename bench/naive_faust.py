@@ -1,7 +1,7 @@
 """The naive Faust peer of bench/throughput.py: what a first Faust app for kanalpuls looks like.
 
 One event per Kafka message, `async for value in stream`, orjson per event, one windowed-table
-update per event, and a chDB insert per 1000 events through the same ClickHouseSink the worker
+update per event, and a chDB insert per 1000 events through the same EventWriter the worker
 uses. bench/throughput.py starts it as a child process (Faust owns its event loop):
 
     python bench/naive_faust.py --bootstrap 127.0.0.1:PORT --topic T --app-id A \
@@ -25,9 +25,10 @@ import faust  # noqa: E402
 import orjson  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
-from pipeline.aggregation import EVENT_SCHEMA  # noqa: E402
-from pipeline.sink import ClickHouseSink  # noqa: E402
-from pipeline.store import EmbeddedStore  # noqa: E402
+from pipeline.sinks.clickhouse import EventWriter  # noqa: E402
+from pipeline.store.clickhouse import EmbeddedStore  # noqa: E402
+from pipeline.store.serial import SerialStore  # noqa: E402
+from schemas.wire import EVENT_SCHEMA  # noqa: E402
 
 TABLE_NAME = "naive_minute_counts"
 WINDOW_SECONDS = 60
@@ -58,8 +59,9 @@ def build_app(args: argparse.Namespace) -> faust.App:
     counts = app.Table(TABLE_NAME, default=lambda: [0, 0.0, 0.0], key_type=str, partitions=6).tumbling(
         WINDOW_SECONDS, expires=timedelta(days=2)
     )
-    sink = ClickHouseSink(EmbeddedStore(Path(args.store), "kanalpuls"))
-    sink.setup()
+    store = SerialStore(EmbeddedStore(Path(args.store), "kanalpuls"))
+    store.setup()
+    sink = EventWriter(store)
     progress = Path(args.progress_file)
     pending: list[dict] = []
     stored = [0]

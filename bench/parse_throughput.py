@@ -29,10 +29,10 @@ from connectors.base import ConnectorContext, Location, RecordRejected, Skip  # 
 from connectors.channel_export import ChannelExportConfig  # noqa: E402
 from connectors.exchange_tracking import ExchangeTrackingConfig  # noqa: E402
 from connectors.mapping import load_mapping  # noqa: E402
-from connectors.privacy import ContactKeyer  # noqa: E402
 from connectors.registry import get_kind  # noqa: E402
 from connectors.web_access_log import WebAccessLogConfig  # noqa: E402
-from pipeline.simulator import simulate  # noqa: E402
+from pipeline.ground.privacy import ContactKeyer  # noqa: E402
+from pipeline.simulated.municipality import simulate  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 DEPLOY_MAPPING = ROOT / "deploy" / "mapping.yaml"

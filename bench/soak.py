@@ -8,7 +8,7 @@ Run from the repository root (the script puts the root on sys.path itself):
 
 What it does, all on embedded parts, all cleaned up on the way out:
 
-1. Simulates `--days` of one municipality (pipeline/simulator.py: every file source, the
+1. Simulates `--days` of one municipality (pipeline/simulated/municipality.py: every file source, the
    HTTP events, ground truth).
 2. Starts `kanalpuls broker` (which restarts the Tansu broker when it dies), `--workers`
    workers in one consumer group, `kanalpuls serve` (the HTTP ingest) and `kanalpuls run` on
@@ -34,7 +34,6 @@ timing; the figures it prints are measured in the run.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
@@ -55,8 +54,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.broker import port_open  # noqa: E402
-from pipeline.settings import (  # noqa: E402
+from pipeline.ground.settings import (  # noqa: E402
     ConnectorSettings,
     HttpSettings,
     KafkaSettings,
@@ -65,9 +63,11 @@ from pipeline.settings import (  # noqa: E402
     StoreSettings,
     WorkerSettings,
 )
-from pipeline.simulator import GroundTruth, simulate  # noqa: E402
-from pipeline.store_client import run_query  # noqa: E402
-from pipeline.supervise import free_port, kanalpuls_command, settings_environment, wait_for  # noqa: E402
+from pipeline.simulated.municipality import simulate  # noqa: E402
+from pipeline.simulated.truth import GroundTruth  # noqa: E402
+from pipeline.store.client import run_query  # noqa: E402
+from pipeline.worker.broker import port_open  # noqa: E402
+from pipeline.worker.supervise import free_port, kanalpuls_command, settings_environment, wait_for  # noqa: E402
 
 FILE_SOURCES = ("queue_log", "tickets", "exchange", "web_combined", "web_json", "channel_csv", "channel_jsonl")
 TOKEN = "soak-token-for-the-harness"

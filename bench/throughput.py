@@ -24,7 +24,7 @@ What it does, all embedded and all cleaned up on the way out (also on Ctrl-C):
 4. naive Faust agent (bench/naive_faust.py, a child process) on the second topic: one event
    per message, one windowed-table update per event, chDB inserts of 1000 events.
 5. plain aiokafka loop, in this process, on the worker's topic with no consumer group:
-   getmany -> decode_messages -> DedupeIndex.keep_new -> ClickHouseSink.write ->
+   getmany -> decode_messages -> DedupeIndex.keep_new -> sinks.clickhouse.EventWriter.write ->
    minute_rollup into a dict. The practical bound for the worker's own functions.
 
 Each peer has its own temp dir (tempfile.mkdtemp) for chDB and Faust data; all of them, and
@@ -69,14 +69,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table  # noqa: E402
 
 from connectors.mapping import load_mapping  # noqa: E402
-from pipeline.aggregation import DedupeIndex, Message, add_sums, decode_messages, minute_rollup, table_updates  # noqa: E402
-from pipeline.broker import EmbeddedBroker, ensure_topics, port_open, required_topics  # noqa: E402
-from pipeline.settings import ConnectorSettings, KafkaSettings, Settings, StoreSettings, WorkerSettings  # noqa: E402
-from pipeline.sink import ClickHouseSink  # noqa: E402
-from pipeline.store import EmbeddedStore, StoreError  # noqa: E402
-from pipeline.store_client import run_query  # noqa: E402
-from pipeline.supervise import free_port, kanalpuls_command, settings_environment, stop_process, worker_process  # noqa: E402
+from pipeline.ground.settings import ConnectorSettings, KafkaSettings, Settings, StoreSettings, WorkerSettings  # noqa: E402
+from pipeline.sinks.clickhouse import EventWriter as StoreEventWriter  # noqa: E402
+from pipeline.store.clickhouse import EmbeddedStore, StoreError  # noqa: E402
+from pipeline.store.client import run_query  # noqa: E402
+from pipeline.store.serial import SerialStore  # noqa: E402
+from pipeline.worker.aggregation import DedupeIndex, add_sums, minute_rollup, table_updates  # noqa: E402
+from pipeline.worker.broker import EmbeddedBroker, ensure_topics, port_open, required_topics  # noqa: E402
+from pipeline.worker.supervise import free_port, kanalpuls_command, settings_environment, stop_process, worker_process  # noqa: E402
 from schemas import InquiryEvent, make_event_id  # noqa: E402
+from schemas.wire import Message, decode_messages  # noqa: E402
 
 console = Console(stderr=True)
 
@@ -495,8 +497,8 @@ async def run_aiokafka(bootstrap: str, topic: str, n: int, ends: dict[int, int],
     result = PeerResult("plain aiokafka loop", n)
     launched = time.monotonic()
     store = EmbeddedStore(var_dir / "chdb", DATABASE)
-    sink = ClickHouseSink(store)
-    sink.setup()
+    sink = StoreEventWriter(SerialStore(store))
+    sink.shared.setup()
     dedupe = DedupeIndex(sink.stored_ids)
     rollup: dict[tuple[float, tuple[str, ...]], list[float]] = {}
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",

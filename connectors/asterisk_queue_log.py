@@ -41,7 +41,7 @@ from connectors.base import (
     Skip,
     decode_record,
 )
-from connectors.privacy import normalise_phone_number, shown
+from pipeline.ground.privacy import normalise_phone_number, shown
 from schemas import Channel, InquiryEvent, Stage
 from schemas.inquiry import MAX_DURATION_SECONDS
 

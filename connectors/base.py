@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from pydantic import BaseModel
 
 from connectors.mapping import Classification, MappingRules
-from connectors.privacy import ContactKeyer
+from pipeline.ground.privacy import ContactKeyer
 from schemas import Channel, Direction, InquiryEvent, SourceRef, Stage, make_event_id, make_inquiry_id
 from schemas.inquiry import (
     EARLIEST_YEAR,

@@ -32,8 +32,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
-from connectors.privacy import PERSONAL_FIELDS, cut, normalise_phone_number, redact_json_fields, shown
 from connectors.tabular import CsvRows, parse_time
+from pipeline.ground.privacy import PERSONAL_FIELDS, cut, normalise_phone_number, redact_json_fields, shown
 from schemas import Channel, Direction, InquiryEvent, RequesterType, Stage, make_event_id, make_inquiry_id
 
 

@@ -40,19 +40,17 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
+from connectors.files import open_log
 from connectors.mapping import Classification
-from connectors.privacy import shown
+from pipeline.ground.privacy import shown
 from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id, make_inquiry_id
 from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
-
 
 _HEADER_LINES = 20  # #Software, #Version, #Log-Type, #Date, #Fields: five in practice
 
 
 def _header_block(path: str) -> list[bytes]:
     """The leading '#' lines of a tracking log (empty if the file cannot be read)."""
-    from connectors.runtime import open_log  # runtime imports the connectors' base, not them
-
     lines: list[bytes] = []
     try:
         with open_log(Path(path)) as fh:

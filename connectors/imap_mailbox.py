@@ -49,41 +49,20 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from connectors.base import (
-    ConnectorConfig,
-    ConnectorContext,
-    ConnectorError,
-    RecordRejected,
-    Skip,
-)
+from connectors.base import ConnectorConfig, ConnectorContext, ConnectorError, RecordRejected, Skip
 from connectors.mapping import Classification
-from connectors.privacy import RAW_KEPT, cut, masked_excerpt, shown
-from connectors.runtime import ConnectorStats, EventSink, ProduceFailed, Unconfirmed
-from pipeline import metrics
-from schemas import (
-    Channel,
-    DeadLetter,
-    Direction,
-    InquiryEvent,
-    SourceRef,
-    Stage,
-    make_event_id,
-    make_inquiry_id,
-)
+from connectors.runtime import ConnectorStats, Unconfirmed
+from pipeline.ground import metrics
+from pipeline.ground.privacy import RAW_KEPT, cut, masked_excerpt, shown
+from pipeline.sinks.base import EventSink
+from pipeline.sinks.kafka import ProduceFailed
+from schemas import Channel, DeadLetter, Direction, InquiryEvent, SourceRef, Stage, make_event_id, make_inquiry_id
 from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR, REASON_MAX, TASK_PATTERN
 
 if TYPE_CHECKING:
-    from pipeline.settings import Settings
+    from pipeline.ground.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -934,7 +913,7 @@ async def _stopped(stop: asyncio.Event | None, seconds: float) -> bool:
 def connector_context(settings: Settings) -> ConnectorContext:
     """Municipality, mapping rules and contact keyer from settings, as every connector gets them."""
     from connectors.mapping import load_mapping
-    from connectors.privacy import ContactKeyer
+    from pipeline.ground.privacy import ContactKeyer
 
     mapping = load_mapping(settings.connectors.mapping_file)
     return ConnectorContext(

@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from schemas import UNCLASSIFIED, InquiryKind, RequesterType
 from schemas.inquiry import MUNICIPALITY_PATTERN, NAME_MAX, TASK_PATTERN
 
-
 _MAX_CACHED = 8192
 
 

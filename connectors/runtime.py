@@ -2,7 +2,7 @@
 
 Written once for every connector. The guarantee: the checkpoint moves past a record only
 once its events are confirmed, by default by the worker having stored them (end-to-end
-acknowledgement, connectors/confirmations.py; `KANALPULS_CONNECTORS__CONFIRM=broker` settles
+acknowledgement, pipeline/sinks/confirmations.py; `KANALPULS_CONNECTORS__CONFIRM=broker` settles
 for the broker's acks=all). A connector killed at any moment resumes with no loss, and a
 broker that loses what it had acknowledged (the embedded one keeps data in memory only) costs
 a resend from the last confirmed checkpoint; what is sent again carries the same event ids
@@ -17,103 +17,48 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import glob
-import gzip
-import hashlib
-import json
 import logging
 import os
 import stat
-import sys
 import time
 import zlib
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
 from pydantic import ValidationError
 
 from connectors.base import Location, Parser, RecordRejected, Skip
-from connectors.confirmations import Confirmations, message_headers
-from connectors.privacy import RAW_KEPT, cut, masked_excerpt, masked_name
-from connectors.throttle import ThrottledLog
-from pipeline import metrics
+from connectors.checkpoints import Checkpoints
+from connectors.files import (
+    MAX_RECORD_BYTES,
+    Head,
+    NewerFiles,
+    Position,
+    Record,
+    first_line_of,
+    iter_records,
+    open_log,
+    read_first_line,
+    reading_order,
+    rotation_of,
+    size_or_zero,
+)
+from pipeline.ground import metrics
+from pipeline.ground.errors import TransientError
+from pipeline.ground.privacy import RAW_KEPT, cut, masked_excerpt, masked_name
+from pipeline.ground.throttle import ThrottledLog
+from pipeline.sinks.base import EventSink, confirmed
 from schemas import DeadLetter, InquiryEvent, SourceRef
 from schemas.inquiry import PATH_MAX, REASON_MAX
 
 logger = logging.getLogger(__name__)
 
 
-class ProduceFailed(Exception):
-    """Transient: the broker did not acknowledge; the checkpoint stays, a restart resends."""
-
-
 # --- reading -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    data: bytes  # without the line ending; only the first bytes of an oversized line
-    line: int  # 1-based
-    offset: int  # byte offset of the record's first byte (decompressed for .gz)
-    end: int  # byte offset just after the record's line ending
-    size: int = -1  # the whole line's length, when it was over the limit and cut (-1: whole)
-
-
-MAX_RECORD_BYTES = 1024 * 1024  # default: a line longer than this is dead-lettered, never parsed
-_KEPT_OF_OVERSIZED = 16 * 1024
-_SKIP_CHUNK = 1024 * 1024
-
-
-def open_log(path: Path) -> IO[bytes]:
-    """Open a log for binary reading; .gz files are decompressed on the fly."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    return open(path, "rb")
-
-
-def read_first_line(path: Path) -> bytes | None:
-    with open_log(path) as fh:
-        line = fh.readline(MAX_RECORD_BYTES)
-    return line.rstrip(b"\r\n") if line else None
-
-
-def iter_records(fh: IO[bytes], offset: int, line: int, final: bool,
-                 max_bytes: int = MAX_RECORD_BYTES) -> Iterator[Record]:
-    """Records from `offset` on. A last line without newline is yielded only when `final`
-    (a finished file may lack its final newline; a followed file may still be writing it).
-    A line longer than `max_bytes` is read past in chunks and yielded cut, with its size."""
-    fh.seek(offset)
-    readline = fh.readline
-    while True:
-        raw = readline(max_bytes + 1)
-        if not raw:
-            return
-        size = len(raw)
-        if size > max_bytes and not raw.endswith(b"\n"):
-            head = raw[:_KEPT_OF_OVERSIZED]
-            while not raw.endswith(b"\n"):
-                raw = readline(_SKIP_CHUNK)
-                if not raw:
-                    break
-                size += len(raw)
-            if not final and not raw.endswith(b"\n"):
-                return
-            line += 1
-            yield Record(head, line, offset, offset + size, size - (1 if raw.endswith(b"\n") else 0))
-            offset += size
-            continue
-        if not raw.endswith(b"\n") and not final:
-            return
-        line += 1
-        end = offset + size
-        yield Record(raw.rstrip(b"\r\n") if raw.endswith(b"\n") else raw.rstrip(b"\r"), line, offset, end)
-        offset = end
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -121,361 +66,15 @@ def _first_error(exc: ValidationError) -> str:
     return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
 
 
-class Head:
-    """The first bytes read from a followed file: when the file no longer starts with them,
-    it was truncated and rewritten (copytruncate) even if it has already grown past the
-    position read, which the size alone cannot tell."""
-
-    def __init__(self) -> None:
-        self.data = b""
-
-    def remember(self, fh: IO[bytes], offset: int) -> None:
-        if len(self.data) < FINGERPRINT_BYTES and min(offset, FINGERPRINT_BYTES) > len(self.data):
-            at = fh.tell()
-            fh.seek(0)
-            self.data = fh.read(min(offset, FINGERPRINT_BYTES))
-            fh.seek(at)
-
-    def fingerprint(self, fh: IO[bytes], offset: int) -> str:
-        """The checkpoint fingerprint of the first `offset` bytes, read from the open file, so
-        a file renamed or deleted meanwhile is never opened again by its name."""
-        self.remember(fh, offset)
-        return hashlib.sha256(self.data[: min(offset, FINGERPRINT_BYTES)]).hexdigest()
-
-    def still_at_start_of(self, path: Path) -> bool:
-        if not self.data:
-            return True
-        try:
-            with open_log(path) as fh:
-                return fh.read(len(self.data)) == self.data
-        except (OSError, EOFError):
-            return True  # gone or unreadable for a moment: the next look decides
-
-
-def _rotation(path: Path, fh: IO[bytes], position: Position, head: Head) -> str | None:
-    """'renamed' when `path` now names another file, 'truncated' when the open file shrank
-    below what was read or no longer starts as it did, else None (also while a rotated
-    file is not yet re-created)."""
-    try:
-        named = path.stat()
-    except OSError:  # not re-created yet after a rename or delete, or unreadable for a moment
-        return None
-    if named.st_ino != os.fstat(fh.fileno()).st_ino:
-        return "renamed"
-    if named.st_size < position.offset:
-        return "truncated"
-    if named.st_size > position.offset and not head.still_at_start_of(path):
-        return "truncated"
-    return None
-
-
 # --- checkpoints ---------------------------------------------------------------------
-
-
-@dataclass
-class Position:
-    inode: int
-    offset: int
-    line: int
-    fingerprint: str = ""  # sha256 of the file's first min(offset, 4 KiB) bytes
-
-
-FINGERPRINT_BYTES = 4096
-
-
-def fingerprint(path: Path, upto: int) -> str:
-    """Hash of bytes already read: unchanged in an append-only file, changed when the file
-    was truncated (copytruncate) or replaced by another that reuses the inode."""
-    with open_log(path) as fh:
-        return hashlib.sha256(fh.read(min(upto, FINGERPRINT_BYTES))).hexdigest()
-
-
-def file_size(path: Path) -> int:
-    with open_log(path) as fh:
-        return fh.seek(0, os.SEEK_END)
-
-
-def _holds(path: Path, position: Position) -> bool:
-    """Whether `path` starts with the bytes a checkpoint was taken on (and is at least as long)."""
-    try:
-        return file_size(path) >= position.offset and fingerprint(path, position.offset) == position.fingerprint
-    except (OSError, EOFError, gzip.BadGzipFile):
-        return False
-
-
-def reading_order(files: list[Path]) -> list[Path]:
-    """Oldest first by modification time, so rotated files (queue_log.2.gz, queue_log.1,
-    queue_log-20261122.gz) come before the live one whatever the naming scheme. On equal
-    times a file whose name starts another's (the live `queue_log`) comes after it."""
-    modified = {}
-    for path in files:
-        try:
-            modified[path] = path.stat().st_mtime_ns
-        except OSError as exc:
-            logger.warning("%s: %s; leaving it out", path, exc.strerror)
-    present = list(modified)
-
-    def key(path: Path) -> tuple[int, int, str]:
-        live = any(other != path and other.name.startswith(path.name) for other in present)
-        return modified[path], int(live), path.name
-    return sorted(present, key=key)
-
-
-def private_directory(path: Path) -> Path:
-    """Create `path` readable by its owner only (checkpoints name the files read; the
-    embedded store holds every event): 0700, and tightened if this user made it looser."""
-    for missing in [*reversed([p for p in path.parents if not p.exists()]), path]:
-        missing.mkdir(exist_ok=True, mode=0o700)  # parents made here are private too (var/ above var/chdb)
-    try:
-        info = path.stat()
-        if info.st_uid == os.getuid() and info.st_mode & 0o077:
-            path.chmod(0o700)
-    except OSError:
-        pass
-    return path
-
-
-class Checkpoints:
-    """Read positions per file, in one JSON file per connector, replaced atomically."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.positions: dict[str, Position] = {}
-        if path.exists():
-            data = json.loads(path.read_text(encoding="utf-8"))
-            self.positions = {name: Position(**pos) for name, pos in data.get("files", {}).items()}
-
-    def start(self, file: Path) -> Position:
-        """Where to resume `file`: its saved position if it is still the same file; the
-        position saved under another name if this file is where that content went (renamed,
-        compressed or copied away by log rotation while the connector was down); else the start."""
-        inode = file.stat().st_ino
-        saved = self.positions.get(str(file))
-        if saved and saved.inode == inode and _holds(file, saved):
-            return saved
-        moved = self._moved_to(file)
-        if moved is not None:
-            name, position = moved
-            logger.info("%s holds the content checkpointed as %s (rotated while the connector was down): "
-                        "resuming it at line %d", file, name, position.line)
-            return Position(inode, position.offset, position.line, position.fingerprint)
-        if saved:
-            logger.warning("%s is not the file the checkpoint was taken on (rotated, truncated or replaced): "
-                           "reading it from the start", file)
-        return Position(inode=inode, offset=0, line=0)
-
-    def rotated_away(self, file: Path) -> list[Path]:
-        """Rotated siblings of `file` (file.1, file.1.gz, file-20261123.gz, ...) that hold the
-        content checkpointed under `file`'s name, which `file` itself no longer holds: the
-        lines between the last checkpoint and the rotation are still to be read there."""
-        saved = self.positions.get(str(file))
-        if not saved or saved.offset == 0 or (file.exists() and file.stat().st_ino == saved.inode
-                                              and _holds(file, saved)):
-            return []
-        siblings = sorted(p for p in file.parent.glob(f"{glob.escape(file.name)}[.-]*") if p.is_file())
-        return [p for p in siblings if str(p) not in self.positions and _holds(p, saved)][:1]
-
-    def _moved_to(self, file: Path) -> tuple[str, Position] | None:
-        """A position saved under another name whose file no longer holds it, but `file` does."""
-        for name, position in self.positions.items():
-            if name == str(file) or position.offset == 0:
-                continue
-            there = Path(name)
-            if there.exists() and there.stat().st_ino == position.inode and _holds(there, position):
-                continue  # still where it was read: `file` is at most a copy of it
-            if _holds(file, position):
-                return name, position
-        return None
-
-    def save(self, file: Path, position: Position) -> None:
-        """Record `position` (its fingerprint taken from the open file, see Head.fingerprint)."""
-        if not position.fingerprint:
-            try:
-                position = Position(position.inode, position.offset, position.line, fingerprint(file, position.offset))
-            except (OSError, EOFError, zlib.error):
-                pass  # unreadable now: without a fingerprint the file is read again from its start, never skipped
-        self.positions[str(file)] = position
-        private_directory(self.path.parent)
-        tmp = self.path.with_suffix(".tmp")
-        payload = {"files": {name: vars(pos) for name, pos in self.positions.items()}}
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
 
 
 # --- producing -----------------------------------------------------------------------
 
 
-class Unconfirmed(Exception):
+class Unconfirmed(TransientError):
     """Transient: sent, but not confirmed stored in time (the worker is down, or the broker lost
     the messages): the checkpoint stays before them and they are sent again."""
-
-
-Receipt = asyncio.Future  # resolved once what a flush sent is confirmed
-
-
-def confirmed() -> asyncio.Future[None]:
-    """A receipt that is already confirmed (dry runs, and sinks that confirm on the spot)."""
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    done.set_result(None)
-    return done
-
-
-class EventSink(Protocol):
-    async def send_batch(self, key: str, events: list[InquiryEvent]) -> None: ...
-
-    async def send_dead_letter(self, letter: DeadLetter) -> None: ...
-
-    async def flush(self) -> asyncio.Future[None]:
-        """Send what was given since the last flush; the receipt resolves once it is confirmed."""
-        ...
-
-
-def encode_batch(events: list[InquiryEvent]) -> bytes:
-    """The wire format: one event per line (NDJSON), see schemas/WIRE_FORMAT.md."""
-    return b"\n".join(e.model_dump_json().encode() for e in events)
-
-
-class KafkaEventSink:
-    """Produces batches to the inquiries topic and dead letters to the DLQ, acks=all.
-
-    With `confirmations`, every message of a flush asks the worker to acknowledge it once
-    stored, and the flush's receipt resolves when all have been; without, the receipt is the
-    broker's acknowledgement."""
-
-    def __init__(self, bootstrap: str, topic: str, dead_letter_topic: str, timeout: float = 30.0,
-                 confirmations: Confirmations | None = None) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=16 * 1024 * 1024,
-            request_timeout_ms=int(timeout * 1000),
-        )
-        self._topic = topic
-        self._dead_letter_topic = dead_letter_topic
-        self._outbox: list[tuple[str, bytes, bytes]] = []
-        self._bootstrap = bootstrap
-        self.confirmations = confirmations
-        self._step = 0
-        self._steps: dict[int, int] = {}  # id(receipt) -> step, to forget it once settled
-
-    async def start(self) -> None:
-        try:
-            await self._producer.start()
-        except KafkaConnectionError as exc:
-            await self._producer.stop()
-            raise ProduceFailed(f"no Kafka broker answers at {self._bootstrap}: start `kanalpuls broker` "
-                                f"or set KANALPULS_KAFKA__BOOTSTRAP to a broker that runs") from exc
-        if self.confirmations is not None:
-            await self.confirmations.start()
-
-    async def stop(self) -> None:
-        if self.confirmations is not None:
-            await self.confirmations.stop()
-        await self._producer.stop()
-
-    async def broker_reachable(self, timeout: float = 3.0) -> bool:
-        """Whether a broker answers a metadata request now: what the HTTP ingest's /healthz
-        reports, so a load balancer stops sending events to an ingest that cannot deliver them."""
-        try:
-            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout)
-        except (KafkaError, OSError, asyncio.TimeoutError):
-            return False
-        return True
-
-    async def send_batch(self, key: str, events: list[InquiryEvent]) -> None:
-        self._outbox.append((self._topic, encode_batch(events), key.encode()))
-
-    async def send_dead_letter(self, letter: DeadLetter) -> None:
-        self._outbox.append((self._dead_letter_topic, letter.model_dump_json().encode(), letter.connector.encode()))
-
-    def discard(self) -> None:
-        """Forget what was given but not flushed (a resend starts from the checkpoint)."""
-        self._outbox = []
-
-    async def flush(self) -> asyncio.Future[None]:
-        outbox, self._outbox = self._outbox, []
-        return await self._send_step(outbox)
-
-    async def send_events(self, batches: list[tuple[str, list[InquiryEvent]]]) -> asyncio.Future[None]:
-        """Send these batches as one step of their own (the HTTP ingest: one request, however
-        many run at once), returning its receipt."""
-        return await self._send_step([(self._topic, encode_batch(events), key.encode()) for key, events in batches])
-
-    async def _send_step(self, outbox: list[tuple[str, bytes, bytes]]) -> asyncio.Future[None]:
-        if not outbox:
-            return confirmed()
-        self._step += 1
-        step = self._step
-        pending = []
-        try:
-            for index, (topic, value, key) in enumerate(outbox):
-                headers = (message_headers(self.confirmations.source, self.confirmations.run, step, index,
-                                           len(outbox)) if self.confirmations is not None else None)
-                pending.append(await self._producer.send(topic, value, key=key, headers=headers))
-            await asyncio.gather(*pending)
-        except KafkaError as exc:
-            for future in pending:
-                future.cancel()
-            raise ProduceFailed(f"the broker did not acknowledge a batch: {exc}") from exc
-        if self.confirmations is None:
-            return confirmed()
-        receipt = self.confirmations.expect(step, len(outbox))
-        self._steps[id(receipt)] = step
-        return receipt
-
-    def settled(self, receipt: asyncio.Future[None]) -> None:
-        """The runner is done with a receipt: let the confirmations forget its step."""
-        step = self._steps.pop(id(receipt), None)
-        if self.confirmations is not None and step is not None:
-            self.confirmations.forget(step)
-
-
-class DryRunSink:
-    """`--dry-run`: events as NDJSON on stdout, each rejection with file, line, reason on stderr."""
-
-    def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None) -> None:
-        self.out, self.err = out or sys.stdout, err or sys.stderr
-
-    async def send_batch(self, key: str, events: list[InquiryEvent]) -> None:
-        for event in events:
-            self.out.write(event.model_dump_json() + "\n")
-
-    async def send_dead_letter(self, letter: DeadLetter) -> None:
-        self.err.write(f"{letter.source.file}:{letter.source.line}: {letter.reason}\n")
-
-    async def flush(self) -> asyncio.Future[None]:
-        self.out.flush()
-        self.err.flush()
-        return confirmed()
-
-
-class _NewerFiles:
-    """Files a followed connector should move on to: matched by the patterns, not known yet,
-    and modified after the followed file (so not one of its rotated copies)."""
-
-    def __init__(self, followed: Path, discover: Callable[[], list[Path]], known: set[Path], every: float) -> None:
-        self.followed, self.discover, self.known, self.every = followed, discover, known, every
-        self.found: list[Path] = []
-        self._last_look = time.monotonic()
-
-    def look(self) -> bool:
-        if time.monotonic() - self._last_look < self.every:
-            return False
-        self._last_look = time.monotonic()
-        try:
-            followed_at = self.followed.stat().st_mtime_ns
-        except OSError:
-            followed_at = 0
-        fresh = []
-        for path in self.discover():
-            try:
-                if path not in self.known and path.stat().st_mtime_ns > followed_at:
-                    fresh.append(path)
-            except OSError:
-                continue
-        self.found = fresh
-        return bool(fresh)
 
 
 # --- the loop ------------------------------------------------------------------------
@@ -577,7 +176,7 @@ class ConnectorRunner:
         self._last_confirmed = time.monotonic()
         self._redact = getattr(parser, "redact", lambda record: record)
         # A dry run prints every rejection itself; otherwise they are logged, a few at a time.
-        self._rejections = ThrottledLog(logger) if not isinstance(sink, DryRunSink) else None
+        self._rejections = None if sink.shows_rejections else ThrottledLog(logger)
 
     async def run(self, files: list[Path], follow: bool = False, stop: asyncio.Event | None = None,
                   discover: Callable[[], list[Path]] | None = None) -> ConnectorStats:
@@ -602,7 +201,7 @@ class ConnectorRunner:
                 await self._read_files(known, follow, stop, discover)
                 await self._drain(stop)
                 return self.stats
-            except (ProduceFailed, Unconfirmed) as exc:
+            except TransientError as exc:  # the broker did not take a batch, or it was not confirmed in time
                 waiting = self._abandon()
                 self.stats.resends += 1
                 progressed = self.stats.records + self.stats.events > confirmed_before
@@ -632,7 +231,7 @@ class ConnectorRunner:
                                 path, rotated)
                     await self._read_file(rotated, follow=False, stop=stop, rotated=True)
             followed = follow and not queue
-            newer = _NewerFiles(path, discover, seen, self.discover_seconds) if followed and discover else None
+            newer = NewerFiles(path, discover, seen, self.discover_seconds) if followed and discover else None
             await self._read_file(path, follow=followed, stop=stop, newer=newer)
             if newer is not None and newer.found:
                 logger.info("moving on from %s to %s", path, ", ".join(str(f) for f in newer.found))
@@ -667,7 +266,7 @@ class ConnectorRunner:
             return True
 
     async def _read_file(self, path: Path, follow: bool, stop: asyncio.Event | None, rotated: bool = False,
-                         newer: _NewerFiles | None = None) -> None:
+                         newer: NewerFiles | None = None) -> None:
         """Read one file; a file that cannot be opened or read on is reported, never fatal."""
         try:
             if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block the read for ever
@@ -685,7 +284,7 @@ class ConnectorRunner:
             while True:
                 final = self._finished(path, follow, rotated)
                 position = await self._read_available(path, fh, position, head, final=final)
-                if not follow and not final and position.offset < _size_or_zero(fh):
+                if not follow and not final and position.offset < size_or_zero(fh):
                     logger.info("%s: the last line has no newline yet and the file changed within %.0fs; "
                                 "it is left for the next run", path, self.settle_seconds)
                 if not follow or (stop is not None and stop.is_set()):
@@ -695,7 +294,7 @@ class ConnectorRunner:
                 if newer is not None and newer.look():
                     await self._read_available(path, fh, position, head, final=True)
                     return
-                rotation = _rotation(path, fh, position, head)
+                rotation = rotation_of(path, fh, position, head)
                 if rotation == "renamed":
                     # The writer has moved to a new file: finish the old one (its last line is
                     # complete now), then read the new one from its start.
@@ -708,7 +307,7 @@ class ConnectorRunner:
                     fh = new
                     position = Position(os.fstat(fh.fileno()).st_ino, 0, 0)
                     head = Head()
-                    self.parser.start_file(str(path), _first_line_of(fh))
+                    self.parser.start_file(str(path), first_line_of(fh))
                     logger.info("%s was rotated (renamed and created anew): reading the new file", path)
                 elif rotation == "truncated":
                     # Lines written between our last read and the truncation exist only in the
@@ -716,7 +315,7 @@ class ConnectorRunner:
                     for copy in self._rotated_away(path):
                         logger.info("%s was copied to %s and truncated: finishing the copy", path, copy)
                         await self._read_file(copy, follow=False, stop=stop, rotated=True)
-                    self.parser.start_file(str(path), _first_line_of(fh))
+                    self.parser.start_file(str(path), first_line_of(fh))
                     position = Position(position.inode, 0, 0)
                     head = Head()
                     logger.warning("%s was truncated in place (copytruncate): reading it from the start", path)
@@ -915,21 +514,6 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, EOFError):
         return f"the compressed data ends early ({exc})"
     return f"{type(exc).__name__}: {exc}"
-
-
-def _size_or_zero(fh: IO[bytes]) -> int:
-    try:
-        return os.fstat(fh.fileno()).st_size if not isinstance(fh, gzip.GzipFile) else 0
-    except OSError:
-        return 0
-
-
-def _first_line_of(fh: IO[bytes]) -> bytes | None:
-    at = fh.tell()
-    fh.seek(0)
-    line = fh.readline(MAX_RECORD_BYTES)
-    fh.seek(at)
-    return line.rstrip(b"\r\n") if line else None
 
 
 async def _sleep_unless(stop: asyncio.Event | None, seconds: float) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 
 from connectors.base import RecordRejected, Skip, decode_record
-from connectors.privacy import REDACTED, redact_csv_row, shown
+from pipeline.ground.privacy import REDACTED, redact_csv_row, shown
 from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
 
 # ISO 8601 as exports write it: date and time with colons, optional offset. Stricter than

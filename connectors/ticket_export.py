@@ -28,8 +28,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip
-from connectors.privacy import PERSONAL_FIELDS, shown
 from connectors.tabular import CsvRows, parse_time
+from pipeline.ground.privacy import PERSONAL_FIELDS, shown
 from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id, make_inquiry_id
 
 

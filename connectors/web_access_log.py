@@ -62,7 +62,7 @@ from connectors.base import (
     decode_record,
 )
 from connectors.mapping import Classification
-from connectors.privacy import REDACTED, shown
+from pipeline.ground.privacy import REDACTED, shown
 from schemas import Channel, InquiryEvent, Stage
 
 

@@ -7,7 +7,7 @@ reads a table of its own. "Now" is the end of the board's time range ($__toTime)
 board that is now(), and a reviewer can look back at any moment by moving the range.
 
 Titles, descriptions and what a panel says when it has no rows are written here in English
-and shown in the language setting (Danish by default) from pipeline/messages.py, the way
+and shown in the language setting (Danish by default) from pipeline/ground/messages.py, the way
 gettext does it; column headings and channel names come from the same catalogue as Grafana
 display names and value mappings, so the SQL stays the views' own.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.messages import CHANNEL_NAMES, COLUMNS, Language, channel_name, column_name, translate
+from pipeline.ground.messages import CHANNEL_NAMES, COLUMNS, Language, channel_name, column_name, translate
 
 # The uid Grafana's provisioning (deploy/grafana/) gives the ClickHouse data source; every
 # panel and variable names it, so the boards work on any Grafana provisioned from this repo.

@@ -28,9 +28,9 @@ from matplotlib.ticker import PercentFormatter
 from dashboards.boards import BOARDS, TZ, Board, Panel
 from dashboards.macros import TimeRange
 from dashboards.queries import Query, all_values, board_values, panel_sql
-from pipeline.messages import Language, channel_name, column_name, translate, weekday_name
+from pipeline.ground.messages import Language, channel_name, column_name, translate, weekday_name
 from pipeline.reports.labels import CHANNEL_COLOURS
-from pipeline.store import QueryResult
+from pipeline.store.clickhouse import QueryResult
 
 # Labels come from events and the mapping file: '$' in one is text, never maths notation
 # (a label '$\foo{$' stopped the report).
@@ -149,7 +149,7 @@ def _bar(figure: Figure, result: QueryResult, language: Language) -> None:
 
 
 def _stat(figure: Figure, result: QueryResult, language: Language) -> None:
-    from pipeline.kpi_output import number
+    from pipeline.measures.kpi_output import number
 
     row = result.rows[0]
     for i, (name, value) in enumerate(zip(result.columns, row)):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from dashboards.boards import BOARDS, Board, board_json
-from pipeline.messages import Language
+from pipeline.ground.messages import Language
 
 
 class PushError(Exception):

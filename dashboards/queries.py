@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from dashboards.boards import ALL_DIMS, DATABASE, Board, Panel, board_json, variable_sql
 from dashboards.macros import TimeRange, expand
-from pipeline.store import QueryResult
+from pipeline.store.clickhouse import QueryResult
 
 Query = Callable[[str], QueryResult]
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 from datetime import date, timedelta
 from enum import Enum
 from pathlib import Path
-from collections.abc import Callable
 from typing import Annotated, Optional, TypeVar
 
 import typer
 from rich.console import Console
-from rich.text import Text
 from rich.table import Table
+from rich.text import Text
 
-from pipeline.messages import KPI_TITLES, kpi_title
-from pipeline.settings import get_settings
+from pipeline.ground.messages import KPI_TITLES, kpi_title
+from pipeline.ground.settings import get_settings
 
 app = typer.Typer(help="kanalpuls: live channel telemetry for citizen service.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -70,7 +70,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def _setup() -> None:
     from pydantic import ValidationError
 
-    from pipeline.logs import configure_logging
+    from pipeline.ground.logs import configure_logging
 
     try:
         settings = get_settings()
@@ -86,7 +86,7 @@ def broker() -> None:
     """Run the embedded Kafka-API broker (Tansu) and create the topics, until Ctrl-C; restart it if it dies."""
     import threading
 
-    from pipeline.broker import BrokerError, required_topics, supervise_broker
+    from pipeline.worker.broker import BrokerError, required_topics, supervise_broker
 
     settings = get_settings()
     if settings.kafka.bootstrap:
@@ -110,7 +110,7 @@ def broker() -> None:
 @app.command()
 def topics() -> None:
     """Create the topics kanalpuls needs on the configured Kafka (idempotent)."""
-    from pipeline.broker import BrokerError, ensure_topics, required_topics
+    from pipeline.worker.broker import BrokerError, ensure_topics, required_topics
 
     settings = get_settings()
     wanted = required_topics(settings.kafka, settings.worker.app_id)
@@ -132,7 +132,7 @@ def worker(
         raise typer.Exit(_supervise_worker())
     from faust.worker import Worker
 
-    from pipeline.app import build_app
+    from pipeline.worker.app import build_app
 
     settings = get_settings()
     faust_app = build_app(settings)
@@ -158,7 +158,7 @@ def _supervise_worker() -> int:
     import subprocess
     import time
 
-    from pipeline.app import EXIT_BROKER_LOST
+    from pipeline.worker.app import EXIT_BROKER_LOST
 
     stopping = False
     pause = 1.0
@@ -194,14 +194,14 @@ def serve() -> None:
     """HTTP ingest: POST /v1/events (bearer token), GET /v1/schema, GET /healthz."""
     from aiohttp import web
 
-    from pipeline.http_ingest import HttpIngestError, build_http_app
+    from connectors.http_ingest import HttpIngestError, build_http_app
 
     settings = get_settings()
     try:
         http_app = build_http_app(settings)
     except HttpIngestError as exc:
         raise _fail(str(exc))
-    from connectors.runtime import ProduceFailed
+    from pipeline.sinks.kafka import ProduceFailed
 
     console.print(f"HTTP ingest on http://{settings.http.host}:{settings.http.port}/v1/events")
     try:
@@ -213,8 +213,9 @@ def serve() -> None:
 @store_app.command("init")
 def store_init() -> None:
     """Create the database, tables and views (idempotent)."""
-    from pipeline.steering import SteeringError, load_steering
-    from pipeline.store import StoreError, init_schema, open_store
+    from pipeline.ground.steering import SteeringError, load_steering
+    from pipeline.store.clickhouse import StoreError, init_schema
+    from pipeline.store.open import open_store
 
     settings = get_settings()
     try:
@@ -233,8 +234,8 @@ def store_serve(
                                            "KANALPULS_STORE__URL=kanalpuls://127.0.0.1:<port>.")] = 8124,
 ) -> None:
     """Own the embedded store and answer workers and commands on loopback (two workers on one chDB store)."""
-    from pipeline.store import StoreError
-    from pipeline.store_server import serve_store
+    from pipeline.store.clickhouse import StoreError
+    from pipeline.store.server import serve_store
 
     settings = get_settings()
     if settings.store.url and not settings.store.url.startswith("kanalpuls://"):
@@ -260,8 +261,9 @@ def ingest(
     """Read logs, or shared mailboxes over IMAP, and produce inquiry events (or check them with --dry-run)."""
     from connectors.base import ConnectorError
     from connectors.registry import UnknownConnector
-    from connectors.runtime import ProduceFailed, Unconfirmed
+    from connectors.runtime import Unconfirmed
     from pipeline.ingest import IngestError, run_ingest
+    from pipeline.sinks.kafka import ProduceFailed
 
     settings = get_settings()
     try:
@@ -285,8 +287,8 @@ def run(
     """Run several connectors side by side from one file, until Ctrl-C or SIGTERM."""
     from connectors.base import ConnectorError
     from connectors.registry import UnknownConnector
-    from connectors.runtime import ProduceFailed
     from pipeline.ingest import IngestError, load_run_file, plan_runs, run_many
+    from pipeline.sinks.kafka import ProduceFailed
 
     settings = get_settings()
     try:
@@ -357,8 +359,8 @@ def simulate(
     """Write realistic logs of every channel for one municipality, with personal data on purpose and ground truth."""
     from datetime import date
 
-    from pipeline.simulator import default_start
-    from pipeline.simulator import simulate as run_simulation
+    from pipeline.simulated.calendar import default_start
+    from pipeline.simulated.municipality import simulate as run_simulation
 
     first = _day("--start", start) if start else default_start(date.today())
     from connectors.mapping import load_mapping
@@ -372,8 +374,8 @@ def simulate(
 @app.command()
 def query(sql: Annotated[str, typer.Argument(help="SQL to run on the store.")]) -> None:
     """Run SQL on the store (embedded or server) and print a table."""
-    from pipeline.store import StoreError
-    from pipeline.store_client import run_query
+    from pipeline.store.clickhouse import StoreError
+    from pipeline.store.client import run_query
 
     try:
         result = run_query(get_settings(), sql)
@@ -413,13 +415,13 @@ def kpi(
 ) -> None:
     from datetime import date, datetime, timezone
 
-    from pipeline import kpi_output
-    from pipeline.baselines import BaselineError, require_data, resolve_baseline
-    from pipeline.kpis import KpiError, kpi_sql, known_values
-    from pipeline.messages import channel_code, kpi_title, word
-    from pipeline.steering import SteeringError, load_steering
-    from pipeline.store import StoreError
-    from pipeline.store_client import run_query
+    from pipeline.ground.messages import channel_code, kpi_title, word
+    from pipeline.ground.steering import SteeringError, load_steering
+    from pipeline.measures import kpi_output
+    from pipeline.measures.baselines import BaselineError, require_data, resolve_baseline
+    from pipeline.measures.kpis import KpiError, known_values, kpi_sql
+    from pipeline.store.clickhouse import StoreError
+    from pipeline.store.client import run_query
 
     settings = get_settings()
     language = settings.language
@@ -429,7 +431,7 @@ def kpi(
         return run_query(settings, statement)
 
     try:
-        from pipeline.kpis import KPIS
+        from pipeline.measures.kpis import KPIS
 
         wanted = KPIS[kpi_name].parameters
         today = date.today()
@@ -497,13 +499,13 @@ def targets(
     """Evaluate the steering file's channel-strategy targets: value, target, progress, on/off track."""
     from datetime import date
 
-    from pipeline.steering import SteeringError, load_steering
-    from pipeline.store import StoreError
-    from pipeline.store_client import run_query
-    from pipeline.baselines import BaselineError
-    from pipeline.kpi_output import number
-    from pipeline.messages import translate
-    from pipeline.targets import evaluate_targets
+    from pipeline.ground.messages import translate
+    from pipeline.ground.steering import SteeringError, load_steering
+    from pipeline.measures.baselines import BaselineError
+    from pipeline.measures.kpi_output import number
+    from pipeline.measures.targets import evaluate_targets
+    from pipeline.store.clickhouse import StoreError
+    from pipeline.store.client import run_query
 
     settings = get_settings()
     try:
@@ -549,7 +551,7 @@ def demo(
 ) -> None:
     """Run everything on embedded parts and compare ClickHouse with ground truth: counts, phone KPIs,
     the walk-in spike alert, channel shift, realised gain, targets and first-contact resolution."""
-    from pipeline.demo import run_demo
+    from pipeline.demo.end_to_end import run_demo
 
     # The demo's own lines carry markup; everything in them is the simulator's, none of it a user's.
     shown = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
@@ -572,10 +574,11 @@ def baseline_import(
 ) -> None:
     """Store a past counting week as a named baseline for channel shift, realised gain and targets.
     Importing a name again replaces what it compares with (earlier imports are kept in baseline_counts)."""
-    from pipeline.baseline_files import BaselineFileError, read_baseline_file
-    from pipeline.baselines import store_baseline
-    from pipeline.steering import BASELINE_NAME, SteeringError, load_steering
-    from pipeline.store import StoreError, open_store
+    from pipeline.ground.steering import BASELINE_NAME, SteeringError, load_steering
+    from pipeline.measures.baseline_files import BaselineFileError, read_baseline_file
+    from pipeline.measures.baselines import store_baseline
+    from pipeline.store.clickhouse import StoreError
+    from pipeline.store.open import open_store
 
     settings = get_settings()
     try:
@@ -610,12 +613,12 @@ def baseline_import(
 @baseline_app.command("list")
 def baseline_list() -> None:
     """Every baseline shift, gain and targets can compare with: the steering file's and the imported ones."""
-    from pipeline.baselines import imported_baselines
-    from pipeline.kpi_output import number
-    from pipeline.messages import translate
-    from pipeline.steering import SteeringError, load_steering
-    from pipeline.store import StoreError
-    from pipeline.store_client import run_query
+    from pipeline.ground.messages import translate
+    from pipeline.ground.steering import SteeringError, load_steering
+    from pipeline.measures.baselines import imported_baselines
+    from pipeline.measures.kpi_output import number
+    from pipeline.store.clickhouse import StoreError
+    from pipeline.store.client import run_query
 
     settings = get_settings()
     try:
@@ -661,13 +664,13 @@ def report_komhen(
     A week with no inquiries stored writes nothing and exits 1: a table of zeros handed in would
     report a week that was in fact not measured.
     """
-    from pipeline.iso_week import IsoWeek, IsoWeekError
+    from pipeline.ground.steering import SteeringError, load_steering
+    from pipeline.measures.iso_week import IsoWeek, IsoWeekError
     from pipeline.reports.komhen import KomhenError, NoInquiries, read_komhen_week
     from pipeline.reports.labels import count as count_text
     from pipeline.reports.workbook import write_komhen
-    from pipeline.steering import SteeringError, load_steering
-    from pipeline.store import StoreError
-    from pipeline.store_client import run_query
+    from pipeline.store.clickhouse import StoreError
+    from pipeline.store.client import run_query
 
     settings = get_settings()
     try:
@@ -702,14 +705,13 @@ def report_strategy(
                                                      "default strategy-<from>_<to>.")] = None,
 ) -> None:
     """The channel-strategy report: channel mix, shift per task, self-service, cost and gain, targets, demand."""
-    from datetime import date
 
-    from pipeline.baselines import BaselineError
-    from pipeline.messages import translate
+    from pipeline.ground.messages import translate
+    from pipeline.ground.steering import SteeringError, load_steering
+    from pipeline.measures.baselines import BaselineError
     from pipeline.reports.strategy import strategy_report
-    from pipeline.steering import SteeringError, load_steering
-    from pipeline.store import StoreError
-    from pipeline.store_client import run_query
+    from pipeline.store.clickhouse import StoreError
+    from pipeline.store.client import run_query
 
     settings = get_settings()
     try:
@@ -763,9 +765,9 @@ def dashboards_preview(
     from dashboards.macros import TimeRange
     from dashboards.preview import render_preview
     from dashboards.queries import newest_week
-    from pipeline.messages import translate
-    from pipeline.store import StoreError
-    from pipeline.store_client import run_query
+    from pipeline.ground.messages import translate
+    from pipeline.store.clickhouse import StoreError
+    from pipeline.store.client import run_query
 
     settings = get_settings()
 

@@ -13,23 +13,16 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from connectors.base import ConnectorContext
-from connectors.confirmations import Confirmations
+from connectors.base import ConnectorContext, ConnectorError
+from connectors.checkpoints import Checkpoints
 from connectors.mapping import MappingError, load_mapping
-from connectors.privacy import ContactKeyer
 from connectors.registry import ConnectorKind, UnknownConnector, get_kind
-from connectors.base import ConnectorError
-from connectors.runtime import (
-    Checkpoints,
-    ConnectorRunner,
-    ConnectorStats,
-    DryRunSink,
-    KafkaEventSink,
-    ProduceFailed,
-    Unconfirmed,
-)
-from pipeline.settings import DEMO_SECRET, Settings, weak_secret
-from pipeline.validation import describe
+from connectors.runtime import ConnectorRunner, ConnectorStats, Unconfirmed
+from pipeline.ground.privacy import ContactKeyer
+from pipeline.ground.settings import DEMO_SECRET, Settings, weak_secret
+from pipeline.ground.validation import describe
+from pipeline.sinks.dry_run import DryRunSink
+from pipeline.sinks.kafka import ProduceFailed, kafka_sink
 
 logger = logging.getLogger(__name__)
 
@@ -91,16 +84,6 @@ def build_runner(settings: Settings, kind_name: str, config: BaseModel | None, s
         resend_attempts=connectors.resend_attempts,
         rebuild_parser=lambda: kind.build(config, connector_context(settings)),  # type: ignore[arg-type]
     )
-
-
-def kafka_sink(settings: Settings, source: str) -> KafkaEventSink:
-    """The producer of one source, asking the worker to acknowledge what it stores unless
-    KANALPULS_CONNECTORS__CONFIRM=broker."""
-    kafka = settings.kafka
-    confirmations = (Confirmations(kafka.bootstrap_servers, kafka.acks_topic, source)
-                     if settings.connectors.confirm == "stored" else None)
-    return KafkaEventSink(kafka.bootstrap_servers, kafka.inquiries_topic, kafka.dead_letter_topic,
-                          kafka.acks_timeout_seconds, confirmations)
 
 
 def paths_problem(kind: ConnectorKind, paths: list[Path] | list[str]) -> str | None:

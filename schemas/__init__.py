@@ -5,6 +5,7 @@ Producers in other languages use the JSON Schema files beside this module
 """
 
 from schemas.inquiry import (
+    UNCLASSIFIED,
     Channel,
     DeadLetter,
     Direction,
@@ -13,7 +14,6 @@ from schemas.inquiry import (
     RequesterType,
     SourceRef,
     Stage,
-    UNCLASSIFIED,
     make_event_id,
     make_inquiry_id,
 )

@@ -15,14 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from pipeline.broker import EmbeddedBroker, ensure_topics, required_topics
 from pydantic import SecretStr
 
-from pipeline.settings import (
-    ConnectorSettings, KafkaSettings, PrivacySettings, Settings, StoreSettings, WorkerSettings,
+from pipeline.ground.settings import (
+    ConnectorSettings,
+    KafkaSettings,
+    PrivacySettings,
+    Settings,
+    StoreSettings,
+    WorkerSettings,
 )
-from pipeline.supervise import free_port
+from pipeline.worker.broker import EmbeddedBroker, ensure_topics, required_topics
+from pipeline.worker.supervise import free_port
 
 
 def docker_engine_answers() -> bool:
@@ -120,8 +124,8 @@ def store_server(tmp_path: Path) -> Iterator[Settings]:
     import subprocess
     import time
 
-    from pipeline.broker import port_open
-    from pipeline.supervise import kanalpuls_command, settings_environment, stop_process
+    from pipeline.ground.network import port_open
+    from pipeline.worker.supervise import kanalpuls_command, settings_environment, stop_process
 
     port = free_port()
     settings = Settings(var_dir=tmp_path / "var",
@@ -281,7 +285,7 @@ def imap_server() -> Iterator[ImapService]:
     import tempfile
     import time
 
-    from pipeline.broker import port_open
+    from pipeline.ground.network import port_open
 
     binary = _dovecot_binary()
     version = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True).stdout.strip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
-from pipeline.simulator import PersonalData
+from pipeline.simulated.truth import PersonalData
 
 # Hex digests (event ids, contact keys, Faust's own ids) hold 8-digit runs by chance; no
 # planted value is 16 hex characters long, so they are blanked before scanning.

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pipeline.aggregation import Message, decode_messages, to_store_table
-from pipeline.store import EmbeddedStore
+from pipeline.sinks.clickhouse import to_store_table
+from pipeline.store.clickhouse import EmbeddedStore
 from schemas import InquiryEvent
+from schemas.wire import Message, decode_messages
 
 
 def insert_events(store: EmbeddedStore, events: Iterable[InquiryEvent]) -> None:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.settings import Settings
-from pipeline.simulator import simulate
-from pipeline.steering import load_steering
-from pipeline.supervise import worker_process
+from pipeline.ground.settings import Settings
+from pipeline.ground.steering import load_steering
+from pipeline.simulated.municipality import simulate
+from pipeline.worker.supervise import worker_process
 from tests.test_walk_in_spike import Simulated, ingest, metric_samples, wait_for
 
 START = date(2026, 4, 13)  # Monday
@@ -33,7 +33,7 @@ DAYS = (SPIKE_DAY - START).days + 1
 SEED = 3
 HOLD_SPIKE_FOR = timedelta(minutes=30)  # the first part of the spike day ends this far into the spike
 SITE_WEBHOOK = {"Rådhuset": ("duty-raadhuset", "/kanalpuls/duty/raadhuset")}
-# Every worker metric deploy/prometheus/rules.yml reads (the contract in pipeline/metrics.py).
+# Every worker metric deploy/prometheus/rules.yml reads (the contract in pipeline/ground/metrics.py).
 RULES = Path(__file__).resolve().parent.parent / "deploy" / "prometheus" / "rules.yml"
 RULE_METRICS = sorted(set(re.findall(r"\bkanalpuls_[a-z_]+", RULES.read_text(encoding="utf-8"))))
 

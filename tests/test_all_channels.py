@@ -25,24 +25,14 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from connectors.imap_mailbox import ImapMailboxConfig, encode_folder
-from pipeline.broker import port_open
+from pipeline.ground.network import port_open
+from pipeline.ground.settings import HttpSettings, Settings
 from pipeline.ingest import load_run_file, run_ingest, run_many
-from pipeline.settings import HttpSettings, Settings
 from pipeline.simulated.imap import connector_config
-from pipeline.simulator import (
-    GroundTruth,
-    expected_by_channel,
-    expected_event_count,
-    simulate,
-)
-from pipeline.store_client import run_query
-from pipeline.supervise import (
-    free_port,
-    kanalpuls_command,
-    settings_environment,
-    stop_process,
-    worker_process,
-)
+from pipeline.simulated.municipality import simulate
+from pipeline.simulated.truth import GroundTruth, expected_by_channel, expected_event_count
+from pipeline.store.client import run_query
+from pipeline.worker.supervise import free_port, kanalpuls_command, settings_environment, stop_process, worker_process
 from tests.conftest import ImapService
 from tests.personal_data import planted_in
 from tests.test_end_to_end import list_topics, wait_for

@@ -1,7 +1,7 @@
 """Events sent again, on real services: a `kanalpuls worker` stores and counts each event once.
 
 Sources resend at will (a connector killed before its checkpoint, a telephony system retrying
-a POST), so the worker drops event ids it already stored (pipeline/aggregation.py
+a POST), so the worker drops event ids it already stored (pipeline/worker/aggregation.py
 DedupeIndex), and ClickHouse's ReplacingMergeTree is only the second guard. Counting with
 FINAL would hide stored duplicates, and the minute rollup, filled by a materialized view on
 every insert, would count them for good: so here rows are counted without FINAL, and the
@@ -19,9 +19,9 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from pipeline.settings import Settings
-from pipeline.store_client import run_query
-from pipeline.supervise import worker_process
+from pipeline.ground.settings import Settings
+from pipeline.store.client import run_query
+from pipeline.worker.supervise import worker_process
 from schemas import InquiryEvent, Stage
 from tests.factories import T0, phone_event
 from tests.waiting import wait_for

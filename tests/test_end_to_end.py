@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from pipeline.demo import (
+from pipeline.demo.end_to_end import (
     phone_period,
     same,
     stored_inquiries,
@@ -29,12 +29,13 @@ from pipeline.demo import (
     true_inquiries,
     true_phone_kpis,
 )
+from pipeline.ground.settings import Settings
+from pipeline.ground.steering import load_steering
 from pipeline.ingest import run_ingest
-from pipeline.settings import Settings
-from pipeline.simulator import GroundTruth, simulate
-from pipeline.steering import load_steering
-from pipeline.store_client import run_query
-from pipeline.supervise import kanalpuls_command, settings_environment, worker_process
+from pipeline.simulated.municipality import simulate
+from pipeline.simulated.truth import GroundTruth
+from pipeline.store.client import run_query
+from pipeline.worker.supervise import kanalpuls_command, settings_environment, worker_process
 from tests.personal_data import without_digests
 from tests.topics import read_topic
 from tests.waiting import wait_for

@@ -9,14 +9,15 @@ import json
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from pipeline.http_ingest import build_http_app
-from pipeline.settings import HttpSettings, Settings
-from pipeline.store_client import run_query
-from pipeline.supervise import worker_process
+from connectors.http_ingest import build_http_app
+from pipeline.ground.settings import HttpSettings, Settings
+from pipeline.store.client import run_query
+from pipeline.worker.supervise import worker_process
 from schemas import make_event_id
 from schemas.inquiry import LINE_MAX, MAX_DURATION_SECONDS, NAME_MAX, OFFSET_MAX, PATH_MAX
 from tests.factories import phone_event

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.kpis import KPIS
-from pipeline.settings import Settings
+from pipeline.ground.settings import Settings
+from pipeline.measures.kpis import KPIS
 from tests.pipeline.test_cli import isolated, run
 
 NOT_A_NUMBER = re.compile(r"\b(nan|NaN|inf|-inf|Infinity|None)\b")
@@ -37,10 +37,10 @@ def empty(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def five_weeks(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    from pipeline.simulator import simulate
-    from pipeline.steering import load_steering
-    from pipeline.store import EmbeddedStore, init_schema
-    from tests.pipeline.simulated_files import simulated_events
+    from pipeline.ground.steering import load_steering
+    from pipeline.simulated.municipality import simulate
+    from pipeline.store.clickhouse import EmbeddedStore, init_schema
+    from tests.pipeline.simulated.simulated_files import simulated_events
     from tests.stores import insert_events
 
     root = tmp_path_factory.mktemp("five-weeks")

@@ -16,11 +16,11 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from pipeline.settings import Settings
-from pipeline.store import EmbeddedStore, init_schema
-from pipeline.store_client import run_query
-from pipeline.supervise import worker_process
-from schemas import Channel, Stage, make_event_id
+from pipeline.ground.settings import Settings
+from pipeline.store.clickhouse import EmbeddedStore, init_schema
+from pipeline.store.client import run_query
+from pipeline.worker.supervise import worker_process
+from schemas import Channel, make_event_id
 from schemas.inquiry import RAW_MAX
 from tests.factories import phone_event
 from tests.topics import read_topic

@@ -18,11 +18,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-from pipeline.demo import stored_inquiries, true_inquiries
-from pipeline.settings import Settings
-from pipeline.simulator import simulate
-from pipeline.store_client import run_query
-from pipeline.supervise import kanalpuls_command, settings_environment, stop_process, worker_process
+from pipeline.demo.end_to_end import stored_inquiries, true_inquiries
+from pipeline.ground.settings import Settings
+from pipeline.simulated.municipality import simulate
+from pipeline.store.client import run_query
+from pipeline.worker.supervise import kanalpuls_command, settings_environment, stop_process, worker_process
 from tests.waiting import wait_for
 
 START = date(2026, 10, 19)  # Monday; the week before the autumn DST change

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.query_guard import QueryRefused
-from pipeline.settings import Settings
-from pipeline.store import StoreQueryError
-from pipeline.store_client import query_worker, run_query
-from pipeline.supervise import worker_process
-from pipeline.tokens import read_query_token
+from pipeline.ground.settings import Settings
+from pipeline.ground.tokens import read_query_token
+from pipeline.store.clickhouse import StoreQueryError
+from pipeline.store.client import query_worker, run_query
+from pipeline.store.query_guard import QueryRefused
+from pipeline.worker.supervise import worker_process
 
 
 def post(settings: Settings, body: bytes, authorization: str | None) -> tuple[int, dict]:

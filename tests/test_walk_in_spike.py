@@ -12,7 +12,7 @@ of it (`replay`, shared by the first two tests) is judged for timing and resolut
 the holiday; the same period without the spike, and a worker killed after the baseline
 weeks, get pipelines of their own. What the worker should decide is worked out here from
 the events on the inquiries topic and the steering file (`crossings`, written out plainly
-rather than by calling pipeline/spike.py): the first ticket that crosses the threshold, its
+rather than by calling pipeline/worker/spike.py): the first ticket that crosses the threshold, its
 count and expected count.
 
 Delay is measured in broker time: the Kafka timestamp (CreateTime, set by each producer from
@@ -31,7 +31,6 @@ import json
 import math
 import os
 import signal
-import time
 import urllib.request
 import uuid
 from collections import defaultdict
@@ -45,9 +44,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from pipeline.broker import ensure_topics, required_topics
-from pipeline.ingest import run_ingest
-from pipeline.settings import (
+from pipeline.ground.settings import (
     ConnectorSettings,
     KafkaSettings,
     PrivacySettings,
@@ -55,10 +52,13 @@ from pipeline.settings import (
     StoreSettings,
     WorkerSettings,
 )
-from pipeline.simulator import SITES, TICKET_SYSTEM, GroundTruth, simulate
-from pipeline.steering import SpikeConfig, Steering, load_steering
-from pipeline.store_client import run_query
-from pipeline.supervise import free_port, worker_process
+from pipeline.ground.steering import SpikeConfig, Steering, load_steering
+from pipeline.ingest import run_ingest
+from pipeline.simulated.municipality import SITES, TICKET_SYSTEM, simulate
+from pipeline.simulated.truth import GroundTruth
+from pipeline.store.client import run_query
+from pipeline.worker.broker import ensure_topics, required_topics
+from pipeline.worker.supervise import free_port, worker_process
 from tests.waiting import wait_for
 
 if TYPE_CHECKING:
@@ -267,7 +267,7 @@ def poisson_at_least(count: int, mean: float) -> float:
 
 def crossings(arrivals: list[Arrival], steering: Steering, site: str) -> list[Crossing]:
     """Every ticket at which the site's count in the last window reaches the firing threshold
-    (README of pipeline/spike.py: the steering rule over the seasonal expected count, and a
+    (README of pipeline/worker/spike.py: the steering rule over the seasonal expected count, and a
     count Poisson arrivals reach by chance less than 1 in 100 000), counting tickets in topic
     order; the count must fall below the rule again before another crossing counts."""
     zone, spike = steering.zone, steering.spike

@@ -1,5 +1,5 @@
 -- Raw inquiry events, one row per event, exactly as on the `inquiries` topic.
--- The worker inserts each event_id once (see pipeline/aggregation.py); ReplacingMergeTree
+-- The worker inserts each event_id once (see pipeline/worker/aggregation.py); ReplacingMergeTree
 -- on the sort key, which ends in event_id, is the second guard: read with FINAL (or
 -- uniqExact(event_id)) when counting from this table while merges are pending.
 CREATE TABLE IF NOT EXISTS {db}.inquiry_events

@@ -1,5 +1,5 @@
 -- Walk-in spike alerts, one row per change of a site's state: `firing` when arrivals in the
--- window crossed the site's threshold, `resolved` when they fell back (pipeline/spike.py says
+-- window crossed the site's threshold, `resolved` when they fell back (pipeline/worker/spike.py says
 -- how). The worker writes them here and produces the same JSON to the alerts topic.
 -- A firing and its resolved row share alert_id. An alert decided again after a restart
 -- carries the same alert_id and status: ReplacingMergeTree keeps the latest (read with FINAL).

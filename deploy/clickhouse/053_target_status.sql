@@ -1,4 +1,4 @@
--- Channel-strategy targets as last evaluated (pipeline/targets.py): the worker evaluates
+-- Channel-strategy targets as last evaluated (pipeline/measures/targets.py): the worker evaluates
 -- every target of deploy/steering.yaml for today every 15 minutes, so the Channel shift
 -- board can show value, target, progress and on/off track. One row per target and local
 -- day; the newest evaluation wins (read with FINAL). `note` says in words why a value, a

@@ -9,7 +9,7 @@ directly, never through pyplot, so nothing depends on a display or on global sta
 Readability rules every chart follows: channel colours from labels.py and channel names from
 the message catalogue, the same in every chart; task labels wrapped (labels.task_title) on
 horizontal bars, where long KLE labels have room; values written on or next to what they
-measure; legends outside the data. Every word on a chart is pipeline/messages.py's in the
+measure; legends outside the data. Every word on a chart is pipeline/ground/messages.py's in the
 report's language (Danish unless asked), and every number is written by labels.py as the
 page writes it, so '12,3 %' on a bar is '12,3 %' in the text beside it.
 """
@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from pipeline.messages import Language, channel_name, report_word, weekday_name
+from pipeline.ground.messages import Language, channel_name, report_word, weekday_name
 from pipeline.reports.labels import CHANNEL_COLOURS, count, decimal, money, percent, price, signed
 
 # Labels come from events and the mapping file: '$' in one is text, never maths notation

@@ -37,21 +37,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from pipeline.iso_week import IsoWeek
-from pipeline.kpi_output import spreadsheet_text
-from pipeline.kpis import run_kpi
-from pipeline.reports.labels import (
-    CHANNEL_DA,
-    CHANNELS,
-    DIRECTION_DA,
-    REQUESTER_TYPES,
-    UNCLASSIFIED,
-    channel_order,
-    task_order,
-)
+from pipeline.ground.messages import CHANNEL_DA, CHANNELS
+from pipeline.measures.iso_week import IsoWeek
+from pipeline.measures.kpi_output import spreadsheet_text
+from pipeline.measures.kpis import run_kpi
+from pipeline.reports.labels import DIRECTION_DA, REQUESTER_TYPES, UNCLASSIFIED, channel_order, task_order
 from pipeline.reports.labels import count as count_text
 from pipeline.reports.labels import percent as percent_text
-from pipeline.store import QueryResult
+from pipeline.store.clickhouse import QueryResult
 
 Query = Callable[[str], QueryResult]
 VIEW = "komhen_week"

@@ -1,6 +1,6 @@
 """How the reports write the pipeline's codes, numbers and dates for a reader, in one place:
 Danish for the KOMHEN hand-in (KL's form is Danish), Danish or English for the strategy
-report, with the words from pipeline/messages.py. The strategy page and its charts write a
+report, with the words from pipeline/ground/messages.py. The strategy page and its charts write a
 share or an amount through the same functions here, so a number reads the same in the text
 as on the chart. Codes stay in every machine-readable column.
 """
@@ -10,18 +10,11 @@ from __future__ import annotations
 import textwrap
 from datetime import date
 
-from pipeline.kpi_output import number
-from pipeline.messages import CHANNEL_NAMES, DIRECTION_NAMES, Language, month_name, report_word, word
+from pipeline.ground.messages import CHANNELS, DIRECTION_NAMES, Language, month_name, report_word, word
+from pipeline.measures.kpi_output import number
 
-# Inquiry channels in the order KOMHEN tables and every report list them: the personal
-# channels first, then the written ones, then the digital ones (BRIEF.md's channel table).
-# `web` (page views) is not an inquiry channel and appears in no table.
-CHANNELS: tuple[str, ...] = ("walk_in", "phone", "email", "letter", "digital_post", "self_service", "chat")
 DIRECTIONS: tuple[str, ...] = ("inbound", "outbound")
 
-# Channel names come from the one message catalogue; '*' (all channels) is not a channel.
-CHANNEL_DA = {code: names[0] for code, names in CHANNEL_NAMES.items() if code != "*"}
-CHANNEL_EN = {code: names[1] for code, names in CHANNEL_NAMES.items() if code != "*"}
 DIRECTION_DA = {code: names[0].capitalize() for code, names in DIRECTION_NAMES.items()}  # KOMHEN's headings
 REQUESTER_TYPES: tuple[str, ...] = ("citizen", "business", "association", "authority", "unknown")
 WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

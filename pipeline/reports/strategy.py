@@ -1,6 +1,6 @@
 """The channel-strategy report for a period: what strategy staff and the steering group ask
 between counting weeks. Reads the KPI views (deploy/clickhouse/1xx_kpi_*.sql) through
-pipeline.kpis and the targets through pipeline.targets, draws charts with charts.py, and
+pipeline.measures.kpis and the targets through pipeline.measures.targets, draws charts with charts.py, and
 writes one `index.html` with the PNGs next to it (so a chart can be reused in slides).
 
 Sections, in order, each with an id and `data-state="chart"` or `"text"` in the HTML:
@@ -20,7 +20,7 @@ the period (and the baseline, where it compares) and otherwise says so in words.
 
 Danish first: the readers are Borgerservice managers, so the page and every chart are in
 Danish unless `language="en"` asks for English (KANALPULS_LANGUAGE=en). Every word comes from
-the message catalogue (pipeline/messages.py, REPORT_PHRASES) and every number is written by
+the message catalogue (pipeline/ground/messages.py, REPORT_PHRASES) and every number is written by
 labels.py in the language's style ('1.234 kr.', '12,3 %'), so this module only decides what
 to say. What the municipality wrote itself stays as written: task labels from the mapping
 file, target names and descriptions from the steering file.
@@ -38,12 +38,13 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.baselines import ResolvedBaseline, baseline_volume, resolve_baseline
-from pipeline.kpis import run_kpi
-from pipeline.messages import Language, channel_name, month_name, report_word, weekday_name
+from pipeline.ground.messages import CHANNELS, Language, channel_name, month_name, report_word, weekday_name
+from pipeline.ground.steering import Steering
+from pipeline.measures.baselines import ResolvedBaseline, baseline_volume, resolve_baseline
+from pipeline.measures.kpis import run_kpi
+from pipeline.measures.targets import TargetStatus, evaluate_targets
 from pipeline.reports import charts
 from pipeline.reports.labels import (
-    CHANNELS,
     channel_order,
     count,
     day_month,
@@ -51,14 +52,12 @@ from pipeline.reports.labels import (
     long_day,
     money,
     percent,
-    period as period_words,
     points,
     price,
     task_title,
 )
-from pipeline.steering import Steering
-from pipeline.store import QueryResult
-from pipeline.targets import TargetStatus, evaluate_targets
+from pipeline.reports.labels import period as period_words
+from pipeline.store.clickhouse import QueryResult
 
 Query = Callable[[str], QueryResult]
 INDEX = "index.html"

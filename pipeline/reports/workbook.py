@@ -34,9 +34,10 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from pipeline.ground.messages import CHANNEL_DA, CHANNELS
+from pipeline.measures.kpi_output import spreadsheet_text
 from pipeline.reports.komhen import CSV_COLUMNS, UNCLASSIFIED_DA, KomhenWeek, csv_rows, write_csv
-from pipeline.kpi_output import spreadsheet_text
-from pipeline.reports.labels import CHANNEL_DA, CHANNELS, DIRECTION_DA, DIRECTIONS, UNCLASSIFIED
+from pipeline.reports.labels import DIRECTION_DA, DIRECTIONS, UNCLASSIFIED
 
 TABLE_SHEET, DATA_SHEET, NOTES_SHEET = "Optælling", "Data", "Om tallene"
 COUNT_FORMAT = "#,##0"

@@ -15,16 +15,9 @@ import random
 from collections import defaultdict
 from datetime import UTC, date, datetime, time
 
-from pipeline.simulated.world import (
-    DOMAIN,
-    EMAIL_HOUR_DEMAND,
-    OFFICE_HOURS,
-    Citizen,
-    World,
-    guid,
-    same_hour,
-)
-from pipeline.simulator import SourceTally, local_epoch
+from pipeline.simulated.calendar import local_epoch
+from pipeline.simulated.truth import SourceTally
+from pipeline.simulated.world import DOMAIN, EMAIL_HOUR_DEMAND, OFFICE_HOURS, Citizen, World, guid, same_hour
 
 EXCHANGE_FIELDS = (
     "date-time", "client-ip", "client-hostname", "server-ip", "server-hostname", "source-context", "connector-id",

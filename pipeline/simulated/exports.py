@@ -15,19 +15,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, time
 
-from pipeline.simulated.world import (
-    CHAT_HOURS,
-    EMAIL_HOUR_DEMAND,
-    OFFICE_HOURS,
-    World,
-    local_time,
-)
-from pipeline.simulator import (
-    SourceTally,
-    export_identifier,
-    local_epoch,
-    poisson_times,
-)
+from pipeline.simulated.calendar import local_epoch, poisson_times
+from pipeline.simulated.truth import SourceTally, export_identifier
+from pipeline.simulated.world import CHAT_HOURS, EMAIL_HOUR_DEMAND, OFFICE_HOURS, World, local_time
 
 CASE_SYSTEM, CHAT_SYSTEM = "sbsys", "chat"
 CHAT_FILE = "exports/chat.jsonl"

@@ -24,19 +24,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.privacy import ContactKeyer
-from pipeline.settings import DEMO_SECRET
-from pipeline.simulated.world import CHAT_HOURS, WEB_HOUR_DEMAND, World
-from pipeline.simulator import (
+from pipeline.ground.privacy import ContactKeyer
+from pipeline.ground.settings import DEMO_SECRET
+from pipeline.simulated.calendar import (
     PHONE_HOUR_DEMAND,
     PHONE_HOURS,
     WALK_IN_HOUR_DEMAND,
     WALK_IN_HOURS,
     WEEKDAY_DEMAND,
-    SourceTally,
     opening_segments,
     poisson_times,
 )
+from pipeline.simulated.truth import SourceTally
+from pipeline.simulated.world import CHAT_HOURS, WEB_HOUR_DEMAND, World
 from schemas import InquiryEvent, SourceRef, make_event_id, make_inquiry_id
 
 HTTP_FILE, HTTP_INVALID_FILE = "http_events.ndjson", "http_events_invalid.ndjson"

@@ -14,14 +14,9 @@ from datetime import time
 from email.header import Header
 from email.utils import format_datetime
 
-from pipeline.simulated.world import (
-    DOMAIN,
-    EMAIL_HOUR_DEMAND,
-    MONTHS,
-    World,
-    local_time,
-)
-from pipeline.simulator import ImapMailbox, SourceTally, local_epoch
+from pipeline.simulated.calendar import local_epoch
+from pipeline.simulated.truth import ImapMailbox, SourceTally
+from pipeline.simulated.world import DOMAIN, EMAIL_HOUR_DEMAND, MONTHS, World, local_time
 
 # Shared mailboxes read over IMAP (not Exchange): address -> (display name, share of mail, staff).
 IMAP_MAILBOXES: dict[str, tuple[str, float, tuple[str, ...]]] = {

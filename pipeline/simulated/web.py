@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from urllib.parse import unquote
 
+from pipeline.simulated.calendar import local_epoch
+from pipeline.simulated.truth import SourceTally
 from pipeline.simulated.world import DOMAIN, MONTHS, WEB_HOUR_DEMAND, World, local_time
-from pipeline.simulator import SourceTally, local_epoch
 from schemas import UNCLASSIFIED
 
 WWW_SYSTEM, FORMS_SYSTEM = "www", "selvbetjening"

@@ -14,11 +14,11 @@ from pydantic import ValidationError
 from connectors.asterisk_queue_log import AsteriskQueueLogConfig, AsteriskQueueLogParser
 from connectors.base import ConnectorContext, Location, RecordRejected, Skip
 from connectors.mapping import load_mapping
-from connectors.privacy import ContactKeyer
-from pipeline.simulator import simulate
+from pipeline.ground.privacy import ContactKeyer
+from pipeline.simulated.municipality import simulate
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
-from tests.connectors.built_events import assert_as_validated
 from tests.connectors.adversarial import assert_no_stall, cases
+from tests.connectors.built_events import assert_as_validated
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYER = ContactKeyer(b"test-secret")

@@ -20,7 +20,7 @@ from connectors.channel_export import (
     ExportFormat,
 )
 from connectors.mapping import load_mapping
-from connectors.privacy import ContactKeyer
+from pipeline.ground.privacy import ContactKeyer
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
 from tests.connectors.adversarial import assert_no_stall, cases
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from connectors.base import EventBuilder, Location
 from connectors.mapping import Classification
-from connectors.privacy import ContactKeyer
+from pipeline.ground.privacy import ContactKeyer
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id, make_inquiry_id
 from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
 from tests.connectors.built_events import assert_as_validated

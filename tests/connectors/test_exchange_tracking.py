@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from connectors.base import ConnectorContext, Location, RecordRejected, Skip
 from connectors.exchange_tracking import ExchangeFields, ExchangeTrackingConfig, ExchangeTrackingParser
 from connectors.mapping import load_mapping
-from connectors.privacy import ContactKeyer
 from connectors.runtime import ConnectorRunner
+from pipeline.ground.privacy import ContactKeyer
 from schemas import Channel, DeadLetter, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
 from tests.connectors.adversarial import assert_no_stall, cases
 
@@ -273,6 +273,8 @@ async def test_dead_letter_of_a_bad_row_carries_neither_subject_nor_addresses(tm
 
 
 class _Sink:
+    shows_rejections = False
+
     def __init__(self) -> None:
         self.events: list[InquiryEvent] = []
         self.dead_letters: list[DeadLetter] = []
@@ -613,7 +615,8 @@ def test_arbitrary_fields_line_and_row_never_raise_anything_but_rejection(fields
 
 
 async def test_a_read_resumed_from_a_checkpoint_still_knows_the_column_order(tmp_path: Path) -> None:
-    from connectors.runtime import Checkpoints, ConnectorRunner
+    from connectors.checkpoints import Checkpoints
+    from connectors.runtime import ConnectorRunner
 
     sample = (Path(__file__).resolve().parents[1] / "data" / "exchange_msgtrk_sample.log").read_bytes()
     log = tmp_path / "MSGTRK2026032401-1.LOG"
@@ -621,6 +624,8 @@ async def test_a_read_resumed_from_a_checkpoint_still_knows_the_column_order(tmp
     checkpoints = Checkpoints(tmp_path / "cp.json")
 
     class Events:
+        shows_rejections = False
+
         def __init__(self) -> None:
             self.events, self.rejected = [], []
 

@@ -40,11 +40,11 @@ from connectors.imap_mailbox import (
     run_imap,
 )
 from connectors.mapping import load_mapping
-from connectors.privacy import ContactKeyer
-from connectors.runtime import KafkaEventSink, ProduceFailed
+from pipeline.ground.privacy import ContactKeyer
+from pipeline.ground.settings import ConnectorSettings, PrivacySettings, Settings
 from pipeline.ingest import IngestError, RunFile, run_ingest, run_many
-from pipeline.settings import ConnectorSettings, PrivacySettings, Settings
-from pipeline.supervise import free_port, kanalpuls_command, settings_environment
+from pipeline.sinks.kafka import KafkaEventSink, ProduceFailed
+from pipeline.worker.supervise import free_port, kanalpuls_command, settings_environment
 from schemas import Channel, DeadLetter, Direction, InquiryEvent, Stage, make_event_id
 from tests.conftest import ImapService
 from tests.topics import read_topic
@@ -114,6 +114,8 @@ def local_settings(tmp_path: Path) -> Settings:
 
 class CollectingSink:
     """What a sink was given, in order; `acknowledged` counts flushes."""
+
+    shows_rejections = False
 
     def __init__(self) -> None:
         self.events: list[InquiryEvent] = []

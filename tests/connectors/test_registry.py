@@ -8,8 +8,8 @@ import pytest
 
 from connectors.base import ConnectorContext
 from connectors.mapping import load_mapping
-from connectors.privacy import ContactKeyer
 from connectors.registry import ALIASES, KINDS, UnknownConnector, get_kind
+from pipeline.ground.privacy import ContactKeyer
 
 CONTEXT = ConnectorContext("751", load_mapping(Path(__file__).resolve().parents[2] / "deploy" / "mapping.yaml"),
                            ContactKeyer(b"k"))

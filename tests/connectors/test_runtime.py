@@ -17,20 +17,16 @@ from hypothesis import strategies as st
 
 from connectors.asterisk_queue_log import AsteriskQueueLogConfig, AsteriskQueueLogParser
 from connectors.base import ConnectorContext
+from connectors.checkpoints import Checkpoints
+from connectors.files import iter_records, open_log
 from connectors.mapping import load_mapping
-from connectors.privacy import ContactKeyer
 from connectors.registry import KINDS
-from connectors.runtime import (
-    Checkpoints,
-    ConnectorRunner,
-    DryRunSink,
-    Unconfirmed,
-    confirmed,
-    encode_batch,
-    iter_records,
-    open_log,
-)
+from connectors.runtime import ConnectorRunner, Unconfirmed
+from pipeline.ground.privacy import ContactKeyer
+from pipeline.sinks.base import confirmed
+from pipeline.sinks.dry_run import DryRunSink
 from schemas import DeadLetter, InquiryEvent
+from schemas.wire import encode_batch
 
 MAPPING = Path(__file__).resolve().parents[2] / "deploy" / "mapping.yaml"
 
@@ -51,6 +47,8 @@ def call_lines(first: int, count: int, queue: str = "pas") -> list[str]:
 
 class RecordingSink:
     """An EventSink that keeps what it is given, in order (stands where Kafka would)."""
+
+    shows_rejections = False
 
     def __init__(self) -> None:
         self.batches: list[tuple[str, list[InquiryEvent]]] = []
@@ -685,7 +683,7 @@ def test_state_directories_are_private_to_their_owner(tmp_path: Path) -> None:
     are 0700, made so or tightened (files under var/ were world-readable)."""
     import stat
 
-    from connectors.runtime import private_directory
+    from pipeline.ground.directories import private_directory
 
     made = private_directory(tmp_path / "var" / "checkpoints")
     assert stat.S_IMODE(made.stat().st_mode) == 0o700

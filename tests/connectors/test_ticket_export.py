@@ -13,7 +13,6 @@ from pydantic import ValidationError
 
 from connectors.base import ConnectorContext, Location, RecordRejected, Skip
 from connectors.mapping import load_mapping
-from connectors.privacy import ContactKeyer
 from connectors.ticket_export import (
     QMATIC_OUTCOMES,
     TicketColumns,
@@ -21,6 +20,7 @@ from connectors.ticket_export import (
     TicketExportParser,
     TicketOutcome,
 )
+from pipeline.ground.privacy import ContactKeyer
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
 from tests.connectors.adversarial import assert_no_stall, cases
 

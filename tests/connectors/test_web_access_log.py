@@ -15,11 +15,11 @@ from pydantic import ValidationError
 
 from connectors.base import ConnectorContext, Location, RecordRejected, Skip
 from connectors.mapping import load_mapping
-from connectors.privacy import ContactKeyer
 from connectors.web_access_log import AccessLogFormat, WebAccessLogConfig, WebAccessLogParser
+from pipeline.ground.privacy import ContactKeyer
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
-from tests.connectors.built_events import assert_as_validated
 from tests.connectors.adversarial import assert_no_stall, cases
+from tests.connectors.built_events import assert_as_validated
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -805,6 +805,8 @@ async def test_dead_letter_of_a_json_line_carries_no_password_body_or_address_in
                               http_referer="https://85.181.35.98/login") + "\n")  # fmt: skip
 
     class Sink:
+        shows_rejections = False
+
         def __init__(self) -> None:
             self.letters: list = []
 

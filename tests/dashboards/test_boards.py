@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from dashboards.boards import (
-    BOARDS, DATASOURCE_TYPE, DATASOURCE_UID, GRID_COLUMNS, JSON_DIR, PROMETHEUS_UID, board_file, board_json, render,
+    BOARDS,
+    DATASOURCE_TYPE,
+    DATASOURCE_UID,
+    GRID_COLUMNS,
+    JSON_DIR,
+    PROMETHEUS_UID,
+    board_file,
+    board_json,
+    render,
 )
 from dashboards.macros import variables_used
 
@@ -98,7 +106,7 @@ def test_the_checks_catch_an_overlap_a_wide_panel_a_duplicate_id_a_foreign_uid_a
 def test_every_text_a_board_shows_is_in_danish_and_english() -> None:
     """Titles, descriptions and no-data words are in the message catalogue; the English text
     is the key, so a board with a text missing from it would show English to Danish users."""
-    from pipeline.messages import TRANSLATIONS_DA
+    from pipeline.ground.messages import TRANSLATIONS_DA
 
     texts = {b.title for b in BOARDS} | {t for b in BOARDS for p in b.panels for t in (p.title, p.description,
                                                                                       p.no_value) if t}

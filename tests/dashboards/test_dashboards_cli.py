@@ -6,9 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-
 from dashboards.boards import BOARDS, JSON_DIR, board_file
-from pipeline.supervise import free_port
+from pipeline.worker.supervise import free_port
 from tests.pipeline.test_cli import isolated, run
 
 

@@ -1,7 +1,7 @@
 """Every ClickHouse panel's SQL, expanded as Grafana and the plugin would send it, run against
 embedded chDB holding a simulated fortnight; and the preview drawn from the same SQL.
 
-The store is built as tests/pipeline/test_kpis.py builds it (real connectors, the worker's
+The store is built as tests/pipeline/measures/test_kpis.py builds it (real connectors, the worker's
 insert path), in the database the boards name. One walk-in spike alert is added so the
 "open alerts" panel has a row. chDB holds one data directory per process: this module opens
 one store, shares it, and closes it at the end.
@@ -22,11 +22,11 @@ from dashboards.boards import BOARDS, DATABASE, Board, Panel
 from dashboards.macros import TimeRange
 from dashboards.preview import render_preview
 from dashboards.queries import all_values, board_values, panel_sql
-from pipeline.simulator import simulate
-from pipeline.steering import load_steering
-from pipeline.store import EmbeddedStore, QueryResult, StoreQueryError, init_schema
-from pipeline.targets import record_targets
-from tests.pipeline.simulated_files import simulated_events
+from pipeline.ground.steering import load_steering
+from pipeline.measures.targets import record_targets
+from pipeline.simulated.municipality import simulate
+from pipeline.store.clickhouse import EmbeddedStore, QueryResult, StoreQueryError, init_schema
+from tests.pipeline.simulated.simulated_files import simulated_events
 from tests.stores import insert_events
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.simulator import SITES
-from pipeline.steering import load_steering
+from pipeline.ground.steering import load_steering
+from pipeline.simulated.municipality import SITES
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.store import ddl_statements
+from pipeline.store.clickhouse import ddl_statements
 
 DDL = Path(__file__).resolve().parents[2] / "deploy" / "clickhouse"
 CLUSTER = sorted((DDL / "cluster").glob("*.sql"))

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.settings import StoreSettings
-from pipeline.store import StoreQueryError, open_store
+from pipeline.ground.settings import StoreSettings
+from pipeline.store.clickhouse import StoreQueryError
+from pipeline.store.open import open_store
 
 USERS_XML = Path(__file__).resolve().parents[2] / "deploy" / "clickhouse" / "users.xml"
 
@@ -65,7 +66,7 @@ def store_with_a_table(store_service, tmp_path: Path):
     database = f"kanalpuls_ro_{uuid.uuid4().hex[:8]}"
     settings = StoreSettings(url=store_service.url, path=tmp_path / "chdb", database=database)
     if store_service.kind == "environment":
-        from pipeline.settings import Settings
+        from pipeline.ground.settings import Settings
 
         configured = Settings().store
         settings = settings.model_copy(update={"user": configured.user, "password": configured.password})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.settings import WorkerSettings
+from pipeline.ground.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.supervise import free_port
+from pipeline.worker.supervise import free_port
 from tests.conftest import docker_engine_answers
 
 ROOT = Path(__file__).resolve().parents[2]

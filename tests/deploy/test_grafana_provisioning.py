@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from dashboards.boards import DATASOURCE_TYPE, DATASOURCE_UID, PROMETHEUS_UID
-from pipeline import metrics
+from pipeline.ground import metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"

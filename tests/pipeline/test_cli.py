@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.settings import Settings
-from pipeline.supervise import free_port, kanalpuls_command, settings_environment
+from pipeline.ground.settings import Settings
+from pipeline.worker.supervise import free_port, kanalpuls_command, settings_environment
 
 QUEUE_LOG = "\n".join([
     "1763971200|1763971200.1|pas|NONE|ENTERQUEUE||22334455|1",
@@ -71,7 +71,7 @@ def test_a_corrupt_file_in_a_run_file_is_reported_and_the_other_connectors_go_on
   - {{kind: ticket_export, paths: ["{tmp_path}/tickets.csv"], follow: false, config: {{system: nummer}}}}
 """)
     settings = isolated(tmp_path)
-    from pipeline.broker import EmbeddedBroker
+    from pipeline.worker.broker import EmbeddedBroker
 
     with EmbeddedBroker(settings.kafka.embedded_port):
         settings = settings.model_copy(update={
@@ -252,7 +252,7 @@ def test_baseline_import_then_list_and_compare_with_it(tmp_path: Path) -> None:
 
 
 def test_kpi_help_and_a_wrong_name_list_every_kpi(tmp_path: Path) -> None:
-    from pipeline.kpis import KPIS
+    from pipeline.measures.kpis import KPIS
 
     settings = isolated(tmp_path)
     helped = run(settings, "kpi", "--help")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from pipeline.ground.settings import DEMO_SECRET, ConnectorSettings, PrivacySettings, Settings
 from pipeline.ingest import run_ingest
-from pipeline.settings import DEMO_SECRET, ConnectorSettings, PrivacySettings, Settings
 
 # One call from +45 12 34 56 78: the connector normalises the caller id to 12345678.
 QUEUE_LOG = "1709543520|1709543520.101|pas|NONE|ENTERQUEUE||+4512345678|1\n"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.ground.settings import Settings
 from pipeline.ingest import IngestError, RunFile, load_run_file, plan_runs, run_many
-from pipeline.settings import Settings
-from pipeline.simulator import simulate
+from pipeline.simulated.municipality import simulate
 from tests.topics import read_topic
 
 

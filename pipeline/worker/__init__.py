@@ -1,0 +1,2 @@
+"""The worker: the Faust app, its arithmetic (aggregation, spike detection), the broker and
+the process that runs it."""
