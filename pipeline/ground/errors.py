@@ -11,9 +11,6 @@ matching message text.
 
 from __future__ import annotations
 
-EXIT_TERMINAL = 2
-EXIT_TRANSIENT = 75  # sysexits.h EX_TEMPFAIL
-
 
 class KanalpulsError(Exception):
     """Base of the errors kanalpuls raises on purpose, with a message an IT operator can act on."""

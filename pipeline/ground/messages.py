@@ -613,9 +613,6 @@ def month_name(month: int, language: Language) -> str:
 # `web` (page views) is not an inquiry channel and appears in no table.
 CHANNELS: tuple[str, ...] = ("walk_in", "phone", "email", "letter", "digital_post", "self_service", "chat")
 
-
 # Channel names come from the one message catalogue; '*' (all channels) is not a channel.
 CHANNEL_DA = {code: names[0] for code, names in CHANNEL_NAMES.items() if code != "*"}
-
-
 CHANNEL_EN = {code: names[1] for code, names in CHANNEL_NAMES.items() if code != "*"}

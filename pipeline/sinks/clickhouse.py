@@ -12,7 +12,6 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,7 +24,6 @@ logger = logging.getLogger(__name__)
 
 EVENTS_TABLE = "inquiry_events"
 MONTHS_PER_INSERT = 50  # partitions (months) one insert may touch; ClickHouse's limit is 100
-T = TypeVar("T")
 
 
 STORE_COLUMNS = (
