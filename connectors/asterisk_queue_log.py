@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from connectors.base import (
     ConnectorConfig,
@@ -53,8 +53,6 @@ class UnknownEvents(StrEnum):
 
 class AsteriskQueueLogConfig(ConnectorConfig):
     """Where the queue_log comes from and how its queue names are classified."""
-
-    model_config = ConfigDict(extra="forbid")
 
     system: str = Field(
         default="asterisk",

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.mapping import Classification, MappingRules
 from pipeline.ground.privacy import ContactKeyer
@@ -220,4 +222,30 @@ class EventBuilder:
 
 
 class ConnectorConfig(BaseModel):
-    """Marker base for connector config models (each sets extra='forbid')."""
+    """What every source's config says, declared once: the system it reads (part of every event
+    id and of its checkpoint file's name), the mapping file's rule set that classifies what it
+    reads, and the zone of times the source writes without a UTC offset. A source whose times
+    are always absolute (epoch seconds, an offset on every line) keeps the field and never needs
+    it. Unknown keys are refused: a misspelt option must fail at start, not be read as a default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = Field(default="source", min_length=1, max_length=NAME_MAX,
+                        description="Name of the source system; part of every event id and of its checkpoint file.")
+    rule_set: str = Field(default="", max_length=NAME_MAX,
+                          description="Rule set in the mapping file that maps the source's keys to task and department.")
+    timezone: str = Field(default="Europe/Copenhagen",
+                          description="IANA zone of timestamps written without a UTC offset.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'Europe/Copenhagen'") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

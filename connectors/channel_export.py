@@ -26,10 +26,10 @@ import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
 from connectors.tabular import CsvRows, parse_time
@@ -101,8 +101,6 @@ KOMHEN_COLUMNS = ChannelExportColumns(
 class ChannelExportConfig(ConnectorConfig):
     """How to read one system's "one row per inquiry" export. The defaults read id, time and channel."""
 
-    model_config = ConfigDict(extra="forbid")
-
     system: str = Field(
         default="channel-export",
         min_length=1,
@@ -111,9 +109,6 @@ class ChannelExportConfig(ConnectorConfig):
     )
     format: ExportFormat = Field(default=ExportFormat.csv, description="'csv' (with a header line) or 'jsonl'.")
     delimiter: str = Field(default=";", min_length=1, max_length=1, description="CSV field separator.")
-    timezone: str = Field(
-        default="Europe/Copenhagen", description="IANA zone of timestamps written without a UTC offset."
-    )
     timestamp_format: str | None = Field(
         default=None,
         description="strptime format of the timestamps; None: ISO 8601 such as '2024-03-04 09:12:00'.",
@@ -158,15 +153,6 @@ class ChannelExportConfig(ConnectorConfig):
         min_length=1,
         description="Values of the yes/no columns that mean no (case-insensitive); empty is unknown.",
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'Europe/Copenhagen'") from None
-        return value
 
     @model_validator(mode="after")
     def _yes_is_not_no(self) -> ChannelExportConfig:

@@ -113,8 +113,6 @@ _PERSONAL = ("recipient_address", "sender_address", "message_subject", "return_p
 class ExchangeTrackingConfig(ConnectorConfig):
     """Which mailboxes are the municipality's shared mailboxes and how the log's fields are named."""
 
-    model_config = ConfigDict(extra="forbid")
-
     system: str = Field(
         default="exchange",
         min_length=1,
@@ -133,6 +131,9 @@ class ExchangeTrackingConfig(ConnectorConfig):
         default="mailbox",
         min_length=1,
         description="Rule set in the mapping file that maps shared-mailbox addresses to task and department.",
+    )
+    timezone: str = Field(
+        default="UTC", description="IANA zone of date-time values without an offset; Exchange writes them in UTC."
     )
     shared_mailboxes: list[str] = Field(
         default_factory=list,
@@ -194,6 +195,7 @@ class ExchangeTrackingParser:
     kind: ClassVar[str] = "exchange_tracking"
 
     def __init__(self, config: ExchangeTrackingConfig, context: ConnectorContext) -> None:
+        self._zone = config.zone
         self._config = config
         self._context = context
         # The mailboxes are few and fixed: classify each once.
@@ -330,7 +332,7 @@ class ExchangeTrackingParser:
             raise RecordRejected(f"bad {self._config.fields.date_time} {shown(raw)}: not a calendar date") from None
         if not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
             raise RecordRejected(f"{self._config.fields.date_time} {shown(raw)} is outside {_FIRST_YEAR}-{_LAST_YEAR}")
-        utc = parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+        utc = (parsed.replace(tzinfo=self._zone) if parsed.tzinfo is None else parsed).astimezone(timezone.utc)
         if not _FIRST_YEAR <= utc.year <= _LAST_YEAR:  # 2100-01-01T00:30+01:00 is still 2099 in UTC, and so on
             raise RecordRejected(
                 f"{self._config.fields.date_time} {shown(raw)} is outside {_FIRST_YEAR}-{_LAST_YEAR} in UTC"

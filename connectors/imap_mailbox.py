@@ -181,8 +181,6 @@ class SharedMailbox(BaseModel):
 class ImapMailboxConfig(ConnectorConfig):
     """Where the IMAP server is, how to log in, and which shared mailboxes and folders to count."""
 
-    model_config = ConfigDict(extra="forbid")
-
     system: str = Field(
         default="imap", min_length=1,
         description="Name of the mail system; part of every event id and of the checkpoint file's name.",

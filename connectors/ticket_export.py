@@ -23,9 +23,9 @@ import logging
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip
 from connectors.tabular import CsvRows, parse_time
@@ -96,8 +96,6 @@ QMATIC_OUTCOMES: dict[str, TicketOutcome] = {
 class TicketExportConfig(ConnectorConfig):
     """How to read one ticket system's CSV export. The defaults read the simple ticket log."""
 
-    model_config = ConfigDict(extra="forbid")
-
     system: str = Field(
         default="tickets",
         min_length=1,
@@ -109,10 +107,6 @@ class TicketExportConfig(ConnectorConfig):
         description="Rule set in the mapping file that maps services to task and department.",
     )
     delimiter: str = Field(default=";", min_length=1, max_length=1, description="CSV field separator.")
-    timezone: str = Field(
-        default="Europe/Copenhagen",
-        description="IANA zone of timestamps written without a UTC offset.",
-    )
     timestamp_format: str | None = Field(
         default=None,
         description="strptime format of the timestamps; None: ISO 8601 such as '2024-03-04 09:12:00'.",
@@ -131,15 +125,6 @@ class TicketExportConfig(ConnectorConfig):
         description="Raw outcome value (matched case-insensitively) -> served, no_show, transferred or removed.",
     )
     default_site: str = Field(default="", description="Site of rows with no site column or an empty site value.")
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'Europe/Copenhagen'") from None
-        return value
 
     @model_validator(mode="after")
     def _site_known(self) -> TicketExportConfig:

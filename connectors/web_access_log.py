@@ -50,7 +50,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.base import (
     ConnectorConfig,
@@ -164,8 +164,6 @@ DEFAULT_SKIP_PATHS = {
 class WebAccessLogConfig(ConnectorConfig):
     """How to read one web server's access log and which requests are inquiries or page views."""
 
-    model_config = ConfigDict(extra="forbid")
-
     system: str = Field(
         default="web",
         min_length=1,
@@ -176,10 +174,12 @@ class WebAccessLogConfig(ConnectorConfig):
         default=AccessLogFormat.auto,
         description="'combined' (nginx/Apache combined, vhost_combined, common), 'json', or 'auto' per line.",
     )
-    form_rule_set: str = Field(
+    rule_set: str = Field(
         default="web_form",
         min_length=1,
-        description="Rule set mapping form endpoint paths (globs) to task and department: self-service inquiries.",
+        validation_alias=AliasChoices("rule_set", "form_rule_set"),
+        description="Rule set mapping form endpoint paths (globs) to task and department: self-service inquiries "
+        "(also read as form_rule_set, its name before every connector had a rule_set).",
     )
     page_rule_set: str = Field(
         default="web_page",
@@ -416,7 +416,7 @@ class WebAccessLogParser:
             for label, patterns in config.skip_path_patterns.items()
             if patterns
         ]
-        self._form_rules = self._globs(config.form_rule_set)
+        self._form_rules = self._globs(config.rule_set)
         self._page_rules = self._globs(config.page_rule_set)
         self._fields = config.json_fields
         personal = [name.strip().casefold() for name in config.personal_fields]
@@ -686,7 +686,7 @@ class WebAccessLogParser:
                 return _PathVerdict(skip=label)
         lowered = path.lower()
         return _PathVerdict(
-            form=self._matched(self._config.form_rule_set, self._form_rules, lowered, path),
+            form=self._matched(self._config.rule_set, self._form_rules, lowered, path),
             page=self._matched(self._config.page_rule_set, self._page_rules, lowered, path),
         )
 

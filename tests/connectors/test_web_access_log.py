@@ -844,7 +844,7 @@ def test_personal_fields_are_configurable_by_name_path_and_prefix():
 
 def test_default_config_loads_with_the_documented_defaults():
     config = WebAccessLogConfig()
-    assert (config.system, config.format, config.form_rule_set, config.page_rule_set) == (
+    assert (config.system, config.format, config.rule_set, config.page_rule_set) == (
         "web", AccessLogFormat.auto, "web_form", "web_page"
     )  # fmt: skip
     assert (config.form_methods, config.page_methods) == (["POST"], ["GET"])
