@@ -26,7 +26,6 @@ import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -186,7 +185,7 @@ class ChannelExportParser:
     def __init__(self, config: ChannelExportConfig, context: ConnectorContext) -> None:
         self._config = config
         self._context = context
-        self._zone = ZoneInfo(config.timezone)
+        self._zone = config.zone
         self._jsonl = config.format is ExportFormat.jsonl
         self._channels = {raw.strip().casefold(): channel for raw, channel in config.channel_values.items()}
         self._directions = {raw.strip().casefold(): value for raw, value in config.direction_values.items()}

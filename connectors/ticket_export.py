@@ -23,7 +23,6 @@ import logging
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -163,7 +162,7 @@ class TicketExportParser:
     def __init__(self, config: TicketExportConfig, context: ConnectorContext) -> None:
         self._config = config
         self._context = context
-        self._zone = ZoneInfo(config.timezone)
+        self._zone = config.zone
         self._outcomes = {raw.strip().casefold(): outcome for raw, outcome in config.outcomes.items()}
         self._outcome_list = ", ".join(repr(raw) for raw in config.outcomes)
         # logical name -> header name, for the columns this export is configured to have

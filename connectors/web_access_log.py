@@ -189,7 +189,7 @@ class WebAccessLogConfig(ConnectorConfig):
     form_methods: list[str] = Field(
         default_factory=lambda: ["POST"],
         min_length=1,
-        description="Methods that send a form; such a request to a form_rule_set path is a self-service inquiry.",
+        description="Methods that send a form; such a request to a rule_set path is a self-service inquiry.",
         examples=[["POST", "PUT"]],
     )
     page_methods: list[str] = Field(

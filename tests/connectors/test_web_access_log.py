@@ -848,6 +848,7 @@ def test_default_config_loads_with_the_documented_defaults():
         "web", AccessLogFormat.auto, "web_form", "web_page"
     )  # fmt: skip
     assert (config.form_methods, config.page_methods) == (["POST"], ["GET"])
+    assert WebAccessLogConfig.model_validate({"form_rule_set": "forms"}).rule_set == "forms"  # its former name
     assert set(config.skip_path_patterns) == {"static asset", "health check"}
     assert WebAccessLogParser.kind == "web_access_log"
 
