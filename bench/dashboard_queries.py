@@ -62,7 +62,7 @@ def simulated_events(out: Path) -> list[InquiryEvent]:
     for entry in load_run_file(out / RUN_FILE).connectors:
         kind = get_kind(entry.kind)
         config = kind.config_model.model_validate(entry.config)
-        parser = kind.build(config, context)
+        parser = kind.parser(config, context)
         for path in expand_paths(entry.paths):
             data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
             lines = data.splitlines()

@@ -59,7 +59,7 @@ def cases(logs: Path) -> list[tuple[str, str, object, Path, Path]]:
 def measure(kind_name: str, config: object, mapping: Path, sample: Path, lines: int) -> tuple[float, int, int]:
     kind = get_kind(kind_name)
     context = ConnectorContext("751", load_mapping(mapping), ContactKeyer(b"bench-secret"))
-    parser = kind.build(config if config is not None else kind.config_model(), context)
+    parser = kind.parser(config if config is not None else kind.config_model(), context)
     raw = sample.read_bytes().splitlines()
     header, body = raw[:1], raw[1:] if kind_name in ("ticket_export", "channel_export") else raw
     body = [line for line in body if line.strip()]

@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors.mapping import Classification, MappingRules
+from connectors.mapping import Classification, MappingRules, load_mapping
+from pipeline.ground.errors import KanalpulsError, TerminalError
 from pipeline.ground.privacy import ContactKeyer
+from pipeline.ground.settings import Settings
 from schemas import Channel, Direction, InquiryEvent, SourceRef, Stage, make_event_id, make_inquiry_id
 from schemas.inquiry import (
     EARLIEST_YEAR,
@@ -31,11 +33,11 @@ from schemas.inquiry import (
 )
 
 
-class ConnectorError(Exception):
-    """Base of connector errors."""
+class ConnectorError(KanalpulsError):
+    """Base of connector errors; each is transient or terminal as well (pipeline/ground/errors.py)."""
 
 
-class RecordRejected(ConnectorError):
+class RecordRejected(ConnectorError, TerminalError):
     """Terminal for one record: it goes to the dead-letter topic with this reason, the connector goes on."""
 
     def __init__(self, reason: str) -> None:
@@ -70,6 +72,17 @@ class ConnectorContext:
     municipality: str
     mapping: MappingRules
     keyer: ContactKeyer
+
+
+def connector_context(settings: Settings) -> ConnectorContext:
+    """Municipality, mapping rules and contact keyer from settings, as every source gets them;
+    raises MappingError (terminal) naming the mapping file's problem."""
+    mapping = load_mapping(settings.connectors.mapping_file)
+    return ConnectorContext(
+        municipality=mapping.municipality,
+        mapping=mapping,
+        keyer=ContactKeyer(settings.privacy.contact_key_secret.get_secret_value().encode()),
+    )
 
 
 ParseResult = list[InquiryEvent] | Skip
@@ -133,15 +146,18 @@ class EventBuilder:
     - event_id is make_event_id's digest, task and the labels, kinds and types come from a
       Classification (a validated model), contact_key from ContactKeyer.key (64 hex digits or
       None), channel, direction and stage are enum members and queue a str, all passed by the parser;
-    - schema_version, site, appointment and visited_web_first keep the model's defaults.
+    - schema_version is the model's; site, appointment and visited_web_first default to the
+      model's defaults, for the sources that have none.
     What the parser does not make itself is checked here, cheaply: the municipality once
     against MUNICIPALITY_PATTERN; per event that occurred_at is a datetime in UTC (as the
     model stores it) of a year the model accepts, that durations are numbers from 0 to
-    MAX_DURATION_SECONDS (int ones stored as float, as validation does), that the queue name
-    and the Location's system and file are str within the contract's lengths, and its line
-    and offset ints within their ranges. Anything else (a local time, a negative wait, a bad
-    municipality) is built by InquiryEvent's own validation instead, which converts it or
-    raises the ValidationError the runtime dead-letters, word for word as before.
+    MAX_DURATION_SECONDS (int ones stored as float, as validation does), that the queue name,
+    the site, a department given in place of the classification's (a column of an export) and
+    the Location's system and file are str within the contract's lengths, that the yes/no
+    fields are None, True or False, and the Location's line and offset ints within their
+    ranges. Anything else (a local time, a negative wait, a bad municipality, a site of a
+    thousand characters) is built by InquiryEvent's own validation instead, which converts it
+    or raises the ValidationError the runtime dead-letters, word for word as before.
 
     tests/connectors/test_event_builder.py, and each connector's tests on every event it
     makes, pin that a built event equals InquiryEvent's validation of the same values and of
@@ -168,8 +184,18 @@ class EventBuilder:
         resolved_first_contact: bool | None = None,
         contact_key: str | None = None,
         direction: Direction = Direction.inbound,
+        site: str = "",
+        appointment: bool | None = None,
+        visited_web_first: bool | None = None,
+        department: str | None = None,
+        namespace: str | None = None,
     ) -> InquiryEvent:
-        """The event of one stage; `reference` identifies the inquiry in the source (make_event_id)."""
+        """The event of one stage; `reference` identifies the inquiry in the source (make_event_id).
+
+        `department`, when given, replaces the classification's (an export's own department
+        column); `namespace`, when given, replaces the location's system as the namespace of the
+        event and inquiry ids (Exchange: the organisation, so one message logged on several
+        servers keeps one id)."""
         system, file, line, offset = location.system, location.file, location.line, location.offset
         trusted = (
             self._trusted
@@ -178,21 +204,28 @@ class EventBuilder:
             and type(line) is int
             and type(offset) is int
             and type(queue) is str
+            and type(site) is str
             and 1 <= line <= LINE_MAX
             and 0 <= offset <= OFFSET_MAX
             and 0 < len(system) <= NAME_MAX
             and len(file) <= PATH_MAX
             and len(queue) <= NAME_MAX
+            and len(site) <= NAME_MAX
+            and (department is None or (type(department) is str and len(department) <= NAME_MAX))
+            and (resolved_first_contact is None or resolved_first_contact is True or resolved_first_contact is False)
+            and (appointment is None or appointment is True or appointment is False)
+            and (visited_web_first is None or visited_web_first is True or visited_web_first is False)
             and occurred_at.tzinfo is timezone.utc
             and EARLIEST_YEAR <= occurred_at.year <= LATEST_YEAR
         )
         wait, handle = _as_stored(wait_seconds), _as_stored(handle_seconds)
         trusted = trusted and wait is not _UNSURE and handle is not _UNSURE
+        ids = system if namespace is None else namespace
         source = {"system": system, "file": file, "line": line, "offset": offset}
         values = {
             "schema_version": 1,
-            "event_id": make_event_id(system, reference, stage.value),
-            "inquiry_id": make_inquiry_id(system, reference),
+            "event_id": make_event_id(ids, reference, stage.value),
+            "inquiry_id": make_inquiry_id(ids, reference),
             "occurred_at": occurred_at,
             "municipality": self._municipality,
             "channel": channel,
@@ -200,16 +233,16 @@ class EventBuilder:
             "stage": stage,
             "task": classification.task,
             "task_label": classification.task_label,
-            "department": classification.department,
-            "site": "",
+            "department": classification.department if department is None else department,
+            "site": site,
             "queue": queue,
             "wait_seconds": wait_seconds,
             "handle_seconds": handle_seconds,
             "requester_type": classification.requester_type,
             "inquiry_kind": classification.inquiry_kind,
-            "appointment": None,
+            "appointment": appointment,
             "resolved_first_contact": resolved_first_contact,
-            "visited_web_first": None,
+            "visited_web_first": visited_web_first,
             "contact_key": contact_key,
             "source": source,
         }

@@ -1,6 +1,6 @@
-"""Checkpoints of a file connector: how far each file is read and confirmed, in one JSON file per
-source, replaced atomically, readable by its owner only."""
-
+"""Checkpoints: how far a source has read and had confirmed, in one JSON file per source,
+replaced atomically, readable by its owner only. The file connectors' positions per file are
+here; a polled source (IMAP) keeps its own positions in the same kind of file."""
 
 from __future__ import annotations
 
@@ -13,9 +13,47 @@ from pathlib import Path
 
 from connectors.files import Position, fingerprint, holds
 from pipeline.ground.directories import private_directory
+from pipeline.ground.errors import TerminalError
+from pipeline.ground.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+
+class CheckpointFileError(TerminalError):
+    """A checkpoint file that cannot be read: the operator decides whether to read everything again."""
+
+
+def checkpoint_file(settings: Settings, kind: str, system: str) -> Path:
+    """Where the source of `kind` reading `system` keeps its positions: one file each, so two
+    sources never overwrite each other's (`kanalpuls run` refuses two with the same pair)."""
+    return settings.connectors.checkpoint_dir / f"{kind}-{system}.json"
+
+
+def read_checkpoint_file(path: Path, section: str) -> dict[str, dict[str, object]]:
+    """The positions saved under `section` ({} when the source never saved any)."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        positions = data.get(section, {})
+        if not isinstance(positions, dict) or not all(isinstance(pos, dict) for pos in positions.values()):
+            raise ValueError(f"'{section}' is not a map of positions")
+        return positions
+    except (OSError, ValueError, AttributeError) as exc:
+        raise CheckpointFileError(
+            f"checkpoint file {path} is unreadable ({exc}): delete it to read everything again (event ids are "
+            "stable, so what was read before is dropped downstream as duplicates)") from exc
+
+
+def write_checkpoint_file(path: Path, section: str, positions: dict[str, dict[str, object]]) -> None:
+    """Replace the file atomically, synced first: a crash leaves the old positions or the new, never half."""
+    private_directory(path.parent)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump({section: positions}, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 class Checkpoints:
@@ -23,10 +61,11 @@ class Checkpoints:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.positions: dict[str, Position] = {}
-        if path.exists():
-            data = json.loads(path.read_text(encoding="utf-8"))
-            self.positions = {name: Position(**pos) for name, pos in data.get("files", {}).items()}
+        try:
+            self.positions = {name: Position(**pos) for name, pos in read_checkpoint_file(path, "files").items()}
+        except TypeError as exc:
+            raise CheckpointFileError(f"checkpoint file {path} holds a position kanalpuls does not know ({exc}): "
+                                      "delete it to read every file again") from exc
 
     def start(self, file: Path) -> Position:
         """Where to resume `file`: its saved position if it is still the same file; the
@@ -78,11 +117,4 @@ class Checkpoints:
             except (OSError, EOFError, zlib.error):
                 pass  # unreadable now: without a fingerprint the file is read again from its start, never skipped
         self.positions[str(file)] = position
-        private_directory(self.path.parent)
-        tmp = self.path.with_suffix(".tmp")
-        payload = {"files": {name: vars(pos) for name, pos in self.positions.items()}}
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        write_checkpoint_file(self.path, "files", {name: vars(pos) for name, pos in self.positions.items()})

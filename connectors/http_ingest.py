@@ -17,27 +17,36 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from typing import ClassVar
 
 import orjson
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
+from connectors.base import ConnectorConfig
+from connectors.outbox import ConnectorStats
+from connectors.source import Inputs
+from pipeline.ground.errors import TerminalError
 from pipeline.ground.privacy import masked_name
 from pipeline.ground.settings import Settings, weak_secret
 from pipeline.ground.tokens import token_matches
+from pipeline.sinks.base import EventSink
 from pipeline.sinks.kafka import KafkaEventSink, ProduceFailed, kafka_sink
 from schemas import InquiryEvent
 from schemas.export import json_schema_documents
-from schemas.inquiry import PATH_MAX
+from schemas.inquiry import NAME_MAX, PATH_MAX
 from schemas.wire import Message, decode_messages, encode_batch
 
 logger = logging.getLogger(__name__)
 
+KIND = "http_ingest"
+
 SINK_KEY = web.AppKey("sink", KafkaEventSink)
 SETTINGS_KEY = web.AppKey("settings", Settings)
+STATS_KEY = web.AppKey("stats", ConnectorStats)  # requests accepted (`files`), events taken and refused
 
 
-class HttpIngestError(Exception):
+class HttpIngestError(TerminalError):
     """The HTTP ingest cannot start; the message says which setting to fix."""
 
 
@@ -106,7 +115,10 @@ async def post_events(request: web.Request) -> web.Response:
     if body.count(b"\n") >= MAX_EVENTS_PER_REQUEST:
         return _problem(413, f"more than {MAX_EVENTS_PER_REQUEST} lines in one request; send smaller batches")
     events, errors = await asyncio.to_thread(parse_events, body)  # 6 MiB take seconds: not on the event loop
+    stats = request.app[STATS_KEY]
     if errors:
+        stats.rejected += len(errors)
+        stats.records += len(errors)
         return _problem(422, f"{len(errors)} invalid event(s); nothing was accepted",
                         invalid=errors[:MAX_ERRORS_LISTED], listed=min(len(errors), MAX_ERRORS_LISTED))
     if not events:
@@ -128,6 +140,9 @@ async def post_events(request: web.Request) -> web.Response:
                              " s; send the batch again (events carry their ids, so a resent event is stored once)")
     finally:
         sink.settled(receipt)
+    stats.files += 1
+    stats.records += len(events)
+    stats.events += len(events)
     return web.Response(status=202, body=orjson.dumps({"accepted": len(events)}), content_type="application/json")
 
 
@@ -142,8 +157,9 @@ async def healthz(request: web.Request) -> web.Response:
     return web.Response(body=b'{"status": "ok"}', content_type="application/json")
 
 
-def build_http_app(settings: Settings) -> web.Application:
-    """The aiohttp application; the Kafka producer starts and stops with it."""
+def build_http_app(settings: Settings, sink: KafkaEventSink | None = None) -> web.Application:
+    """The aiohttp application writing to `sink`; without one, a Kafka producer of its own starts
+    and stops with it (tests, and the demo's ingest beside the worker)."""
     if not settings.http.token or not settings.http.token.get_secret_value():
         raise HttpIngestError("set KANALPULS_HTTP__TOKEN: the HTTP ingest refuses to run without a token")
     problem = weak_secret(settings.http.token.get_secret_value())
@@ -151,12 +167,16 @@ def build_http_app(settings: Settings) -> web.Application:
         raise HttpIngestError(f"KANALPULS_HTTP__TOKEN {problem}: every client with it may write events")
     app = web.Application(client_max_size=settings.http.max_body_bytes)
     app[SETTINGS_KEY] = settings
+    app[STATS_KEY] = ConnectorStats()
     app.router.add_post("/v1/events", post_events)
     app.router.add_get("/v1/schema", get_schema)
     app.router.add_get("/healthz", healthz)
+    if sink is not None:
+        app[SINK_KEY] = sink
+        return app
 
     async def producer(app: web.Application):  # type: ignore[no-untyped-def]
-        sink = kafka_sink(settings, "http_ingest")
+        sink = kafka_sink(settings, KIND)
         await sink.start()
         app[SINK_KEY] = sink
         yield
@@ -164,3 +184,51 @@ def build_http_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(producer)
     return app
+
+
+class HttpIngestConfig(ConnectorConfig):
+    """The HTTP ingest's entry in a run file: its address, token and limits are settings
+    (KANALPULS_HTTP__*), since clients must know them; events arrive whole, so the mapping's
+    rule sets and a time zone are not used."""
+
+    system: str = Field(default=KIND, min_length=1, max_length=NAME_MAX,
+                        description="Name of the source; the key its confirmations come under.")
+
+
+class HttpSource:
+    """Events POSTed by telephony and form systems, served on KANALPULS_HTTP__HOST:PORT until
+    `stop` is set. There is no checkpoint: a request is answered 202 only once its events are
+    confirmed, and a client resends what was not."""
+
+    unit: ClassVar[str] = "request(s)"
+    takes_paths: ClassVar[bool] = False
+    reads: ClassVar[str] = "events POSTed over HTTP"
+    keys_contacts: ClassVar[bool] = False  # clients send contact keys, or none
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stats = ConnectorStats()
+
+    @classmethod
+    def open(cls, settings: Settings, config: HttpIngestConfig, inputs: Inputs, parser_class: None = None) -> HttpSource:
+        build_http_app(settings)  # refuses a missing or weak token before anything starts
+        return cls(settings)
+
+    async def run(self, sink: EventSink, stop: asyncio.Event | None = None) -> ConnectorStats:
+        http = self.settings.http
+        app = build_http_app(self.settings, sink)  # type: ignore[arg-type]
+        app[STATS_KEY] = self.stats
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, http.host, http.port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise HttpIngestError(f"cannot listen on {http.host}:{http.port} ({exc.strerror}): "
+                                  "set KANALPULS_HTTP__PORT to a free port") from exc
+        logger.info("HTTP ingest on http://%s:%d/v1/events", http.host, http.port)
+        try:
+            await (stop.wait() if stop is not None else asyncio.Event().wait())
+        finally:
+            await runner.cleanup()
+        return self.stats

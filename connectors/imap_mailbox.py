@@ -4,8 +4,9 @@ Each poll asks every configured folder of every shared mailbox for the messages 
 folder's checkpoint (UIDVALIDITY and last UID), fetches seven header fields with BODY.PEEK
 (bodies are never fetched, \\Seen flags never change; folders are opened read-only with
 EXAMINE), turns each message into one event, produces the events and only then moves the
-checkpoint. `ImapHeaderParser` is the pure core (header bytes -> events or a rejection),
-`ImapMailboxConnector` the edge (IMAP sessions, checkpoints, the poll loop).
+checkpoint. This module is the config and the pure core, `ImapHeaderParser` (header bytes -> events or a
+rejection); connectors/imap_session.py talks IMAP, connectors/imap_source.py is the source
+(checkpoints per folder and the poll loop, on the Outbox every source shares).
 
 Choices where the mailbox is silent:
 - Direction: a message in an inbound folder is inbound unless its From is the mailbox's own
@@ -31,18 +32,11 @@ Choices where the mailbox is silent:
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import fnmatch
-import imaplib
 import ipaddress
-import json
 import logging
-import os
 import re
-import ssl
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.utils import parsedate_to_datetime
@@ -53,23 +47,17 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from connectors.base import ConnectorConfig, ConnectorContext, ConnectorError, RecordRejected, Skip
 from connectors.mapping import Classification
-from connectors.runtime import ConnectorStats, Unconfirmed
-from pipeline.ground import metrics
+from pipeline.ground.errors import TerminalError, TransientError
 from pipeline.ground.privacy import RAW_KEPT, cut, masked_excerpt, shown
-from pipeline.sinks.base import EventSink
-from pipeline.sinks.kafka import ProduceFailed
 from schemas import Channel, DeadLetter, Direction, InquiryEvent, SourceRef, Stage, make_event_id, make_inquiry_id
 from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR, REASON_MAX, TASK_PATTERN
 
 if TYPE_CHECKING:
-    from pipeline.ground.settings import Settings
+    pass
 
 logger = logging.getLogger(__name__)
 
 KIND = "imap_mailbox"
-HEADER_FIELDS = ("DATE", "MESSAGE-ID", "FROM", "TO", "IN-REPLY-TO", "REFERENCES", "SUBJECT")
-# The only thing ever fetched: the UID and these header fields, PEEK so \Seen stays as it is.
-FETCH_ITEMS = f"(UID BODY.PEEK[HEADER.FIELDS ({' '.join(HEADER_FIELDS)})])"
 
 
 # --- errors --------------------------------------------------------------------------
@@ -79,12 +67,12 @@ class ImapError(ConnectorError):
     """Base of the IMAP connector's errors."""
 
 
-class ImapUnavailable(ImapError):
+class ImapUnavailable(ImapError, TransientError):
     """Transient: the server did not answer or dropped the connection. With --follow the
     connector reconnects with backoff; a single pass stops, and the next run resumes."""
 
 
-class ImapRefused(ImapError):
+class ImapRefused(ImapError, TerminalError):
     """Terminal: retrying cannot help until an operator changes the configuration."""
 
 
@@ -471,472 +459,3 @@ class ImapHeaderParser:
         if other:
             lines.append(f"<{other} line(s) that are not header fields: redacted>")
         return "\n".join(lines)
-
-
-# --- IMAP sessions (blocking; called through asyncio.to_thread) -------------------------
-
-
-def encode_folder(name: str) -> str:
-    """A folder name as an IMAP quoted string, non-ASCII in modified UTF-7 (RFC 3501 5.1.3)."""
-    out: list[str] = []
-    pending: list[str] = []
-
-    def close_run() -> None:
-        if pending:
-            data = base64.b64encode("".join(pending).encode("utf-16-be")).decode().rstrip("=")
-            out.append("&" + data.replace("/", ",") + "-")
-            pending.clear()
-
-    for char in name:
-        if 0x20 <= ord(char) <= 0x7E:
-            close_run()
-            out.append("&-" if char == "&" else char)
-        else:
-            pending.append(char)
-    close_run()
-    return _quoted("".join(out))
-
-
-def _quoted(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-@dataclass(frozen=True, slots=True)
-class FolderState:
-    uidvalidity: int
-    uidnext: int | None  # None when the server did not say
-
-
-_UID = re.compile(rb"\bUID (\d+)")
-
-
-def parse_fetch_response(data: list[object]) -> dict[int, bytes]:
-    """UID -> header bytes from imaplib's answer to UID FETCH; unsolicited FETCH responses
-    (flag changes made by other clients) carry no BODY and are left out."""
-    found: dict[int, bytes] = {}
-    items = list(data)
-    for index, item in enumerate(items):
-        if isinstance(item, tuple) and len(item) == 2:
-            prefix, literal = item
-            if not isinstance(prefix, bytes) or b"BODY[" not in prefix:
-                continue
-            uid = _UID.search(prefix)
-            if uid is None and index + 1 < len(items) and isinstance(items[index + 1], bytes):
-                uid = _UID.search(items[index + 1])  # type: ignore[arg-type]  # UID after the literal
-            if uid is not None:
-                found[int(uid.group(1))] = literal if isinstance(literal, bytes) else b""
-        elif isinstance(item, bytes) and b"BODY[" in item:  # an empty header sent as "" or NIL
-            uid = _UID.search(item)
-            if uid is not None:
-                found.setdefault(int(uid.group(1)), b"")
-    return found
-
-
-class ImapSession:
-    """One logged-in IMAP connection. Every method blocks; the connector calls them in a thread."""
-
-    def __init__(self, config: ImapMailboxConfig, username: str, password: str) -> None:
-        self._config = config
-        self._username = username
-        self._password = password
-        self._conn: imaplib.IMAP4 | None = None
-
-    @property
-    def _server(self) -> str:
-        return f"{self._config.host}:{self._config.port}"
-
-    def _tls_context(self) -> ssl.SSLContext | None:
-        if self._config.tls == "none":
-            return None
-        ca_file = self._config.ca_file
-        try:
-            return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-        except (OSError, ssl.SSLError) as exc:
-            raise ImapTlsFailed(f"ca_file {ca_file} cannot be used ({exc}): name a readable PEM file") from exc
-
-    def open(self) -> None:
-        config = self._config
-        context = self._tls_context()
-        try:
-            if config.tls == "ssl":
-                conn: imaplib.IMAP4 = imaplib.IMAP4_SSL(
-                    config.host, config.port, ssl_context=context, timeout=config.timeout_seconds
-                )
-            else:
-                conn = imaplib.IMAP4(config.host, config.port, timeout=config.timeout_seconds)
-            self._conn = conn
-            if config.tls == "starttls":
-                if "STARTTLS" not in conn.capabilities:
-                    self.close()
-                    raise ImapTlsFailed(
-                        f"the IMAP server {self._server} does not offer STARTTLS: set tls: ssl (port 993) if it"
-                        " speaks TLS from the start"
-                    )
-                conn.starttls(ssl_context=context)
-        except ssl.SSLError as exc:
-            self.close()
-            raise ImapTlsFailed(
-                f"TLS with the IMAP server {self._server} failed ({exc.reason or exc}): check tls (ssl for 993,"
-                " starttls for 143) and ca_file"
-            ) from exc
-        except (imaplib.IMAP4.error, OSError) as exc:
-            self.close()
-            raise ImapUnavailable(f"cannot reach the IMAP server {self._server}: {exc}") from exc
-        try:
-            typ, data = conn.login(_quoted(self._username), self._password)
-        except imaplib.IMAP4.abort as exc:
-            self.close()
-            raise ImapUnavailable(f"the IMAP server {self._server} dropped the connection at login: {exc}") from exc
-        except imaplib.IMAP4.error as exc:
-            self.close()
-            if "[UNAVAILABLE]" in _text(exc).upper():  # RFC 5530: the auth backend is down for now
-                raise ImapUnavailable(f"the IMAP server {self._server} cannot check logins now: {_text(exc)}") from exc
-            raise ImapLoginFailed(
-                f"the IMAP server {self._server} refused the login of {self._username!r} ({_text(exc)}): check"
-                " username and password in the imap_mailbox config"
-            ) from exc
-        except UnicodeEncodeError as exc:
-            self.close()
-            raise ImapLoginFailed(
-                f"the username or password for {self._server} has non-ASCII characters, which IMAP LOGIN cannot send"
-            ) from exc
-        except OSError as exc:
-            self.close()
-            raise ImapUnavailable(f"lost the IMAP server {self._server} at login: {exc}") from exc
-        if typ != "OK":  # imaplib raises on NO; kept for servers answering otherwise
-            self.close()
-            raise ImapLoginFailed(f"the IMAP server {self._server} refused the login of {self._username!r}: {data!r}")
-
-    def examine(self, folder: str) -> FolderState:
-        """Open `folder` read-only (EXAMINE) and read its UIDVALIDITY and UIDNEXT."""
-        conn = self._live()
-        try:
-            typ, data = conn.select(encode_folder(folder), readonly=True)
-            validity = conn.response("UIDVALIDITY")[1]
-            uidnext = conn.response("UIDNEXT")[1]
-        except imaplib.IMAP4.abort as exc:
-            raise ImapUnavailable(f"the IMAP server {self._server} dropped the connection: {exc}") from exc
-        except (imaplib.IMAP4.error, OSError) as exc:
-            raise ImapUnavailable(f"EXAMINE {folder!r} on {self._server} failed: {exc}") from exc
-        if typ != "OK":
-            raise ImapFolderMissing(
-                f"the IMAP server {self._server} cannot open folder {folder!r} for {self._username!r}"
-                f" ({_text(data)}): check the folder names of the mailbox in the imap_mailbox config"
-            )
-        try:
-            uidvalidity = int(validity[-1])
-        except (TypeError, ValueError, IndexError):
-            raise ImapRefused(
-                f"the IMAP server {self._server} sent no UIDVALIDITY for {folder!r}: its UIDs cannot be checkpointed"
-            ) from None
-        try:
-            next_uid: int | None = int(uidnext[-1])
-        except (TypeError, ValueError, IndexError):
-            next_uid = None
-        return FolderState(uidvalidity, next_uid)
-
-    def search_uids(self, first: int) -> list[int]:
-        """UIDs of the messages from UID `first` on, ascending."""
-        conn = self._live()
-        try:
-            typ, data = conn.uid("SEARCH", f"UID {first}:*")
-        except imaplib.IMAP4.abort as exc:
-            raise ImapUnavailable(f"the IMAP server {self._server} dropped the connection: {exc}") from exc
-        except (imaplib.IMAP4.error, OSError) as exc:
-            raise ImapUnavailable(f"UID SEARCH on {self._server} failed: {exc}") from exc
-        if typ != "OK":
-            raise ImapUnavailable(f"UID SEARCH on {self._server} answered {typ}: {_text(data)}")
-        found = {int(uid) for line in data if isinstance(line, bytes) for uid in line.split() if uid.isdigit()}
-        # `n:*` always includes the newest message, even when its UID is below n: keep the asked range.
-        return sorted(uid for uid in found if uid >= first)
-
-    def fetch_headers(self, first: int, last: int) -> dict[int, bytes]:
-        """Header fields of the messages with first <= UID <= last."""
-        conn = self._live()
-        uids = f"{first}:{last}"
-        try:
-            typ, data = conn.uid("FETCH", uids, FETCH_ITEMS)
-        except imaplib.IMAP4.abort as exc:
-            raise ImapUnavailable(f"the IMAP server {self._server} dropped the connection: {exc}") from exc
-        except (imaplib.IMAP4.error, OSError) as exc:
-            raise ImapUnavailable(f"UID FETCH on {self._server} failed: {exc}") from exc
-        if typ != "OK":
-            raise ImapUnavailable(f"UID FETCH on {self._server} answered {typ}: {_text(data)}")
-        return {uid: header for uid, header in sorted(parse_fetch_response(data).items()) if first <= uid <= last}
-
-    def _live(self) -> imaplib.IMAP4:
-        if self._conn is None:
-            raise ImapUnavailable(f"not connected to the IMAP server {self._server}")
-        return self._conn
-
-    def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            conn.logout()
-        except Exception as exc:  # noqa: BLE001 - closing a broken connection: nothing left to save
-            logger.debug("IMAP logout from %s failed (%s): closing the socket", self._server, exc)
-            try:
-                conn.shutdown()
-            except OSError as exc:
-                logger.debug("closing the socket to %s failed: %s", self._server, exc)
-
-
-def _text(value: object) -> str:
-    if isinstance(value, list) and value:
-        value = value[0]
-    if isinstance(value, BaseException) and value.args:
-        value = value.args[0]
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return str(value)[:200]
-
-
-# --- checkpoints ---------------------------------------------------------------------
-
-
-@dataclass
-class FolderPosition:
-    uidvalidity: int
-    last_uid: int
-
-
-class ImapCheckpoints:
-    """UIDVALIDITY and last UID read per `mailbox/folder`, in one JSON file, replaced
-    atomically. Without a path they live in memory (--dry-run: re-read on every start)."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.folders: dict[str, FolderPosition] = {}
-        if path is not None and path.exists():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                self.folders = {key: FolderPosition(**pos) for key, pos in data.get("folders", {}).items()}
-            except (ValueError, TypeError, AttributeError) as exc:
-                raise ImapConfigError(
-                    f"checkpoint file {path} is unreadable ({exc}): delete it to read every folder again (event ids"
-                    " are stable, so messages read before are dropped downstream)"
-                ) from exc
-
-    @classmethod
-    def for_config(cls, settings: Settings, config: ImapMailboxConfig) -> ImapCheckpoints:
-        return cls(settings.connectors.checkpoint_dir / f"{KIND}-{config.system}.json")
-
-    def first_uid(self, key: str, uidvalidity: int) -> int:
-        """The first UID not yet read in folder `key`; 1 when the folder is new or was recreated."""
-        saved = self.folders.get(key)
-        if saved is None:
-            return 1
-        if saved.uidvalidity != uidvalidity:
-            logger.warning(
-                "UIDVALIDITY of %s changed from %d to %d: the folder was recreated or restored, so its UIDs"
-                " were reassigned; reading it from the start (event ids are stable, so messages counted before"
-                " are dropped downstream as duplicates)", key, saved.uidvalidity, uidvalidity,
-            )
-            return 1
-        return saved.last_uid + 1
-
-    def save(self, key: str, uidvalidity: int, last_uid: int) -> None:
-        position = FolderPosition(uidvalidity, last_uid)
-        if self.folders.get(key) == position:
-            return
-        self.folders[key] = position
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump({"folders": {name: vars(pos) for name, pos in self.folders.items()}}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-
-
-# --- the poll loop -------------------------------------------------------------------
-
-
-@dataclass
-class _Pending:
-    by_key: defaultdict[str, list[InquiryEvent]] = field(default_factory=lambda: defaultdict(list))
-    letters: list[DeadLetter] = field(default_factory=list)
-
-
-class ImapMailboxConnector:
-    """Polls the configured folders and produces their messages' events, checkpointing per folder."""
-
-    def __init__(
-        self,
-        config: ImapMailboxConfig,
-        context: ConnectorContext,
-        sink: EventSink,
-        checkpoints: ImapCheckpoints | None = None,
-        *,
-        batch_events: int = 500,
-        confirm_seconds: float = 30.0,
-        session_class: type[ImapSession] = ImapSession,
-    ) -> None:
-        self.config = config
-        self.parser = ImapHeaderParser(config, context)
-        self.sink = sink
-        self.checkpoints = checkpoints if checkpoints is not None else ImapCheckpoints(None)
-        self.batch_events = batch_events
-        self.confirm_seconds = confirm_seconds
-        self.stats = ConnectorStats()
-        self._session_class = session_class
-        self._sessions: dict[str, ImapSession] = {}
-        self._folders_read: set[str] = set()
-        self._pending = _Pending()
-
-    async def run(self, follow: bool = False, stop: asyncio.Event | None = None) -> ConnectorStats:
-        """One pass over every folder; with `follow`, poll until `stop` is set, reconnecting with
-        backoff after a lost connection. Terminal errors (login, TLS, folder) always raise."""
-        delay = self.config.reconnect_initial_seconds
-        try:
-            while True:
-                try:
-                    await self.poll_once()
-                    delay = self.config.reconnect_initial_seconds
-                    pause = self.config.poll_seconds
-                except (ImapUnavailable, ProduceFailed, Unconfirmed) as exc:
-                    self._pending = _Pending()  # not confirmed, checkpoint not moved: read again after reconnect
-                    discard = getattr(self.sink, "discard", None)
-                    if discard is not None:
-                        discard()
-                    await self._close_sessions()
-                    if not follow:
-                        raise
-                    logger.warning("%s; reconnecting in %.0fs", exc, delay)
-                    pause, delay = delay, min(delay * 2, self.config.reconnect_max_seconds)
-                if not follow or (stop is not None and stop.is_set()) or await _stopped(stop, pause):
-                    return self.stats
-        finally:
-            await self._close_sessions()
-
-    async def poll_once(self) -> None:
-        for mailbox in self.config.mailboxes:
-            for folder in mailbox.folders:
-                await self._read_folder(mailbox, folder, sent=False)
-            if mailbox.sent_folder is not None:
-                await self._read_folder(mailbox, mailbox.sent_folder, sent=True)
-
-    async def _session(self, mailbox: SharedMailbox) -> ImapSession:
-        username, password = self.config.login(mailbox)
-        session = self._sessions.get(username)
-        if session is None:
-            session = self._session_class(self.config, username, password)
-            await asyncio.to_thread(session.open)
-            self._sessions[username] = session
-        return session
-
-    async def _close_sessions(self) -> None:
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            await asyncio.to_thread(session.close)
-
-    async def _read_folder(self, mailbox: SharedMailbox, folder: str, sent: bool) -> None:
-        session = await self._session(mailbox)
-        state = await asyncio.to_thread(session.examine, folder)
-        key = f"{mailbox.address}/{folder}"
-        self._folders_read.add(key)
-        self.stats.files = len(self._folders_read)
-        first = self.checkpoints.first_uid(key, state.uidvalidity)
-        # SEARCH first, then FETCH in batches of real UIDs: UIDs of a long-lived folder have
-        # wide gaps, and a first read of a big folder must not hold every header at once.
-        uids = [] if state.uidnext is not None and first >= state.uidnext else (
-            await asyncio.to_thread(session.search_uids, first)
-        )
-        last = first - 1
-        for start in range(0, len(uids), self.config.fetch_batch):
-            batch = uids[start : start + self.config.fetch_batch]
-            headers = await asyncio.to_thread(session.fetch_headers, batch[0], batch[-1])
-            for uid, header in headers.items():
-                self._handle(header, MessageRef(mailbox.address, folder, state.uidvalidity, uid, sent))
-            await self._flush()
-            last = batch[-1]
-            self.checkpoints.save(key, state.uidvalidity, last)
-        # Every UID below UIDNEXT was searched; one that was not found is expunged and never comes back.
-        if state.uidnext is not None:
-            last = max(last, state.uidnext - 1)
-        self.checkpoints.save(key, state.uidvalidity, last)  # also records a new UIDVALIDITY of an empty folder
-
-    def _handle(self, header: bytes, ref: MessageRef) -> None:
-        self.stats.records += 1
-        result = self.parser.outcome(header, ref)
-        if isinstance(result, DeadLetter):
-            self.stats.rejected += 1
-            metrics.CONNECTOR_RECORDS.labels(KIND, "rejected").inc()
-            self._pending.letters.append(result)
-        elif isinstance(result, Skip):
-            self.stats.skipped[result.reason] += 1
-            metrics.CONNECTOR_SKIPPED.labels(KIND, result.reason).inc()
-        else:
-            metrics.CONNECTOR_RECORDS.labels(KIND, "parsed").inc()
-            for event in result:
-                self._pending.by_key[event.partition_key].append(event)
-
-    async def _flush(self) -> None:
-        pending, self._pending = self._pending, _Pending()
-        for key, events in pending.by_key.items():
-            for start in range(0, len(events), self.batch_events):
-                chunk = events[start : start + self.batch_events]
-                await self.sink.send_batch(key, chunk)
-                self.stats.events += len(chunk)
-        for letter in pending.letters:
-            await self.sink.send_dead_letter(letter)
-        receipt = await self.sink.flush()
-        if receipt is not None:  # the checkpoint moves only once the worker has stored them
-            try:
-                await asyncio.wait_for(asyncio.shield(receipt), self.confirm_seconds)
-            except asyncio.TimeoutError:
-                raise Unconfirmed(f"not confirmed stored within {self.confirm_seconds:.0f} s") from None
-            finally:
-                settled = getattr(self.sink, "settled", None)
-                if settled is not None:
-                    settled(receipt)
-
-
-async def _stopped(stop: asyncio.Event | None, seconds: float) -> bool:
-    """Wait `seconds`; True as soon as `stop` is set."""
-    if stop is None:
-        await asyncio.sleep(seconds)
-        return False
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        return False
-    return True
-
-
-def connector_context(settings: Settings) -> ConnectorContext:
-    """Municipality, mapping rules and contact keyer from settings, as every connector gets them."""
-    from connectors.mapping import load_mapping
-    from pipeline.ground.privacy import ContactKeyer
-
-    mapping = load_mapping(settings.connectors.mapping_file)
-    return ConnectorContext(
-        municipality=mapping.municipality,
-        mapping=mapping,
-        keyer=ContactKeyer(settings.privacy.contact_key_secret.get_secret_value().encode()),
-    )
-
-
-async def run_imap(
-    settings: Settings,
-    config: ImapMailboxConfig,
-    sink: EventSink,
-    checkpoints: ImapCheckpoints | None = None,
-    *,
-    follow: bool = False,
-    stop: asyncio.Event | None = None,
-) -> ConnectorStats:
-    """Read the configured shared mailboxes into `sink`: one pass, or with `follow` a poll
-    every config.poll_seconds until `stop` is set. `checkpoints=None` keeps positions in
-    memory only; `ImapCheckpoints.for_config(settings, config)` is what `kanalpuls ingest` uses.
-    Raises ImapRefused (and subclasses) for what an operator must fix, ImapUnavailable when a
-    single pass cannot reach the server, ProduceFailed when the broker does not acknowledge."""
-    connector = ImapMailboxConnector(
-        config, connector_context(settings), sink, checkpoints, batch_events=settings.connectors.batch_events,
-        confirm_seconds=settings.connectors.confirm_seconds,
-    )
-    return await connector.run(follow=follow, stop=stop)

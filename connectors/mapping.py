@@ -15,13 +15,14 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from pipeline.ground.errors import TerminalError
 from schemas import UNCLASSIFIED, InquiryKind, RequesterType
 from schemas.inquiry import MUNICIPALITY_PATTERN, NAME_MAX, TASK_PATTERN
 
 _MAX_CACHED = 8192
 
 
-class MappingError(Exception):
+class MappingError(TerminalError):
     """The mapping file cannot be used; the message names the file and the field."""
 
 

@@ -22,16 +22,14 @@ import os
 import stat
 import time
 import zlib
-from collections import Counter, defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
 
 from pydantic import ValidationError
 
-from connectors.base import Location, Parser, RecordRejected, Skip
+from connectors.base import ConnectorConfig, ConnectorContext, Location, Parser, RecordRejected, Skip, connector_context
 from connectors.checkpoints import Checkpoints
 from connectors.files import (
     MAX_RECORD_BYTES,
@@ -47,11 +45,14 @@ from connectors.files import (
     rotation_of,
     size_or_zero,
 )
+from connectors.outbox import ConnectorStats, Outbox, Unconfirmed
+from connectors.source import Inputs
 from pipeline.ground import metrics
 from pipeline.ground.errors import TransientError
 from pipeline.ground.privacy import RAW_KEPT, cut, masked_excerpt, masked_name
+from pipeline.ground.settings import ConnectorSettings, Settings
 from pipeline.ground.throttle import ThrottledLog
-from pipeline.sinks.base import EventSink, confirmed
+from pipeline.sinks.base import EventSink
 from schemas import DeadLetter, InquiryEvent, SourceRef
 from schemas.inquiry import PATH_MAX, REASON_MAX
 
@@ -66,62 +67,7 @@ def _first_error(exc: ValidationError) -> str:
     return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
 
 
-# --- checkpoints ---------------------------------------------------------------------
-
-
-# --- producing -----------------------------------------------------------------------
-
-
-class Unconfirmed(TransientError):
-    """Transient: sent, but not confirmed stored in time (the worker is down, or the broker lost
-    the messages): the checkpoint stays before them and they are sent again."""
-
-
 # --- the loop ------------------------------------------------------------------------
-
-
-@dataclass
-class ConnectorStats:
-    """What a run did, counted once confirmed (a resent line is not counted twice)."""
-
-    records: int = 0
-    events: int = 0
-    rejected: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-    files: int = 0
-    failed_files: set[str] = field(default_factory=set)
-    resends: int = 0
-    error: str | None = None  # why the connector stopped (kanalpuls run goes on with the others)
-
-    def add(self, other: ConnectorStats) -> None:
-        self.records += other.records
-        self.events += other.events
-        self.rejected += other.rejected
-        self.skipped.update(other.skipped)
-
-    @property
-    def everything_rejected(self) -> bool:
-        """Nothing but rejections (skipped blank lines and headers aside): the wrong connector
-        or column mapping for these files."""
-        return self.rejected > 0 and self.events == 0 and self.rejected + sum(self.skipped.values()) == self.records
-
-
-@dataclass
-class _Batches:
-    by_key: defaultdict[str, list[InquiryEvent]] = field(default_factory=lambda: defaultdict(list))
-    size: int = 0
-
-
-@dataclass
-class _Step:
-    """A flush awaiting confirmation: where the checkpoint goes, and what it counts, once confirmed."""
-
-    receipt: asyncio.Future[None]
-    path: Path
-    position: Position
-    stats: ConnectorStats
-    sent_at: float
-    confirmed_at: float | None = None
 
 
 class _FileFault(Exception):
@@ -168,12 +114,9 @@ class ConnectorRunner:
         self.resend_attempts = resend_attempts
         self.rebuild_parser = rebuild_parser
         self.stats = ConnectorStats()
+        self.outbox = Outbox(sink, self.stats, batch_events=batch_events, confirm_seconds=confirm_seconds,
+                             max_unconfirmed_events=max_unconfirmed_events)
         self._read: set[str] = set()
-        self._batches = _Batches()
-        self._dead_letters: list[DeadLetter] = []
-        self._delta = ConnectorStats()
-        self._pending: deque[_Step] = deque()
-        self._last_confirmed = time.monotonic()
         self._redact = getattr(parser, "redact", lambda record: record)
         # A dry run prints every rejection itself; otherwise they are logged, a few at a time.
         self._rejections = None if sink.shows_rejections else ThrottledLog(logger)
@@ -199,7 +142,7 @@ class ConnectorRunner:
             confirmed_before = self.stats.records + self.stats.events
             try:
                 await self._read_files(known, follow, stop, discover)
-                await self._drain(stop)
+                await self.outbox.drain(stop)
                 return self.stats
             except TransientError as exc:  # the broker did not take a batch, or it was not confirmed in time
                 waiting = self._abandon()
@@ -290,7 +233,7 @@ class ConnectorRunner:
                 if not follow or (stop is not None and stop.is_set()):
                     return
                 await asyncio.sleep(self.poll_seconds)
-                self._settle()
+                self.outbox.settle()
                 if newer is not None and newer.look():
                     await self._read_available(path, fh, position, head, final=True)
                     return
@@ -331,7 +274,7 @@ class ConnectorRunner:
         where = f" after line {position.line} (byte {position.offset})" if position is not None and position.line else ""
         logger.error("%s%s %s; skipping the rest of it, the other files go on", path, where, problem)
         line = position.line + 1 if position is not None else 1
-        self._dead_letters.append(DeadLetter(
+        self.outbox.add_dead_letter(DeadLetter(
             connector=self.parser.kind,
             source=SourceRef(system=self.system, file=str(path)[:PATH_MAX], line=line,
                              offset=position.offset if position is not None else 0),
@@ -348,7 +291,7 @@ class ConnectorRunner:
             for record in iter_records(fh, position.offset, position.line, final, self.max_record_bytes):
                 self._handle(record, name)
                 position = Position(position.inode, record.end, record.line)
-                if self._batches.size >= self.batch_events * 8 or time.monotonic() - last_flush > self.linger_seconds:
+                if self.outbox.size >= self.batch_events * 8 or time.monotonic() - last_flush > self.linger_seconds:
                     await self._flush(path, position, head, fh)
                     last_flush = time.monotonic()
         except (OSError, EOFError, zlib.error) as exc:
@@ -357,15 +300,15 @@ class ConnectorRunner:
         return position
 
     def _handle(self, record: Record, file: str) -> None:
-        delta = self._delta
-        delta.records += 1
+        counts = self.outbox.counts
+        counts.records += 1
         location = Location(self.system, file, record.line, record.offset)
         if record.size >= 0:
             self._reject(record, location, f"line of {record.size:,} bytes is over the limit of "
                          f"{self.max_record_bytes:,} (KANALPULS_CONNECTORS__MAX_RECORD_BYTES); it was not parsed")
             return
         if not record.data.strip():
-            delta.skipped["blank line"] += 1
+            counts.skipped["blank line"] += 1
             metrics.CONNECTOR_SKIPPED.labels(self.parser.kind, "blank line").inc()
             return
         try:
@@ -377,21 +320,19 @@ class ConnectorRunner:
                          else f"makes an invalid event: {_first_error(exc)}")
             return
         if isinstance(result, Skip):
-            delta.skipped[result.reason] += 1
+            counts.skipped[result.reason] += 1
             metrics.CONNECTOR_SKIPPED.labels(self.parser.kind, result.reason).inc()
             return
         metrics.CONNECTOR_RECORDS.labels(self.parser.kind, "parsed").inc()
         for event in result:
-            event = _names_masked(event)
-            self._batches.by_key[event.partition_key].append(event)
-            self._batches.size += 1
+            self.outbox.add(_names_masked(event))
 
     def _reject(self, record: Record, location: Location, reason: str) -> None:
-        self._delta.rejected += 1
+        self.outbox.counts.rejected += 1
         metrics.CONNECTOR_RECORDS.labels(self.parser.kind, "rejected").inc()
         if self._rejections is not None:
             self._rejections.warning(location.file, "rejected %s line %d: %s", location.file, location.line, reason)
-        self._dead_letters.append(DeadLetter(
+        self.outbox.add_dead_letter(DeadLetter(
             connector=self.parser.kind,
             source=SourceRef(system=location.system, file=location.file, line=location.line, offset=location.offset),
             reason=cut(reason, REASON_MAX - 64),
@@ -401,94 +342,16 @@ class ConnectorRunner:
 
     async def _flush(self, path: Path, position: Position, head: Head, fh: IO[bytes]) -> None:
         """Send what was read up to `position`; its checkpoint is saved once confirmed."""
-        batches, self._batches = self._batches, _Batches()
-        for key, events in batches.by_key.items():
-            for start in range(0, len(events), self.batch_events):
-                chunk = events[start : start + self.batch_events]
-                await self.sink.send_batch(key, chunk)
-                self._delta.events += len(chunk)
-        letters, self._dead_letters = self._dead_letters, []
-        for letter in letters:
-            await self.sink.send_dead_letter(letter)
-        receipt = await self.sink.flush() or confirmed()  # a sink that returns nothing confirms on the spot
         try:
             position.fingerprint = head.fingerprint(fh, position.offset)
         except (OSError, EOFError, zlib.error):
             position.fingerprint = ""
-        step = _Step(receipt, path, position, self._delta, time.monotonic())
-        receipt.add_done_callback(lambda _: self._confirmed(step))
-        self._pending.append(step)
-        self._delta = ConnectorStats()
-        self._settle()
-        await self._hold_back()
-
-    def _confirmed(self, step: _Step) -> None:
-        step.confirmed_at = self._last_confirmed = time.monotonic()
-
-    def _settle(self) -> None:
-        """Save the checkpoints of the oldest confirmed steps, in order; raise Unconfirmed when
-        the oldest step waits longer than confirm_seconds."""
-        while self._pending and self._pending[0].receipt.done():
-            step = self._pending.popleft()
-            if step.receipt.cancelled() or step.receipt.exception() is not None:
-                raise Unconfirmed("a confirmation failed")
-            if self.checkpoints is not None:
-                self.checkpoints.save(step.path, step.position)
-            self.stats.add(step.stats)
-            settled = getattr(self.sink, "settled", None)
-            if settled is not None:
-                settled(step.receipt)
-        if self._pending and self._overdue(self._pending[0]):
-            raise Unconfirmed(f"sent {time.monotonic() - self._pending[0].sent_at:.0f} s ago and not yet "
-                              "confirmed stored")
-
-    def _overdue(self, oldest: _Step) -> bool:
-        """Whether the oldest step is lost, not just slow: it waited confirm_seconds, and either
-        nothing at all was confirmed for that long (the broker or the worker is gone) or a later
-        step was confirmed that long ago (the worker went past it: the broker lost it). A worker
-        that is behind but confirming is waited for, not flooded with resends."""
-        now = time.monotonic()
-        if now - oldest.sent_at <= self.confirm_seconds:
-            return False
-        confirmed_at = [step.confirmed_at for step in self._pending if step.confirmed_at is not None]
-        quiet = now - max(self._last_confirmed, oldest.sent_at) > self.confirm_seconds
-        passed_over = bool(confirmed_at) and now - min(confirmed_at) > self.confirm_seconds
-        return quiet or passed_over
-
-    async def _hold_back(self) -> None:
-        """Read no further while too much is unconfirmed: wait for the oldest step."""
-        while self._pending and sum(step.stats.events for step in self._pending) > self.max_unconfirmed_events:
-            oldest = self._pending[0]
-            left = self.confirm_seconds - (time.monotonic() - oldest.sent_at)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(oldest.receipt), max(left, 0.0))
-            self._settle()
-
-    async def _drain(self, stop: asyncio.Event | None) -> None:
-        """At the end of a run: wait until everything sent is confirmed (or time runs out)."""
-        while self._pending:
-            oldest = self._pending[0]
-            left = self.confirm_seconds - (time.monotonic() - oldest.sent_at)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(oldest.receipt), max(min(left, 1.0), 0.0))
-            self._settle()
-            if stop is not None and stop.is_set() and self._pending:
-                return
+        checkpoints = self.checkpoints
+        await self.outbox.flush(lambda: checkpoints.save(path, position) if checkpoints is not None else None)
 
     def _abandon(self) -> int:
         """Drop everything not confirmed (it is read again from the checkpoints); how many events that was."""
-        waiting = sum(step.stats.events for step in self._pending) + self._delta.events + self._batches.size
-        for step in self._pending:
-            settled = getattr(self.sink, "settled", None)
-            if settled is not None:
-                settled(step.receipt)
-        self._pending.clear()
-        self._batches = _Batches()
-        self._dead_letters = []
-        self._delta = ConnectorStats()
-        discard = getattr(self.sink, "discard", None)
-        if discard is not None:
-            discard()
+        waiting = self.outbox.abandon()
         if self.rebuild_parser is not None:
             self.parser = self.rebuild_parser()
         return waiting
@@ -522,3 +385,49 @@ async def _sleep_unless(stop: asyncio.Event | None, seconds: float) -> None:
         return
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+
+class FileSource:
+    """Log files read by one parser: the source every file connector is. The parser is built
+    anew after a resend, so a parser's state (a call's queue, a message's first hop) never
+    holds what was abandoned."""
+
+    unit: ClassVar[str] = "file(s)"
+    takes_paths: ClassVar[bool] = True
+    reads: ClassVar[str] = ""
+    keys_contacts: ClassVar[bool] = True
+
+    def __init__(self, parser: Parser, new_parser: Callable[[], Parser], system: str,
+                 connectors: ConnectorSettings, inputs: Inputs) -> None:
+        self.parser = parser
+        self.new_parser = new_parser
+        self.system = system
+        self.connectors = connectors
+        self.inputs = inputs
+
+    @classmethod
+    def open(cls, settings: Settings, config: ConnectorConfig, inputs: Inputs,
+             parser_class: Callable[[ConnectorConfig, ConnectorContext], Parser]) -> FileSource:
+        """The source of one parser; the mapping is read now, so a bad one stops the start."""
+
+        def new_parser() -> Parser:
+            return parser_class(config, connector_context(settings))
+
+        return cls(new_parser(), new_parser, config.system, settings.connectors, inputs)
+
+    async def run(self, sink: EventSink, stop: asyncio.Event | None = None) -> ConnectorStats:
+        connectors, inputs = self.connectors, self.inputs
+        checkpoints = Checkpoints(inputs.checkpoint_file) if inputs.checkpoint_file is not None else None
+        runner = ConnectorRunner(
+            self.parser, self.system, sink, checkpoints,
+            batch_events=connectors.batch_events,
+            linger_seconds=connectors.linger_seconds,
+            poll_seconds=connectors.poll_seconds,
+            settle_seconds=connectors.settle_seconds,
+            max_record_bytes=connectors.max_record_bytes,
+            confirm_seconds=connectors.confirm_seconds,
+            max_unconfirmed_events=connectors.max_unconfirmed_events,
+            resend_attempts=connectors.resend_attempts,
+            rebuild_parser=self.new_parser,
+        )
+        return await runner.run(list(inputs.paths), follow=inputs.follow, stop=stop, discover=inputs.discover)

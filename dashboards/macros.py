@@ -20,8 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pipeline.ground.errors import TerminalError
 
-class MacroError(Exception):
+
+class MacroError(TerminalError):
     """Panel SQL uses a macro or variable this expansion does not know; the message names it."""
 
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from dashboards.boards import BOARDS, Board, board_json
+from pipeline.ground.errors import TerminalError
 from pipeline.ground.messages import Language
 
 
-class PushError(Exception):
+class PushError(TerminalError):
     """Grafana refused or did not answer; the message says which board and why."""
 
 

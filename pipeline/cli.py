@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from enum import Enum
 from pathlib import Path
@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from pipeline.ground.errors import KanalpulsError, TransientError
 from pipeline.ground.messages import KPI_TITLES, kpi_title
 from pipeline.ground.settings import get_settings
 
@@ -23,6 +24,7 @@ app = typer.Typer(help="kanalpuls: live channel telemetry for citizen service.",
                   pretty_exceptions_enable=False)
 store_app = typer.Typer(help="The ClickHouse store.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
+Result = TypeVar("Result")
 Moment = TypeVar("Moment", bound=date)  # a day, or a time of day (datetime is a date)
 # Not a terminal (CI logs, pipes): wide enough for the demo's tables.
 # Markup off: file names, labels and values from events are printed as they are ('[/x]' in a
@@ -86,7 +88,7 @@ def broker() -> None:
     """Run the embedded Kafka-API broker (Tansu) and create the topics, until Ctrl-C; restart it if it dies."""
     import threading
 
-    from pipeline.worker.broker import BrokerError, required_topics, supervise_broker
+    from pipeline.worker.broker import required_topics, supervise_broker
 
     settings = get_settings()
     if settings.kafka.bootstrap:
@@ -101,23 +103,17 @@ def broker() -> None:
         console.print(Text.assemble("broker on ", (settings.kafka.bootstrap_servers, "bold"),
                                     f" (memory only); topics {', '.join(wanted)}. Ctrl-C stops it."))
 
-    try:
-        supervise_broker(settings.kafka.embedded_port, wanted, stop, on_start=started)
-    except BrokerError as exc:
-        raise _fail(str(exc), code=1)
+    supervise_broker(settings.kafka.embedded_port, wanted, stop, on_start=started)
 
 
 @app.command()
 def topics() -> None:
     """Create the topics kanalpuls needs on the configured Kafka (idempotent)."""
-    from pipeline.worker.broker import BrokerError, ensure_topics, required_topics
+    from pipeline.worker.broker import ensure_topics, required_topics
 
     settings = get_settings()
     wanted = required_topics(settings.kafka, settings.worker.app_id)
-    try:
-        asyncio.run(ensure_topics(settings.kafka.bootstrap_servers, wanted))
-    except BrokerError as exc:
-        raise _fail(str(exc))
+    asyncio.run(ensure_topics(settings.kafka.bootstrap_servers, wanted))
     console.print(f"topics ready on {settings.kafka.bootstrap_servers}: "
                   + ", ".join(f"{name} ({n} partitions)" for name, n in wanted.items()))
 
@@ -191,40 +187,37 @@ def _supervise_worker() -> int:
 
 @app.command()
 def serve() -> None:
-    """HTTP ingest: POST /v1/events (bearer token), GET /v1/schema, GET /healthz."""
-    from aiohttp import web
-
-    from connectors.http_ingest import HttpIngestError, build_http_app
+    """HTTP ingest: POST /v1/events (bearer token), GET /v1/schema, GET /healthz, until Ctrl-C or SIGTERM."""
+    from pipeline.ingest import run_ingest
 
     settings = get_settings()
-    try:
-        http_app = build_http_app(settings)
-    except HttpIngestError as exc:
-        raise _fail(str(exc))
-    from pipeline.sinks.kafka import ProduceFailed
-
     console.print(f"HTTP ingest on http://{settings.http.host}:{settings.http.port}/v1/events")
-    try:
-        web.run_app(http_app, host=settings.http.host, port=settings.http.port, print=None)
-    except ProduceFailed as exc:
-        raise _fail(str(exc), code=75)
+    stats = asyncio.run(_until_signalled(lambda stop: run_ingest(settings, "http_ingest", [], follow=True, stop=stop)))
+    if not _summarise("http_ingest", stats, "request(s)"):
+        raise typer.Exit(1)
+
+
+async def _until_signalled(start: Callable[[asyncio.Event], Awaitable[Result]]) -> Result:
+    """Run `start(stop)` with `stop` set by SIGINT or SIGTERM: a source finishes what it sent and returns."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return await start(stop)
 
 
 @store_app.command("init")
 def store_init() -> None:
     """Create the database, tables and views (idempotent)."""
-    from pipeline.ground.steering import SteeringError, load_steering
-    from pipeline.store.clickhouse import StoreError, init_schema
+    from pipeline.ground.steering import load_steering
+    from pipeline.store.clickhouse import init_schema
     from pipeline.store.open import open_store
 
     settings = get_settings()
-    try:
-        steering = load_steering(settings.steering.file)
-        store = open_store(settings.store)
-        applied = init_schema(store, steering, backfill=True)
-        store.close()
-    except (StoreError, SteeringError) as exc:
-        raise _fail(str(exc))
+    steering = load_steering(settings.steering.file)
+    store = open_store(settings.store)
+    applied = init_schema(store, steering, backfill=True)
+    store.close()
     console.print(f"store ready: database {settings.store.database}, applied {', '.join(applied)}")
 
 
@@ -234,7 +227,6 @@ def store_serve(
                                            "KANALPULS_STORE__URL=kanalpuls://127.0.0.1:<port>.")] = 8124,
 ) -> None:
     """Own the embedded store and answer workers and commands on loopback (two workers on one chDB store)."""
-    from pipeline.store.clickhouse import StoreError
     from pipeline.store.server import serve_store
 
     settings = get_settings()
@@ -243,37 +235,29 @@ def store_serve(
                     "to it on its own; `store serve` is for the embedded store")
     console.print(f"embedded store {settings.store.path} on 127.0.0.1:{port}: set "
                   f"KANALPULS_STORE__URL=kanalpuls://127.0.0.1:{port} for workers and commands")
-    try:
-        serve_store(settings.store.path, settings.store.database, port)
-    except StoreError as exc:
-        raise _fail(str(exc))
+    serve_store(settings.store.path, settings.store.database, port)
 
 
 @app.command()
 def ingest(
     kind: Annotated[str, typer.Argument(help="Connector kind, e.g. asterisk_queue_log, ticket_export, imap_mailbox.")],
     paths: Annotated[list[Path] | None, typer.Argument(help="Log files, oldest first (.gz allowed); none for "
-                                                          "imap_mailbox.", exists=True, dir_okay=False)] = None,
+                                                          "imap_mailbox and http_ingest.", exists=True, dir_okay=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print events to stdout, rejections to stderr; no broker.")] = False,
     follow: Annotated[bool, typer.Option("--follow", help="Keep reading the last file as it grows.")] = False,
     config: Annotated[Optional[Path], typer.Option(help="Connector config (YAML) for this kind.")] = None,
 ) -> None:
     """Read logs, or shared mailboxes over IMAP, and produce inquiry events (or check them with --dry-run)."""
-    from connectors.base import ConnectorError
-    from connectors.registry import UnknownConnector
-    from connectors.runtime import Unconfirmed
-    from pipeline.ingest import IngestError, run_ingest
-    from pipeline.sinks.kafka import ProduceFailed
+    from connectors.registry import get_kind
+    from pipeline.ingest import run_ingest
 
     settings = get_settings()
+    source_kind = get_kind(kind)
     try:
         stats = asyncio.run(run_ingest(settings, kind, paths or [], dry_run=dry_run, follow=follow, config_file=config))
-    except (UnknownConnector, IngestError, ProduceFailed, Unconfirmed, ConnectorError) as exc:
-        raise _fail(str(exc), code=75 if isinstance(exc, (ProduceFailed, Unconfirmed)) else 2)
     except KeyboardInterrupt:
         return
-    unit = "folder(s)" if kind in ("imap_mailbox", "imap") else "file(s)"
-    if not _summarise(kind, stats, unit):
+    if not _summarise(kind, stats, source_kind.unit):
         raise typer.Exit(1)
 
 
@@ -285,41 +269,23 @@ def run(
                                                         "would read now; start nothing.")] = False,
 ) -> None:
     """Run several connectors side by side from one file, until Ctrl-C or SIGTERM."""
-    from connectors.base import ConnectorError
-    from connectors.registry import UnknownConnector
-    from pipeline.ingest import IngestError, load_run_file, plan_runs, run_many
-    from pipeline.sinks.kafka import ProduceFailed
+    from pipeline.ingest import load_run_file, plan_runs, run_many
 
     settings = get_settings()
-    try:
-        run_file = load_run_file(config)
-        planned = plan_runs(run_file)
-    except (UnknownConnector, IngestError) as exc:
-        raise _fail(str(exc))
+    run_file = load_run_file(config)
+    planned = plan_runs(run_file)
     if check:  # the listing is the command's output: stdout
         out = Console(markup=False, width=None if sys.stdout.isatty() else 200)
         for plan in planned:
-            mode = "follow" if plan.followed else "read once"
-            matched = f"{len(plan.files)} file(s) now" if plan.reads_files else "its mailboxes over IMAP"
-            out.print(f"{plan.number}. {plan.name} ({mode}): {matched}", highlight=False)
+            mode = "follow" if plan.entry.follow else "read once"
+            out.print(f"{plan.number}. {plan.name} ({mode}): {plan.kind.reads(plan.files)}", highlight=False)
             for path in plan.files:
                 out.print(f"     {path}", highlight=False)
         out.print(f"{config}: {len(planned)} connector(s), valid", highlight=False)
         return
 
-    async def main() -> list:  # type: ignore[type-arg]
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        return await run_many(settings, run_file, stop)
-
-    try:
-        results = asyncio.run(main())
-    except (UnknownConnector, IngestError, ProduceFailed, ConnectorError) as exc:
-        raise _fail(str(exc))
-    fine = [_summarise(plan.name, stats, "file(s)" if plan.reads_files else "folder(s)")
-            for plan, stats in zip(planned, results)]
+    results = asyncio.run(_until_signalled(lambda stop: run_many(settings, run_file, stop)))
+    fine = [_summarise(plan.name, stats, plan.kind.unit) for plan, stats in zip(planned, results)]
     if not all(fine):
         raise typer.Exit(1)
 
@@ -374,13 +340,9 @@ def simulate(
 @app.command()
 def query(sql: Annotated[str, typer.Argument(help="SQL to run on the store.")]) -> None:
     """Run SQL on the store (embedded or server) and print a table."""
-    from pipeline.store.clickhouse import StoreError
     from pipeline.store.client import run_query
 
-    try:
-        result = run_query(get_settings(), sql)
-    except StoreError as exc:
-        raise _fail(str(exc))
+    result = run_query(get_settings(), sql)
     table = Table(*result.columns)
     for row in result.rows:
         table.add_row(*("" if v is None else str(v) for v in row))
@@ -416,11 +378,10 @@ def kpi(
     from datetime import date, datetime, timezone
 
     from pipeline.ground.messages import channel_code, kpi_title, word
-    from pipeline.ground.steering import SteeringError, load_steering
+    from pipeline.ground.steering import load_steering
     from pipeline.measures import kpi_output
-    from pipeline.measures.baselines import BaselineError, require_data, resolve_baseline
+    from pipeline.measures.baselines import require_data, resolve_baseline
     from pipeline.measures.kpis import KpiError, known_values, kpi_sql
-    from pipeline.store.clickhouse import StoreError
     from pipeline.store.client import run_query
 
     settings = get_settings()
@@ -470,7 +431,7 @@ def kpi(
             if column not in result.columns and not (column == "queue" and "place" in result.columns):
                 raise KpiError(word("no_column", language, kpi=kpi_name, what=column))
             known_values(read, settings.store.database, column, value, language)
-    except (KpiError, BaselineError, SteeringError, StoreError, ValueError) as exc:
+    except ValueError as exc:
         raise _fail(str(exc))
     index = {c: i for i, c in enumerate(result.columns)}
     rows = [row for row in result.rows if all(
@@ -500,11 +461,9 @@ def targets(
     from datetime import date
 
     from pipeline.ground.messages import translate
-    from pipeline.ground.steering import SteeringError, load_steering
-    from pipeline.measures.baselines import BaselineError
+    from pipeline.ground.steering import load_steering
     from pipeline.measures.kpi_output import number
     from pipeline.measures.targets import evaluate_targets
-    from pipeline.store.clickhouse import StoreError
     from pipeline.store.client import run_query
 
     settings = get_settings()
@@ -513,7 +472,7 @@ def targets(
         steering = load_steering(settings.steering.file)
         statuses = evaluate_targets(steering, lambda sql: run_query(settings, sql), settings.store.database, day,
                                     settings.language)
-    except (BaselineError, SteeringError, StoreError, ValueError) as exc:
+    except ValueError as exc:
         raise _fail(str(exc))
     language = settings.language
     if not statuses:
@@ -574,34 +533,31 @@ def baseline_import(
 ) -> None:
     """Store a past counting week as a named baseline for channel shift, realised gain and targets.
     Importing a name again replaces what it compares with (earlier imports are kept in baseline_counts)."""
-    from pipeline.ground.steering import BASELINE_NAME, SteeringError, load_steering
+    from pipeline.ground.steering import BASELINE_NAME, load_steering
     from pipeline.measures.baseline_files import BaselineFileError, read_baseline_file
     from pipeline.measures.baselines import store_baseline
     from pipeline.store.clickhouse import StoreError
     from pipeline.store.open import open_store
 
     settings = get_settings()
+    steering = load_steering(settings.steering.file)
+    if not BASELINE_NAME.fullmatch(name):
+        raise BaselineFileError(f"--name '{name[:60]}': lower-case letters, digits and _, starting with a letter")
+    if name in steering.baselines:
+        raise BaselineFileError(f"--name {name} is a baseline of the steering file {settings.steering.file}: "
+                                "choose another name")
+    counts = read_baseline_file(file)
+    covered = days or (((counts.period[1] - counts.period[0]).days + 1) if counts.period else 7)
+    store = open_store(settings.store)
     try:
-        steering = load_steering(settings.steering.file)
-        if not BASELINE_NAME.fullmatch(name):
-            raise BaselineFileError(f"--name '{name[:60]}': lower-case letters, digits and _, starting with a letter")
-        if name in steering.baselines:
-            raise BaselineFileError(f"--name {name} is a baseline of the steering file {settings.steering.file}: "
-                                    "choose another name")
-        counts = read_baseline_file(file)
-        covered = days or (((counts.period[1] - counts.period[0]).days + 1) if counts.period else 7)
-        store = open_store(settings.store)
-        try:
-            if not store.query("SELECT count() FROM system.tables WHERE database = {db:String} AND "
-                               "name = 'baseline_counts'", {"db": settings.store.database}).scalar():
-                raise StoreError(f"the store ({settings.store.url or settings.store.path}) has no "
-                                 f"{settings.store.database} tables yet: run `kanalpuls store init` first")
-            # Only the file's name is kept: a path may name the person whose folder it sat in.
-            store_baseline(store, name, counts, file.name, covered)
-        finally:
-            store.close()
-    except (BaselineFileError, SteeringError, StoreError) as exc:
-        raise _fail(str(exc))
+        if not store.query("SELECT count() FROM system.tables WHERE database = {db:String} AND "
+                           "name = 'baseline_counts'", {"db": settings.store.database}).scalar():
+            raise StoreError(f"the store ({settings.store.url or settings.store.path}) has no "
+                             f"{settings.store.database} tables yet: run `kanalpuls store init` first")
+        # Only the file's name is kept: a path may name the person whose folder it sat in.
+        store_baseline(store, name, counts, file.name, covered)
+    finally:
+        store.close()
     tasks = {task for task, _, _ in counts.counts}
     total = sum(counts.counts.values())
     inbound = sum(n for (_, _, direction), n in counts.counts.items() if direction == "inbound")
@@ -614,18 +570,14 @@ def baseline_import(
 def baseline_list() -> None:
     """Every baseline shift, gain and targets can compare with: the steering file's and the imported ones."""
     from pipeline.ground.messages import translate
-    from pipeline.ground.steering import SteeringError, load_steering
+    from pipeline.ground.steering import load_steering
     from pipeline.measures.baselines import imported_baselines
     from pipeline.measures.kpi_output import number
-    from pipeline.store.clickhouse import StoreError
     from pipeline.store.client import run_query
 
     settings = get_settings()
-    try:
-        steering = load_steering(settings.steering.file)
-        stored = imported_baselines(lambda sql: run_query(settings, sql), settings.store.database)
-    except (SteeringError, StoreError) as exc:
-        raise _fail(str(exc))
+    steering = load_steering(settings.steering.file)
+    stored = imported_baselines(lambda sql: run_query(settings, sql), settings.store.database)
     language = settings.language
     table = Table(*(translate(h, language) for h in ("baseline", "kind", "what")))
     for name, baseline in steering.baselines.items():
@@ -664,12 +616,11 @@ def report_komhen(
     A week with no inquiries stored writes nothing and exits 1: a table of zeros handed in would
     report a week that was in fact not measured.
     """
-    from pipeline.ground.steering import SteeringError, load_steering
-    from pipeline.measures.iso_week import IsoWeek, IsoWeekError
-    from pipeline.reports.komhen import KomhenError, NoInquiries, read_komhen_week
+    from pipeline.ground.steering import load_steering
+    from pipeline.measures.iso_week import IsoWeek
+    from pipeline.reports.komhen import NoInquiries, read_komhen_week
     from pipeline.reports.labels import count as count_text
     from pipeline.reports.workbook import write_komhen
-    from pipeline.store.clickhouse import StoreError
     from pipeline.store.client import run_query
 
     settings = get_settings()
@@ -681,8 +632,6 @@ def report_komhen(
                                  tuple(steering.komhen_tasks))
     except NoInquiries as exc:
         raise _fail(f"{exc}; nothing written", code=1)
-    except (IsoWeekError, KomhenError, SteeringError, StoreError) as exc:
-        raise _fail(str(exc))
     try:
         written = write_komhen(table, out)
     except OSError as exc:  # --out is a file, or not writable
@@ -707,10 +656,8 @@ def report_strategy(
     """The channel-strategy report: channel mix, shift per task, self-service, cost and gain, targets, demand."""
 
     from pipeline.ground.messages import translate
-    from pipeline.ground.steering import SteeringError, load_steering
-    from pipeline.measures.baselines import BaselineError
+    from pipeline.ground.steering import load_steering
     from pipeline.reports.strategy import strategy_report
-    from pipeline.store.clickhouse import StoreError
     from pipeline.store.client import run_query
 
     settings = get_settings()
@@ -722,7 +669,7 @@ def report_strategy(
                                  last, out or Path(f"strategy-{first}_{last}"), baseline, language=settings.language)
     except OSError as exc:  # --out is a file, or not writable
         raise _fail(f"--out {out}: cannot write the report there ({exc.strerror})")
-    except (BaselineError, SteeringError, StoreError, ValueError) as exc:
+    except ValueError as exc:
         raise _fail(str(exc))
     without = [s.title for s in report.sections if s.state != "chart"]
     console.print(translate("wrote {path} with {charts} chart(s)", settings.language).format(
@@ -766,7 +713,6 @@ def dashboards_preview(
     from dashboards.preview import render_preview
     from dashboards.queries import newest_week
     from pipeline.ground.messages import translate
-    from pipeline.store.clickhouse import StoreError
     from pipeline.store.client import run_query
 
     settings = get_settings()
@@ -790,7 +736,7 @@ def dashboards_preview(
         rendered = render_preview(query, out, time_range, language=settings.language)
     except OSError as exc:  # --out is a file, or not writable
         raise _fail(f"--out {out}: cannot write the preview there ({exc.strerror})")
-    except (StoreError, ValueError) as exc:
+    except ValueError as exc:
         raise _fail(str(exc))
     drawn = [r for r in rendered if r.png is not None]
     empty = [translate(r.panel.title, settings.language) for r in drawn if r.rows == 0]
@@ -823,13 +769,20 @@ def dashboards_push(
     try:
         urls = push_boards(api.dashboard, folder_uid, language=get_settings().language)
     except PushError as exc:
-        raise _fail(f"{url}: {exc}")
+        raise PushError(f"{url}: {exc}") from exc
     for path in urls:
         console.print(f"pushed {url.rstrip('/')}{path}")
 
 
 def main() -> None:
-    app()
+    """The console script: a command stopped by a KanalpulsError exits with what it means.
+    75 (EX_TEMPFAIL) when trying again later may work: a service was away. 2 when something
+    must be changed first: a configuration, a file, a query."""
+    try:
+        app()
+    except KanalpulsError as exc:
+        console.print(Text.assemble(("error:", "red"), f" {exc}"))
+        sys.exit(75 if isinstance(exc, TransientError) else 2)
 
 
 if __name__ == "__main__":

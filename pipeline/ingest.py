@@ -1,4 +1,4 @@
-"""Wire a connector kind to settings, files and a sink: what `kanalpuls ingest` runs."""
+"""Wire a source kind to settings, its inputs and a sink: what `kanalpuls ingest`, `run` and `serve` start."""
 
 from __future__ import annotations
 
@@ -13,25 +13,23 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from connectors.base import ConnectorContext, ConnectorError
-from connectors.checkpoints import Checkpoints
-from connectors.mapping import MappingError, load_mapping
+from connectors.base import ConnectorConfig
+from connectors.outbox import ConnectorStats
 from connectors.registry import ConnectorKind, UnknownConnector, get_kind
-from connectors.runtime import ConnectorRunner, ConnectorStats, Unconfirmed
-from pipeline.ground.privacy import ContactKeyer
+from pipeline.ground.errors import KanalpulsError, TerminalError
 from pipeline.ground.settings import DEMO_SECRET, Settings, weak_secret
 from pipeline.ground.validation import describe
 from pipeline.sinks.dry_run import DryRunSink
-from pipeline.sinks.kafka import ProduceFailed, kafka_sink
+from pipeline.sinks.kafka import kafka_sink
 
 logger = logging.getLogger(__name__)
 
 
-class IngestError(Exception):
-    """The ingest cannot start: bad connector config or mapping rules; the message says which."""
+class IngestError(TerminalError):
+    """The ingest cannot start: bad connector config, paths or secret; the message says which."""
 
 
-def load_connector_config(model: type[BaseModel], path: Path | None) -> BaseModel:
+def load_connector_config(model: type[ConnectorConfig], path: Path | None) -> ConnectorConfig:
     if path is None:
         return model()
     try:
@@ -45,86 +43,8 @@ def load_connector_config(model: type[BaseModel], path: Path | None) -> BaseMode
         raise IngestError(f"connector config {path}: {describe(exc)}") from exc
 
 
-def connector_context(settings: Settings) -> ConnectorContext:
-    try:
-        mapping = load_mapping(settings.connectors.mapping_file)
-    except MappingError as exc:
-        raise IngestError(str(exc)) from exc
-    return ConnectorContext(
-        municipality=mapping.municipality,
-        mapping=mapping,
-        keyer=ContactKeyer(settings.privacy.contact_key_secret.get_secret_value().encode()),
-    )
-
-
-def source_name(kind_name: str, config: BaseModel) -> str:
-    """A source's name: its checkpoint file and the key its acknowledgements come under."""
-    return f"{get_kind(kind_name).name}/{getattr(config, 'system', get_kind(kind_name).name)}"
-
-
-def build_runner(settings: Settings, kind_name: str, config: BaseModel | None, sink: object,
-                 with_checkpoints: bool) -> ConnectorRunner:
-    kind = get_kind(kind_name)
-    config = config if config is not None else kind.config_model()
-    context = connector_context(settings)
-    system = getattr(config, "system", kind.name)
-    checkpoints = (
-        Checkpoints(settings.connectors.checkpoint_dir / f"{kind.name}-{system}.json") if with_checkpoints else None
-    )
-    connectors = settings.connectors
-    return ConnectorRunner(
-        kind.build(config, context), system, sink, checkpoints,  # type: ignore[arg-type]
-        batch_events=connectors.batch_events,
-        linger_seconds=connectors.linger_seconds,
-        poll_seconds=connectors.poll_seconds,
-        settle_seconds=connectors.settle_seconds,
-        max_record_bytes=connectors.max_record_bytes,
-        confirm_seconds=connectors.confirm_seconds,
-        max_unconfirmed_events=connectors.max_unconfirmed_events,
-        resend_attempts=connectors.resend_attempts,
-        rebuild_parser=lambda: kind.build(config, connector_context(settings)),  # type: ignore[arg-type]
-    )
-
-
-def paths_problem(kind: ConnectorKind, paths: list[Path] | list[str]) -> str | None:
-    """Why `paths` do not fit the kind: file connectors need some, IMAP takes none."""
-    if kind.reads_files and not paths:
-        return f"{kind.name} reads log files: name at least one"
-    if not kind.reads_files and paths:
-        return f"{kind.name} reads its mailboxes over IMAP (see its --config) and takes no paths"
-    return None
-
-
-async def _run_polled(settings: Settings, config: BaseModel, sink: object, with_checkpoints: bool,
-                      follow: bool, stop: asyncio.Event | None) -> ConnectorStats:
-    """The IMAP connector: it fetches its own messages, so it has no file runner."""
-    from connectors.imap_mailbox import ImapCheckpoints, ImapMailboxConfig, run_imap
-
-    assert isinstance(config, ImapMailboxConfig)
-    checkpoints = ImapCheckpoints.for_config(settings, config) if with_checkpoints else None
-    try:
-        return await run_imap(settings, config, sink, checkpoints, follow=follow, stop=stop)  # type: ignore[arg-type]
-    except MappingError as exc:
-        raise IngestError(str(exc)) from exc
-
-
-async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, dry_run: bool = False,
-                     follow: bool = False, config_file: Path | None = None, config: BaseModel | None = None,
-                     stop: asyncio.Event | None = None,
-                     discover: Callable[[], list[Path]] | None = None) -> ConnectorStats:
-    """Run one connector. `discover` (a followed run-file entry's glob patterns) lets a followed
-    file connector move on to files that appear later, and wait for the first one."""
-    kind = get_kind(kind_name)
-    problem = paths_problem(kind, paths) if discover is None else None
-    if problem:
-        raise IngestError(problem)
-    if config is None:
-        config = load_connector_config(kind.config_model, config_file)
-    if dry_run:
-        if not kind.reads_files:
-            return await _run_polled(settings, config, DryRunSink(), False, follow, stop)
-        runner = build_runner(settings, kind_name, config, DryRunSink(), with_checkpoints=False)
-        return await runner.run(paths, follow=follow, stop=stop, discover=discover)
+def _refuse_public_secret(settings: Settings) -> None:
+    """Contact keys go to a real broker only under a secret of the municipality's own."""
     secret = settings.privacy.contact_key_secret.get_secret_value()
     if settings.kafka.bootstrap and secret == DEMO_SECRET:
         raise IngestError(
@@ -134,13 +54,31 @@ async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, d
     if settings.kafka.bootstrap and weak_secret(secret):
         raise IngestError(f"KANALPULS_PRIVACY__CONTACT_KEY_SECRET {weak_secret(secret)}: with a guessable secret "
                           "anyone can recompute contact keys from phone numbers")
-    sink = kafka_sink(settings, source_name(kind_name, config))
-    runner = build_runner(settings, kind_name, config, sink, with_checkpoints=True) if kind.reads_files else None
+
+
+async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, dry_run: bool = False,
+                     follow: bool = False, config_file: Path | None = None, config: ConnectorConfig | None = None,
+                     stop: asyncio.Event | None = None,
+                     discover: Callable[[], list[Path]] | None = None) -> ConnectorStats:
+    """Build one source of `kind_name` and run it into Kafka (or, with `dry_run`, stdout).
+    `discover` (a followed run-file entry's glob patterns) lets a followed file source move on
+    to files that appear later, and wait for the first one."""
+    kind = get_kind(kind_name)
+    problem = kind.paths_problem(paths) if discover is None else None
+    if problem:
+        raise IngestError(problem)
+    if config is None:
+        config = load_connector_config(kind.config_model, config_file)
+    if dry_run:
+        source = kind.source(settings, config, paths, follow=follow, discover=discover, checkpointed=False)
+        return await source.run(DryRunSink(), stop)
+    if kind.keys_contacts:
+        _refuse_public_secret(settings)
+    source = kind.source(settings, config, [p.resolve() for p in paths], follow=follow, discover=discover)
+    sink = kafka_sink(settings, kind.source_name(config))
     await sink.start()
     try:
-        if runner is None:
-            return await _run_polled(settings, config, sink, True, follow, stop)
-        return await runner.run([p.resolve() for p in paths], follow=follow, stop=stop, discover=discover)
+        return await source.run(sink, stop)
     finally:
         await sink.stop()
 
@@ -153,7 +91,8 @@ class ConnectorRun(BaseModel):
     kind: str = Field(description="Connector kind, e.g. asterisk_queue_log.")
     paths: list[str] = Field(
         default_factory=list,
-        description="Files or glob patterns, read in sorted order; required for file kinds, none for imap_mailbox.",
+        description="Files or glob patterns, read in sorted order; required for file kinds, none for imap_mailbox "
+                    "and http_ingest.",
     )
     follow: bool = Field(default=True, description="Keep reading the last file as it grows and rotates.")
     config: dict[str, Any] = Field(default_factory=dict, description="The connector kind's own configuration.")
@@ -164,7 +103,7 @@ class ConnectorRun(BaseModel):
             kind = get_kind(self.kind)
         except UnknownConnector:
             return self  # run_many names the known kinds
-        problem = paths_problem(kind, self.paths)
+        problem = kind.paths_problem(self.paths)
         if problem:
             raise ValueError(f"paths: {problem}")
         return self
@@ -208,20 +147,18 @@ class PlannedConnector:
 
     number: int
     entry: ConnectorRun
-    config: BaseModel
+    kind: ConnectorKind
+    config: ConnectorConfig
     files: list[Path]
 
     @property
-    def reads_files(self) -> bool:
-        return get_kind(self.entry.kind).reads_files
-
-    @property
-    def followed(self) -> bool:
-        return self.entry.follow and self.reads_files
+    def watches_for_files(self) -> bool:
+        """A followed file source: its patterns are looked at again for files that appear later."""
+        return self.entry.follow and self.kind.takes_paths
 
     @property
     def name(self) -> str:
-        return f"{get_kind(self.entry.kind).name}/{getattr(self.config, 'system', self.entry.kind)}"
+        return self.kind.source_name(self.config)
 
 
 def plan_runs(run_file: RunFile) -> list[PlannedConnector]:
@@ -237,19 +174,19 @@ def plan_runs(run_file: RunFile) -> list[PlannedConnector]:
             config = kind.config_model.model_validate(entry.config)
         except ValidationError as exc:
             raise IngestError(f"connector {number} ({entry.kind}): {describe(exc)}") from exc
-        checkpoint = (kind.name, getattr(config, "system", kind.name))
+        checkpoint = (kind.name, config.system)
         if checkpoint in owners:
             raise IngestError(
                 f"connectors {owners[checkpoint]} and {number} are both {kind.name} with system "
                 f"'{checkpoint[1]}' and would overwrite each other's checkpoints: give each its own config.system")
         owners[checkpoint] = number
-        plan = PlannedConnector(number, entry, config, expand_paths(entry.paths))
+        plan = PlannedConnector(number, entry, kind, config, expand_paths(entry.paths))
         for path in plan.files:
             reader = readers.setdefault(path.resolve(), number)
             if reader != number:
                 raise IngestError(f"connectors {reader} and {number} both read {path}: every event of it would be "
                                   "counted twice (event ids include config.system); let one entry read it")
-        if not plan.files and kind.reads_files and not plan.followed:
+        if not plan.files and kind.takes_paths and not entry.follow:
             raise IngestError(f"connector {number} ({entry.kind}): no file matches {entry.paths}")
         planned.append(plan)
     return planned
@@ -263,7 +200,7 @@ async def run_many(settings: Settings, run_file: RunFile, stop: asyncio.Event) -
     first file instead of failing, as a connector deployed before the first export must."""
     planned = plan_runs(run_file)
     for plan in planned:
-        if plan.followed and not plan.files:
+        if plan.watches_for_files and not plan.files:
             logger.warning("connector %d (%s): no file matches %s yet; waiting for one", plan.number, plan.name,
                            plan.entry.paths)
     return list(await asyncio.gather(*(_run_one(settings, plan, stop) for plan in planned)))
@@ -273,10 +210,10 @@ async def _run_one(settings: Settings, plan: PlannedConnector, stop: asyncio.Eve
     """One run-file entry; whatever stops it is reported with its name and stops it alone."""
     try:
         return await run_ingest(settings, plan.entry.kind, plan.files, follow=plan.entry.follow, config=plan.config,
-                                stop=stop, discover=_discover(plan.entry.paths) if plan.followed else None)
+                                stop=stop, discover=_discover(plan.entry.paths) if plan.watches_for_files else None)
     except asyncio.CancelledError:
         raise
-    except (IngestError, ConnectorError, ProduceFailed, Unconfirmed, MappingError, OSError) as exc:
+    except (KanalpulsError, OSError) as exc:
         logger.error("connector %d (%s) stopped: %s; the other connectors go on", plan.number, plan.name, exc)
         return ConnectorStats(error=str(exc))
     except Exception as exc:  # noqa: BLE001 - a fault in one connector must not take the others down

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from connectors.imap_mailbox import ImapMailboxConfig, encode_folder
+from connectors.imap_mailbox import ImapMailboxConfig
+from connectors.imap_session import encode_folder
 from pipeline.ground.network import port_open
 from pipeline.ground.settings import HttpSettings, Settings
 from pipeline.ingest import load_run_file, run_ingest, run_many

@@ -38,6 +38,7 @@ from pipeline.demo.checks import (
     target_checks,
 )
 from pipeline.ground.directories import private_directory
+from pipeline.ground.errors import KanalpulsError, TerminalError
 from pipeline.ground.settings import HttpSettings, Settings
 from pipeline.ingest import load_run_file, plan_runs, run_many
 from pipeline.measures.kpis import kpi_sql
@@ -46,8 +47,8 @@ from pipeline.simulated.municipality import RUN_FILE, simulate
 from pipeline.simulated.truth import SOURCES, GroundTruth, expected_by_channel, expected_event_count, expected_inquiries
 from pipeline.store.clickhouse import QueryResult
 from pipeline.store.client import run_query
-from pipeline.worker.broker import BrokerError, EmbeddedBroker, ensure_topics, required_topics
-from pipeline.worker.supervise import WorkerStartFailed, free_port, worker_process
+from pipeline.worker.broker import EmbeddedBroker, ensure_topics, required_topics
+from pipeline.worker.supervise import free_port, worker_process
 
 TIMEZONE = "Europe/Copenhagen"
 KPI_DECIMALS = 6
@@ -97,7 +98,7 @@ async def post_http_events(settings: Settings, valid: Path, invalid: Path) -> tu
     return accepted, refused
 
 
-class DemoFailed(Exception):
+class DemoFailed(TerminalError):
     """A step of the demo did not do what it must; the message says which."""
 
 
@@ -363,7 +364,7 @@ def run_demo(base: Settings, days: int = 7, seed: int = 1, console: Console | No
                 mismatches += steering_summary(settings, truth, console)
                 if stored != expected:
                     mismatches += 1
-    except (WorkerStartFailed, BrokerError, DemoFailed) as exc:
+    except KanalpulsError as exc:  # the broker, the worker or a step of the demo
         console.print(f"[red]demo failed:[/red] {exc}")
         return 1
     elapsed = time.monotonic() - started

@@ -20,6 +20,7 @@ import holidays
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pipeline.ground.errors import TerminalError
 from pipeline.ground.validation import describe
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -30,7 +31,7 @@ _INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 Channel = Literal["phone", "walk_in", "email", "letter", "digital_post", "self_service", "chat", "web"]
 
 
-class SteeringError(Exception):
+class SteeringError(TerminalError):
     """The steering file cannot be used; the message names the file and the field."""
 
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from pipeline.ground.errors import TerminalError
 from pipeline.ground.messages import CHANNEL_DA, CHANNELS
 from pipeline.ground.steering import KLE_TOPIC
 from pipeline.measures.iso_week import IsoWeek, IsoWeekError
@@ -53,7 +54,7 @@ MAX_PERIOD_DAYS = 366
 HEADER_SEARCH_ROWS = 30
 
 
-class BaselineFileError(Exception):
+class BaselineFileError(TerminalError):
     """The file cannot be read as a counting week; the message names file, row and column."""
 
 

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
 
+from pipeline.ground.errors import TerminalError
 from pipeline.ground.steering import BASELINE_NAME, Steering
 from pipeline.measures.baseline_files import BaselineCounts
 from pipeline.store.clickhouse import EmbeddedStore, QueryResult, ServerStore, sql_string
@@ -26,7 +27,7 @@ IMPORT_HINT = ("import a counting week with `kanalpuls baseline import FILE --na
                "task x channel x direction table), or type a channel_mix into the steering file's baselines")
 
 
-class BaselineError(Exception):
+class BaselineError(TerminalError):
     """A baseline cannot be used as asked; the message says which and what to do."""
 
 

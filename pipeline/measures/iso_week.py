@@ -7,10 +7,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from pipeline.ground.errors import TerminalError
+
 _ISO_WEEK = re.compile(r"\s*([0-9]{4})-?W([0-9]{1,2})\s*", re.IGNORECASE)
 
 
-class IsoWeekError(ValueError):
+class IsoWeekError(TerminalError, ValueError):
     """The text is not an ISO week of 2000–2099; the message names the expected form."""
 
 

@@ -12,13 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
+from pipeline.ground.errors import TerminalError
 from pipeline.ground.steering import Steering
 from pipeline.store.clickhouse import QueryResult, sql_string
 
 Query = Callable[[str], QueryResult]
 
 
-class KpiError(Exception):
+class KpiError(TerminalError):
     """A KPI cannot be computed as asked; the message says which argument to fix."""
 
 

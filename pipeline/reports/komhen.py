@@ -3,6 +3,7 @@
 KOMHEN 2.0 is KL's method: for one or two weeks a year staff register every inquiry by task
 (KLE code), channel and direction (ind- og udgående), plus a few registration parameters.
 kanalpuls already sees every inquiry, so this module produces the same table for any week
+from pipeline.ground.errors import TerminalError
 from the view deploy/clickhouse/120_komhen_week.sql (per inquiry, as first-contact resolution
 counts them), in two files a tovholder can hand in without fixing anything by hand:
 
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from pipeline.ground.errors import TerminalError
 from pipeline.ground.messages import CHANNEL_DA, CHANNELS
 from pipeline.measures.iso_week import IsoWeek
 from pipeline.measures.kpi_output import spreadsheet_text
@@ -78,7 +80,7 @@ PARAMETERS: tuple[str, ...] = tuple(COLUMNS)[9:]  # the counts after Henvendelse
 UNCLASSIFIED_DA = "uklassificeret"
 
 
-class KomhenError(Exception):
+class KomhenError(TerminalError):
     """The counting-week table cannot be made as asked; the message says what to change."""
 
 

@@ -33,3 +33,8 @@ class EventSink(Protocol):
     async def flush(self) -> asyncio.Future[None]:
         """Send what was given since the last flush; the receipt resolves once it is confirmed."""
         ...
+
+    async def send_events(self, batches: list[tuple[str, list[InquiryEvent]]]) -> asyncio.Future[None]:
+        """Send these batches as a step of their own, whatever else is being gathered (one HTTP
+        request of many served at once); the receipt resolves once they are confirmed."""
+        ...

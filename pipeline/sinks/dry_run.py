@@ -29,3 +29,15 @@ class DryRunSink:
         self.out.flush()
         self.err.flush()
         return confirmed()
+
+    async def send_events(self, batches: list[tuple[str, list[InquiryEvent]]]) -> asyncio.Future[None]:
+        """One HTTP request's events, shown as a step of their own."""
+        for key, events in batches:
+            await self.send_batch(key, events)
+        return await self.flush()
+
+    async def broker_reachable(self, timeout: float = 3.0) -> bool:
+        return True  # a dry run reaches no broker and needs none
+
+    def settled(self, receipt: asyncio.Future[None]) -> None:
+        """Nothing to forget: a dry run's receipts are confirmed on the spot."""

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from pipeline.ground.directories import private_directory
+from pipeline.ground.errors import KanalpulsError, TerminalError, TransientError
 from pipeline.ground.settings import StoreSettings
 from pipeline.ground.steering import Steering
 
@@ -29,15 +30,15 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-class StoreError(Exception):
+class StoreError(KanalpulsError):
     """Base of store errors."""
 
 
-class StoreUnavailable(StoreError):
+class StoreUnavailable(StoreError, TransientError):
     """Transient: the store cannot be reached or is locked by another process; retry later."""
 
 
-class StoreQueryError(StoreError):
+class StoreQueryError(StoreError, TerminalError):
     """Terminal: ClickHouse refused the statement; the message is ClickHouse's own."""
 
 

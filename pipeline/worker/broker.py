@@ -20,21 +20,22 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from pipeline.ground.errors import KanalpulsError, TerminalError, TransientError
 from pipeline.ground.network import port_open
 from pipeline.ground.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
 
 
-class BrokerError(Exception):
+class BrokerError(KanalpulsError):
     """Base of broker errors."""
 
 
-class BrokerUnavailable(BrokerError):
+class BrokerUnavailable(BrokerError, TransientError):
     """Transient: no Kafka broker answers at the configured address."""
 
 
-class BrokerStartFailed(BrokerError):
+class BrokerStartFailed(BrokerError, TerminalError):
     """The embedded broker binary could not be started."""
 
 
@@ -104,7 +105,7 @@ class EmbeddedBroker:
         self.stop()
 
 
-class BrokerGaveUp(BrokerError):
+class BrokerGaveUp(BrokerError, TerminalError):
     """The embedded broker died too often in a short time; something on the machine is wrong."""
 
 

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, SecretStr
 
+from pipeline.ground.errors import TransientError
 from pipeline.ground.network import port_open
 from pipeline.ground.settings import Settings
 
@@ -38,7 +39,7 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str, every: float
         time.sleep(every)
 
 
-class WorkerStartFailed(Exception):
+class WorkerStartFailed(TransientError):
     """The worker process exited or did not open its web port; its log says why."""
 
 

@@ -24,21 +24,16 @@ from pydantic import SecretStr, ValidationError
 
 from connectors.base import ConnectorContext, RecordRejected, Skip
 from connectors.imap_mailbox import (
-    FETCH_ITEMS,
-    ImapCheckpoints,
     ImapConfigError,
     ImapFolderMissing,
     ImapHeaderParser,
     ImapLoginFailed,
     ImapMailboxConfig,
-    ImapMailboxConnector,
-    ImapSession,
     ImapUnavailable,
     MessageRef,
-    encode_folder,
-    parse_fetch_response,
-    run_imap,
 )
+from connectors.imap_session import FETCH_ITEMS, ImapSession, encode_folder, parse_fetch_response
+from connectors.imap_source import ImapCheckpoints, ImapSource, run_imap
 from connectors.mapping import load_mapping
 from pipeline.ground.privacy import ContactKeyer
 from pipeline.ground.settings import ConnectorSettings, PrivacySettings, Settings
@@ -373,8 +368,8 @@ def test_follow_reconnects_after_a_lost_connection_and_picks_up_new_mail(
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        connector = ImapMailboxConnector(imap, CONTEXT, sink, checkpoints, session_class=DroppedOnce)
-        task = asyncio.create_task(connector.run(follow=True, stop=stop))
+        source = ImapSource(imap, CONTEXT, checkpoints, follow=True, session_class=DroppedOnce)
+        task = asyncio.create_task(source.run(sink, stop))
 
         async def until(count: int) -> None:
             while len(sink.events) < count:

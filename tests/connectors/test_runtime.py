@@ -499,7 +499,7 @@ _ANY_LINE = st.one_of(
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kind_name=st.sampled_from([k.name for k in KINDS.values() if k.reads_files]),
+@given(kind_name=st.sampled_from([k.name for k in KINDS.values() if k.takes_paths]),
        lines=st.lists(_ANY_LINE, min_size=1, max_size=8))
 def test_arbitrary_lines_through_the_runtime_become_events_skips_or_dead_letters_with_reasons(
     tmp_path_factory: pytest.TempPathFactory, kind_name: str, lines: list[bytes]
@@ -509,7 +509,7 @@ def test_arbitrary_lines_through_the_runtime_become_events_skips_or_dead_letters
     log.write_bytes(b"\n".join(lines) + b"\n")
     context = ConnectorContext("751", load_mapping(MAPPING), ContactKeyer(b"test-secret"))
     sink = RecordingSink()
-    loop = ConnectorRunner(kind.build(kind.config_model(), context), "fuzz", sink, None, settle_seconds=0.0)
+    loop = ConnectorRunner(kind.parser(kind.config_model(), context), "fuzz", sink, None, settle_seconds=0.0)
     stats = asyncio.run(loop.run([log]))
     assert stats.records == len(lines)
     assert stats.rejected == len(sink.dead_letters)

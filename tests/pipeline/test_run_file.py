@@ -106,7 +106,7 @@ def test_the_shipped_run_file_is_valid() -> None:
     planned = plan_runs(load_run_file(Path(__file__).parents[2] / "deploy" / "connectors" / "kanalpuls.yaml"))
     assert {plan.entry.kind for plan in planned} >= {"asterisk_queue_log", "ticket_export", "exchange_tracking",
                                                      "web_access_log", "channel_export"}
-    assert all(plan.followed for plan in planned)
+    assert all(plan.watches_for_files for plan in planned)
 
 
 def test_a_bad_config_is_named_without_quoting_its_values() -> None:

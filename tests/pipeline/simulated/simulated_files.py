@@ -157,7 +157,7 @@ def read_file_source(out: Path, source: str) -> Read:
     entry = entries[SOURCES.index(source)]
     kind = get_kind(entry.kind)
     config = kind.config_model.model_validate(entry.config)
-    parser = kind.build(config, context())
+    parser = kind.parser(config, context())
     redact = getattr(parser, "redact", lambda record: record)
     read = Read()
     for path in expand_paths(entry.paths):
