@@ -30,10 +30,19 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
+from connectors.base import (
+    ConnectorConfig,
+    ConnectorContext,
+    EventBuilder,
+    Location,
+    RecordRejected,
+    Skip,
+    decode_record,
+)
+from connectors.mapping import Classification
 from connectors.tabular import CsvRows, parse_time
 from pipeline.ground.privacy import PERSONAL_FIELDS, cut, normalise_phone_number, redact_json_fields, shown
-from schemas import Channel, Direction, InquiryEvent, RequesterType, Stage, make_event_id, make_inquiry_id
+from schemas import Channel, Direction, InquiryEvent, RequesterType, Stage
 
 
 class ExportFormat(StrEnum):
@@ -185,6 +194,7 @@ class ChannelExportParser:
     def __init__(self, config: ChannelExportConfig, context: ConnectorContext) -> None:
         self._config = config
         self._context = context
+        self._events = EventBuilder(context.municipality)
         self._zone = config.zone
         self._jsonl = config.format is ExportFormat.jsonl
         self._channels = {raw.strip().casefold(): channel for raw, channel in config.channel_values.items()}
@@ -260,29 +270,33 @@ class ChannelExportParser:
         task = _text(value.get("task", ""))
         key = _text(value.get("task_key", "")) or task
         cls = self._context.mapping.classify(self._config.rule_set, key)
-        fields = cls.event_fields()
-        if _KLE.fullmatch(task):
-            fields["task"], fields["task_label"] = task, self._context.mapping.tasks.get(task, "")
+        kle = _KLE.fullmatch(task) is not None
+        if kle or requester_type is not None:
+            # Cannot fail: a KLE code is a task code, its label and the rule's other values come
+            # from the validated mapping, the requester type from the config's values.
+            cls = Classification(
+                task=task if kle else cls.task,
+                task_label=self._context.mapping.tasks.get(task, "") if kle else cls.task_label,
+                department=cls.department,
+                inquiry_kind=cls.inquiry_kind,
+                requester_type=cls.requester_type if requester_type is None else requester_type,
+            )
+        # The department column is the row's own text: EventBuilder checks it (and the task key,
+        # the queue) and leaves anything too long to InquiryEvent's validation, as before.
         department = _text(value.get("department", ""))
-        if department:
-            fields["department"] = department
-        if requester_type is not None:
-            fields["requester_type"] = requester_type
-
-        return InquiryEvent(
-            event_id=make_event_id(location.system, inquiry_id, Stage.arrived.value),
-            inquiry_id=make_inquiry_id(location.system, inquiry_id),
-            occurred_at=occurred_at,
-            municipality=self._context.municipality,
-            channel=channel,
-            direction=direction,
-            stage=Stage.arrived,
-            **fields,
-            queue=key,
+        return self._events.event(
+            location,
+            inquiry_id,
+            channel,
+            Stage.arrived,
+            occurred_at,
+            cls,
+            key,
             resolved_first_contact=resolved,
             visited_web_first=web_first,
             contact_key=self._contact_key(_text(value.get("requester_id", ""))),
-            source=location.source_ref(),
+            direction=direction,
+            department=department or None,
         )
 
     def _time(self, raw: str, column: str) -> datetime:

@@ -39,11 +39,19 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip, decode_record
+from connectors.base import (
+    ConnectorConfig,
+    ConnectorContext,
+    EventBuilder,
+    Location,
+    RecordRejected,
+    Skip,
+    decode_record,
+)
 from connectors.files import open_log
 from connectors.mapping import Classification
 from pipeline.ground.privacy import shown
-from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id, make_inquiry_id
+from schemas import Channel, Direction, InquiryEvent, Stage
 from schemas.inquiry import EARLIEST_YEAR, LATEST_YEAR
 
 _HEADER_LINES = 20  # #Software, #Version, #Log-Type, #Date, #Fields: five in practice
@@ -198,6 +206,7 @@ class ExchangeTrackingParser:
         self._zone = config.zone
         self._config = config
         self._context = context
+        self._events = EventBuilder(context.municipality)
         # The mailboxes are few and fixed: classify each once.
         self._classes: dict[str, Classification] = {
             mailbox: context.mapping.classify(config.rule_set, mailbox) for mailbox in config.shared_mailboxes
@@ -348,19 +357,20 @@ class ExchangeTrackingParser:
         occurred_at: datetime,
         contact_key: str | None,
     ) -> InquiryEvent:
-        return InquiryEvent(
-            event_id=make_event_id(self._config.organisation, f"{message}|{mailbox}|{direction.value}",
-                                   Stage.arrived.value),
-            inquiry_id=make_inquiry_id(self._config.organisation, f"{message}|{mailbox}|{direction.value}"),
-            occurred_at=occurred_at,
-            municipality=self._context.municipality,
-            channel=Channel.email,
-            direction=direction,
-            stage=Stage.arrived,
-            **self._classes[mailbox].event_fields(),
-            queue=mailbox,
+        # The ids are namespaced by the organisation, not the system: a message logged on two
+        # servers (two entries, two systems) keeps one id. The time is _time's (UTC, 2000-2099),
+        # the mailbox a configured address (EventBuilder checks its length, as the queue).
+        return self._events.event(
+            location,
+            f"{message}|{mailbox}|{direction.value}",
+            Channel.email,
+            Stage.arrived,
+            occurred_at,
+            self._classes[mailbox],
+            mailbox,
             contact_key=contact_key,
-            source=location.source_ref(),
+            direction=direction,
+            namespace=self._config.organisation,
         )
 
     def redact(self, record: str) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from connectors.asterisk_cdr import AsteriskCdrConfig, AsteriskCdrParser
 from connectors.asterisk_queue_log import AsteriskQueueLogConfig, AsteriskQueueLogParser
 from connectors.base import ConnectorConfig, ConnectorContext, Parser
 from connectors.channel_export import ChannelExportConfig, ChannelExportParser
@@ -83,6 +84,8 @@ KINDS: dict[str, ConnectorKind] = {
     for kind in (
         ConnectorKind("asterisk_queue_log", AsteriskQueueLogConfig, FileSource,
                       "Asterisk queue_log (phone queues)", AsteriskQueueLogParser),
+        ConnectorKind("asterisk_cdr", AsteriskCdrConfig, FileSource,
+                      "Asterisk CDR CSV, cdr_csv's Master.csv (phone lines without queues)", AsteriskCdrParser),
         ConnectorKind("ticket_export", TicketExportConfig, FileSource,
                       "Ticket-number system CSV export (walk-ins)", TicketExportParser),
         ConnectorKind("exchange_tracking", ExchangeTrackingConfig, FileSource,
@@ -99,7 +102,8 @@ KINDS: dict[str, ConnectorKind] = {
     )
 }
 ALIASES = {"asterisk": "asterisk_queue_log", "queue_log": "asterisk_queue_log", "tickets": "ticket_export",
-           "exchange": "exchange_tracking", "web": "web_access_log", "imap": "imap_mailbox", "http": "http_ingest"}
+           "exchange": "exchange_tracking", "web": "web_access_log", "imap": "imap_mailbox", "http": "http_ingest",
+           "cdr": "asterisk_cdr"}
 
 
 class UnknownConnector(TerminalError):

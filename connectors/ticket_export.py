@@ -26,10 +26,10 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from connectors.base import ConnectorConfig, ConnectorContext, Location, RecordRejected, Skip
+from connectors.base import ConnectorConfig, ConnectorContext, EventBuilder, Location, RecordRejected, Skip
 from connectors.tabular import CsvRows, parse_time
 from pipeline.ground.privacy import PERSONAL_FIELDS, shown
-from schemas import Channel, Direction, InquiryEvent, Stage, make_event_id, make_inquiry_id
+from schemas import Channel, InquiryEvent, Stage
 
 
 class TicketOutcome(StrEnum):
@@ -162,6 +162,7 @@ class TicketExportParser:
     def __init__(self, config: TicketExportConfig, context: ConnectorContext) -> None:
         self._config = config
         self._context = context
+        self._builder = EventBuilder(context.municipality)
         self._zone = config.zone
         self._outcomes = {raw.strip().casefold(): outcome for raw, outcome in config.outcomes.items()}
         self._outcome_list = ", ".join(repr(raw) for raw in config.outcomes)
@@ -223,21 +224,13 @@ class TicketExportParser:
         cls = self._context.mapping.classify(self._config.rule_set, service)
 
         def event(stage: Stage, at: datetime, **measures: Any) -> InquiryEvent:
-            return InquiryEvent(
-                event_id=make_event_id(location.system, reference, stage.value),
-                inquiry_id=make_inquiry_id(location.system, reference),
-                occurred_at=at,
-                municipality=self._context.municipality,
-                channel=Channel.walk_in,
-                direction=Direction.inbound,
-                stage=stage,
-                **cls.event_fields(),
-                site=site,
-                queue=service,
-                appointment=appointment,
-                source=location.source_ref(),
-                **measures,
-            )
+            # Times come from parse_time (UTC, 2000-2099), durations are differences of them, the
+            # classification is the mapping's: EventBuilder validates only the site, the service
+            # (queue) and the location, which come from the row and the runtime.
+            return self._builder.event(
+                location, reference, Channel.walk_in, stage, at, cls, service,
+                site=site, appointment=appointment, **measures,
+            )  # fmt: skip
 
         # A continuation (seq > 1) of a transferred visit was counted when the visit arrived.
         events = [event(Stage.arrived, issued)] if seq == 1 else []

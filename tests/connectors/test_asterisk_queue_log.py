@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -13,17 +12,14 @@ from pydantic import ValidationError
 
 from connectors.asterisk_queue_log import AsteriskQueueLogConfig, AsteriskQueueLogParser
 from connectors.base import ConnectorContext, Location, RecordRejected, Skip
-from connectors.mapping import load_mapping
-from pipeline.ground.privacy import ContactKeyer
 from pipeline.simulated.municipality import simulate
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
-from tests.connectors.adversarial import assert_no_stall, cases
+from tests.connectors import harness
+from tests.connectors.adversarial import cases
 from tests.connectors.built_events import assert_as_validated
+from tests.connectors.harness import CONTEXT, DATA, KEYER, assert_no_line_stalls, check_record, parser_of, read_lines
 
-ROOT = Path(__file__).resolve().parents[2]
-KEYER = ContactKeyer(b"test-secret")
-CONTEXT = ConnectorContext(municipality="751", mapping=load_mapping(ROOT / "deploy" / "mapping.yaml"), keyer=KEYER)
-QUEUE_LOG_SAMPLE = ROOT / "tests" / "data" / "asterisk_queue_log_sample"
+QUEUE_LOG_SAMPLE = DATA / "asterisk_queue_log_sample"
 SYSTEM = "asterisk-pbx1"
 FILE = "/var/log/asterisk/queue_log"
 
@@ -39,26 +35,19 @@ CALL_VERBS = [
 
 
 def make_parser(config: AsteriskQueueLogConfig | None = None) -> AsteriskQueueLogParser:
-    parser = AsteriskQueueLogParser(config or AsteriskQueueLogConfig(system=SYSTEM), CONTEXT)
-    parser.start_file(FILE, None)
-    return parser
+    return parser_of(config or AsteriskQueueLogConfig(system=SYSTEM), file=FILE)  # type: ignore[return-value]
 
 
 def parse(line: bytes | str, config: AsteriskQueueLogConfig | None = None, line_no: int = 7):
-    record = line.encode() if isinstance(line, str) else line
-    return make_parser(config).parse(record, Location(SYSTEM, FILE, line_no, 1234))
+    return harness.parse(make_parser(config), line, Location(SYSTEM, FILE, line_no, 1234))
 
 
 def one_event(line: bytes | str, config: AsteriskQueueLogConfig | None = None) -> InquiryEvent:
-    result = parse(line, config)
-    assert isinstance(result, list) and len(result) == 1, result
-    return result[0]
+    return harness.one_event(make_parser(config), line, Location(SYSTEM, FILE, 7, 1234))
 
 
 def rejection(line: bytes | str) -> str:
-    with pytest.raises(RecordRejected) as caught:
-        parse(line)
-    return caught.value.reason
+    return harness.rejection(make_parser(), line, Location(SYSTEM, FILE, 7, 1234))
 
 
 # --- the example lines FORMATS.md quotes -------------------------------------------------
@@ -87,11 +76,7 @@ def test_formats_md_ringnoanswer_in_milliseconds_is_skipped_not_read_as_a_wait()
 def test_sample_queue_log_reads_end_to_end_without_rejections():
     """tests/data/asterisk_queue_log_sample is synthetic, in the FreePBX layout FORMATS.md describes:
     housekeeping lines, a call transferred into another queue, and no final newline."""
-    parser = make_parser()
-    results = [
-        parser.parse(line, Location(SYSTEM, str(QUEUE_LOG_SAMPLE), number, 0))
-        for number, line in enumerate(QUEUE_LOG_SAMPLE.read_bytes().split(b"\n"), start=1)
-    ]
+    results = read_lines(make_parser(), QUEUE_LOG_SAMPLE, SYSTEM)
     emitted = [event for result in results if isinstance(result, list) for event in result]
     skipped = Counter(result.reason for result in results if isinstance(result, Skip))
 
@@ -506,14 +491,7 @@ _FIELD = st.one_of(
 
 
 def _check(record: bytes) -> None:
-    try:
-        result = _PARSER.parse(record, Location(SYSTEM, FILE, 1, 0))
-    except RecordRejected as exc:
-        assert exc.reason
-        return
-    assert isinstance(result, Skip) or (isinstance(result, list) and all(isinstance(e, InquiryEvent) for e in result))
-    for event in result if isinstance(result, list) else ():
-        assert_as_validated(event)
+    check_record(_PARSER, record, Location(SYSTEM, FILE, 1, 0))
 
 
 @settings(max_examples=400, deadline=None)
@@ -555,7 +533,7 @@ _PREFIX = "1709543520|1709543520.101|pas|NONE|"
 }))
 def test_a_1_mb_adversarial_line_is_read_without_stalling(text):
     parser = make_parser()
-    assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 2, 0))
+    assert_no_line_stalls(parser, text, location=Location(SYSTEM, FILE, 2, 0))
 
 
 def test_a_short_rejected_row_keeps_no_caller_in_its_dead_letter() -> None:

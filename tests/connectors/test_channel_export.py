@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from connectors.base import ConnectorContext, Location, RecordRejected, Skip
+from connectors.base import Location, RecordRejected, Skip
 from connectors.channel_export import (
     DEFAULT_CHANNEL_VALUES,
     ChannelExportColumns,
@@ -19,15 +18,12 @@ from connectors.channel_export import (
     ChannelExportParser,
     ExportFormat,
 )
-from connectors.mapping import load_mapping
-from pipeline.ground.privacy import ContactKeyer
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
-from tests.connectors.adversarial import assert_no_stall, cases
+from tests.connectors import harness
+from tests.connectors.adversarial import cases
+from tests.connectors.harness import DATA, KEYER, assert_no_line_stalls, check_record, context_of, parser_of, read_lines
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "tests" / "data"
-KEYER = ContactKeyer(b"test-secret")
-CONTEXT = ConnectorContext(municipality="751", mapping=load_mapping(DATA / "channel_export_mapping.yaml"), keyer=KEYER)
+CONTEXT = context_of(DATA / "channel_export_mapping.yaml")
 CSV_SAMPLE = DATA / "channel_export_komhen_sample.csv"
 JSONL_SAMPLE = DATA / "channel_export_chat_sample.jsonl"
 SYSTEM = "sbsys-post"
@@ -68,14 +64,11 @@ def csv_row(
 
 
 def make_parser(config: ChannelExportConfig = CONFIG, header: str | bytes | None = HEADER) -> ChannelExportParser:
-    parser = ChannelExportParser(config, CONTEXT)
-    parser.start_file(FILE, header.encode() if isinstance(header, str) else header)
-    return parser
+    return parser_of(config, CONTEXT, file=FILE, first_line=header)  # type: ignore[return-value]
 
 
 def parse(row: str | bytes, config: ChannelExportConfig = CONFIG, header: str | None = HEADER, line_no: int = 2):
-    record = row.encode() if isinstance(row, str) else row
-    return make_parser(config, header).parse(record, Location(SYSTEM, FILE, line_no, 512))
+    return harness.parse(make_parser(config, header), row, Location(SYSTEM, FILE, line_no, 512))
 
 
 def event(row: str | bytes, config: ChannelExportConfig = CONFIG, header: str | None = HEADER) -> InquiryEvent:
@@ -89,9 +82,7 @@ def chat_event(obj: dict) -> InquiryEvent:
 
 
 def rejection(row: str | bytes, config: ChannelExportConfig = CONFIG, header: str | None = HEADER) -> str:
-    with pytest.raises(RecordRejected) as caught:
-        parse(row, config, header)
-    return caught.value.reason
+    return harness.rejection(make_parser(config, header), row, Location(SYSTEM, FILE, 2, 512))
 
 
 def utc(*args: int) -> datetime:
@@ -411,22 +402,24 @@ def test_bad_json_line_is_rejected_with_an_actionable_reason(line, reason):
 # --- sample exports -----------------------------------------------------------------------------
 
 
-def read_like_the_runtime(path: Path, parser: ChannelExportParser) -> list[list[InquiryEvent] | Skip]:
-    lines = [line.removesuffix(b"\r") for line in path.read_bytes().split(b"\n")]
-    if lines and lines[-1] == b"":
-        lines.pop()
-    parser.start_file(str(path), lines[0])
-    offset, results = 0, []
-    for number, line in enumerate(lines, start=1):
-        results.append(parser.parse(line, Location(SYSTEM, str(path), number, offset)))
-        offset += len(line) + 1
-    return results
+def test_built_events_of_both_samples_equal_validated_ones_with_their_source():
+    """Events are built by EventBuilder; read_lines (tests/connectors/harness.py) pins every event of
+    both samples against InquiryEvent's validation of its values and of its JSON, and this their source."""
+    for path, config in ((CSV_SAMPLE, CONFIG), (JSONL_SAMPLE, CHAT_CONFIG)):
+        results = read_lines(ChannelExportParser(config, CONTEXT), path, SYSTEM)
+        built = [(number, e) for number, result in enumerate(results, start=1) if isinstance(result, list)
+                 for e in result]  # fmt: skip
+        assert built and all(e.source == Location(SYSTEM, str(path), number, e.source.offset).source_ref()
+                             for number, e in built)  # fmt: skip
+    long_department = csv_row(department="d" * 201)
+    with pytest.raises(ValidationError, match="department"):  # too long for the contract: validation says so
+        make_parser().parse(long_department.encode(), Location(SYSTEM, FILE, 2, 0))
 
 
 def test_komhen_sample_export_reads_every_row_with_its_fields():
     """tests/data/channel_export_komhen_sample.csv is synthetic: the komhen preset's header with a
     requester_id column, a BOM, one row per default channel, a DST gap-adjacent and an ambiguous time."""
-    results = read_like_the_runtime(CSV_SAMPLE, ChannelExportParser(CONFIG, CONTEXT))
+    results = read_lines(ChannelExportParser(CONFIG, CONTEXT), CSV_SAMPLE, SYSTEM)
     assert results[0] == Skip(reason="header")
     got = [result[0] for result in results[1:]]  # every row is one event, none rejected
     assert [e.channel for e in got] == [
@@ -460,7 +453,7 @@ def test_komhen_sample_export_reads_every_row_with_its_fields():
 
 def test_chat_sample_json_lines_read_with_nested_field_paths():
     """tests/data/channel_export_chat_sample.jsonl is synthetic, shaped like a chat system's conversation export."""
-    results = read_like_the_runtime(JSONL_SAMPLE, ChannelExportParser(CHAT_CONFIG, CONTEXT))
+    results = read_lines(ChannelExportParser(CHAT_CONFIG, CONTEXT), JSONL_SAMPLE, SYSTEM)
     got = [result[0] for result in results]
     assert [e.event_id for e in got] == [make_event_id(SYSTEM, ref, "arrived") for ref in ("c-1001", "c-1002", "1003")]
     assert [e.task for e in got] == ["32.18.00", "02.34.00", "unclassified"]
@@ -553,7 +546,7 @@ def test_config_refuses_what_cannot_work(settings_):
         ChannelExportConfig.model_validate(settings_)
 
 
-# --- no input makes the parser raise anything but RecordRejected ------------------------------
+# --- no input makes the parser raise anything but RecordRejected, and every event is valid ------
 
 _PARSER = make_parser()
 _CHAT_PARSER = make_parser(CHAT_CONFIG, None)
@@ -571,13 +564,7 @@ _JSON = st.recursive(
 
 
 def _check(parser: ChannelExportParser, record: bytes, line: int = 2) -> None:
-    try:
-        result = parser.parse(record, Location(SYSTEM, FILE, line, 0))
-    except RecordRejected as exc:
-        assert exc.reason
-        assert isinstance(parser.redact(record.decode("utf-8", "backslashreplace")), str)
-        return
-    assert isinstance(result, Skip) or (isinstance(result, list) and all(isinstance(e, InquiryEvent) for e in result))
+    check_record(parser, record, Location(SYSTEM, FILE, line, 0))
 
 
 @settings(max_examples=400, deadline=None)
@@ -661,4 +648,4 @@ def test_redact_of_json_nested_too_deep_replaces_the_line_instead_of_raising():
 def test_a_1_mb_adversarial_line_is_read_without_stalling(text, jsonl):
     config, header = (CHAT_CONFIG, None) if jsonl else (CONFIG, HEADER)
     parser = make_parser(config, header)
-    assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 2, 0))
+    assert_no_line_stalls(parser, text, location=Location(SYSTEM, FILE, 2, 0))

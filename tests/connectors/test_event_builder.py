@@ -28,16 +28,23 @@ LOCATION = Location("asterisk-pbx1", "/var/log/asterisk/queue_log", 7, 1234)
 
 
 def validated(municipality: str, location: Location, reference: str, channel: Channel, stage: Stage,
-              occurred_at: datetime, classification: Classification, queue: str, **optional: object) -> InquiryEvent:
-    """The same event built as the connectors did before EventBuilder: every value validated."""
+              occurred_at: datetime, classification: Classification, queue: str, *, namespace: str | None = None,
+              department: str | None = None, **optional: object) -> InquiryEvent:
+    """The same event built as the connectors did before EventBuilder: every value validated (the
+    ids in `namespace` when given, as the Exchange connector did; `department` in place of the
+    classification's, as the channel export did with its department column)."""
+    ids = location.system if namespace is None else namespace
+    fields = classification.event_fields()
+    if department is not None:
+        fields["department"] = department
     return InquiryEvent(
-        event_id=make_event_id(location.system, reference, stage.value),
-        inquiry_id=make_inquiry_id(location.system, reference),
+        event_id=make_event_id(ids, reference, stage.value),
+        inquiry_id=make_inquiry_id(ids, reference),
         occurred_at=occurred_at,
         municipality=municipality,
         channel=channel,
         stage=stage,
-        **classification.event_fields(),
+        **fields,
         queue=queue,
         **optional,
         source={"system": location.system, "file": location.file, "line": location.line, "offset": location.offset},
@@ -82,6 +89,51 @@ def test_a_local_time_is_converted_to_utc_as_validation_does():
 
 
 @pytest.mark.parametrize(
+    "optional",
+    [
+        {"site": "Borgerservice Rådhuset", "appointment": True},  # a walk-in ticket export
+        {"site": "Gellerup", "appointment": False, "wait_seconds": 208.0},
+        {"visited_web_first": True, "resolved_first_contact": False, "direction": Direction.outbound},  # an export
+        {"department": "Teknik og Miljø"},  # an export's department column in place of the rule's
+        {"department": ""},
+        {"namespace": "exchange", "contact_key": KEYER.key("jens@example.com")},  # Exchange's organisation
+    ],
+)
+def test_optional_fields_of_exports_and_mailboxes_build_as_validated(optional):
+    event = assert_builds_as_validated(
+        "751", LOCATION, "A042|2026-03-24", Channel.walk_in, Stage.arrived, AT, CLASSIFIED, "Pas", **optional
+    )
+    assert event is not None
+    assert_as_validated(event)
+    for name in ("site", "appointment", "visited_web_first", "department"):
+        if name in optional:
+            assert getattr(event, name) == optional[name]
+
+
+def test_namespace_replaces_the_system_in_both_ids_and_not_in_the_source():
+    event = EventBuilder("751").event(LOCATION, "m|box|inbound", Channel.email, Stage.arrived, AT, CLASSIFIED,
+                                      "box", namespace="exchange")
+    assert event.event_id == make_event_id("exchange", "m|box|inbound", "arrived")
+    assert event.inquiry_id == make_inquiry_id("exchange", "m|box|inbound")
+    assert event.source.system == LOCATION.system
+
+
+@pytest.mark.parametrize(
+    ("optional", "expected"),
+    [
+        ({"appointment": "yes"}, {"appointment": True}),  # not a bool: validation converts it
+        ({"visited_web_first": 0}, {"visited_web_first": False}),
+        ({"resolved_first_contact": 1}, {"resolved_first_contact": True}),
+    ],
+)
+def test_a_yes_no_value_that_is_no_bool_is_converted_by_validation(optional, expected):
+    event = assert_builds_as_validated("751", LOCATION, "r", Channel.letter, Stage.arrived, AT, CLASSIFIED, "x",
+                                       **optional)
+    assert event is not None and {name: getattr(event, name) for name in expected} == expected
+    assert all(type(getattr(event, name)) is bool for name in expected)
+
+
+@pytest.mark.parametrize(
     ("municipality", "location", "occurred_at", "optional", "field"),
     [
         ("7510", LOCATION, AT, {}, "municipality"),
@@ -93,6 +145,10 @@ def test_a_local_time_is_converted_to_utc_as_validation_does():
         ("751", LOCATION, datetime(2026, 3, 24, 8, 15), {}, "occurred_at"),  # no time zone
         ("751", LOCATION, AT, {"wait_seconds": -1}, "wait_seconds"),
         ("751", LOCATION, AT, {"handle_seconds": math.nan}, "handle_seconds"),
+        ("751", LOCATION, AT, {"site": "s" * 201}, "site"),
+        ("751", LOCATION, AT, {"department": "d" * 201}, "department"),
+        ("751", LOCATION, AT, {"appointment": "maybe"}, "appointment"),
+        ("751", LOCATION, AT, {"visited_web_first": "maybe"}, "visited_web_first"),
     ],
 )
 def test_a_value_the_parser_cannot_vouch_for_is_rejected_by_validation_naming_the_field(
@@ -113,6 +169,8 @@ _CLASSIFICATIONS = st.builds(
     inquiry_kind=st.sampled_from(InquiryKind),
     requester_type=st.sampled_from(RequesterType),
 )
+# The yes/no fields: what parsers pass, and values validation converts (1, "yes") or refuses.
+_FLAGS = st.sampled_from([None, True, False, 1, 0, "yes", "maybe"])
 _ZONES = st.sampled_from([None, timezone.utc, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5, minutes=-30))])
 _DURATIONS = st.one_of(
     st.none(), st.integers(min_value=-3, max_value=10**9), st.integers(min_value=2**52, max_value=2**54), st.just(10**400), st.floats(allow_nan=True, allow_infinity=True)
@@ -134,18 +192,24 @@ _DURATIONS = st.one_of(
     queue=st.text(max_size=20),
     wait=_DURATIONS,
     handle=_DURATIONS,
-    resolved=st.sampled_from([None, True, False]),
+    resolved=_FLAGS,
     contact=st.one_of(st.none(), st.text(min_size=1, max_size=15).map(KEYER.key)),
     direction=st.sampled_from(Direction),
+    site=st.one_of(st.text(max_size=12), st.just("s" * 201)),
+    appointment=_FLAGS,
+    web_first=_FLAGS,
+    department=st.one_of(st.none(), st.text(max_size=12), st.just("d" * 201)),
+    namespace=st.one_of(st.none(), st.text(max_size=10)),
 )
 def test_any_values_build_the_validated_event_or_raise_its_errors(
     municipality, location, reference, channel, stage, occurred_at, classification, queue, wait, handle, resolved,
-    contact, direction,
+    contact, direction, site, appointment, web_first, department, namespace,
 ):
     event = assert_builds_as_validated(
         municipality, location, reference, channel, stage, occurred_at, classification, queue,
         wait_seconds=wait, handle_seconds=handle, resolved_first_contact=resolved, contact_key=contact,
-        direction=direction,
+        direction=direction, site=site, appointment=appointment, visited_web_first=web_first,
+        department=department, namespace=namespace,
     )  # fmt: skip
     # What the model accepts but cannot read back from its JSON (as before EventBuilder): an
     # infinite duration (JSON null), a local time of 2000 that is 1999 in UTC. Parsers make neither.

@@ -13,18 +13,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from connectors.base import ConnectorContext, Location, RecordRejected, Skip
+from connectors.base import Location, RecordRejected, Skip
 from connectors.exchange_tracking import ExchangeFields, ExchangeTrackingConfig, ExchangeTrackingParser
-from connectors.mapping import load_mapping
-from connectors.runtime import ConnectorRunner
-from pipeline.ground.privacy import ContactKeyer
-from schemas import Channel, DeadLetter, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
-from tests.connectors.adversarial import assert_no_stall, cases
+from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
+from tests.connectors import harness
+from tests.connectors.adversarial import cases
+from tests.connectors.harness import (
+    DATA,
+    KEYER,
+    assert_no_line_stalls,
+    check_record,
+    context_of,
+    parser_of,
+    read_file,
+    read_lines,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "tests" / "data"
-KEYER = ContactKeyer(b"test-secret")
-CONTEXT = ConnectorContext(municipality="751", mapping=load_mapping(DATA / "exchange_mapping.yaml"), keyer=KEYER)
+CONTEXT = context_of(DATA / "exchange_mapping.yaml")
 SAMPLE = DATA / "exchange_msgtrk_sample.log"
 SYSTEM = "exchange-aarhus"
 ORGANISATION = "exchange"  # the default namespace of the event ids
@@ -73,16 +78,14 @@ def send(sender: str = "borgerservice@aarhus.dk", **values: str) -> str:
 
 
 def make_parser(config: ExchangeTrackingConfig = CONFIG, fields_line: str | None = FIELDS_LINE):
-    parser = ExchangeTrackingParser(config, CONTEXT)
-    parser.start_file(FILE, b"\xef\xbb\xbf#Software: Microsoft Exchange Server")
+    parser = parser_of(config, CONTEXT, file=FILE, first_line=b"\xef\xbb\xbf#Software: Microsoft Exchange Server")
     if fields_line is not None:
         assert parser.parse(fields_line.encode(), Location(SYSTEM, FILE, 5, 120)) == Skip(reason="header")
     return parser
 
 
 def parse(line: str | bytes, config: ExchangeTrackingConfig = CONFIG, fields_line: str | None = FIELDS_LINE):
-    record = line.encode() if isinstance(line, str) else line
-    return make_parser(config, fields_line).parse(record, Location(SYSTEM, FILE, 9, 2048))
+    return harness.parse(make_parser(config, fields_line), line, Location(SYSTEM, FILE, 9, 2048))
 
 
 def events(line: str, config: ExchangeTrackingConfig = CONFIG) -> list[InquiryEvent]:
@@ -92,9 +95,7 @@ def events(line: str, config: ExchangeTrackingConfig = CONFIG) -> list[InquiryEv
 
 
 def rejection(line: str | bytes, fields_line: str | None = FIELDS_LINE) -> str:
-    with pytest.raises(RecordRejected) as caught:
-        parse(line, fields_line=fields_line)
-    return caught.value.reason
+    return harness.rejection(make_parser(CONFIG, fields_line), line, Location(SYSTEM, FILE, 9, 2048))
 
 
 # --- what counts --------------------------------------------------------------------------------
@@ -260,9 +261,7 @@ def test_redact_keeps_only_harmless_fields_of_a_row_that_does_not_line_up():
 async def test_dead_letter_of_a_bad_row_carries_neither_subject_nor_addresses(tmp_path):
     path = tmp_path / "MSGTRK2024030408-1.LOG"
     path.write_bytes(SAMPLE.read_bytes() + (deliver(date_time="04-03-2024 08:12") + "\r\n").encode())
-    sink = _Sink()
-    runner = ConnectorRunner(ExchangeTrackingParser(CONFIG, CONTEXT), SYSTEM, sink, None, settle_seconds=0.0)
-    stats = await runner.run([path])
+    sink, stats = await read_file(CONFIG, path, context=CONTEXT)
 
     assert (stats.rejected, len(sink.events), len({e.event_id for e in sink.events})) == (1, 6, 5)
     [letter] = sink.dead_letters
@@ -272,42 +271,25 @@ async def test_dead_letter_of_a_bad_row_carries_neither_subject_nor_addresses(tm
         assert secret not in letter.raw
 
 
-class _Sink:
-    shows_rejections = False
-
-    def __init__(self) -> None:
-        self.events: list[InquiryEvent] = []
-        self.dead_letters: list[DeadLetter] = []
-
-    async def send_batch(self, key: str, batch: list[InquiryEvent]) -> None:
-        self.events.extend(batch)
-
-    async def send_dead_letter(self, letter: DeadLetter) -> None:
-        self.dead_letters.append(letter)
-
-    async def flush(self) -> None:
-        pass
-
-
 # --- the file's own layout ----------------------------------------------------------------------
 
 
-def read_like_the_runtime(path: Path, parser: ExchangeTrackingParser) -> list[list[InquiryEvent] | Skip]:
-    lines = [line.removesuffix(b"\r") for line in path.read_bytes().split(b"\n")]
-    if lines and lines[-1] == b"":
-        lines.pop()
-    parser.start_file(str(path), lines[0])
-    offset, results = 0, []
-    for number, line in enumerate(lines, start=1):
-        results.append(parser.parse(line, Location(SYSTEM, str(path), number, offset)))
-        offset += len(line) + 2
-    return results
+def test_built_events_equal_validated_ones_with_the_mailbox_classification_and_source():
+    """Events are built by EventBuilder; read_lines (tests/connectors/harness.py) pins every event of
+    the sample against InquiryEvent's validation, and this what the mailbox and the location give each."""
+    results = read_lines(ExchangeTrackingParser(CONFIG, CONTEXT), SAMPLE, SYSTEM)
+    built = [event for result in results if isinstance(result, list) for event in result]
+    assert len(built) == 6
+    for event in built:
+        classification = CONTEXT.mapping.classify("mailbox", event.queue)
+        assert event.model_dump(include=set(classification.event_fields())) == classification.model_dump()
+        assert event.source.system == SYSTEM and event.source.file == str(SAMPLE)
 
 
 def test_sample_log_with_bom_crlf_and_header_lines_reads_without_rejections():
     """tests/data/exchange_msgtrk_sample.log is synthetic, laid out like Exchange 2016-2019 MSGTRK files
     (BOM, # header lines, CRLF, 30 fields, quoted fields with commas and quotes), not a real log."""
-    results = read_like_the_runtime(SAMPLE, ExchangeTrackingParser(CONFIG, CONTEXT))
+    results = read_lines(ExchangeTrackingParser(CONFIG, CONTEXT), SAMPLE, SYSTEM)
 
     assert results[:5] == [Skip(reason="header")] * 5
     emitted = [event for result in results if isinstance(result, list) for event in result]
@@ -404,7 +386,7 @@ def test_exchange_2010_log_is_read_with_message_id_identifying_each_message():
     """tests/data/exchange2010_msgtrk_sample.log is synthetic, in the Exchange 2010 layout (26 fields,
     no network-message-id): a message delivered on two servers (each with its own internal-message-id)
     counts once, because the Message-Id header is the same on every server."""
-    results = read_like_the_runtime(SAMPLE_2010, ExchangeTrackingParser(CONFIG, CONTEXT))
+    results = read_lines(ExchangeTrackingParser(CONFIG, CONTEXT), SAMPLE_2010, SYSTEM)
     emitted = [event for result in results if isinstance(result, list) for event in result]
     skipped = Counter(result.reason for result in results if isinstance(result, Skip))
     assert len(emitted) + sum(skipped.values()) == len(results)  # no row was rejected
@@ -440,9 +422,7 @@ async def test_unusable_fields_line_is_one_dead_letter_per_file_not_one_per_row(
     path = tmp_path / "MSGTRK2024030409-1.LOG"
     lines = ["#Software: Microsoft Exchange Server", "#Fields: " + ",".join(names), *rows]
     path.write_text("\r\n".join(lines) + "\r\n")
-    sink = _Sink()
-    stats = await ConnectorRunner(ExchangeTrackingParser(CONFIG, CONTEXT), SYSTEM, sink, None,
-                                  settle_seconds=0.0).run([path])
+    sink, stats = await read_file(CONFIG, path, context=CONTEXT)
     [letter] = sink.dead_letters
     assert letter.source.line == 2 and letter.raw.startswith("#Fields:")
     assert "'date-time' (fields.date_time)" in letter.reason and str(path) in letter.reason
@@ -553,7 +533,7 @@ def test_config_refuses_what_cannot_work(settings_):
         ExchangeTrackingConfig.model_validate(settings_)
 
 
-# --- no input makes the parser raise anything but RecordRejected ------------------------------
+# --- no input makes the parser raise anything but RecordRejected, and every event is valid ------
 
 _PARSER = make_parser()
 _VALUE = st.one_of(
@@ -564,13 +544,7 @@ _VALUE = st.one_of(
 
 
 def _check(parser: ExchangeTrackingParser, record: bytes, line: int = 9) -> None:
-    try:
-        result = parser.parse(record, Location(SYSTEM, FILE, line, 0))
-    except RecordRejected as exc:
-        assert exc.reason
-        assert isinstance(parser.redact(record.decode("utf-8", "backslashreplace")), str)
-        return
-    assert isinstance(result, Skip) or (isinstance(result, list) and all(isinstance(e, InquiryEvent) for e in result))
+    check_record(parser, record, Location(SYSTEM, FILE, line, 0))
 
 
 @settings(max_examples=400, deadline=None)
@@ -598,7 +572,7 @@ def test_well_formed_rows_with_arbitrary_addresses_and_subject_never_leak_the_su
     line = row(event_id=verb[0], network_message_id=MESSAGE, recipient_address=";".join(recipients),
                sender_address=sender, message_subject="SUBJ" + text)  # fmt: skip
     try:
-        result = _PARSER.parse(line.encode("utf-8", "surrogatepass"), Location(SYSTEM, FILE, 9, 0))
+        result = harness.parse(_PARSER, line, Location(SYSTEM, FILE, 9, 0))
     except RecordRejected:
         return
     if isinstance(result, list):
@@ -616,40 +590,21 @@ def test_arbitrary_fields_line_and_row_never_raise_anything_but_rejection(fields
 
 async def test_a_read_resumed_from_a_checkpoint_still_knows_the_column_order(tmp_path: Path) -> None:
     from connectors.checkpoints import Checkpoints
-    from connectors.runtime import ConnectorRunner
 
-    sample = (Path(__file__).resolve().parents[1] / "data" / "exchange_msgtrk_sample.log").read_bytes()
+    sample = SAMPLE.read_bytes()
     log = tmp_path / "MSGTRK2026032401-1.LOG"
     log.write_bytes(sample)
     checkpoints = Checkpoints(tmp_path / "cp.json")
 
-    class Events:
-        shows_rejections = False
-
-        def __init__(self) -> None:
-            self.events, self.rejected = [], []
-
-        async def send_batch(self, key, events):  # type: ignore[no-untyped-def]
-            self.events.extend(events)
-
-        async def send_dead_letter(self, letter):  # type: ignore[no-untyped-def]
-            self.rejected.append(letter)
-
-        async def flush(self) -> None:
-            pass
-
-    first = Events()
-    await ConnectorRunner(ExchangeTrackingParser(CONFIG, CONTEXT), "exchange", first, checkpoints,
-                          settle_seconds=0).run([log])
+    first, _ = await read_file(CONFIG, log, context=CONTEXT, system="exchange", checkpoints=checkpoints)
     header_and_rows = sample.count(b"\n")
-    assert first.events and not [r for r in first.rejected if "before any #Fields" in r.reason]
+    assert first.events and not [r for r in first.dead_letters if "before any #Fields" in r.reason]
     # The same file grows; a new run resumes past the header and must still read the new row.
     with open(log, "ab") as fh:
         fh.write(deliver(network_message_id="0f0f0f0f-1111-2222-3333-444444444444").encode() + b"\r\n")
-    second = Events()
-    await ConnectorRunner(ExchangeTrackingParser(CONFIG, CONTEXT), "exchange", second,
-                          Checkpoints(tmp_path / "cp.json"), settle_seconds=0).run([log])
-    assert second.rejected == [] and len(second.events) == 1
+    second, _ = await read_file(CONFIG, log, context=CONTEXT, system="exchange",
+                                checkpoints=Checkpoints(tmp_path / "cp.json"))
+    assert second.dead_letters == [] and len(second.events) == 1
     assert header_and_rows > 5
 
 
@@ -666,7 +621,7 @@ async def test_a_read_resumed_from_a_checkpoint_still_knows_the_column_order(tmp
 }))
 def test_a_1_mb_adversarial_line_is_read_without_stalling(text):
     parser = make_parser()
-    assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 9, 0))
+    assert_no_line_stalls(parser, text, location=Location(SYSTEM, FILE, 9, 0))
 
 
 

@@ -14,17 +14,24 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from connectors.base import ConnectorContext, Location, RecordRejected, Skip
-from connectors.mapping import load_mapping
 from connectors.web_access_log import AccessLogFormat, WebAccessLogConfig, WebAccessLogParser
 from pipeline.ground.privacy import ContactKeyer
 from schemas import Channel, Direction, InquiryEvent, InquiryKind, RequesterType, Stage, make_event_id
-from tests.connectors.adversarial import assert_no_stall, cases
+from tests.connectors import harness
+from tests.connectors.adversarial import cases
 from tests.connectors.built_events import assert_as_validated
+from tests.connectors.harness import (
+    DATA,
+    KEYER,
+    assert_no_line_stalls,
+    check_record,
+    context_of,
+    parser_of,
+    read_file,
+    read_lines,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "tests" / "data"
-KEYER = ContactKeyer(b"test-secret")
-CONTEXT = ConnectorContext(municipality="751", mapping=load_mapping(DATA / "web_mapping.yaml"), keyer=KEYER)
+CONTEXT = context_of(DATA / "web_mapping.yaml")
 NGINX_SAMPLE = DATA / "web_nginx_access.log"
 JSON_SAMPLE = DATA / "web_nginx_access.jsonl"
 SYSTEM = "www-kommune"
@@ -63,14 +70,11 @@ def json_line(**fields: object) -> str:
 
 
 def make_parser(config: WebAccessLogConfig | None = None, context: ConnectorContext = CONTEXT) -> WebAccessLogParser:
-    parser = WebAccessLogParser(config or WebAccessLogConfig(system=SYSTEM), context)
-    parser.start_file(FILE, None)
-    return parser
+    return parser_of(config or WebAccessLogConfig(system=SYSTEM), context, file=FILE)  # type: ignore[return-value]
 
 
 def parse(line: bytes | str, config: WebAccessLogConfig | None = None, file: str = FILE, line_no: int = 7):
-    record = line.encode() if isinstance(line, str) else line
-    return make_parser(config).parse(record, Location(SYSTEM, file, line_no, 4096))
+    return harness.parse(make_parser(config), line, Location(SYSTEM, file, line_no, 4096))
 
 
 def one_event(line: bytes | str, config: WebAccessLogConfig | None = None) -> InquiryEvent:
@@ -80,9 +84,7 @@ def one_event(line: bytes | str, config: WebAccessLogConfig | None = None) -> In
 
 
 def rejection(line: bytes | str, config: WebAccessLogConfig | None = None) -> str:
-    with pytest.raises(RecordRejected) as caught:
-        parse(line, config)
-    return caught.value.reason
+    return harness.rejection(make_parser(config), line, Location(SYSTEM, FILE, 7, 4096))
 
 
 def utc(*args: int) -> datetime:
@@ -90,11 +92,7 @@ def utc(*args: int) -> datetime:
 
 
 def read_sample(path: Path) -> list[list[InquiryEvent] | Skip]:
-    parser = make_parser()
-    return [
-        parser.parse(line, Location(SYSTEM, str(path), number, 0))
-        for number, line in enumerate(path.read_bytes().splitlines(), start=1)
-    ]
+    return read_lines(make_parser(), path, SYSTEM)
 
 
 # --- what becomes an event ---------------------------------------------------------------------
@@ -798,30 +796,12 @@ def test_redact_of_broken_json_keeps_keys_and_the_time_status_and_method_only():
 
 
 async def test_dead_letter_of_a_json_line_carries_no_password_body_or_address_in_a_referrer(tmp_path):
-    from connectors.runtime import ConnectorRunner
-
     path = tmp_path / "forms.access.log"
     path.write_text(json_line(status="OK", request_body="username=jens&password=hemmelig1234",
                               http_referer="https://85.181.35.98/login") + "\n")  # fmt: skip
 
-    class Sink:
-        shows_rejections = False
-
-        def __init__(self) -> None:
-            self.letters: list = []
-
-        async def send_batch(self, key, events):  # type: ignore[no-untyped-def]
-            pass
-
-        async def send_dead_letter(self, letter):  # type: ignore[no-untyped-def]
-            self.letters.append(letter)
-
-        async def flush(self) -> None:
-            pass
-
-    sink = Sink()
-    await ConnectorRunner(make_parser(), SYSTEM, sink, None, settle_seconds=0.0).run([path])
-    [letter] = sink.letters
+    sink, _ = await read_file(WebAccessLogConfig(system=SYSTEM), path, context=CONTEXT)
+    [letter] = sink.dead_letters
     assert letter.reason.startswith("bad status 'OK'")
     for secret in ("hemmelig", "jens", "85.181.35.98", "192.0.2.10"):
         assert secret not in letter.raw, secret
@@ -879,14 +859,7 @@ _PARSER = make_parser()
 
 
 def _check(record: bytes) -> None:
-    try:
-        result = _PARSER.parse(record, Location(SYSTEM, FILE, 1, 0))
-    except RecordRejected as exc:
-        assert exc.reason
-        return
-    assert isinstance(result, Skip) or (isinstance(result, list) and all(isinstance(e, InquiryEvent) for e in result))
-    for event in result if isinstance(result, list) else ():
-        assert_as_validated(event)
+    check_record(_PARSER, record, Location(SYSTEM, FILE, 1, 0))
 
 
 _TEXT = st.text(max_size=30)
@@ -1002,4 +975,4 @@ _HEAD = '192.0.2.10 - - [04/Mar/2024:09:12:00 +0100] '
 }))
 def test_a_1_mb_adversarial_line_is_read_without_stalling(text):
     parser = make_parser()  # format auto: a line starting with { is read as JSON, any other as combined
-    assert_no_stall(parser.parse, parser.redact, text, Location(SYSTEM, FILE, 7, 0))
+    assert_no_line_stalls(parser, text, location=Location(SYSTEM, FILE, 7, 0))
