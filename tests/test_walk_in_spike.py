@@ -54,8 +54,9 @@ from pipeline.ground.settings import (
 )
 from pipeline.ground.steering import SpikeConfig, Steering, load_steering
 from pipeline.ingest import run_ingest
-from pipeline.simulated.municipality import SITES, TICKET_SYSTEM, simulate
+from pipeline.simulated.municipality import simulate
 from pipeline.simulated.truth import GroundTruth
+from pipeline.simulated.walkins import SITES, TICKET_SYSTEM
 from pipeline.store.client import run_query
 from pipeline.worker.broker import ensure_topics, required_topics
 from pipeline.worker.supervise import free_port, worker_process

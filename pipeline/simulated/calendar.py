@@ -8,6 +8,8 @@ import random
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import holidays
+
 TIMEZONE = "Europe/Copenhagen"
 
 
@@ -46,6 +48,12 @@ WALK_IN_HOUR_DEMAND = {10: 1.2, 11: 1.3, 12: 1.0, 13: 0.9, 14: 0.8, 15: 0.75, 16
 def default_start(today: date) -> date:
     """The Monday of the week before `today`'s week: the last full week, a counting week."""
     return today - timedelta(days=today.weekday() + 7)
+
+
+def open_days(days: list[date]) -> list[date]:
+    """Those of `days` with opening hours that are no Danish public holiday: staff are at work."""
+    closed = holidays.Denmark(years=sorted({d.year for d in days}))
+    return [d for d in days if d.weekday() in PHONE_HOURS and d not in closed]
 
 
 def local_epoch(day: date, clock: time) -> int:

@@ -16,6 +16,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time
 
 from pipeline.simulated.calendar import local_epoch
+from pipeline.simulated.catalogue import meaning
 from pipeline.simulated.truth import SourceTally
 from pipeline.simulated.world import DOMAIN, EMAIL_HOUR_DEMAND, OFFICE_HOURS, Citizen, World, guid, same_hour
 
@@ -30,8 +31,8 @@ _EXCHANGE_AT = {name: i for i, name in enumerate(EXCHANGE_FIELDS)}
 EXCHANGE_VERSION = "15.02.1118.007"
 EXCHANGE_SERVERS = {"EXCH01": "10.1.1.10", "EXCH02": "10.1.1.11"}
 EXCHANGE_SYSTEM = "exchange"
-# Shared mailbox -> (share of inbound mail, server holding its database). post@ has no
-# mapping rule on purpose: its mail counts as unclassified.
+# Shared mailbox -> (share of inbound mail, server holding its database). post@ has no task
+# on purpose (catalogue.py): its mail counts as unclassified.
 EXCHANGE_MAILBOXES: dict[str, tuple[float, str]] = {
     f"borgerservice@{DOMAIN}": (0.55, "EXCH01"),
     f"byggesag@{DOMAIN}": (0.25, "EXCH02"),
@@ -93,7 +94,7 @@ class Exchange:
         self.tally = tally
         self.rng = world.rng("exchange")
         self.log = _TrackingLog(self.rng, tally)
-        self.classes = {m: world.classify("mailbox", m) for m in EXCHANGE_MAILBOXES}
+        self.classes = {m: meaning("mailbox", m) for m in EXCHANGE_MAILBOXES}
 
     def write(self) -> None:
         rng, world = self.rng, self.world
@@ -184,7 +185,7 @@ class Exchange:
                 log.add(again, other, "DELIVER", None, **row)
                 self.tally.duplicates += len(boxes)
                 first_read = min((server, delivered_at), (other, again))[1]
-            for mailbox in boxes:  # keyed by the sender's address
+            for mailbox in boxes:  # from whoever owns the sender's address: a citizen, or a firm
                 self.tally.event(first_read, "email", "inbound", "arrived", *self.classes[mailbox], requester=sender)
         if rng.random() < 0.6:
             self.reply(main, sender, subject, delivered_at)

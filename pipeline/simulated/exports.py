@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from datetime import date, time
 
 from pipeline.simulated.calendar import local_epoch, poisson_times
-from pipeline.simulated.truth import SourceTally, export_identifier
+from pipeline.simulated.catalogue import meaning
+from pipeline.simulated.truth import SourceTally
 from pipeline.simulated.world import CHAT_HOURS, EMAIL_HOUR_DEMAND, OFFICE_HOURS, World, local_time
 
 CASE_SYSTEM, CHAT_SYSTEM = "sbsys", "chat"
@@ -25,8 +26,9 @@ KOMHEN_HEADER = (
     "id", "occurred_at", "channel", "direction", "task", "department", "requester_type", "resolved_first_contact",
     "visited_web_first", "requester_id",
 )
-# (task column, department column, requester type, share). A KLE code is taken as it is; a
-# case type is classified by the channel_export rules; 'Hundetegn' has no rule on purpose.
+# (task column, department column, requester type, share). A row with a KLE code states its task
+# (and department, where it has one) itself; a case type means what catalogue.py says, and
+# 'Hundetegn' has no task on purpose.
 CASE_TASKS = (
     ("85.02.00", "Borgerservice", "borger", 0.14), ("32.18.00", "Borgerservice", "borger", 0.14),
     ("32.21.00", "Borgerservice", "borger", 0.10), ("23.02.00", "Jobcenter", "borger", 0.14),
@@ -39,7 +41,7 @@ CASE_TASKS = (
 LETTERS_IN_PER_DAY, LETTERS_OUT_PER_DAY, DIGITAL_POST_OUT_PER_DAY = 30, 12, 70
 DIGITAL_POST_IN_PER_HOUR = 2.5
 CHAT_TOPICS = (("Pas og kørekort", 0.25), ("Flytning", 0.2), ("Pension", 0.15), ("Boligstøtte", 0.15),
-               ("Byggesag", 0.1), ("Andet", 0.15))  # 'Andet' has no rule on purpose
+               ("Byggesag", 0.1), ("Andet", 0.15))  # 'Andet' has no task on purpose
 CHATS_PER_HOUR = 8.0
 _YES_NO = {"ja": True, "nej": False, "": None}  # the export's yes/no columns as the connector reads them
 
@@ -87,18 +89,18 @@ class Exports:
             stamp = local.isoformat() if rng.random() < 0.1 else local.strftime("%Y-%m-%d %H:%M:%S")
             citizen = world.citizen(rng)
             requester = world.cpr(citizen.cpr) if requester_type != "virksomhed" and rng.random() < 0.9 else ""
+            filed_under = citizen.cpr.replace("-", "") if requester else None  # the CPR number: its ten digits
             written_channel = rng.choice((channel, channel.lower(), channel.upper()))
             resolved = rng.choice(("ja", "nej", "")) if direction == "ind" else ""
             web_first = rng.choice(("ja", "nej", "", "")) if direction == "ind" else ""
             row = [f"SAG-{local.year}-{n:06d}", stamp, written_channel, direction, task, department, requester_type,
                    resolved, web_first, requester]
             by_day[local.date()].append((int(at), row))
-            key_task, key_department = world.classify("channel_export", task)
-            kle = task if _is_kle(task) else key_task
+            kle, meant_department = (task, "") if _is_kle(task) else meaning("channel_export", task)
             tally.event(int(at), "letter" if channel == "Brev" else "digital_post",
-                        "inbound" if direction == "ind" else "outbound", "arrived", kle, department or key_department,
+                        "inbound" if direction == "ind" else "outbound", "arrived", kle, department or meant_department,
                         resolved=_YES_NO[resolved], web_first=_YES_NO[web_first],
-                        requester=export_identifier(requester))  # out or in: the connector keys any requester id
+                        requester=filed_under)  # out or in: the connector keys any requester id
         last = world.days[-1]
         for day in world.days:
             texts = [_csv_line(row) for _, row in sorted(by_day[day])]
@@ -140,6 +142,7 @@ class Exports:
             r = rng.random()
             requester_id = (world.written_phone(rng, citizen.phone) if r < 0.5
                             else world.email(citizen.email) if r < 0.8 else None)
+            requester = citizen.phone if r < 0.5 else citizen.email if r < 0.8 else None  # who that id is
             local = local_time(int(at))
             record = {
                 "id": f"chat-{local:%Y%m%d}-{n:05d}",
@@ -154,9 +157,8 @@ class Exports:
                 "agent": f"agent-{rng.randint(1, 12):02d}",
             }
             lines.append((at, json.dumps(record, ensure_ascii=False)))
-            tally.event(int(at), "chat", "inbound", "arrived", *world.classify("channel_export", topic),
-                        resolved=record["resolved"], web_first=record["came_from_web"],
-                        requester=export_identifier(requester_id or ""))
+            tally.event(int(at), "chat", "inbound", "arrived", *meaning("channel_export", topic),
+                        resolved=record["resolved"], web_first=record["came_from_web"], requester=requester)
         texts = [text for _, text in sorted(lines)]
         bad: list[int] = []
         for i, text in enumerate(self._malformed_chat()):

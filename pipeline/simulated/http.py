@@ -13,10 +13,16 @@ code, resolved at first contact or not (None when they skip it). Calls are keyed
 caller's number (withheld numbers are not), visits by the mobile number typed for the "your
 turn" text message; most callers and visitors are the department's home-care clients, who
 call, come by and call again.
+
+Each platform computes its contact keys itself, by the rule kanalpuls documents for its
+contract (`contact_key`: HMAC-SHA256 of the identifier, hex, with the shared secret; here the
+demo's): the ingest takes no raw identifier. The form platform keys the CPR number as typed,
+dash and all, the others the 8-digit number.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import math
 import random
@@ -24,7 +30,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.ground.privacy import ContactKeyer
 from pipeline.ground.settings import DEMO_SECRET
 from pipeline.simulated.calendar import (
     PHONE_HOUR_DEMAND,
@@ -35,6 +40,7 @@ from pipeline.simulated.calendar import (
     opening_segments,
     poisson_times,
 )
+from pipeline.simulated.catalogue import TASK_LABELS
 from pipeline.simulated.truth import SourceTally
 from pipeline.simulated.world import CHAT_HOURS, WEB_HOUR_DEMAND, World
 from schemas import InquiryEvent, SourceRef, make_event_id, make_inquiry_id
@@ -49,7 +55,7 @@ HTTP_FORMS = (
 )
 HTTP_CHAT_QUEUES = (("borgerservice", "85.02.00", "Borgerservice", 0.6), ("jobcenter", "23.02.00", "Jobcenter", 0.4))
 HTTP_FORMS_PER_HOUR, HTTP_CHATS_PER_HOUR = 1.5, 3.0
-# Social Service's contact centre: its task (labelled by the platform: not in the mapping rules), queues, reception.
+# Social Service's contact centre: its task (labelled by the platform itself), queues, reception.
 SOCIAL_SERVICE = "Social Service"
 SOCIAL_TASK, SOCIAL_TASK_LABEL = "27.36.00", "Personlig og praktisk hjælp og madservice"
 CONTACT_CENTRE_QUEUES = (("hjemmepleje", 0.65), ("madservice", 0.35))
@@ -60,25 +66,30 @@ HOME_CARE_CLIENTS = 400  # the first citizens of the world: most callers and vis
 WEB_FIRST_ANSWERS, RESOLVED_CODES = (0.35, 0.40, 0.25), (0.72, 0.20, 0.08)
 
 Post = Callable[..., None]
+SHARED_SECRET = DEMO_SECRET.encode()  # the secret the platforms share with kanalpuls, as `kanalpuls demo` runs it
+
+
+def contact_key(identifier: str) -> str:
+    """The contact_key a platform sends for a requester: HMAC-SHA256 hex of the identifier it holds."""
+    return hmac.digest(SHARED_SECRET, identifier.encode(), "sha256").hex()
 
 
 def write_http(world: World, tally: SourceTally) -> None:
     """Events a form platform, a chat system and a contact centre POST themselves: keyed, no personal data."""
     rng = world.rng("http")
-    keyer = ContactKeyer(DEMO_SECRET.encode())  # as kanalpuls keys them with the demo secret: repeat contacts match
-    labels = world.mapping.tasks
     events: list[InquiryEvent] = []
 
     def event(system: str, reference: str, at: float, channel: str, stage: str, task: str, department: str,
               queue: str, requester: str | None, *, task_label: str | None = None, **extra: Any) -> None:
-        """One event as posted; `requester` is the identifier its contact_key is made of (None: no key)."""
+        """One event as posted; `requester` is the identifier its contact_key is made of (None: no key): who the
+        platform knows the requester as, so also who the world counts them as."""
         at = round(at, 3)
         posted = InquiryEvent(
             event_id=make_event_id(system, reference, stage), inquiry_id=make_inquiry_id(system, reference),
             occurred_at=datetime.fromtimestamp(at, UTC),
             municipality=world.municipality, channel=channel, direction="inbound", stage=stage, task=task,
-            task_label=labels.get(task, "") if task_label is None else task_label, department=department,
-            queue=queue, requester_type="citizen", contact_key=keyer.key(requester) if requester else None,
+            task_label=TASK_LABELS.get(task, "") if task_label is None else task_label, department=department,
+            queue=queue, requester_type="citizen", contact_key=contact_key(requester) if requester else None,
             source=SourceRef(system=system), **extra,
         )
         events.append(posted)

@@ -15,6 +15,7 @@ from email.header import Header
 from email.utils import format_datetime
 
 from pipeline.simulated.calendar import local_epoch
+from pipeline.simulated.catalogue import meaning
 from pipeline.simulated.truth import ImapMailbox, SourceTally
 from pipeline.simulated.world import DOMAIN, EMAIL_HOUR_DEMAND, MONTHS, World, local_time
 
@@ -58,7 +59,7 @@ class Imap:
         self.tally = tally
         self.rng = world.rng("imap")
         self.messages: list[_Message] = []
-        self.classes = {m: world.classify("mailbox", m) for m in IMAP_MAILBOXES}
+        self.classes = {m: meaning("mailbox", m) for m in IMAP_MAILBOXES}
         self.copied_to_self = False
 
     def _id(self, domain: str) -> str:

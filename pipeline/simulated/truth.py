@@ -1,10 +1,12 @@
 """What the simulated logs contain, known without parsing them: the ground truth every test and
-the demo compare the product against, and the tallies each source writer keeps while it writes."""
+the demo compare the product against, and the tallies each source writer keeps while it writes.
+
+Ground truth is the world's own account, never the product's: task and department come from
+catalogue.py, and a requester is who the world says wrote or called, not a contact key."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,7 +16,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from pipeline.ground.privacy import normalise_phone_number
 from pipeline.simulated.calendar import TIMEZONE, TZ
 from schemas import UNCLASSIFIED
 
@@ -30,8 +31,9 @@ class InquiryCount(_Model):
 
     day: date = Field(description="Local (Europe/Copenhagen) date of arrival.")
     channel: Literal["phone", "walk_in"]
-    task: str = Field(description="KLE code as deploy/mapping.yaml maps it, or 'unclassified'.")
-    department: str = Field(description="Department as mapped; empty when unclassified.")
+    task: str = Field(description="KLE code the municipality means by the queue or service (catalogue.py), or"
+                      " 'unclassified'.")
+    department: str = Field(description="Department it means; empty when unclassified.")
     site: str = Field(description="Walk-in site; empty for phone.")
     count: int
 
@@ -111,8 +113,9 @@ class EventCount(_Model):
     channel: ChannelName
     direction: Literal["inbound", "outbound"]
     stage: Literal["arrived", "answered", "closed", "abandoned"]
-    task: str = Field(description="KLE code as deploy/mapping.yaml (or the source itself) decides, or 'unclassified'.")
-    department: str = Field(description="Department as mapped or as the source states it; empty when unknown.")
+    task: str = Field(description="KLE code the municipality means (catalogue.py) or the source states, or"
+                      " 'unclassified'.")
+    department: str = Field(description="Department it means or the source states; empty when unknown.")
     site: str = Field(description="Walk-in site; empty for every other channel.")
     count: int
     resolved_true: int = Field(0, description="Events with resolved_first_contact=true (an export's 'ja', a"
@@ -148,9 +151,11 @@ class KeyedArrival(_Model):
 
     source: SourceName
     requester: str = Field(
-        description="Opaque id ('r12') of the identifier the source keys, as the connector normalises it: the"
-        " caller's or writer's phone number, e-mail address, CPR number. Two arrivals share it exactly when their"
-        " contact keys are equal (one HMAC secret): identifiers of different kinds never do. No personal data."
+        description="Opaque id ('r12') of the requester as the simulated world knows them, however the source"
+        " writes it: the number a caller calls from, the address a writer writes from, the CPR number a case is"
+        " filed under. Two arrivals should share a contact key exactly when they share this id (one HMAC secret):"
+        " one citizen under two kinds of identifier is two requesters (a number and an address; the CPR number"
+        " and the form platform's CPR as typed, dash and all). No personal data."
     )
     at: datetime = Field(description="occurred_at as the connector emits it (UTC, milliseconds).")
     channel: ChannelName
@@ -244,7 +249,7 @@ class SourceTruth(_Model):
 
 
 class ImapMailbox(_Model):
-    address: str = Field(description="Shared mailbox address; its `mailbox` rule decides task and department.")
+    address: str = Field(description="Shared mailbox address; the task and department it means are catalogue.py's.")
     folders: dict[str, int] = Field(description="Folder (INBOX inbound, Sent outbound) -> .eml files written.")
 
 
@@ -383,7 +388,7 @@ class _InquiryTally:
     channel: str = ""
     task: str = ""
     department: str = ""
-    identifier: str = ""
+    requester: str = ""
     stages: list[str] = field(default_factory=list)
     flags: list[tuple[datetime, bool]] = field(default_factory=list)
 
@@ -399,8 +404,8 @@ class SourceTally:
     """What one source's connector should make of its files, counted by the writer as it writes them.
 
     Writers call `event` once per distinct event with what the connector will put into it, and
-    `stay` once per call or ticket with when it joined and left its queue. Requester identifiers
-    stay in memory: ground truth carries opaque ids (see `repeat_candidates`).
+    `stay` once per call or ticket with when it joined and left its queue. Requesters stay in
+    memory: ground truth carries opaque ids (see `repeat_candidates`).
     """
 
     connector: str
@@ -413,7 +418,7 @@ class SourceTally:
     skipped: Counter[str] = field(default_factory=Counter)
     registered: Counter[tuple[EventKey, str]] = field(default_factory=Counter)  # (event key, one of REGISTRATIONS)
     hourly: Counter[tuple[date, int, str]] = field(default_factory=Counter)  # inbound arrivals: day, hour, channel
-    keyed: list[tuple[datetime, str, str, str]] = field(default_factory=list)  # at, identifier, channel, task
+    keyed: list[tuple[datetime, str, str, str]] = field(default_factory=list)  # at, requester, channel, task
     queues: dict[tuple[date, str, str], _QueueSums] = field(default_factory=dict)  # day, channel, place
     stays: list[tuple[str, str, int, int]] = field(default_factory=list)  # channel, place, joined, left (epochs)
     inquiries: dict[str, _InquiryTally] = field(default_factory=dict)  # inbound, by the writer's reference
@@ -424,9 +429,10 @@ class SourceTally:
         queue: str = "", wait: float | None = None, handle: float | None = None, inquiry: str | None = None,
     ) -> None:
         """One event as the connector emits it: occurred_at `epoch` (cut to milliseconds, as events carry
-        it), its resolved_first_contact and visited_web_first, the identifier its contact_key is made
-        of (None: no key), its queue and its wait and handle seconds. `inquiry` names the inquiry the
-        stages of a call or visit share; an event without it is an inquiry of its own."""
+        it), its resolved_first_contact and visited_web_first, the requester it is keyed by (the world's
+        own value: the caller's 8-digit number, the writer's address, the CPR number; None: no key), its
+        queue and its wait and handle seconds. `inquiry` names the inquiry the stages of a call or visit
+        share; an event without it is an inquiry of its own."""
         at = datetime.fromtimestamp(epoch, UTC)
         at = at.replace(microsecond=at.microsecond // 1000 * 1000)
         local = at.astimezone(TZ)
@@ -435,15 +441,14 @@ class SourceTally:
         for name, flag in (("resolved", resolved), ("web_first", web_first)):
             if flag is not None:
                 self.registered[(key, f"{name}_{'true' if flag else 'false'}")] += 1
-        identifier = requester.strip().lower() if requester is not None else ""  # as ContactKeyer.key reads it
-        if identifier:
+        if requester:
             self.registered[(key, "with_contact_key")] += 1
         if direction != "inbound":
             return
         if channel != "web":
             record = self.inquiries.setdefault(inquiry or f"#{len(self.inquiries)}", _InquiryTally())
             record.stages.append(stage)
-            record.identifier = record.identifier or identifier
+            record.requester = record.requester or requester or ""
             if resolved is not None:
                 record.flags.append((at, resolved))
             if stage == "arrived":
@@ -451,8 +456,8 @@ class SourceTally:
                 record.department = department if task != UNCLASSIFIED else ""
         if stage == "arrived":
             self.hourly[(local.date(), local.hour, channel)] += 1
-            if identifier and channel != "web":
-                self.keyed.append((at, identifier, channel, task))
+            if requester and channel != "web":
+                self.keyed.append((at, requester, channel, task))
         if channel in ("phone", "walk_in"):
             sums = self.queues.setdefault((local.date(), channel, site if channel == "walk_in" else queue), _QueueSums())
             if stage == "arrived":
@@ -486,26 +491,6 @@ class SourceTally:
         )
 
 
-# A requester id worth keying as a number: digits with the punctuation people and PBXes put in numbers.
-_PHONE_LIKE = re.compile(r"\+?[0-9 ()\-.]+")
-
-
-def phone_identifier(written: str) -> str | None:
-    """The number a phone-like id is keyed by, as the queue_log and channel-export connectors do:
-    its digits without the Danish prefix, if 8 to 15 of them; None for anything else (anonymous
-    callers, internal channels such as Local/2004@from-internal/n)."""
-    if not _PHONE_LIKE.fullmatch(written):
-        return None
-    number = normalise_phone_number(written)
-    return number if 8 <= len(number) <= 15 else None
-
-
-def export_identifier(written: str) -> str | None:
-    """A channel export's requester id as its connector keys it: a phone-like id (a CPR number with or
-    without its dash too) by its digits, anything else as written; None when empty."""
-    return phone_identifier(written) or (written or None)
-
-
 @dataclass
 class PlantedData:
     """Personal values as they are written, collected by every writer."""
@@ -516,8 +501,9 @@ class PlantedData:
     email_addresses: set[str] = field(default_factory=set)
     ip_addresses: set[str] = field(default_factory=set)
 
-    def phone(self, written: str) -> str:
-        self.phone_numbers.update((written, normalise_phone_number(written)))
+    def phone(self, written: str, number: str) -> str:
+        """A phone number as written, and the 8-digit number it is."""
+        self.phone_numbers.update((written, number))
         return written
 
     def model(self) -> PersonalData:

@@ -13,13 +13,14 @@ from datetime import datetime, time
 from urllib.parse import unquote
 
 from pipeline.simulated.calendar import local_epoch
+from pipeline.simulated.catalogue import meaning
 from pipeline.simulated.truth import SourceTally
 from pipeline.simulated.world import DOMAIN, MONTHS, WEB_HOUR_DEMAND, World, local_time
 from schemas import UNCLASSIFIED
 
 WWW_SYSTEM, FORMS_SYSTEM = "www", "selvbetjening"
 WWW_LOG, FORMS_LOG = "web/www.access.log", "web/selvbetjening.access.json"
-# Task information pages (web_page rules) and their share of page views; paths as browsers send them.
+# Task information pages (tasks in catalogue.py) and their share of page views; paths as browsers send them.
 TASK_PAGES = (
     ("/borger/pas-og-koerekort/pas", 0.18), ("/borger/pas-og-koerekort/k%C3%B8rekort", 0.10),
     ("/borger/flytning", 0.14), ("/borger/sundhedskort", 0.08), ("/borger/affald", 0.12),
@@ -31,7 +32,7 @@ FORM_ASSETS = ("/selvbetjening/static/forms.css", "/selvbetjening/static/forms.j
 STATIC_PATHS = frozenset(STATIC_ASSETS + FORM_ASSETS + ("/favicon.ico", "/robots.txt", "/sitemap.xml"))
 HEALTH_PATHS = frozenset({"/healthz", "/status"})
 # Forms on the self-service platform: (form page, POST target, success status, receipt page, share).
-# The hundetegn form has no web_form rule on purpose: its POSTs are skipped, not counted.
+# The hundetegn form has no task on purpose (catalogue.py): its POSTs are skipped, not counted.
 FORMS = (
     ("/selvbetjening/flytning", "/selvbetjening/flytning/send", 302, "/selvbetjening/flytning/kvittering", 0.35),
     ("/selvbetjening/pas/bestil", "/selvbetjening/pas/bestil", 303, "/selvbetjening/pas/kvittering", 0.25),
@@ -72,7 +73,8 @@ class _Line:
 
 class _AccessLog:
     """One web server's access log: each request written as the server logs it and judged as the
-    web connector's rules say (status, request line, path, bot, method, redirect, rule)."""
+    web connector's rules say (status, request line, path, bot, method, redirect), the task as
+    catalogue.py gives it."""
 
     def __init__(self, world: World, tally: SourceTally, json_format: bool, host: str) -> None:
         self.world = world
@@ -110,14 +112,14 @@ class _AccessLog:
         if agent in BOTS or agent == UPTIME_AGENT:
             return "bot"
         if method == "POST":
-            rule_set, channel = "web_form", "self_service"
+            kind, channel = "web_form", "self_service"
         elif method == "GET":
             if 300 <= status < 400 and status != 304:
                 return "redirect"
-            rule_set, channel = "web_page", "web"
+            kind, channel = "web_page", "web"
         else:
             return "method"
-        task, department = self.world.classify(rule_set, path)
+        task, department = meaning(kind, path)
         if task == UNCLASSIFIED:
             return "not a form or task page"
         return channel, "inbound", "arrived", task, department

@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from connectors.mapping import MappingRules
 from pipeline.simulated.calendar import PHONE_HOUR_DEMAND, TZ, WEEKDAY_DEMAND, local_epoch, poisson_times
 from pipeline.simulated.truth import ImapMailbox, PlantedData
-from schemas import UNCLASSIFIED
 
 DOMAIN = "kommune.dk"  # the municipality's own mail and web domain
 CITIZEN_DOMAINS = ("example.com", "example.net", "example.org", "post.example", "mail.example")
@@ -101,13 +99,12 @@ class OfficeClock:
 
 @dataclass
 class World:
-    """What every writer shares: where, which days, whose rules and which citizens."""
+    """What every writer shares: where, which days and which citizens."""
 
     out_dir: Path
     seed: int
     days: list[date]
     open_days: frozenset[date]  # weekdays that are not public holidays: staff are at work
-    mapping: MappingRules
     municipality: str
     planted: PlantedData
     imap_mailboxes: list[ImapMailbox] = field(default_factory=list)
@@ -147,11 +144,6 @@ class World:
                 out.extend(poisson_times(rng, start, start + 3600, per_hour * load))
         return out
 
-    def classify(self, rule_set: str, key: str) -> tuple[str, str]:
-        """(task, department) as the mapping rules decide them; department empty when unclassified."""
-        cls = self.mapping.classify(rule_set, key)
-        return cls.task, cls.department if cls.task != UNCLASSIFIED else ""
-
     def citizen(self, rng: random.Random) -> Citizen:
         return rng.choice(self.citizens)
 
@@ -159,7 +151,7 @@ class World:
         """A phone number the way people write it, recorded as planted."""
         a, b, c, d = number[:2], number[2:4], number[4:6], number[6:]
         written = rng.choice((number, f"{a} {b} {c} {d}", f"+45 {number}", f"+45 {a} {b} {c} {d}", f"{a}{b} {c}{d}"))
-        return self.planted.phone(written)
+        return self.planted.phone(written, number)
 
     def name(self, value: str) -> str:
         self.planted.names.add(value)

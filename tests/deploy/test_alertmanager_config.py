@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from pipeline.ground.steering import load_steering
-from pipeline.simulated.municipality import SITES
+from pipeline.simulated.walkins import SITES
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"

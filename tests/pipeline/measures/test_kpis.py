@@ -24,8 +24,10 @@ from pipeline.ground.steering import Baseline, Steering, Target, TargetPoint, Ta
 from pipeline.measures.kpis import KpiError, baseline_arguments, kpi_sql, run_kpi
 from pipeline.measures.targets import TargetStatus, evaluate_target, evaluate_targets
 from pipeline.simulated.http import CONTACT_CENTRE_QUEUES, RECEPTION_SITE
-from pipeline.simulated.municipality import PHONE_QUEUES, SPIKE_SITE, simulate
+from pipeline.simulated.municipality import simulate
+from pipeline.simulated.phone import PHONE_QUEUES
 from pipeline.simulated.truth import EventCount, GroundTruth, KeyedArrival, expected_first_contact, expected_inquiries
+from pipeline.simulated.walkins import SPIKE_SITE
 from pipeline.store.clickhouse import EmbeddedStore, init_schema
 from schemas import InquiryEvent, SourceRef
 from tests.pipeline.measures.inquiry_outcomes import outcomes

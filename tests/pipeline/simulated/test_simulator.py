@@ -28,20 +28,8 @@ from pipeline.ground.privacy import normalise_phone_number
 from pipeline.ground.settings import Settings
 from pipeline.ingest import expand_paths, load_run_file, run_ingest
 from pipeline.simulated.calendar import PHONE_HOURS, WALK_IN_HOURS, default_start
-from pipeline.simulated.municipality import (
-    DEFAULT_MAPPING_FILE,
-    MALFORMED_CALLER,
-    MALFORMED_CALLER_NUMBERS,
-    PHONE_QUEUES,
-    RUN_FILE,
-    TICKET_HEADER,
-    TICKET_OUTCOMES,
-    TICKET_SERVICES,
-    UNMAPPED_QUEUE,
-    UNMAPPED_SERVICE,
-    connector_configs,
-    simulate,
-)
+from pipeline.simulated.municipality import DEFAULT_MAPPING_FILE, RUN_FILE, connector_configs, simulate
+from pipeline.simulated.phone import MALFORMED_CALLER, MALFORMED_CALLER_NUMBERS, PHONE_QUEUES, UNMAPPED_QUEUE
 from pipeline.simulated.truth import (
     REGISTRATIONS,
     SOURCES,
@@ -51,6 +39,7 @@ from pipeline.simulated.truth import (
     expected_first_contact,
     expected_inquiries,
 )
+from pipeline.simulated.walkins import TICKET_HEADER, TICKET_OUTCOMES, TICKET_SERVICES, UNMAPPED_SERVICE
 from tests.pipeline.simulated.simulated_files import (
     FILE_SOURCES,
     QUEUE_SUMS,
@@ -747,6 +736,35 @@ def test_repeat_candidates_are_told_apart_as_contact_keys_are(
         "phone", "walk_in", "email", "chat"}
     assert all(re.fullmatch(r"r[0-9]+", a.requester) for a in truth.repeat_candidates)
     assert [a.at for a in truth.repeat_candidates] == sorted(a.at for a in truth.repeat_candidates)
+
+
+def test_contact_keys_split_inquiries_into_the_worlds_requesters(
+    week: tuple[Path, GroundTruth], week_read: dict[str, object], week_imap: tuple[dict[str, object], ...]
+) -> None:
+    """The world decides who each keyed inquiry is from while writing it (the number called from, the
+    address written from, the CPR number), and the contact keys kanalpuls makes of the files must split
+    the inquiries the same way, across tasks too: same requester if and only if same key. Compared as
+    partitions of the repeated inquiries (ground truth's repeat candidates), since ids and keys differ."""
+    _, truth = week
+    by_requester: defaultdict[str, list[tuple[str, datetime, str, str]]] = defaultdict(list)
+    for a in truth.repeat_candidates:
+        by_requester[a.requester].append((a.source, a.at, a.channel, a.task))
+    keyed = [(source, e) for source, found in emitted(week_read, week_imap).items() for e in found
+             if e.stage.value == "arrived" and e.direction.value == "inbound" and e.channel.value != "web"
+             and e.contact_key]
+    per_task = Counter((e.contact_key, e.task) for _, e in keyed)
+    by_key: defaultdict[str, list[tuple[str, datetime, str, str]]] = defaultdict(list)
+    for source, e in keyed:
+        if per_task[(e.contact_key, e.task)] > 1:
+            by_key[e.contact_key].append((source, e.occurred_at, e.channel.value, e.task))
+
+    def partition(groups: dict[str, list[tuple[str, datetime, str, str]]]) -> list[tuple[tuple[str, datetime, str, str], ...]]:
+        return sorted(tuple(sorted(group)) for group in groups.values())
+
+    assert partition(by_key) == partition(by_requester)
+    across_tasks = [g for g in by_requester.values() if len({task for *_, task in g}) > 1]
+    across_sources = [g for g in by_requester.values() if len({source for source, *_ in g}) > 1]
+    assert across_tasks and across_sources  # the partition links more than one task's, and one source's, inquiries
 
 
 def test_queue_sums_agree_with_the_phone_and_walk_in_stats(week: tuple[Path, GroundTruth]) -> None:

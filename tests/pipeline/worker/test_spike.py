@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from pipeline.ground.settings import Settings
 from pipeline.ground.steering import SpikeConfig, Steering, load_steering
-from pipeline.simulated.municipality import SPIKE_HOUR, SPIKE_SITE, simulate
+from pipeline.simulated.municipality import simulate
+from pipeline.simulated.walkins import SPIKE_HOUR, SPIKE_SITE
 from pipeline.worker.spike import Arrival, MinuteBaseline, SpikeDetector, poisson_tail, walk_in_arrivals
 from schemas.wire import Message, decode_messages
 
