@@ -221,6 +221,18 @@ def store_init() -> None:
     console.print(f"store ready: database {settings.store.database}, applied {', '.join(applied)}")
 
 
+@store_app.command("cluster-ddl")
+def store_cluster_ddl(
+    database: Annotated[str, typer.Option(help="The database the tables go in.")] = "kanalpuls",
+) -> None:
+    """Print the ClickHouse cluster variant of the events and rollups (Replicated + Distributed), to run once."""
+    from pipeline.store.cluster import cluster_ddl
+
+    if not database.isidentifier():
+        raise _fail(f"--database {database[:40]!r}: use letters, digits and _ only")
+    sys.stdout.write(cluster_ddl(database))
+
+
 @store_app.command("serve")
 def store_serve(
     port: Annotated[int, typer.Option(help="Loopback port; point workers and commands at it with "
