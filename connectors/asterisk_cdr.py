@@ -54,43 +54,20 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from connectors.base import (
-    ConnectorConfig,
-    ConnectorContext,
-    EventBuilder,
-    Location,
-    RecordRejected,
-    Skip,
-    decode_record,
-)
+from connectors.base import ConnectorContext, Location, RecordParser, RecordRejected, Skip, decode_record, whole_seconds
+from connectors.config import ConnectorConfig, rule_set_field, system_field, timezone_field
 from connectors.tabular import parse_time
 from pipeline.ground.privacy import REDACTED, normalise_phone_number, shown
 from schemas import Channel, InquiryEvent, Stage
-from schemas.inquiry import MAX_DURATION_SECONDS
 
 
 class AsteriskCdrConfig(ConnectorConfig):
     """Where Master.csv comes from, which of cdr_csv's optional columns it has, and what is internal."""
 
-    system: str = Field(
-        default="asterisk_cdr",
-        min_length=1,
-        description="Name of the PBX's CDR source, e.g. 'asterisk-pbx1-cdr'; part of every event id and of the "
-        "event's source.",
-        examples=["asterisk-pbx1-cdr"],
-    )
-    rule_set: str = Field(
-        default="phone_extension",
-        min_length=1,
-        description="Rule set in the mapping file that maps the dialled number or extension (dst) to task and "
-        "department.",
-    )
-    timezone: str = Field(
-        default="Europe/Copenhagen",
-        description="IANA zone of the CDR's times: cdr_csv writes the PBX's local time; with usegmtime=yes in "
-        "cdr.conf [csv] (Asterisk's sample cdr.conf sets it) set 'UTC'.",
-        examples=["UTC"],
-    )
+    system: str = system_field("asterisk_cdr", "the PBX's CDR source", "asterisk-pbx1-cdr")
+    rule_set: str = rule_set_field("phone_extension", "the dialled number or extension (dst)")
+    timezone: str = timezone_field("Europe/Copenhagen", "cdr_csv writes the PBX's local time; with usegmtime=yes "
+                                   "in cdr.conf [csv] (Asterisk's sample cdr.conf sets it) set 'UTC'", "UTC")
     loguniqueid: bool = Field(
         default=True,
         description="As cdr.conf [csv] loguniqueid: rows carry the call's uniqueid after amaflags (column 17). "
@@ -141,41 +118,26 @@ _SRC, _DST, _DCONTEXT, _CLID, _CHANNEL, _LASTAPP = 1, 2, 3, 4, 5, 7
 _START, _ANSWER, _END, _DURATION, _BILLSEC, _DISPOSITION = 9, 10, 11, 12, 13, 14
 _MAX_EXTENSION = 80  # AST_MAX_EXTENSION: a dst (dialled number or extension) is no longer
 _DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # cdr_csv's DATE_FORMAT "%Y-%m-%d %T"
-_MAX_DURATION_DIGITS = 9
 _ANSWERED = "ANSWERED"
 # ast_cdr_disp2str: every disposition but ANSWERED leaves the caller unserved.
 _DISPOSITIONS = frozenset({_ANSWERED, "NO ANSWER", "BUSY", "FAILED", "CONGESTION"})
+# Fields kept in the dead letter of a row whose columns cannot be told apart: numbers, times, ids.
+_HARMLESS_FIELD = re.compile(r"[0-9:. \-]*")
 
 # A caller number worth keying, as the queue_log connector keys caller ids (same digits, same key).
 _PHONE_LIKE = re.compile(r"\+?[0-9 ()\-.]+")
 _MIN_PHONE_DIGITS = 8
 _MAX_PHONE_DIGITS = 15  # E.164
-# Fields kept in the dead letter of a row whose columns cannot be told apart: numbers, times, ids.
-_HARMLESS_FIELD = re.compile(r"[0-9:. \-]*")
 
 
-def _seconds(value: str, field_no: int, name: str) -> int:
-    """Whole seconds as cdr_csv writes duration and billsec; anything else rejects the row."""
-    digits = value.strip()
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_DURATION_DIGITS:
-        raise RecordRejected(f"bad {name} {shown(value)} in field {field_no}: expected whole seconds, 0 or more")
-    seconds = int(digits)
-    if seconds > MAX_DURATION_SECONDS:
-        raise RecordRejected(f"{name} {seconds} s in field {field_no} is over a week ({MAX_DURATION_SECONDS} s): "
-                             "a broken clock or row, not a call")
-    return seconds
-
-
-class AsteriskCdrParser:
+class AsteriskCdrParser(RecordParser):
     """Parses one Master.csv row into phone events, a Skip, or a RecordRejected."""
 
+    _config: AsteriskCdrConfig
     kind: ClassVar[str] = "asterisk_cdr"
 
     def __init__(self, config: AsteriskCdrConfig, context: ConnectorContext) -> None:
-        self._config = config
-        self._context = context
-        self._events = EventBuilder(context.municipality)
-        self._zone = config.zone
+        super().__init__(config, context)
         self._uniqueid_at = _BASE_COLUMNS if config.loguniqueid else None
         self._userfield_at = _BASE_COLUMNS + config.loguniqueid if config.loguserfield else None
         width = _BASE_COLUMNS + config.loguniqueid + config.loguserfield + 3 * config.newcdrcolumns
@@ -217,8 +179,8 @@ class AsteriskCdrParser:
             raise RecordRejected(f"empty start in field {_START + 1}: every call has the time it began")
         self._time(fields[_ANSWER], _ANSWER)  # checked only: see the module docstring on wall clocks
         self._time(fields[_END], _END)
-        duration = _seconds(fields[_DURATION], _DURATION + 1, "duration")
-        billsec = _seconds(fields[_BILLSEC], _BILLSEC + 1, "billsec")
+        duration = whole_seconds(fields[_DURATION], _DURATION + 1, "duration", "row")
+        billsec = whole_seconds(fields[_BILLSEC], _BILLSEC + 1, "billsec", "row")
         disposition = fields[_DISPOSITION].strip()
         if disposition not in _DISPOSITIONS:
             raise RecordRejected(

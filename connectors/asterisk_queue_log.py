@@ -32,18 +32,10 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from connectors.base import (
-    ConnectorConfig,
-    ConnectorContext,
-    EventBuilder,
-    Location,
-    RecordRejected,
-    Skip,
-    decode_record,
-)
+from connectors.base import ConnectorContext, Location, RecordParser, RecordRejected, Skip, decode_record, whole_seconds
+from connectors.config import ConnectorConfig, rule_set_field, system_field
 from pipeline.ground.privacy import normalise_phone_number, shown
 from schemas import Channel, InquiryEvent, Stage
-from schemas.inquiry import MAX_DURATION_SECONDS
 
 
 class UnknownEvents(StrEnum):
@@ -54,17 +46,8 @@ class UnknownEvents(StrEnum):
 class AsteriskQueueLogConfig(ConnectorConfig):
     """Where the queue_log comes from and how its queue names are classified."""
 
-    system: str = Field(
-        default="asterisk",
-        min_length=1,
-        description="Name of the PBX, e.g. 'asterisk-pbx1'; part of every event id and of the event's source.",
-        examples=["asterisk-pbx1"],
-    )
-    rule_set: str = Field(
-        default="phone_queue",
-        min_length=1,
-        description="Rule set in the mapping file that maps queue names to task and department.",
-    )
+    system: str = system_field("asterisk", "the PBX", "asterisk-pbx1")
+    rule_set: str = rule_set_field("phone_queue", "queue names")
     ignore_queues: list[str] = Field(
         default_factory=list,
         description="Queue names (exact, as in column 3) whose lines are skipped, e.g. internal test queues.",
@@ -86,8 +69,6 @@ logger = logging.getLogger(__name__)
 _EARLIEST_EPOCH = 946_684_800
 _LATEST_EPOCH = 4_102_444_800
 _BLANK = Skip(reason="blank line")
-# More digits than this is not a duration in seconds (and keeps int() away from huge strings).
-_MAX_DURATION_DIGITS = 9
 
 # callid values Asterisk writes on lines that are about the queue, not a call.
 _NON_CALL_IDS = frozenset({"NONE", "REALTIME", "CLI", "MANAGER"})
@@ -138,24 +119,12 @@ _MIN_PHONE_DIGITS = 8
 _MAX_PHONE_DIGITS = 15  # E.164
 
 
-def _seconds(value: str, field_no: int, name: str) -> int:
-    """A whole number of seconds, as app_queue writes durations (blanks around it tolerated);
-    anything else rejects the line."""
-    if not (value.isascii() and value.isdigit()) or len(value) > _MAX_DURATION_DIGITS:
-        digits = value.strip()
-        if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_DURATION_DIGITS:
-            raise RecordRejected(f"bad {name} {shown(value)} in field {field_no}: expected whole seconds, 0 or more")
-        value = digits
-    seconds = int(value)
-    if seconds > MAX_DURATION_SECONDS:
-        raise RecordRejected(f"{name} {seconds} s in field {field_no} is over a week ({MAX_DURATION_SECONDS} s): "
-                             "a broken clock or line, not a call")
-    return seconds
 
 
-class AsteriskQueueLogParser:
+class AsteriskQueueLogParser(RecordParser):
     """Parses one queue_log line into phone events, a Skip, or a RecordRejected."""
 
+    _config: AsteriskQueueLogConfig
     kind: ClassVar[str] = "asterisk_queue_log"
 
     def redact(self, record: str) -> str:
@@ -169,10 +138,8 @@ class AsteriskQueueLogParser:
         return "|".join(fields)
 
     def __init__(self, config: AsteriskQueueLogConfig, context: ConnectorContext) -> None:
-        self._config = config
-        self._context = context
+        super().__init__(config, context)
         self._ignored = frozenset(config.ignore_queues)
-        self._events = EventBuilder(context.municipality)
         self._reject_unknown = config.unknown_events is UnknownEvents.reject
         self._unknown_seen: set[str] = set()
 
@@ -226,23 +193,23 @@ class AsteriskQueueLogParser:
             key = self._contact_key(data[1])
             event = self._event(location, callid, queue, Stage.arrived, occurred_at, contact_key=key)
         elif verb == "CONNECT":
-            wait = _seconds(data[0], 6, "holdtime")
+            wait = whole_seconds(data[0], 6, "holdtime")
             event = self._event(location, callid, queue, Stage.answered, occurred_at, wait=wait)
         elif verb in _TRANSFERS:
             # ATTENDEDTRANSFER: holdtime|calltime|origposition are always the last three.
             hold_at = len(data) - 3 if verb == "ATTENDEDTRANSFER" else 2
-            wait = _seconds(data[hold_at], 6 + hold_at, "holdtime") if len(data) > hold_at else None
-            handle = _seconds(data[hold_at + 1], 7 + hold_at, "calltime") if len(data) > hold_at + 1 else None
+            wait = whole_seconds(data[hold_at], 6 + hold_at, "holdtime") if len(data) > hold_at else None
+            handle = whole_seconds(data[hold_at + 1], 7 + hold_at, "calltime") if len(data) > hold_at + 1 else None
             event = self._event(
                 location, callid, queue, Stage.closed, occurred_at, wait=wait, handle=handle, resolved=False
             )
         elif verb in _ABANDON_WAIT_FIELD:
             at = _ABANDON_WAIT_FIELD[verb]
-            wait = _seconds(data[at], 6 + at, "waittime") if len(data) > at else None
+            wait = whole_seconds(data[at], 6 + at, "waittime") if len(data) > at else None
             event = self._event(location, callid, queue, Stage.abandoned, occurred_at, wait=wait)
         else:  # COMPLETECALLER, COMPLETEAGENT
-            wait = _seconds(data[0], 6, "holdtime")
-            handle = _seconds(data[1], 7, "calltime")
+            wait = whole_seconds(data[0], 6, "holdtime")
+            handle = whole_seconds(data[1], 7, "calltime")
             event = self._event(location, callid, queue, Stage.closed, occurred_at, wait=wait, handle=handle)
         return [event]
 

@@ -12,13 +12,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Protocol, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel
 
+from connectors.config import ConnectorConfig
 from connectors.mapping import Classification, MappingRules, load_mapping
 from pipeline.ground.errors import KanalpulsError, TerminalError
-from pipeline.ground.privacy import ContactKeyer
+from pipeline.ground.privacy import ContactKeyer, shown
 from pipeline.ground.settings import Settings
 from schemas import Channel, Direction, InquiryEvent, SourceRef, Stage, make_event_id, make_inquiry_id
 from schemas.inquiry import (
@@ -99,6 +99,38 @@ class Parser(Protocol):
 
     # Optional: `redact(record: str) -> str` blanks fields the parser knows hold personal
     # data before a rejected record is dead-lettered (generic masking runs after it).
+
+
+_MAX_DURATION_DIGITS = 9  # a week is 6: longer numbers are refused as over a week, absurd ones before int()
+
+
+def whole_seconds(value: str, field_no: int, name: str, record: str = "line") -> int:
+    """A whole number of seconds as Asterisk writes durations (blanks around it tolerated), at
+    most a week; anything else rejects the record, naming the field."""
+    if not (value.isascii() and value.isdigit()) or len(value) > _MAX_DURATION_DIGITS:
+        digits = value.strip()
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_DURATION_DIGITS:
+            raise RecordRejected(f"bad {name} {shown(value)} in field {field_no}: expected whole seconds, 0 or more")
+        value = digits
+    seconds = int(value)
+    if seconds > MAX_DURATION_SECONDS:
+        raise RecordRejected(f"{name} {seconds} s in field {field_no} is over a week ({MAX_DURATION_SECONDS} s): "
+                             f"a broken clock or {record}, not a call")
+    return seconds
+
+
+class RecordParser:
+    """What every parser begins with: its config, the context it maps and keys with, and an
+    EventBuilder for the municipality; `_zone` is where times written without an offset are
+    read. A parser adds what its format needs and implements `start_file` and `parse`."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, config: ConnectorConfig, context: ConnectorContext) -> None:
+        self._config = config
+        self._context = context
+        self._events = EventBuilder(context.municipality)
+        self._zone = config.zone
 
 
 def decode_record(record: bytes) -> str:
@@ -251,33 +283,3 @@ class EventBuilder:
         values["wait_seconds"], values["handle_seconds"] = wait, handle
         values["source"] = _unvalidated(SourceRef, source)
         return _unvalidated(InquiryEvent, values)
-
-
-class ConnectorConfig(BaseModel):
-    """What every source's config says, declared once: the system it reads (part of every event
-    id and of its checkpoint file's name), the mapping file's rule set that classifies what it
-    reads, and the zone of times the source writes without a UTC offset. A source whose times
-    are always absolute (epoch seconds, an offset on every line) keeps the field and never needs
-    it. Unknown keys are refused: a misspelt option must fail at start, not be read as a default."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    system: str = Field(default="source", min_length=1, max_length=NAME_MAX,
-                        description="Name of the source system; part of every event id and of its checkpoint file.")
-    rule_set: str = Field(default="", max_length=NAME_MAX,
-                          description="Rule set in the mapping file that maps the source's keys to task and department.")
-    timezone: str = Field(default="Europe/Copenhagen",
-                          description="IANA zone of timestamps written without a UTC offset.")
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'Europe/Copenhagen'") from None
-        return value
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)

@@ -30,15 +30,8 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from connectors.base import (
-    ConnectorConfig,
-    ConnectorContext,
-    EventBuilder,
-    Location,
-    RecordRejected,
-    Skip,
-    decode_record,
-)
+from connectors.base import ConnectorContext, Location, RecordParser, RecordRejected, Skip, decode_record
+from connectors.config import ConnectorConfig, rule_set_field, system_field
 from connectors.mapping import Classification
 from connectors.tabular import CsvRows, parse_time
 from pipeline.ground.privacy import PERSONAL_FIELDS, cut, normalise_phone_number, redact_json_fields, shown
@@ -109,12 +102,7 @@ KOMHEN_COLUMNS = ChannelExportColumns(
 class ChannelExportConfig(ConnectorConfig):
     """How to read one system's "one row per inquiry" export. The defaults read id, time and channel."""
 
-    system: str = Field(
-        default="channel-export",
-        min_length=1,
-        description="Name of the exporting system, e.g. 'sbsys-post' or 'chat'; part of every event id.",
-        examples=["sbsys-post"],
-    )
+    system: str = system_field("channel-export", "the exporting system, e.g. 'sbsys-post' or 'chat'", "sbsys-post")
     format: ExportFormat = Field(default=ExportFormat.csv, description="'csv' (with a header line) or 'jsonl'.")
     delimiter: str = Field(default=";", min_length=1, max_length=1, description="CSV field separator.")
     timestamp_format: str | None = Field(
@@ -122,11 +110,7 @@ class ChannelExportConfig(ConnectorConfig):
         description="strptime format of the timestamps; None: ISO 8601 such as '2024-03-04 09:12:00'.",
         examples=["%d-%m-%Y %H:%M"],
     )
-    rule_set: str = Field(
-        default="channel_export",
-        min_length=1,
-        description="Rule set in the mapping file that classifies the task_key (or a task that is no KLE code).",
-    )
+    rule_set: str = rule_set_field("channel_export", "the task_key (or a task that is no KLE code)")
     columns: ChannelExportColumns = Field(
         default_factory=ChannelExportColumns, description="Header or field names of the export's columns."
     )
@@ -186,16 +170,14 @@ _MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 8, 15
 _BROKEN_JSON_KEPT = 4000
 
 
-class ChannelExportParser:
+class ChannelExportParser(RecordParser):
     """Parses one export row into one `arrived` event, a Skip (the CSV header), or a RecordRejected."""
 
+    _config: ChannelExportConfig
     kind: ClassVar[str] = "channel_export"
 
     def __init__(self, config: ChannelExportConfig, context: ConnectorContext) -> None:
-        self._config = config
-        self._context = context
-        self._events = EventBuilder(context.municipality)
-        self._zone = config.zone
+        super().__init__(config, context)
         self._jsonl = config.format is ExportFormat.jsonl
         self._channels = {raw.strip().casefold(): channel for raw, channel in config.channel_values.items()}
         self._directions = {raw.strip().casefold(): value for raw, value in config.direction_values.items()}

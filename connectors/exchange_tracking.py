@@ -39,15 +39,8 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors.base import (
-    ConnectorConfig,
-    ConnectorContext,
-    EventBuilder,
-    Location,
-    RecordRejected,
-    Skip,
-    decode_record,
-)
+from connectors.base import ConnectorContext, Location, RecordParser, RecordRejected, Skip, decode_record
+from connectors.config import ConnectorConfig, rule_set_field, system_field, timezone_field
 from connectors.files import open_log
 from connectors.mapping import Classification
 from pipeline.ground.privacy import shown
@@ -121,13 +114,7 @@ _PERSONAL = ("recipient_address", "sender_address", "message_subject", "return_p
 class ExchangeTrackingConfig(ConnectorConfig):
     """Which mailboxes are the municipality's shared mailboxes and how the log's fields are named."""
 
-    system: str = Field(
-        default="exchange",
-        min_length=1,
-        description="Name of this log source (one server's logs, say): names the checkpoint and the events' "
-        "source.system.",
-        examples=["exch01"],
-    )
+    system: str = system_field("exchange", "this log source (one server's logs, say)", "exch01")
     organisation: str = Field(
         default="exchange",
         min_length=1,
@@ -135,14 +122,8 @@ class ExchangeTrackingConfig(ConnectorConfig):
         "entry, so a message logged on several servers counts once.",
         examples=["exchange-kommune"],
     )
-    rule_set: str = Field(
-        default="mailbox",
-        min_length=1,
-        description="Rule set in the mapping file that maps shared-mailbox addresses to task and department.",
-    )
-    timezone: str = Field(
-        default="UTC", description="IANA zone of date-time values without an offset; Exchange writes them in UTC."
-    )
+    rule_set: str = rule_set_field("mailbox", "shared-mailbox addresses")
+    timezone: str = timezone_field("UTC", "Exchange writes them in UTC")
     shared_mailboxes: list[str] = Field(
         default_factory=list,
         description="Addresses of the shared mailboxes to count (compared lower-cased). Empty: nothing is counted.",
@@ -197,16 +178,14 @@ _FIRST_YEAR, _LAST_YEAR = EARLIEST_YEAR, LATEST_YEAR
 _HARMLESS_FIELD = re.compile(r"[0-9A-Fa-f.:\-TZ+%{}]*")
 
 
-class ExchangeTrackingParser:
+class ExchangeTrackingParser(RecordParser):
     """Parses one tracking-log line into e-mail events, a Skip (headers, other events), or a RecordRejected."""
 
+    _config: ExchangeTrackingConfig
     kind: ClassVar[str] = "exchange_tracking"
 
     def __init__(self, config: ExchangeTrackingConfig, context: ConnectorContext) -> None:
-        self._zone = config.zone
-        self._config = config
-        self._context = context
-        self._events = EventBuilder(context.municipality)
+        super().__init__(config, context)
         # The mailboxes are few and fixed: classify each once.
         self._classes: dict[str, Classification] = {
             mailbox: context.mapping.classify(config.rule_set, mailbox) for mailbox in config.shared_mailboxes

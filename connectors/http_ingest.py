@@ -21,9 +21,9 @@ from typing import ClassVar
 
 import orjson
 from aiohttp import web
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
-from connectors.base import ConnectorConfig
+from connectors.config import ConnectorConfig, system_field
 from connectors.outbox import ConnectorStats
 from connectors.source import Inputs
 from pipeline.ground.errors import TerminalError
@@ -34,7 +34,7 @@ from pipeline.sinks.base import EventSink
 from pipeline.sinks.kafka import KafkaEventSink, ProduceFailed, kafka_sink
 from schemas import InquiryEvent
 from schemas.export import json_schema_documents
-from schemas.inquiry import NAME_MAX, PATH_MAX
+from schemas.inquiry import PATH_MAX
 from schemas.wire import Message, decode_messages, encode_batch
 
 logger = logging.getLogger(__name__)
@@ -191,8 +191,7 @@ class HttpIngestConfig(ConnectorConfig):
     (KANALPULS_HTTP__*), since clients must know them; events arrive whole, so the mapping's
     rule sets and a time zone are not used."""
 
-    system: str = Field(default=KIND, min_length=1, max_length=NAME_MAX,
-                        description="Name of the source; the key its confirmations come under.")
+    system: str = system_field(KIND, "the HTTP ingest; the key its confirmations come under")
 
 
 class HttpSource:

@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from connectors.base import ConnectorConfig, ConnectorContext, ConnectorError, RecordRejected, Skip
+from connectors.base import ConnectorContext, ConnectorError, RecordRejected, Skip
+from connectors.config import ConnectorConfig, rule_set_field, system_field
 from connectors.mapping import Classification
 from pipeline.ground.errors import TerminalError, TransientError
 from pipeline.ground.privacy import RAW_KEPT, cut, masked_excerpt, shown
@@ -169,11 +170,7 @@ class SharedMailbox(BaseModel):
 class ImapMailboxConfig(ConnectorConfig):
     """Where the IMAP server is, how to log in, and which shared mailboxes and folders to count."""
 
-    system: str = Field(
-        default="imap", min_length=1,
-        description="Name of the mail system; part of every event id and of the checkpoint file's name.",
-        examples=["imap-kommune"],
-    )
+    system: str = system_field("imap", "the mail system", "imap-kommune")
     host: str = Field(default="localhost", min_length=1, description="IMAP server.", examples=["imap.kommune.dk"])
     port: int = Field(
         default=143, ge=1, le=65535, description="IMAP port; 143 by default, 993 when tls is 'ssl' and no port is set.",
@@ -189,10 +186,7 @@ class ImapMailboxConfig(ConnectorConfig):
     )
     username: str = Field(default="", description="IMAP login used for every mailbox without its own username.")
     password: SecretStr = Field(default=SecretStr(""), description="Password of `username`; never printed or logged.")
-    rule_set: str = Field(
-        default="mailbox", min_length=1,
-        description="Rule set in the mapping file that maps shared-mailbox addresses to task and department.",
-    )
+    rule_set: str = rule_set_field("mailbox", "shared-mailbox addresses")
     mailboxes: list[SharedMailbox] = Field(
         default_factory=list, description="The shared mailboxes to count. Empty: nothing is read.",
     )

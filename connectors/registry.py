@@ -13,9 +13,10 @@ from pathlib import Path
 
 from connectors.asterisk_cdr import AsteriskCdrConfig, AsteriskCdrParser
 from connectors.asterisk_queue_log import AsteriskQueueLogConfig, AsteriskQueueLogParser
-from connectors.base import ConnectorConfig, ConnectorContext, Parser
+from connectors.base import ConnectorContext, Parser
 from connectors.channel_export import ChannelExportConfig, ChannelExportParser
 from connectors.checkpoints import checkpoint_file
+from connectors.config import ConnectorConfig
 from connectors.exchange_tracking import ExchangeTrackingConfig, ExchangeTrackingParser
 from connectors.http_ingest import HttpIngestConfig, HttpSource
 from connectors.imap_mailbox import ImapHeaderParser, ImapMailboxConfig

@@ -29,8 +29,9 @@ from typing import IO, ClassVar
 
 from pydantic import ValidationError
 
-from connectors.base import ConnectorConfig, ConnectorContext, Location, Parser, RecordRejected, Skip, connector_context
+from connectors.base import ConnectorContext, Location, Parser, RecordRejected, Skip, connector_context
 from connectors.checkpoints import Checkpoints
+from connectors.config import ConnectorConfig
 from connectors.files import (
     MAX_RECORD_BYTES,
     Head,

@@ -26,7 +26,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from connectors.base import ConnectorConfig, ConnectorContext, EventBuilder, Location, RecordRejected, Skip
+from connectors.base import ConnectorContext, Location, RecordParser, RecordRejected, Skip
+from connectors.config import ConnectorConfig, rule_set_field, system_field
 from connectors.tabular import CsvRows, parse_time
 from pipeline.ground.privacy import PERSONAL_FIELDS, shown
 from schemas import Channel, InquiryEvent, Stage
@@ -95,16 +96,8 @@ QMATIC_OUTCOMES: dict[str, TicketOutcome] = {
 class TicketExportConfig(ConnectorConfig):
     """How to read one ticket system's CSV export. The defaults read the simple ticket log."""
 
-    system: str = Field(
-        default="tickets",
-        min_length=1,
-        description="Name of the ticket system, e.g. 'qmatic-borgerservice'; part of every event id.",
-    )
-    rule_set: str = Field(
-        default="ticket_service",
-        min_length=1,
-        description="Rule set in the mapping file that maps services to task and department.",
-    )
+    system: str = system_field("tickets", "the ticket system", "qmatic-borgerservice")
+    rule_set: str = rule_set_field("ticket_service", "services")
     delimiter: str = Field(default=";", min_length=1, max_length=1, description="CSV field separator.")
     timestamp_format: str | None = Field(
         default=None,
@@ -154,16 +147,14 @@ _FALSE = frozenset({"0", "false", "no", "nej", "drop-in", "dropin", "walk-in", "
 
 
 
-class TicketExportParser:
+class TicketExportParser(RecordParser):
     """Parses one export row into walk-in events, a Skip (the header), or a RecordRejected."""
 
+    _config: TicketExportConfig
     kind: ClassVar[str] = "ticket_export"
 
     def __init__(self, config: TicketExportConfig, context: ConnectorContext) -> None:
-        self._config = config
-        self._context = context
-        self._builder = EventBuilder(context.municipality)
-        self._zone = config.zone
+        super().__init__(config, context)
         self._outcomes = {raw.strip().casefold(): outcome for raw, outcome in config.outcomes.items()}
         self._outcome_list = ", ".join(repr(raw) for raw in config.outcomes)
         # logical name -> header name, for the columns this export is configured to have
@@ -185,9 +176,9 @@ class TicketExportParser:
         value = self._rows.values(record, location.line)
         if isinstance(value, Skip):
             return value
-        return self._events(value, location)
+        return self._row_events(value, location)
 
-    def _events(self, value: dict[str, str], location: Location) -> list[InquiryEvent]:
+    def _row_events(self, value: dict[str, str], location: Location) -> list[InquiryEvent]:
         """One row's values (by logical column name) -> its events, after checking they fit together."""
         columns = self._config.columns
         ticket_id = value["ticket_id"]
@@ -227,7 +218,7 @@ class TicketExportParser:
             # Times come from parse_time (UTC, 2000-2099), durations are differences of them, the
             # classification is the mapping's: EventBuilder validates only the site, the service
             # (queue) and the location, which come from the row and the runtime.
-            return self._builder.event(
+            return self._events.event(
                 location, reference, Channel.walk_in, stage, at, cls, service,
                 site=site, appointment=appointment, **measures,
             )  # fmt: skip

@@ -52,15 +52,8 @@ from urllib.parse import unquote
 import orjson
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.base import (
-    ConnectorConfig,
-    ConnectorContext,
-    EventBuilder,
-    Location,
-    RecordRejected,
-    Skip,
-    decode_record,
-)
+from connectors.base import ConnectorContext, Location, RecordParser, RecordRejected, Skip, decode_record
+from connectors.config import ConnectorConfig, rule_set_field, system_field
 from connectors.mapping import Classification
 from pipeline.ground.privacy import REDACTED, shown
 from schemas import Channel, InquiryEvent, Stage
@@ -164,23 +157,14 @@ DEFAULT_SKIP_PATHS = {
 class WebAccessLogConfig(ConnectorConfig):
     """How to read one web server's access log and which requests are inquiries or page views."""
 
-    system: str = Field(
-        default="web",
-        min_length=1,
-        description="Name of the web server or site, e.g. 'www-kommune'; part of every event id and of the source.",
-        examples=["www-kommune", "selvbetjening"],
-    )
+    system: str = system_field("web", "the web server or site", "www-kommune", "selvbetjening")
     format: AccessLogFormat = Field(
         default=AccessLogFormat.auto,
         description="'combined' (nginx/Apache combined, vhost_combined, common), 'json', or 'auto' per line.",
     )
-    rule_set: str = Field(
-        default="web_form",
-        min_length=1,
-        validation_alias=AliasChoices("rule_set", "form_rule_set"),
-        description="Rule set mapping form endpoint paths (globs) to task and department: self-service inquiries "
-        "(also read as form_rule_set, its name before every connector had a rule_set).",
-    )
+    rule_set: str = rule_set_field(
+        "web_form", "form endpoint paths (globs): self-service inquiries; also read as form_rule_set, its name "
+        "before every source had a rule_set", validation_alias=AliasChoices("rule_set", "form_rule_set"))
     page_rule_set: str = Field(
         default="web_page",
         min_length=1,
@@ -398,14 +382,14 @@ class _PathVerdict:
     page: _Matched | None = None
 
 
-class WebAccessLogParser:
+class WebAccessLogParser(RecordParser):
     """Parses one access-log line into a self-service or web event, a Skip, or a RecordRejected."""
 
+    _config: WebAccessLogConfig
     kind: ClassVar[str] = "web_access_log"
 
     def __init__(self, config: WebAccessLogConfig, context: ConnectorContext) -> None:
-        self._config = config
-        self._context = context
+        super().__init__(config, context)
         self._format = config.format
         self._form_methods = frozenset(config.form_methods)
         self._page_methods = frozenset(config.page_methods)
@@ -427,7 +411,6 @@ class WebAccessLogParser:
             name.rsplit(".", 1)[-1].casefold()
             for name in (*self._fields.time, *self._fields.status, *self._fields.method)
         )
-        self._events = EventBuilder(context.municipality)
         self._paths: dict[str, _PathVerdict] = {}
         self._agents: dict[str, bool] = {}
         self._last_time = ""

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from connectors.base import ConnectorConfig
+from connectors.config import ConnectorConfig
 from connectors.outbox import ConnectorStats
 from connectors.registry import ConnectorKind, UnknownConnector, get_kind
 from pipeline.ground.errors import KanalpulsError, TerminalError

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ConnectorConfig, ConnectorContext, Location, Parser, ParseResult, RecordRejected, Skip
+from connectors.base import ConnectorContext, Location, Parser, ParseResult, RecordRejected, Skip
 from connectors.checkpoints import Checkpoints
+from connectors.config import ConnectorConfig
 from connectors.mapping import load_mapping
 from connectors.registry import KINDS
 from connectors.runtime import ConnectorRunner

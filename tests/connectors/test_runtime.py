@@ -23,10 +23,10 @@ from connectors.mapping import load_mapping
 from connectors.registry import KINDS
 from connectors.runtime import ConnectorRunner, Unconfirmed
 from pipeline.ground.privacy import ContactKeyer
-from pipeline.sinks.base import confirmed
 from pipeline.sinks.dry_run import DryRunSink
-from schemas import DeadLetter, InquiryEvent
+from schemas import InquiryEvent
 from schemas.wire import encode_batch
+from tests.connectors.harness import RecordingSink
 
 MAPPING = Path(__file__).resolve().parents[2] / "deploy" / "mapping.yaml"
 
@@ -45,29 +45,6 @@ def call_lines(first: int, count: int, queue: str = "pas") -> list[str]:
     return lines
 
 
-class RecordingSink:
-    """An EventSink that keeps what it is given, in order (stands where Kafka would)."""
-
-    shows_rejections = False
-
-    def __init__(self) -> None:
-        self.batches: list[tuple[str, list[InquiryEvent]]] = []
-        self.dead_letters: list[DeadLetter] = []
-        self.flushes = 0
-
-    async def send_batch(self, key: str, events: list[InquiryEvent]) -> None:
-        self.batches.append((key, list(events)))
-
-    async def send_dead_letter(self, letter: DeadLetter) -> None:
-        self.dead_letters.append(letter)
-
-    async def flush(self) -> asyncio.Future[None]:
-        self.flushes += 1
-        return confirmed()
-
-    @property
-    def events(self) -> list[InquiryEvent]:
-        return [e for _, batch in self.batches for e in batch]
 
 
 def runner(sink: RecordingSink, checkpoints: Checkpoints | None = None, batch_events: int = 500,
