@@ -57,7 +57,7 @@ from pydantic import Field
 from connectors.base import ConnectorContext, Location, RecordParser, RecordRejected, Skip, decode_record, whole_seconds
 from connectors.config import ConnectorConfig, rule_set_field, system_field, timezone_field
 from connectors.tabular import parse_time
-from pipeline.ground.privacy import REDACTED, normalise_phone_number, shown
+from pipeline.ground.privacy import REDACTED, shown
 from schemas import Channel, InquiryEvent, Stage
 
 
@@ -123,11 +123,6 @@ _ANSWERED = "ANSWERED"
 _DISPOSITIONS = frozenset({_ANSWERED, "NO ANSWER", "BUSY", "FAILED", "CONGESTION"})
 # Fields kept in the dead letter of a row whose columns cannot be told apart: numbers, times, ids.
 _HARMLESS_FIELD = re.compile(r"[0-9:. \-]*")
-
-# A caller number worth keying, as the queue_log connector keys caller ids (same digits, same key).
-_PHONE_LIKE = re.compile(r"\+?[0-9 ()\-.]+")
-_MIN_PHONE_DIGITS = 8
-_MAX_PHONE_DIGITS = 15  # E.164
 
 
 class AsteriskCdrParser(RecordParser):
@@ -217,7 +212,7 @@ class AsteriskCdrParser(RecordParser):
             # beyond that (dst as the queue, the location), and a stage pushed past 2099 by its duration.
             return self._events.event(location, reference, Channel.phone, stage, at, classification, dst, **measures)
 
-        events = [event(Stage.arrived, start, contact_key=self._contact_key(src))]
+        events = [event(Stage.arrived, start, contact_key=self._context.keyer.phone_key(src))]
         if answered:
             wait = duration - billsec
             events.append(event(Stage.answered, start + timedelta(seconds=wait), wait_seconds=wait))
@@ -232,14 +227,6 @@ class AsteriskCdrParser(RecordParser):
         if not raw:
             return None
         return parse_time(raw, f"{_NAMES[at]} (field {at + 1})", _DATE_FORMAT, self._zone, self._config.timezone)
-
-    def _contact_key(self, src: str) -> str | None:
-        if not _PHONE_LIKE.fullmatch(src):
-            return None  # empty, 'anonymous', a channel name: no number to key
-        number = normalise_phone_number(src)
-        if not _MIN_PHONE_DIGITS <= len(number) <= _MAX_PHONE_DIGITS:
-            return None
-        return self._context.keyer.key(number)
 
     def redact(self, record: str) -> str:
         """A rejected row fit for the dead-letter topic: src, clid and userfield blanked; in a row of

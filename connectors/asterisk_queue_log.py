@@ -34,7 +34,7 @@ from pydantic import Field
 
 from connectors.base import ConnectorContext, Location, RecordParser, RecordRejected, Skip, decode_record, whole_seconds
 from connectors.config import ConnectorConfig, rule_set_field, system_field
-from pipeline.ground.privacy import normalise_phone_number, shown
+from pipeline.ground.privacy import shown
 from schemas import Channel, InquiryEvent, Stage
 
 
@@ -112,14 +112,6 @@ _ABANDON_WAIT_FIELD = {"ABANDON": 2, "EXITEMPTY": 2, "EXITWITHTIMEOUT": 2, "EXIT
 _TRANSFERS = frozenset({"TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER"})
 _NO_CALLER_FIELD = (frozenset(_CALL_EVENTS) - {"ENTERQUEUE"}) | _HOUSEKEEPING | _DIALLER
 
-# A caller id worth keying: digits with the punctuation people and PBXes put in numbers.
-# Channel names (Local/2004@from-internal/n, SIP/abc-0001) and 'anonymous' do not match.
-_PHONE_LIKE = re.compile(r"\+?[0-9 ()\-.]+")
-_MIN_PHONE_DIGITS = 8
-_MAX_PHONE_DIGITS = 15  # E.164
-
-
-
 
 class AsteriskQueueLogParser(RecordParser):
     """Parses one queue_log line into phone events, a Skip, or a RecordRejected."""
@@ -190,7 +182,7 @@ class AsteriskQueueLogParser(RecordParser):
         occurred_at = datetime.fromtimestamp(epoch, timezone.utc)
 
         if verb == "ENTERQUEUE":
-            key = self._contact_key(data[1])
+            key = self._context.keyer.phone_key(data[1])
             event = self._event(location, callid, queue, Stage.arrived, occurred_at, contact_key=key)
         elif verb == "CONNECT":
             wait = whole_seconds(data[0], 6, "holdtime")
@@ -241,14 +233,6 @@ class AsteriskQueueLogParser(RecordParser):
                 f"timestamp {epoch} in field 1 is outside 2000-2099: expected Unix epoch seconds"
             )
         return epoch
-
-    def _contact_key(self, callerid: str) -> str | None:
-        if not _PHONE_LIKE.fullmatch(callerid):
-            return None
-        number = normalise_phone_number(callerid)
-        if not _MIN_PHONE_DIGITS <= len(number) <= _MAX_PHONE_DIGITS:
-            return None
-        return self._context.keyer.key(number)
 
     def _event(
         self,

@@ -34,7 +34,7 @@ from connectors.base import ConnectorContext, Location, RecordParser, RecordReje
 from connectors.config import ConnectorConfig, rule_set_field, system_field
 from connectors.mapping import Classification
 from connectors.tabular import CsvRows, parse_time
-from pipeline.ground.privacy import PERSONAL_FIELDS, cut, normalise_phone_number, redact_json_fields, shown
+from pipeline.ground.privacy import PERSONAL_FIELDS, cut, redact_json_fields, shown
 from schemas import Channel, Direction, InquiryEvent, RequesterType, Stage
 
 
@@ -164,8 +164,6 @@ logger = logging.getLogger(__name__)
 
 _KLE = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}")  # a KLE subject code (emne), e.g. 85.06.00
 # A requester id that is a phone number (digits with the punctuation people write) is keyed by its digits.
-_PHONE_LIKE = re.compile(r"\+?[0-9 ()\-.]+")
-_MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 8, 15
 # Characters of a JSON line that does not parse kept in its dead letter (a chat export row is far shorter).
 _BROKEN_JSON_KEPT = 4000
 
@@ -325,11 +323,9 @@ class ChannelExportParser(RecordParser):
         )
 
     def _contact_key(self, requester_id: str) -> str | None:
-        if _PHONE_LIKE.fullmatch(requester_id):
-            number = normalise_phone_number(requester_id)
-            if _MIN_PHONE_DIGITS <= len(number) <= _MAX_PHONE_DIGITS:
-                return self._context.keyer.key(number)
-        return self._context.keyer.key(requester_id)
+        """A phone number keyed as the phone sources key callers; any other id as it is."""
+        keyer = self._context.keyer
+        return keyer.phone_key(requester_id) or keyer.key(requester_id)
 
     def redact(self, record: str) -> str:
         """A rejected row fit for the dead-letter topic: its requester id and personal fields blanked.

@@ -31,6 +31,7 @@ from connectors.config import ConnectorConfig, rule_set_field, system_field
 from connectors.tabular import CsvRows, parse_time
 from pipeline.ground.privacy import PERSONAL_FIELDS, shown
 from schemas import Channel, InquiryEvent, Stage
+from schemas.inquiry import MAX_DURATION_SECONDS
 
 
 class TicketOutcome(StrEnum):
@@ -207,6 +208,14 @@ class TicketExportParser(RecordParser):
             raise RecordRejected(
                 f"{columns.finished_at} {shown(value['finished_at'])}"
                 f" is before {getattr(columns, start)} {shown(value[start])}"
+            )
+
+        last = finished or called
+        if last is not None and (last - issued).total_seconds() > MAX_DURATION_SECONDS:
+            end = "finished_at" if finished is not None else "called_at"
+            raise RecordRejected(
+                f"{columns.issued_at} {shown(value['issued_at'])} to {getattr(columns, end)} {shown(value[end])}"
+                " is over a week: a wrong date, not one visit"
             )
 
         site = value.get("site") or self._config.default_site

@@ -233,6 +233,13 @@ def shown(value: str, limit: int = 60) -> str:
     return repr(cut(mask_personal_data(cut(value, 4 * limit)), limit))
 
 
+# A caller id worth keying: digits with the punctuation people and PBXes put in numbers.
+# Channel names (Local/2004@from-internal/n, SIP/abc-0001) and 'anonymous' do not match.
+_PHONE_LIKE = re.compile(r"\+?[0-9 ()\-.]+")
+_MIN_PHONE_DIGITS = 8
+_MAX_PHONE_DIGITS = 15  # E.164
+
+
 def normalise_phone_number(raw: str) -> str:
     """Reduce a caller id to its digits without the Danish prefix, so +45 1234 5678 == 12345678."""
     digits = re.sub(r"\D", "", raw)
@@ -257,3 +264,13 @@ class ContactKeyer:
         if not identifier:
             return None
         return hmac.digest(self._secret, identifier.encode(), "sha256").hex()
+
+    def phone_key(self, caller: str) -> str | None:
+        """The key of a phone number however it is written (+45 1234 5678 and 12345678 alike);
+        None for what is no number: empty, 'anonymous', a channel name, an extension."""
+        if not _PHONE_LIKE.fullmatch(caller):
+            return None
+        number = normalise_phone_number(caller)
+        if not _MIN_PHONE_DIGITS <= len(number) <= _MAX_PHONE_DIGITS:
+            return None
+        return self.key(number)

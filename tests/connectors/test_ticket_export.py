@@ -575,3 +575,13 @@ def test_a_row_whose_columns_are_shifted_keeps_no_name_in_its_dead_letter() -> N
     redacted = parser.redact("A7;Pas; fornyelse;Rådhuset;2026-03-02 09:00:00;;;3;served;Jens Hansen;x")
     assert "Jens" not in redacted and "Hansen" not in redacted
     assert "2026-03-02 09:00:00" in redacted
+
+
+def test_a_visit_over_a_week_long_is_rejected_naming_both_times():
+    # Found by hypothesis: a Qmatic no-show called a month after its ticket was issued made a
+    # wait the event contract refuses; it is a wrong date, said as such, never an invalid event.
+    parser = make_parser()
+    row = "A001;Pas;Rådhuset;2026-03-02 09:00:00;2026-04-02 09:00:00;;1;no_show"
+    with pytest.raises(RecordRejected, match="issued_at '2026-03-02 09:00:00' to called_at '2026-04-02 09:00:00' "
+                                             "is over a week"):
+        parser.parse(row.encode(), Location(SYSTEM, FILE, 2, 0))
