@@ -125,10 +125,9 @@ _DISPOSITIONS = frozenset({_ANSWERED, "NO ANSWER", "BUSY", "FAILED", "CONGESTION
 _HARMLESS_FIELD = re.compile(r"[0-9:. \-]*")
 
 
-class AsteriskCdrParser(RecordParser):
+class AsteriskCdrParser(RecordParser[AsteriskCdrConfig]):
     """Parses one Master.csv row into phone events, a Skip, or a RecordRejected."""
 
-    _config: AsteriskCdrConfig
     kind: ClassVar[str] = "asterisk_cdr"
 
     def __init__(self, config: AsteriskCdrConfig, context: ConnectorContext) -> None:

@@ -113,10 +113,9 @@ _TRANSFERS = frozenset({"TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER"})
 _NO_CALLER_FIELD = (frozenset(_CALL_EVENTS) - {"ENTERQUEUE"}) | _HOUSEKEEPING | _DIALLER
 
 
-class AsteriskQueueLogParser(RecordParser):
+class AsteriskQueueLogParser(RecordParser[AsteriskQueueLogConfig]):
     """Parses one queue_log line into phone events, a Skip, or a RecordRejected."""
 
-    _config: AsteriskQueueLogConfig
     kind: ClassVar[str] = "asterisk_queue_log"
 
     def redact(self, record: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -119,14 +119,17 @@ def whole_seconds(value: str, field_no: int, name: str, record: str = "line") ->
     return seconds
 
 
-class RecordParser:
+SourceConfig = TypeVar("SourceConfig", bound=ConnectorConfig)
+
+
+class RecordParser(Generic[SourceConfig]):
     """What every parser begins with: its config, the context it maps and keys with, and an
     EventBuilder for the municipality; `_zone` is where times written without an offset are
     read. A parser adds what its format needs and implements `start_file` and `parse`."""
 
     kind: ClassVar[str]
 
-    def __init__(self, config: ConnectorConfig, context: ConnectorContext) -> None:
+    def __init__(self, config: SourceConfig, context: ConnectorContext) -> None:
         self._config = config
         self._context = context
         self._events = EventBuilder(context.municipality)

@@ -168,10 +168,9 @@ _KLE = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}")  # a KLE subject code (emne),
 _BROKEN_JSON_KEPT = 4000
 
 
-class ChannelExportParser(RecordParser):
+class ChannelExportParser(RecordParser[ChannelExportConfig]):
     """Parses one export row into one `arrived` event, a Skip (the CSV header), or a RecordRejected."""
 
-    _config: ChannelExportConfig
     kind: ClassVar[str] = "channel_export"
 
     def __init__(self, config: ChannelExportConfig, context: ConnectorContext) -> None:

@@ -178,10 +178,9 @@ _FIRST_YEAR, _LAST_YEAR = EARLIEST_YEAR, LATEST_YEAR
 _HARMLESS_FIELD = re.compile(r"[0-9A-Fa-f.:\-TZ+%{}]*")
 
 
-class ExchangeTrackingParser(RecordParser):
+class ExchangeTrackingParser(RecordParser[ExchangeTrackingConfig]):
     """Parses one tracking-log line into e-mail events, a Skip (headers, other events), or a RecordRejected."""
 
-    _config: ExchangeTrackingConfig
     kind: ClassVar[str] = "exchange_tracking"
 
     def __init__(self, config: ExchangeTrackingConfig, context: ConnectorContext) -> None:

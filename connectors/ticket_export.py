@@ -148,10 +148,9 @@ _FALSE = frozenset({"0", "false", "no", "nej", "drop-in", "dropin", "walk-in", "
 
 
 
-class TicketExportParser(RecordParser):
+class TicketExportParser(RecordParser[TicketExportConfig]):
     """Parses one export row into walk-in events, a Skip (the header), or a RecordRejected."""
 
-    _config: TicketExportConfig
     kind: ClassVar[str] = "ticket_export"
 
     def __init__(self, config: TicketExportConfig, context: ConnectorContext) -> None:

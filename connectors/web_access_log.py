@@ -382,10 +382,9 @@ class _PathVerdict:
     page: _Matched | None = None
 
 
-class WebAccessLogParser(RecordParser):
+class WebAccessLogParser(RecordParser[WebAccessLogConfig]):
     """Parses one access-log line into a self-service or web event, a Skip, or a RecordRejected."""
 
-    _config: WebAccessLogConfig
     kind: ClassVar[str] = "web_access_log"
 
     def __init__(self, config: WebAccessLogConfig, context: ConnectorContext) -> None:
