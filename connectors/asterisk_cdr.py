@@ -59,6 +59,7 @@ from connectors.config import ConnectorConfig, rule_set_field, system_field, tim
 from connectors.tabular import parse_time
 from pipeline.ground.privacy import REDACTED, shown
 from schemas import Channel, InquiryEvent, Stage
+from schemas.inquiry import LATEST_YEAR
 
 
 class AsteriskCdrConfig(ConnectorConfig):
@@ -123,6 +124,10 @@ _ANSWERED = "ANSWERED"
 _DISPOSITIONS = frozenset({_ANSWERED, "NO ANSWER", "BUSY", "FAILED", "CONGESTION"})
 # Fields kept in the dead letter of a row whose columns cannot be told apart: numbers, times, ids.
 _HARMLESS_FIELD = re.compile(r"[0-9:. \-]*")
+# A dst as Asterisk dials it: an extension or number, never text with spaces.
+_EXTENSION = re.compile(r"[0-9A-Za-z*#+_.\-]*")
+# What a context or dialled number looks like (from-trunk, from-internal, 89402200): kept in dead letters.
+_CONTEXT_LIKE = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)+|\+?[0-9*#]+")
 
 
 class AsteriskCdrParser(RecordParser[AsteriskCdrConfig]):
@@ -191,6 +196,9 @@ class AsteriskCdrParser(RecordParser[AsteriskCdrConfig]):
         if len(dst) > _MAX_EXTENSION:
             raise RecordRejected(f"dst of {len(dst):,} characters in field {_DST + 1}: Asterisk's extensions and"
                                  f" numbers have at most {_MAX_EXTENSION}")
+        if not _EXTENSION.fullmatch(dst):  # a name in dst is a shifted row; it is not quoted here
+            raise RecordRejected(f"dst in field {_DST + 1} is no extension or number: letters, digits and * # + _ . -"
+                                 " only (is a text column unquoted?)")
 
         if fields[_DCONTEXT] in self._internal_contexts:
             return Skip(reason="internal context")
@@ -211,14 +219,17 @@ class AsteriskCdrParser(RecordParser[AsteriskCdrConfig]):
             # beyond that (dst as the queue, the location), and a stage pushed past 2099 by its duration.
             return self._events.event(location, reference, Channel.phone, stage, at, classification, dst, **measures)
 
+        ends = start + timedelta(seconds=duration)
+        if ends.year > LATEST_YEAR:
+            raise RecordRejected(f"the call starting {fields[_START]} in field {_START + 1} ends after {LATEST_YEAR}")
         events = [event(Stage.arrived, start, contact_key=self._context.keyer.phone_key(src))]
         if answered:
             wait = duration - billsec
             events.append(event(Stage.answered, start + timedelta(seconds=wait), wait_seconds=wait))
-            events.append(event(Stage.closed, start + timedelta(seconds=duration), wait_seconds=wait,
+            events.append(event(Stage.closed, ends, wait_seconds=wait,
                                 handle_seconds=billsec))
         else:
-            events.append(event(Stage.abandoned, start + timedelta(seconds=duration), wait_seconds=duration))
+            events.append(event(Stage.abandoned, ends, wait_seconds=duration))
         return events
 
     def _time(self, raw: str, at: int) -> datetime | None:
@@ -228,21 +239,24 @@ class AsteriskCdrParser(RecordParser[AsteriskCdrConfig]):
         return parse_time(raw, f"{_NAMES[at]} (field {at + 1})", _DATE_FORMAT, self._zone, self._config.timezone)
 
     def redact(self, record: str) -> str:
-        """A rejected row fit for the dead-letter topic: src, clid and userfield blanked; in a row of
-        another width (its columns cannot be told apart) every field but numbers and times."""
+        """A rejected row fit for the dead-letter topic: only numbers and times are kept, and where
+        the row has a width cdr_csv writes, the disposition and a context or dst that looks like
+        one. src, clid, userfield, channels and lastdata may name or number a person, and in a row
+        whose text columns were not quoted any column may hold them, so nothing else is kept."""
         try:
             fields = next(csv.reader((record,)), [])
         except csv.Error:
             return "<row redacted: not a CSV line>"
-        if len(fields) in self._widths:
-            personal = [_SRC, _CLID]
-            if self._userfield_at is not None and len(fields) > _BASE_COLUMNS:
-                personal.append(self._userfield_at)
-            for position in personal:
-                if fields[position]:
-                    fields[position] = REDACTED
-        else:
-            fields = [field if _HARMLESS_FIELD.fullmatch(field) else REDACTED for field in fields]
+        aligned = len(fields) in self._widths
+        fields = [field if _HARMLESS_FIELD.fullmatch(field) or (aligned and _kept(at, field)) else REDACTED
+                  for at, field in enumerate(fields)]
         out = io.StringIO()
         csv.writer(out, lineterminator="").writerow(fields)
         return out.getvalue()
+
+
+def _kept(at: int, field: str) -> bool:
+    """Whether a dead letter may keep column `at` of an aligned row."""
+    if at == _DISPOSITION:
+        return field in _DISPOSITIONS
+    return at in (_DST, _DCONTEXT) and _CONTEXT_LIKE.fullmatch(field) is not None

@@ -29,15 +29,23 @@ def checkpoint_file(settings: Settings, kind: str, system: str) -> Path:
     return settings.connectors.checkpoint_dir / f"{kind}-{system}.json"
 
 
-def read_checkpoint_file(path: Path, section: str) -> dict[str, dict[str, object]]:
-    """The positions saved under `section` ({} when the source never saved any)."""
+def read_checkpoint_file(path: Path, section: str, counts: tuple[str, ...],
+                         texts: tuple[str, ...] = ()) -> dict[str, dict[str, object]]:
+    """The positions saved under `section` ({} when the source never saved any), each holding
+    the whole numbers `counts` (0 or more) and optionally the strings `texts`, nothing else."""
     if not path.exists():
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         positions = data.get(section, {})
-        if not isinstance(positions, dict) or not all(isinstance(pos, dict) for pos in positions.values()):
+        if not isinstance(positions, dict):
             raise ValueError(f"'{section}' is not a map of positions")
+        for name, position in positions.items():
+            if not (isinstance(position, dict) and set(counts) <= set(position) <= set(counts) | set(texts)
+                    and all(type(position[key]) is int and position[key] >= 0 for key in counts)
+                    and all(isinstance(position.get(key, ""), str) for key in texts)):
+                raise ValueError(f"the position of {name[:200]!r} is not {', '.join(counts)} as whole numbers "
+                                 f"from 0{''.join(f' and {key} as text' for key in texts)}")
         return positions
     except (OSError, ValueError, AttributeError) as exc:
         raise CheckpointFileError(
@@ -47,13 +55,17 @@ def read_checkpoint_file(path: Path, section: str) -> dict[str, dict[str, object
 
 def write_checkpoint_file(path: Path, section: str, positions: dict[str, dict[str, object]]) -> None:
     """Replace the file atomically, synced first: a crash leaves the old positions or the new, never half."""
-    private_directory(path.parent)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({section: positions}, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        private_directory(path.parent)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump({section: positions}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise CheckpointFileError(f"cannot write checkpoint file {path} ({exc.strerror}): check "
+                                  "KANALPULS_CONNECTORS__CHECKPOINT_DIR is a directory this user may write") from exc
 
 
 class Checkpoints:
@@ -61,11 +73,8 @@ class Checkpoints:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            self.positions = {name: Position(**pos) for name, pos in read_checkpoint_file(path, "files").items()}
-        except TypeError as exc:
-            raise CheckpointFileError(f"checkpoint file {path} holds a position kanalpuls does not know ({exc}): "
-                                      "delete it to read every file again") from exc
+        saved = read_checkpoint_file(path, "files", ("inode", "offset", "line"), ("fingerprint",))
+        self.positions = {name: Position(**pos) for name, pos in saved.items()}  # type: ignore[arg-type]
 
     def start(self, file: Path) -> Position:
         """Where to resume `file`: its saved position if it is still the same file; the

@@ -43,7 +43,7 @@ KIND = "http_ingest"
 
 SINK_KEY = web.AppKey("sink", KafkaEventSink)
 SETTINGS_KEY = web.AppKey("settings", Settings)
-STATS_KEY = web.AppKey("stats", ConnectorStats)  # requests accepted (`files`), events taken and refused
+STATS_KEY = web.AppKey("stats", ConnectorStats)  # requests answered (`files`), events taken, refused by reason
 
 
 class HttpIngestError(TerminalError):
@@ -116,9 +116,10 @@ async def post_events(request: web.Request) -> web.Response:
         return _problem(413, f"more than {MAX_EVENTS_PER_REQUEST} lines in one request; send smaller batches")
     events, errors = await asyncio.to_thread(parse_events, body)  # 6 MiB take seconds: not on the event loop
     stats = request.app[STATS_KEY]
+    stats.files += 1  # a request answered; a refused batch is the client's to fix, told in the answer
     if errors:
-        stats.rejected += len(errors)
         stats.records += len(errors)
+        stats.skipped["invalid event, batch answered 422"] += len(errors)
         return _problem(422, f"{len(errors)} invalid event(s); nothing was accepted",
                         invalid=errors[:MAX_ERRORS_LISTED], listed=min(len(errors), MAX_ERRORS_LISTED))
     if not events:
@@ -131,16 +132,19 @@ async def post_events(request: web.Request) -> web.Response:
         receipt = await sink.send_events(list(by_key.items()))
     except ProduceFailed as exc:
         logger.warning("broker did not acknowledge an HTTP batch: %s", exc)
+        stats.records += len(events)
+        stats.skipped["not acknowledged, batch answered 503"] += len(events)
         return _problem(503, "the broker did not acknowledge the events; retry later", detail=str(exc))
     try:
         # With confirm=stored (the default), 202 means stored in ClickHouse, not only on Kafka.
         await asyncio.wait_for(asyncio.shield(receipt), settings.http.confirm_seconds)
     except asyncio.TimeoutError:
+        stats.records += len(events)
+        stats.skipped["not confirmed stored, batch answered 503"] += len(events)
         return _problem(503, f"the events were sent but not confirmed stored within {settings.http.confirm_seconds:.0f}"
                              " s; send the batch again (events carry their ids, so a resent event is stored once)")
     finally:
         sink.settled(receipt)
-    stats.files += 1
     stats.records += len(events)
     stats.events += len(events)
     return web.Response(status=202, body=orjson.dumps({"accepted": len(events)}), content_type="application/json")
@@ -201,6 +205,7 @@ class HttpSource:
 
     unit: ClassVar[str] = "request(s)"
     takes_paths: ClassVar[bool] = False
+    one_per_process: ClassVar[bool] = True  # it listens on KANALPULS_HTTP__PORT
     reads: ClassVar[str] = "events POSTed over HTTP"
     keys_contacts: ClassVar[bool] = False  # clients send contact keys, or none
 

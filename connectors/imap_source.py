@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from connectors.base import ConnectorContext, Skip, connector_context
-from connectors.checkpoints import CheckpointFileError, checkpoint_file, read_checkpoint_file, write_checkpoint_file
+from connectors.checkpoints import checkpoint_file, read_checkpoint_file, write_checkpoint_file
 from connectors.imap_mailbox import KIND, ImapHeaderParser, ImapMailboxConfig, MessageRef, SharedMailbox
 from connectors.imap_session import ImapSession
 from connectors.outbox import ConnectorStats, Outbox
@@ -44,11 +44,8 @@ class ImapCheckpoints:
         self.path = path
         self.folders: dict[str, FolderPosition] = {}
         if path is not None:
-            try:
-                self.folders = {key: FolderPosition(**pos) for key, pos in read_checkpoint_file(path, "folders").items()}
-            except TypeError as exc:
-                raise CheckpointFileError(f"checkpoint file {path} holds a position kanalpuls does not know "
-                                          f"({exc}): delete it to read every folder again") from exc
+            saved = read_checkpoint_file(path, "folders", ("uidvalidity", "last_uid"))
+            self.folders = {key: FolderPosition(**pos) for key, pos in saved.items()}  # type: ignore[arg-type]
 
     @classmethod
     def for_config(cls, settings: Settings, config: ImapMailboxConfig) -> ImapCheckpoints:
@@ -82,6 +79,7 @@ class ImapSource:
 
     unit: ClassVar[str] = "folder(s)"
     takes_paths: ClassVar[bool] = False
+    one_per_process: ClassVar[bool] = False
     reads: ClassVar[str] = "its mailboxes over IMAP (see its config)"
     keys_contacts: ClassVar[bool] = True
 

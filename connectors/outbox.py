@@ -13,7 +13,6 @@ is pending and reads again from its last committed checkpoint.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
@@ -116,9 +115,10 @@ class Outbox:
         """Commit the oldest confirmed steps, in order; raise Unconfirmed when the oldest step
         waits longer than confirm_seconds."""
         while self._pending and self._pending[0].receipt.done():
-            step = self._pending.popleft()
+            step = self._pending[0]
             if step.receipt.cancelled() or step.receipt.exception() is not None:
-                raise Unconfirmed("a confirmation failed")
+                raise Unconfirmed("a confirmation failed")  # the step stays: abandon() drops it, nothing after it commits
+            self._pending.popleft()
             step.commit()
             self.stats.add(step.stats)
             self._settled(step.receipt)
@@ -143,9 +143,7 @@ class Outbox:
         """Read no further while too much is unconfirmed: wait for the oldest step."""
         while self._pending and sum(step.stats.events for step in self._pending) > self.max_unconfirmed_events:
             oldest = self._pending[0]
-            left = self.confirm_seconds - (time.monotonic() - oldest.sent_at)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(oldest.receipt), max(left, 0.0))
+            await _wait(oldest.receipt, self.confirm_seconds - (time.monotonic() - oldest.sent_at))
             self.settle()
 
     async def drain(self, stop: asyncio.Event | None = None) -> None:
@@ -153,9 +151,7 @@ class Outbox:
         return early, leaving the rest for the next run, once `stop` is set."""
         while self._pending:
             oldest = self._pending[0]
-            left = self.confirm_seconds - (time.monotonic() - oldest.sent_at)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(oldest.receipt), max(min(left, 1.0), 0.0))
+            await _wait(oldest.receipt, min(self.confirm_seconds - (time.monotonic() - oldest.sent_at), 1.0))
             self.settle()
             if stop is not None and stop.is_set() and self._pending:
                 return
@@ -179,3 +175,22 @@ class Outbox:
         settled = getattr(self.sink, "settled", None)
         if settled is not None:
             settled(receipt)
+
+
+# However late the oldest step is, a wait for it lasts this long at least: a worker that is
+# behind but confirming is waited for without spinning a core.
+_LEAST_WAIT = 0.05
+
+
+async def _wait(receipt: asyncio.Future[None], seconds: float) -> None:
+    """Wait up to `seconds` for `receipt`; how it ended is for settle() to judge (a failed or
+    cancelled receipt is Unconfirmed there), so only the waiting task's own cancellation escapes."""
+    try:
+        await asyncio.wait_for(asyncio.shield(receipt), max(seconds, _LEAST_WAIT))
+    except asyncio.TimeoutError:
+        pass
+    except asyncio.CancelledError:
+        if not receipt.cancelled():
+            raise
+    except Exception:  # noqa: BLE001 - the receipt's own failure, judged by settle()
+        pass

@@ -47,6 +47,11 @@ class ConnectorKind:
         return self.source_class.takes_paths
 
     @property
+    def one_per_process(self) -> bool:
+        """Whether two of it cannot run side by side (the HTTP ingest listens on one port)."""
+        return self.source_class.one_per_process
+
+    @property
     def keys_contacts(self) -> bool:
         """Whether the source keys contacts itself, with the configured secret."""
         return self.source_class.keys_contacts
@@ -110,7 +115,8 @@ ALIASES = {"asterisk": "asterisk_queue_log", "queue_log": "asterisk_queue_log", 
 class UnknownConnector(TerminalError):
     def __init__(self, name: str, why: str = "") -> None:
         super().__init__(f"connector kind '{name}': {why}" if why else
-                         f"unknown connector kind '{name}': choose one of {', '.join(sorted(KINDS))}")
+                         f"unknown connector kind '{name}': choose one of {', '.join(sorted(KINDS))} (or an alias: "
+                         f"{', '.join(f'{alias} = {kind}' for alias, kind in sorted(ALIASES.items()))})")
 
 
 def get_kind(name: str) -> ConnectorKind:

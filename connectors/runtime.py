@@ -167,7 +167,7 @@ class ConnectorRunner:
             queue = await self._first_files(discover, stop)
             seen.update(queue)
             known.extend(queue)
-        while queue:
+        while queue and not (stop is not None and stop.is_set()):
             path = queue.pop(0)
             for rotated in self._rotated_away(path):
                 if rotated not in seen:
@@ -227,7 +227,9 @@ class ConnectorRunner:
         try:
             while True:
                 final = self._finished(path, follow, rotated)
-                position = await self._read_available(path, fh, position, head, final=final)
+                position = await self._read_available(path, fh, position, head, final=final, stop=stop)
+                if stop is not None and stop.is_set():
+                    return  # told to stop (Ctrl-C, SIGTERM): the checkpoint is where the reading got to
                 if not follow and not final and position.offset < size_or_zero(fh):
                     logger.info("%s: the last line has no newline yet and the file changed within %.0fs; "
                                 "it is left for the next run", path, self.settle_seconds)
@@ -285,7 +287,7 @@ class ConnectorRunner:
         ))
 
     async def _read_available(self, path: Path, fh: IO[bytes], position: Position, head: Head,
-                              final: bool) -> Position:
+                              final: bool, stop: asyncio.Event | None = None) -> Position:
         name = str(path)
         last_flush = time.monotonic()
         try:
@@ -295,6 +297,8 @@ class ConnectorRunner:
                 if self.outbox.size >= self.batch_events * 8 or time.monotonic() - last_flush > self.linger_seconds:
                     await self._flush(path, position, head, fh)
                     last_flush = time.monotonic()
+                    if stop is not None and stop.is_set():
+                        return position
         except (OSError, EOFError, zlib.error) as exc:
             raise _FileFault(f"cannot be read on: {_why(exc)}", position) from exc
         await self._flush(path, position, head, fh)
@@ -395,6 +399,7 @@ class FileSource:
 
     unit: ClassVar[str] = "file(s)"
     takes_paths: ClassVar[bool] = True
+    one_per_process: ClassVar[bool] = False
     reads: ClassVar[str] = ""
     keys_contacts: ClassVar[bool] = True
 
@@ -405,6 +410,8 @@ class FileSource:
         self.system = system
         self.connectors = connectors
         self.inputs = inputs
+        # Read now, before any broker is contacted: a damaged file is a terminal error of its own.
+        self.checkpoints = Checkpoints(inputs.checkpoint_file) if inputs.checkpoint_file is not None else None
 
     @classmethod
     def open(cls, settings: Settings, config: ConnectorConfig, inputs: Inputs,
@@ -418,9 +425,8 @@ class FileSource:
 
     async def run(self, sink: EventSink, stop: asyncio.Event | None = None) -> ConnectorStats:
         connectors, inputs = self.connectors, self.inputs
-        checkpoints = Checkpoints(inputs.checkpoint_file) if inputs.checkpoint_file is not None else None
         runner = ConnectorRunner(
-            self.parser, self.system, sink, checkpoints,
+            self.parser, self.system, sink, self.checkpoints,
             batch_events=connectors.batch_events,
             linger_seconds=connectors.linger_seconds,
             poll_seconds=connectors.poll_seconds,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -191,7 +192,6 @@ def serve() -> None:
     from pipeline.ingest import run_ingest
 
     settings = get_settings()
-    console.print(f"HTTP ingest on http://{settings.http.host}:{settings.http.port}/v1/events")
     stats = asyncio.run(_until_signalled(lambda stop: run_ingest(settings, "http_ingest", [], follow=True, stop=stop)))
     if not _summarise("http_ingest", stats, "request(s)"):
         raise typer.Exit(1)
@@ -228,8 +228,8 @@ def store_cluster_ddl(
     """Print the ClickHouse cluster variant of the events and rollups (Replicated + Distributed), to run once."""
     from pipeline.store.cluster import cluster_ddl
 
-    if not database.isidentifier():
-        raise _fail(f"--database {database[:40]!r}: use letters, digits and _ only")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", database):
+        raise _fail(f"--database {database[:40]!r}: use ASCII letters, digits and _ only (at most 64)")
     sys.stdout.write(cluster_ddl(database))
 
 
@@ -250,9 +250,17 @@ def store_serve(
     serve_store(settings.store.path, settings.store.database, port)
 
 
+def _known_kind(name: str) -> str:
+    """The kind checked before the paths are: an unknown one is answered with the list."""
+    from connectors.registry import get_kind
+
+    return get_kind(name).name
+
+
 @app.command()
 def ingest(
-    kind: Annotated[str, typer.Argument(help="Connector kind, e.g. asterisk_queue_log, ticket_export, imap_mailbox.")],
+    kind: Annotated[str, typer.Argument(help="Connector kind, e.g. asterisk_queue_log, ticket_export, imap_mailbox.",
+                                        callback=_known_kind, is_eager=True)],
     paths: Annotated[list[Path] | None, typer.Argument(help="Log files, oldest first (.gz allowed); none for "
                                                           "imap_mailbox and http_ingest.", exists=True, dir_okay=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print events to stdout, rejections to stderr; no broker.")] = False,
@@ -265,11 +273,9 @@ def ingest(
 
     settings = get_settings()
     source_kind = get_kind(kind)
-    try:
-        stats = asyncio.run(run_ingest(settings, kind, paths or [], dry_run=dry_run, follow=follow, config_file=config))
-    except KeyboardInterrupt:
-        return
-    if not _summarise(kind, stats, source_kind.unit):
+    stats = asyncio.run(_until_signalled(lambda stop: run_ingest(
+        settings, kind, paths or [], dry_run=dry_run, follow=follow, config_file=config, stop=stop)))
+    if not _summarise(source_kind.name, stats, source_kind.unit):
         raise typer.Exit(1)
 
 
@@ -281,12 +287,13 @@ def run(
                                                         "would read now; start nothing.")] = False,
 ) -> None:
     """Run several connectors side by side from one file, until Ctrl-C or SIGTERM."""
-    from pipeline.ingest import load_run_file, plan_runs, run_many
+    from pipeline.ingest import check_sources, load_run_file, plan_runs, run_many
 
     settings = get_settings()
     run_file = load_run_file(config)
     planned = plan_runs(run_file)
-    if check:  # the listing is the command's output: stdout
+    if check:
+        check_sources(settings, planned)  # the listing is the command's output: stdout
         out = Console(markup=False, width=None if sys.stdout.isatty() else 200)
         for plan in planned:
             mode = "follow" if plan.entry.follow else "read once"

@@ -37,6 +37,8 @@ def load_connector_config(model: type[ConnectorConfig], path: Path | None) -> Co
         return model.model_validate(data)
     except OSError as exc:
         raise IngestError(f"cannot read connector config {path}: {exc.strerror}") from exc
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise IngestError(f"connector config {path} is not YAML kanalpuls reads: {_why_unreadable(exc)}") from exc
     except yaml.YAMLError as exc:
         raise IngestError(f"connector config {path}: {exc}") from exc
     except ValidationError as exc:
@@ -122,6 +124,8 @@ def load_run_file(path: Path) -> RunFile:
         return RunFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     except OSError as exc:
         raise IngestError(f"cannot read {path}: {exc.strerror}") from exc
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise IngestError(f"{path} is not YAML kanalpuls reads: {_why_unreadable(exc)}") from exc
     except yaml.YAMLError as exc:
         raise IngestError(f"{path}: {exc}") from exc
     except ValidationError as exc:
@@ -132,9 +136,18 @@ def expand_paths(patterns: list[str]) -> list[Path]:
     """Files named or matched by the patterns, sorted, each once."""
     found: dict[Path, None] = {}
     for pattern in patterns:
-        matches = sorted(Path(p) for p in glob.glob(pattern)) if glob.has_magic(pattern) else [Path(pattern)]
-        found.update((m, None) for m in matches if m.is_file())
+        try:
+            matches = sorted(Path(p) for p in glob.glob(pattern)) if glob.has_magic(pattern) else [Path(pattern)]
+            found.update((m, None) for m in matches if m.is_file())
+        except OSError as exc:  # a name too long, a folder this user may not list
+            raise IngestError(f"paths: {pattern[:200]!r} cannot be looked up ({exc.strerror})") from exc
     return list(found)
+
+
+def _why_unreadable(exc: UnicodeDecodeError | RecursionError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 at byte {exc.start}"
+    return "nested too deeply"
 
 
 def _discover(patterns: list[str]) -> Callable[[], list[Path]]:
@@ -163,17 +176,22 @@ class PlannedConnector:
 
 def plan_runs(run_file: RunFile) -> list[PlannedConnector]:
     """Check every entry before any starts (`kanalpuls run --check` shows the result): each
-    config validates, no two share a checkpoint file, and an entry that is not followed
-    matches at least one file."""
+    config validates, no two share a checkpoint file or a file, a source that listens is listed
+    once, and an entry that is not followed matches at least one file."""
     planned: list[PlannedConnector] = []
     owners: dict[tuple[str, str], int] = {}
     readers: dict[Path, int] = {}
+    kinds_seen: dict[str, int] = {}
     for number, entry in enumerate(run_file.connectors, start=1):
         kind = get_kind(entry.kind)
         try:
             config = kind.config_model.model_validate(entry.config)
         except ValidationError as exc:
             raise IngestError(f"connector {number} ({entry.kind}): {describe(exc)}") from exc
+        if kind.one_per_process and kind.name in kinds_seen:
+            raise IngestError(f"connectors {kinds_seen[kind.name]} and {number} are both {kind.name}, which listens on "
+                              "one address (KANALPULS_HTTP__HOST/PORT): list it once")
+        kinds_seen.setdefault(kind.name, number)
         checkpoint = (kind.name, config.system)
         if checkpoint in owners:
             raise IngestError(
@@ -219,3 +237,13 @@ async def _run_one(settings: Settings, plan: PlannedConnector, stop: asyncio.Eve
     except Exception as exc:  # noqa: BLE001 - a fault in one connector must not take the others down
         logger.exception("connector %d (%s) failed; the other connectors go on", plan.number, plan.name)
         return ConnectorStats(error=f"{type(exc).__name__}: {exc}")
+
+
+def check_sources(settings: Settings, planned: list[PlannedConnector]) -> None:
+    """Build every planned source without running it, as `run` would: a mapping file that does
+    not load, a missing HTTP token or an IMAP config refused fails now, naming the entry."""
+    for plan in planned:
+        try:
+            plan.kind.source(settings, plan.config, plan.files, follow=plan.entry.follow, checkpointed=False)
+        except KanalpulsError as exc:
+            raise IngestError(f"connector {plan.number} ({plan.name}): {exc}") from exc

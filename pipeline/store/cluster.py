@@ -39,7 +39,7 @@ class ClusterDdlError(TerminalError):
 
 def cluster_ddl(database: str = "kanalpuls") -> str:
     """Every statement of the cluster variant, with `database` filled in."""
-    parts = [HEADER]
+    parts = [HEADER, f"CREATE DATABASE IF NOT EXISTS {{db}} ON CLUSTER {CLUSTER};"]
     for name in CLUSTERED:
         sql = (DDL_DIR / name).read_text(encoding="utf-8").strip()
         parts.append(f"-- from deploy/clickhouse/{name}\n{_clustered(name, sql)}")

@@ -359,9 +359,27 @@ def test_an_unanswered_row_may_carry_any_billsec():
 
 
 def test_redact_blanks_the_caller_number_name_and_userfield():
-    fields = next(csv.reader([make_parser().redact(cdr(start="not a time"))]))
+    fields = next(csv.reader([make_parser().redact(cdr(duration="x"))]))
     assert (fields[1], fields[4], fields[17]) == ("<redacted>", "<redacted>", "<redacted>")
-    assert (fields[2], fields[9], fields[14], fields[16]) == (PAS, "not a time", "ANSWERED", "1709539920.26")
+    assert (fields[2], fields[3], fields[9], fields[14], fields[16]) == (
+        PAS, "from-trunk", "2024-03-04 09:12:00", "ANSWERED", "1709539920.26")
+    assert "SIP/" not in ",".join(fields)  # channels and lastdata may name a person's line: blanked too
+
+
+def test_redact_keeps_no_text_a_shifted_row_put_where_numbers_and_tokens_belong():
+    # An unquoted caller name splits into columns: the row keeps its width but every text is shifted.
+    row = cdr(clid="x", start="Mette Frederiksen", disposition="Jens Hansen", dcontext="Hansen")
+    redacted = make_parser().redact(row)
+    assert "Mette" not in redacted and "Jens" not in redacted and "Hansen" not in redacted
+
+
+def test_a_dst_that_is_text_is_rejected_without_quoting_it():
+    reason = rejection(cdr(dst="Jens Hansen"))
+    assert "no extension or number" in reason and "Jens" not in reason
+
+
+def test_a_call_ending_after_2099_is_rejected_not_an_invalid_event():
+    assert "ends after 2099" in rejection(cdr(start="2099-12-31 23:59:59", duration="604800", billsec="0"))
 
 
 def test_redact_of_a_row_of_another_width_keeps_only_numbers_and_times():

@@ -8,7 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from connectors.http_ingest import HttpIngestError, build_http_app
+from connectors.http_ingest import STATS_KEY, HttpIngestError, build_http_app
 from pipeline.ground.settings import HttpSettings, Settings
 from schemas import Stage
 from tests.factories import phone_event
@@ -251,3 +251,21 @@ async def test_the_error_list_of_a_huge_bad_batch_is_bounded(settings: Settings)
 def test_the_ingest_refuses_a_placeholder_or_short_token(topics: Settings, token: str) -> None:
     with pytest.raises(HttpIngestError, match="KANALPULS_HTTP__TOKEN (is still the placeholder|is shorter)"):
         build_http_app(topics.model_copy(update={"http": HttpSettings(token=SecretStr(token))}))
+
+
+async def test_the_source_counts_requests_and_a_refused_batch_is_not_a_failure_of_the_server(settings: Settings) -> None:
+    """What `kanalpuls serve` sums up on stop: every request answered, events taken, and a 422's
+    events skipped by reason (the client was told), so an ingest that refused a bad batch still
+    exits 0."""
+    bad = json.loads(phone_event(2).model_dump_json())
+    bad["channel"] = "fax"
+    client = await client_for(settings)
+    try:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        assert (await client.post("/v1/events", data=json.dumps(bad).encode(), headers=auth)).status == 422
+        assert (await client.post("/v1/events", data=ndjson(phone_event(1)), headers=auth)).status == 202
+        stats = client.server.app[STATS_KEY]
+    finally:
+        await client.close()
+    assert (stats.files, stats.records, stats.events, stats.rejected) == (2, 2, 1, 0)
+    assert stats.skipped == {"invalid event, batch answered 422": 1} and not stats.everything_rejected

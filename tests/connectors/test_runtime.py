@@ -691,3 +691,26 @@ async def test_a_fifo_named_as_a_log_is_reported_not_read_for_ever(tmp_path: Pat
     sink = RecordingSink()
     stats = await asyncio.wait_for(runner(sink).run([fifo, good]), 10)
     assert str(fifo) in stats.failed_files and len(sink.events) == 3
+
+
+async def test_a_stop_during_a_read_ends_it_at_a_confirmed_checkpoint_and_the_next_run_resumes(tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM on `kanalpuls ingest` without --follow: the read ends at the next flush
+    with what it sent confirmed and checkpointed, instead of reading on to the end of the file."""
+    log = write(tmp_path / "queue_log", call_lines(0, 3000))
+    checkpoints = tmp_path / "checkpoints.json"
+    stop = asyncio.Event()
+
+    class StoppedAfterAFlush(RecordingSink):
+        async def flush(self) -> None:
+            await super().flush()
+            stop.set()  # as the signal handler does, while the file is being read
+
+    first = StoppedAfterAFlush()
+    reader = runner(first, Checkpoints(checkpoints), batch_events=50)
+    reader.linger_seconds = 0.0  # flush after every record
+    stopped = await reader.run([log], stop=stop)
+    assert 0 < stopped.records < 9000
+    again = RecordingSink()
+    rest = await runner(again, Checkpoints(checkpoints)).run([log])
+    assert stopped.records + rest.records == 9000
+    assert len({e.event_id for e in first.events} | {e.event_id for e in again.events}) == 9000

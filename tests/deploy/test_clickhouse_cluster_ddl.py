@@ -60,7 +60,7 @@ def test_store_init_does_not_apply_the_cluster_variant() -> None:
 
 def test_every_cluster_statement_parses_in_clickhouse(chdb_session) -> None:
     found = statements(CLUSTER_DDL)
-    assert len(found) == 8
+    assert len(found) == 9 and found[0] == "CREATE DATABASE IF NOT EXISTS kanalpuls ON CLUSTER kanalpuls"
     for sql in found:
         assert "ON CLUSTER kanalpuls" in sql
         chdb_session.query(f"EXPLAIN AST {sql}", "CSV")  # raises on a syntax error

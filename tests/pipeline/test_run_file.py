@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.ground.settings import Settings
-from pipeline.ingest import IngestError, RunFile, load_run_file, plan_runs, run_many
+from pipeline.ingest import IngestError, RunFile, check_sources, load_run_file, plan_runs, run_many
 from pipeline.simulated.municipality import simulate
 from tests.topics import read_topic
 
@@ -129,3 +129,23 @@ def test_two_entries_reading_the_same_file_are_refused(tmp_path: Path) -> None:
     ]})
     with pytest.raises(IngestError, match="both read .*counted twice"):
         plan_runs(run_file)
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b"connectors: \xff\n", "not UTF-8 at byte 12"),
+    (b"connectors: " + b"[" * 20000 + b"\n", "nested too deeply"),
+    (b"connectors:\n  - kind: asterisk_queue_log\n    paths: ['/" + b"a" * 5000 + b"']\n", "cannot be looked up"),
+    (b"connectors:\n  - kind: http_ingest\n  - kind: http\n    config: {system: other}\n", "list it once"),
+])
+def test_a_run_file_that_cannot_work_is_an_error_naming_why(tmp_path: Path, content: bytes, said: str) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_bytes(content)
+    with pytest.raises(IngestError, match=said):
+        plan_runs(load_run_file(path))
+
+
+def test_check_builds_every_source_so_a_missing_http_token_is_found_before_the_run(tmp_path: Path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("connectors:\n  - kind: http_ingest\n")
+    with pytest.raises(IngestError, match="connector 1 .http_ingest/http_ingest.: set KANALPULS_HTTP__TOKEN"):
+        check_sources(Settings(var_dir=tmp_path / "var"), plan_runs(load_run_file(path)))
