@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from connectors.config import ConnectorConfig, system_field
 from connectors.outbox import ConnectorStats
-from connectors.source import Inputs
+from connectors.source import Inputs, Traits
 from pipeline.ground.errors import TerminalError
 from pipeline.ground.privacy import masked_name
 from pipeline.ground.settings import Settings, weak_secret
@@ -203,11 +203,9 @@ class HttpSource:
     `stop` is set. There is no checkpoint: a request is answered 202 only once its events are
     confirmed, and a client resends what was not."""
 
-    unit: ClassVar[str] = "request(s)"
-    takes_paths: ClassVar[bool] = False
-    one_per_process: ClassVar[bool] = True  # it listens on KANALPULS_HTTP__PORT
-    reads: ClassVar[str] = "events POSTed over HTTP"
-    keys_contacts: ClassVar[bool] = False  # clients send contact keys, or none
+    # Clients send contact keys (or none); it listens on KANALPULS_HTTP__HOST/PORT, once per process.
+    traits: ClassVar[Traits] = Traits("request(s)", takes_paths=False, reads="events POSTed over HTTP",
+                                      keys_contacts=False, one_per_process=True)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -20,7 +20,7 @@ from connectors.checkpoints import checkpoint_file, read_checkpoint_file, write_
 from connectors.imap_mailbox import KIND, ImapHeaderParser, ImapMailboxConfig, MessageRef, SharedMailbox
 from connectors.imap_session import ImapSession
 from connectors.outbox import ConnectorStats, Outbox
-from connectors.source import Inputs
+from connectors.source import Inputs, Traits
 from pipeline.ground import metrics
 from pipeline.ground.errors import TransientError
 from pipeline.ground.settings import ConnectorSettings, Settings
@@ -77,11 +77,7 @@ class ImapCheckpoints:
 class ImapSource:
     """Polls the configured folders and hands their messages' events to the sink, checkpointing per folder."""
 
-    unit: ClassVar[str] = "folder(s)"
-    takes_paths: ClassVar[bool] = False
-    one_per_process: ClassVar[bool] = False
-    reads: ClassVar[str] = "its mailboxes over IMAP (see its config)"
-    keys_contacts: ClassVar[bool] = True
+    traits: ClassVar[Traits] = Traits("folder(s)", takes_paths=False, reads="its mailboxes over IMAP (see its config)")
 
     def __init__(
         self,

@@ -36,7 +36,7 @@ class ConnectorStats:
     events: int = 0
     rejected: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
-    files: int = 0  # files, or folders for a polled source: `ConnectorKind.unit` names them
+    files: int = 0  # files, or folders for a polled source: its Traits.unit names them
     failed_files: set[str] = field(default_factory=set)
     resends: int = 0
     error: str | None = None  # why the connector stopped (kanalpuls run goes on with the others)

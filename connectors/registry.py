@@ -22,7 +22,7 @@ from connectors.http_ingest import HttpIngestConfig, HttpSource
 from connectors.imap_mailbox import ImapHeaderParser, ImapMailboxConfig
 from connectors.imap_source import ImapSource
 from connectors.runtime import FileSource
-from connectors.source import Inputs, Source
+from connectors.source import Inputs, Source, Traits
 from connectors.ticket_export import TicketExportConfig, TicketExportParser
 from connectors.web_access_log import WebAccessLogConfig, WebAccessLogParser
 from pipeline.ground.errors import TerminalError
@@ -38,35 +38,20 @@ class ConnectorKind:
     parser_class: type | None = None  # what turns one record into events; None when events arrive whole
 
     @property
-    def unit(self) -> str:
-        """What the source's `files` count names: file(s), folder(s), request(s)."""
-        return self.source_class.unit
-
-    @property
-    def takes_paths(self) -> bool:
-        return self.source_class.takes_paths
-
-    @property
-    def one_per_process(self) -> bool:
-        """Whether two of it cannot run side by side (the HTTP ingest listens on one port)."""
-        return self.source_class.one_per_process
-
-    @property
-    def keys_contacts(self) -> bool:
-        """Whether the source keys contacts itself, with the configured secret."""
-        return self.source_class.keys_contacts
+    def traits(self) -> Traits:
+        return self.source_class.traits
 
     def paths_problem(self, paths: list[Path] | list[str]) -> str | None:
         """Why `paths` do not fit the kind: a file source needs some, the others take none."""
-        if self.takes_paths and not paths:
+        if self.traits.takes_paths and not paths:
             return f"{self.name} reads log files: name at least one"
-        if not self.takes_paths and paths:
-            return f"{self.name} reads {self.source_class.reads} and takes no paths"
+        if not self.traits.takes_paths and paths:
+            return f"{self.name} reads {self.traits.reads} and takes no paths"
         return None
 
     def reads(self, files: list[Path]) -> str:
         """What `kanalpuls run --check` says the source would read now."""
-        return f"{len(files)} file(s) now" if self.takes_paths else self.source_class.reads
+        return f"{len(files)} file(s) now" if self.traits.takes_paths else self.traits.reads
 
     def parser(self, config: ConnectorConfig, context: ConnectorContext) -> Parser:
         if self.parser_class is None:

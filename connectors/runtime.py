@@ -47,7 +47,7 @@ from connectors.files import (
     size_or_zero,
 )
 from connectors.outbox import ConnectorStats, Outbox, Unconfirmed
-from connectors.source import Inputs
+from connectors.source import Inputs, Traits
 from pipeline.ground import metrics
 from pipeline.ground.errors import TransientError
 from pipeline.ground.privacy import RAW_KEPT, cut, masked_excerpt, masked_name
@@ -397,11 +397,7 @@ class FileSource:
     anew after a resend, so a parser's state (a call's queue, a message's first hop) never
     holds what was abandoned."""
 
-    unit: ClassVar[str] = "file(s)"
-    takes_paths: ClassVar[bool] = True
-    one_per_process: ClassVar[bool] = False
-    reads: ClassVar[str] = ""
-    keys_contacts: ClassVar[bool] = True
+    traits: ClassVar[Traits] = Traits("file(s)", takes_paths=True)
 
     def __init__(self, parser: Parser, new_parser: Callable[[], Parser], system: str,
                  connectors: ConnectorSettings, inputs: Inputs) -> None:

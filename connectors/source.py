@@ -22,6 +22,17 @@ from pipeline.sinks.base import EventSink
 
 
 @dataclass(frozen=True)
+class Traits:
+    """What the commands say about a source, declared by its class, so none asks which kind it runs."""
+
+    unit: str  # what its stats' `files` count: file(s), folder(s), request(s)
+    takes_paths: bool  # a file source needs paths; the others take none
+    reads: str = ""  # what `run --check` says it reads when it takes no paths
+    keys_contacts: bool = True  # it keys contacts itself, with the configured secret
+    one_per_process: bool = False  # two cannot run side by side (it listens on one port)
+
+
+@dataclass(frozen=True)
 class Inputs:
     """What a command or a run-file entry gives a source besides its config."""
 

@@ -275,7 +275,7 @@ def ingest(
     source_kind = get_kind(kind)
     stats = asyncio.run(_until_signalled(lambda stop: run_ingest(
         settings, kind, paths or [], dry_run=dry_run, follow=follow, config_file=config, stop=stop)))
-    if not _summarise(source_kind.name, stats, source_kind.unit):
+    if not _summarise(source_kind.name, stats, source_kind.traits.unit):
         raise typer.Exit(1)
 
 
@@ -304,7 +304,7 @@ def run(
         return
 
     results = asyncio.run(_until_signalled(lambda stop: run_many(settings, run_file, stop)))
-    fine = [_summarise(plan.name, stats, plan.kind.unit) for plan, stats in zip(planned, results)]
+    fine = [_summarise(plan.name, stats, plan.kind.traits.unit) for plan, stats in zip(planned, results)]
     if not all(fine):
         raise typer.Exit(1)
 

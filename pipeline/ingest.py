@@ -74,7 +74,7 @@ async def run_ingest(settings: Settings, kind_name: str, paths: list[Path], *, d
     if dry_run:
         source = kind.source(settings, config, paths, follow=follow, discover=discover, checkpointed=False)
         return await source.run(DryRunSink(), stop)
-    if kind.keys_contacts:
+    if kind.traits.keys_contacts:
         _refuse_public_secret(settings)
     source = kind.source(settings, config, [p.resolve() for p in paths], follow=follow, discover=discover)
     sink = kafka_sink(settings, kind.source_name(config))
@@ -167,7 +167,7 @@ class PlannedConnector:
     @property
     def watches_for_files(self) -> bool:
         """A followed file source: its patterns are looked at again for files that appear later."""
-        return self.entry.follow and self.kind.takes_paths
+        return self.entry.follow and self.kind.traits.takes_paths
 
     @property
     def name(self) -> str:
@@ -188,7 +188,7 @@ def plan_runs(run_file: RunFile) -> list[PlannedConnector]:
             config = kind.config_model.model_validate(entry.config)
         except ValidationError as exc:
             raise IngestError(f"connector {number} ({entry.kind}): {describe(exc)}") from exc
-        if kind.one_per_process and kind.name in kinds_seen:
+        if kind.traits.one_per_process and kind.name in kinds_seen:
             raise IngestError(f"connectors {kinds_seen[kind.name]} and {number} are both {kind.name}, which listens on "
                               "one address (KANALPULS_HTTP__HOST/PORT): list it once")
         kinds_seen.setdefault(kind.name, number)
@@ -204,7 +204,7 @@ def plan_runs(run_file: RunFile) -> list[PlannedConnector]:
             if reader != number:
                 raise IngestError(f"connectors {reader} and {number} both read {path}: every event of it would be "
                                   "counted twice (event ids include config.system); let one entry read it")
-        if not plan.files and kind.takes_paths and not entry.follow:
+        if not plan.files and kind.traits.takes_paths and not entry.follow:
             raise IngestError(f"connector {number} ({entry.kind}): no file matches {entry.paths}")
         planned.append(plan)
     return planned

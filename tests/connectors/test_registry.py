@@ -29,10 +29,10 @@ def test_each_parsing_kind_builds_its_parser_from_its_default_config(name: str) 
 def test_each_kind_builds_its_source_from_its_default_config_and_says_what_it_counts(name: str, tmp_path: Path) -> None:
     settings = Settings(var_dir=tmp_path, http=HttpSettings(token=SecretStr(secrets.token_urlsafe(32))))
     kind = get_kind(name)
-    paths = [tmp_path / "a.log"] if kind.takes_paths else []
+    paths = [tmp_path / "a.log"] if kind.traits.takes_paths else []
     source = kind.source(settings, kind.config_model(), paths, checkpointed=False)
     assert callable(getattr(source, "run"))
-    assert kind.unit in ("file(s)", "folder(s)", "request(s)")
+    assert kind.traits.unit in ("file(s)", "folder(s)", "request(s)")
     assert kind.paths_problem(paths) is None
     assert kind.paths_problem([] if paths else [tmp_path / "a.log"]) is not None
 

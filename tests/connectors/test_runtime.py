@@ -476,7 +476,7 @@ _ANY_LINE = st.one_of(
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kind_name=st.sampled_from([k.name for k in KINDS.values() if k.takes_paths]),
+@given(kind_name=st.sampled_from([k.name for k in KINDS.values() if k.traits.takes_paths]),
        lines=st.lists(_ANY_LINE, min_size=1, max_size=8))
 def test_arbitrary_lines_through_the_runtime_become_events_skips_or_dead_letters_with_reasons(
     tmp_path_factory: pytest.TempPathFactory, kind_name: str, lines: list[bytes]
