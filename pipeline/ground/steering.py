@@ -253,6 +253,40 @@ class Target(_Strict):
         return self
 
 
+UNIT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+UNIT_TASKS_MAX = 36  # KL's minimum package has 37 tasks; a unit's page shows at most this many buttons
+
+
+class RegistrationUnit(_Strict):
+    """A unit whose staff register inquiries (KOMHEN's "enhed"): the channels it answers and the
+    KLE tasks it handles, in the order its registration page shows them."""
+
+    label: str = Field(min_length=1, max_length=80, description="Shown to staff, e.g. 'Borgerservice, skranken'.")
+    site: str = Field(default="", max_length=80, description="The site its walk-ins are counted at, if any.")
+    channels: list[Channel] = Field(min_length=1, description="Channels its staff answer; the first is preset.")
+    tasks: list[str] = Field(min_length=1, max_length=UNIT_TASKS_MAX,
+                             description="KLE tasks, in page order; number keys 1-9 pick the first nine.")
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks(cls, value: list[str]) -> list[str]:
+        bad = [task for task in value if not KLE_TOPIC.fullmatch(task)]
+        if bad:
+            raise ValueError(f"{', '.join(repr(t[:20]) for t in bad[:5])} is not a KLE topic like 85.02.00")
+        if len(set(value)) != len(value):
+            raise ValueError("a task is listed twice: each is one button")
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: list[Channel]) -> list[Channel]:
+        if len(set(value)) != len(value):
+            raise ValueError("a channel is listed twice")
+        if "web" in value:
+            raise ValueError("web is page views, not inquiries: a unit answers phone, walk_in, email, ...")
+        return value
+
+
 class Steering(_Strict):
     """The steering file."""
 
@@ -293,6 +327,18 @@ class Steering(_Strict):
         return value
     spike: SpikeConfig = SpikeConfig()
     targets: dict[str, Target] = Field(default_factory=dict, description="Channel-strategy targets by name.")
+    units: dict[str, RegistrationUnit] = Field(
+        default_factory=dict, max_length=500, description="Units whose staff register inquiries, by id (lower-case "
+        "letters, digits and -): the registration page's units.")
+
+    @field_validator("units")
+    @classmethod
+    def _unit_ids(cls, value: dict[str, RegistrationUnit]) -> dict[str, RegistrationUnit]:
+        bad = [name for name in value if not UNIT_ID.fullmatch(name)]
+        if bad:
+            raise ValueError(f"unit id(s) {', '.join(repr(b[:40]) for b in bad[:5])}: lower-case letters, digits and -, "
+                             "at most 40, starting with a letter or digit")
+        return value
 
     @field_validator("timezone")
     @classmethod

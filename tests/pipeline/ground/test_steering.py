@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -69,3 +70,25 @@ def test_baseline_periods() -> None:
 def test_an_unknown_baseline_names_the_known_ones() -> None:
     with pytest.raises(SteeringError, match="no baseline named 'x'.*counting_week_2026"):
         load_steering(SHIPPED).baseline("x")
+
+
+def test_units_are_read_with_their_channels_and_tasks_in_page_order() -> None:
+    steering = load_steering(Path(__file__).resolve().parents[3] / "deploy" / "steering.yaml")
+    counter = steering.units["borgerservice-skranke"]
+    assert counter.channels[0] == "walk_in" and counter.tasks[:2] == ["85.06.00", "85.02.00"]
+
+
+@pytest.mark.parametrize(("units", "said"), [
+    ('{"Borgerservice": {label: x, channels: [phone], tasks: ["85.02.00"]}}', "unit id(s) 'Borgerservice'"),
+    ('{bs: {label: x, channels: [phone], tasks: ["85.02"]}}', "'85.02' is not a KLE topic"),
+    ('{bs: {label: x, channels: [phone], tasks: ["85.02.00", "85.02.00"]}}', "listed twice"),
+    ('{bs: {label: x, channels: [web], tasks: ["85.02.00"]}}', "web is page views"),
+    ('{bs: {label: x, channels: [fax], tasks: ["85.02.00"]}}', "units.bs.channels.0"),
+    ('{bs: {label: x, channels: [], tasks: ["85.02.00"]}}', "units.bs.channels"),
+    ('{bs: {label: x, channels: [phone], tasks: ["85.02.00"], colour: red}}', "colour"),
+])
+def test_a_unit_that_cannot_be_registered_for_is_refused_naming_it(tmp_path: Path, units: str, said: str) -> None:
+    path = tmp_path / "steering.yaml"
+    path.write_text(f"units: {units}\n")
+    with pytest.raises(SteeringError, match=re.escape(said)):
+        load_steering(path)
